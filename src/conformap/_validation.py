@@ -1,0 +1,173 @@
+"""Validation helpers used once, at the public boundary.
+
+Every error raised here names the parameter (or the item index), the bad value and what to do
+about it, so that a user reading a traceback can fix the call without reading our source.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "ConformapWarning",
+    "NegativeDensityWarning",
+    "check_choice",
+    "check_densities",
+    "check_int",
+    "check_positive",
+    "check_rng",
+]
+
+
+class ConformapWarning(UserWarning):
+    """Base class of the warnings conformap emits."""
+
+
+class NegativeDensityWarning(ConformapWarning):
+    """Some densities have negative voxels (typical of noisy maps); see ``wemd_embedding``."""
+
+
+def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Normalise a seed or generator to a :class:`numpy.random.Generator` (SPEC 7)."""
+    if isinstance(rng, np.random.RandomState):
+        raise TypeError(
+            "rng: got a legacy numpy RandomState; pass an int seed or np.random.default_rng(seed)"
+        )
+    if rng is not None and not isinstance(rng, np.random.Generator | numbers.Integral):
+        raise TypeError(f"rng: expected None, an int seed or a numpy Generator, got {rng!r}")
+    return np.random.default_rng(rng)
+
+
+def check_int(value: object, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int in ``[low, high]`` or raise a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {value!r}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"{name}: {value} is out of range; use an integer in [{lo}, {hi}]")
+    return value
+
+
+def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a finite float > 0 (or >= 0) or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    value = float(value)
+    ok = np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: {value!r} is invalid; use a finite number {bound}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` or raise naming ``name`` and the options."""
+    if not isinstance(value, str) or value not in choices:
+        opts = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name}: {value!r} is not supported; choose one of {opts}")
+    return value
+
+
+def check_finite_items(x: np.ndarray, name: str) -> None:
+    """Raise naming the first item (index along axis 0) that holds a NaN or an infinity."""
+    bad = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise ValueError(
+            f"{name}: item {idx[0]} contains NaN or infinite values "
+            f"({idx.size} item(s) affected: {_head(idx)}); remove or repair them"
+        )
+
+
+def check_densities(
+    densities: object,
+    name: str = "densities",
+    *,
+    ndim: tuple[int, ...] = (1, 2, 3),
+    negative: str | None = None,
+    dtype: type | None = None,
+) -> np.ndarray:
+    """Validate a stack of densities of shape ``(n, *shape)``.
+
+    Parameters
+    ----------
+    densities : array_like, shape (n, *shape)
+        ``len(shape)`` must be in ``ndim``.
+    negative : {None, "keep", "clip", "error"}
+        What to do with negative voxels. ``None`` keeps them and emits a
+        :class:`NegativeDensityWarning`; ``"keep"`` keeps them silently; ``"clip"`` sets them to
+        zero; ``"error"`` raises. See :func:`conformap.wemd_embedding` for why keeping is sound.
+    dtype : numpy dtype, optional
+        Output float dtype; default keeps float32/float64 and converts anything else to float64.
+
+    Returns
+    -------
+    ndarray, shape (n, *shape)
+        Floating array (a copy only when conversion or clipping requires one).
+    """
+    arr = np.asarray(densities)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    ):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name}: complex values are not densities; pass the real part or abs()")
+    if arr.ndim - 1 not in ndim:
+        dims = "/".join(f"{d}-D" for d in ndim)
+        raise ValueError(
+            f"{name}: expected a stack of {dims} densities with shape (n, *shape), got an array "
+            f"of shape {arr.shape}; add a leading axis with x[None] for a single density"
+        )
+    if arr.shape[0] == 0 or arr.size == 0:
+        raise ValueError(f"{name}: got an empty array of shape {arr.shape}")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
+    arr = np.asarray(arr, dtype=dtype)
+    check_finite_items(arr, name)
+    flat = arr.reshape(arr.shape[0], -1)
+    has_neg = (flat < 0).any(axis=1)
+    if has_neg.any():
+        if negative == "error":
+            idx = np.flatnonzero(has_neg)
+            raise ValueError(
+                f"{name}: item {idx[0]} has negative values ({idx.size} item(s): {_head(idx)}); "
+                "pass negative='keep' (signed-measure WEMD) or negative='clip' (zero them)"
+            )
+        if negative == "clip":
+            arr = np.maximum(arr, 0)
+            flat = arr.reshape(arr.shape[0], -1)
+        elif negative is None:
+            neg_mass = -np.minimum(flat, 0).sum(axis=1)
+            frac = neg_mass / np.abs(flat).sum(axis=1)
+            warnings.warn(
+                f"{name}: {int(has_neg.sum())} of {arr.shape[0]} items have negative voxels "
+                f"(negative mass up to {100 * frac.max():.1f}% of absolute mass); they are kept "
+                "and the WEMD is computed for the signed measures (a Kantorovich-Rubinstein "
+                "norm approximation). Pass negative='keep' to silence this, 'clip' to zero "
+                "them, or 'error' to refuse them.",
+                NegativeDensityWarning,
+                stacklevel=3,
+            )
+    mass = flat.sum(axis=1, dtype=np.float64)
+    scale = np.abs(flat).max(axis=1)
+    bad = mass <= 1e-12 * np.maximum(scale, np.finfo(float).tiny) * flat.shape[1]
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        i = idx[0]
+        what = "is all zero" if scale[i] == 0 else f"has non-positive total mass {mass[i]:.3g}"
+        raise ValueError(
+            f"{name}: item {i} {what} ({idx.size} item(s): {_head(idx)}); a density must have "
+            "positive total mass to be normalised; remove the item or check the map's sign"
+        )
+    return arr
+
+
+def _head(idx: np.ndarray, k: int = 5) -> str:
+    s = ", ".join(str(int(i)) for i in idx[:k])
+    return s + (", ..." if idx.size > k else "")

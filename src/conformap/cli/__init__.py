@@ -1,0 +1,51 @@
+"""The ``conformap`` command line: ``conformap COMMAND --help`` for each command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from .._validation import ConformapWarning
+
+__all__ = ["build_parser", "main"]
+
+#: Sub-command modules (``_<name>.py``), each with ``register(subparsers)``.
+COMMANDS = ("simulate", "embed", "demo", "reproduce")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="conformap",
+        description="Map conformation spaces of densities, images and point clouds.",
+    )
+    parser.add_argument("--version", action="version", version=f"conformap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"._{name}", __name__).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 bad input, 1 unexpected failure)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="conformap: %(message)s")
+    warnings.simplefilter("default", ConformapWarning)
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"conformap: warning: {msg}\n"
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"conformap {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"conformap {args.command}: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""scikit-learn adapter for diffusion maps over WEMD, Euclidean, exact-EMD or given distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._validation import check_choice, check_int
+from .diffusion import diffusion_map, nystrom_extension
+from .distances import emd_distances, kneighbors_distances, pairwise_distances
+from .wemd import wemd_embedding
+
+__all__ = ["METRICS", "DiffusionMap", "features_for_metric"]
+
+METRICS = ("wemd", "euclidean", "emd", "precomputed")
+#: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
+DENSE_MAX_ITEMS = 3000
+
+
+def features_for_metric(X, metric: str, metric_params: dict | None = None) -> np.ndarray:
+    """Feature vectors whose L1 (wemd) or L2 (euclidean) distances are the metric."""
+    params = dict(metric_params or {})
+    if metric == "wemd":
+        return wemd_embedding(X, **params)
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"X: expected shape (n, ...) with one item per row, got {X.shape}")
+    if params:
+        raise ValueError(f"metric_params: metric={metric!r} takes no parameters, got {params}")
+    return X.reshape(X.shape[0], -1)
+
+
+class DiffusionMap(TransformerMixin, BaseEstimator):
+    """Diffusion map embedding (Coifman-Lafon) with a choice of distance.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Non-trivial diffusion coordinates to keep.
+    metric : {"wemd", "euclidean", "emd", "precomputed"}, default "wemd"
+        "wemd": wavelet Earthmover's distance between densities (``metric_params`` go to
+        :func:`conformap.wemd_embedding`, e.g. ``{"wavelet": "coif3", "level": 5}``);
+        "euclidean": L2 between the raw arrays; "emd": exact EMD (small 1-D/2-D densities);
+        "precomputed": ``X`` is an (n, n) distance matrix (dense or sparse kNN) and
+        ``transform`` takes (m, n) distances to the training items.
+    metric_params : dict, optional
+    alpha : float in [0, 1], default 1.0
+        Coifman-Lafon density normalisation (1 = Laplace-Beltrami, the paper's choice).
+    t : float, default 0
+        Diffusion time (0 = Laplacian eigenmaps, the paper's choice).
+    bandwidth : float or str, default "auto"
+        Gaussian kernel sigma, or a rule of :func:`conformap.select_bandwidth`.
+    method : {"auto", "dense", "knn"}, default "auto"
+        "dense": all pairwise distances and a dense eigensolver; "knn": sparse graph of each
+        item's ``n_neighbors`` nearest neighbours and ARPACK; "auto": dense up to 3000 items.
+    n_neighbors : int, optional
+        For method="knn"; default ``min(n - 1, max(15, ceil(2 * log2(n))))``.
+    n_jobs : int, optional
+        Threads for the distance computations (None: all cores).
+    random_state : int or Generator, optional
+        Seeds the sparse eigensolver's start vector.
+    progress : bool, default False
+        Progress bars on the long steps.
+
+    Attributes
+    ----------
+    embedding_ : ndarray, shape (n, n_components)
+    eigenvalues_ : ndarray, shape (n_components + 1,)
+        Markov eigenvalues, the trivial 1 first.
+    eigenvectors_ : ndarray, shape (n, n_components + 1)
+    bandwidth_ : float
+    n_neighbors_ : int or None
+        Neighbours used (knn path), else None.
+    result_ : DiffusionMapResult
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        metric="wemd",
+        metric_params=None,
+        alpha=1.0,
+        t=0.0,
+        bandwidth="auto",
+        method="auto",
+        n_neighbors=None,
+        n_jobs=None,
+        random_state=None,
+        progress=False,
+    ):
+        self.n_components = n_components
+        self.metric = metric
+        self.metric_params = metric_params
+        self.alpha = alpha
+        self.t = t
+        self.bandwidth = bandwidth
+        self.method = method
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.progress = progress
+
+    def _distances(self, A, B=None):
+        """Distances between feature rows (or densities for emd); B=None means A vs A."""
+        if self.metric == "emd":
+            return emd_distances(A, B, progress=self.progress)
+        lp = "l1" if self.metric == "wemd" else "l2"
+        return pairwise_distances(A, B, metric=lp, n_jobs=self.n_jobs, progress=self.progress)
+
+    def fit(self, X, y=None):
+        """Fit on ``X``: densities (n, *shape), feature vectors (n, D) or distances (n, n)."""
+        metric = check_choice(self.metric, "metric", METRICS)
+        method = check_choice(self.method, "method", ["auto", "dense", "knn"])
+        if metric == "precomputed":
+            dist = X if sp.issparse(X) else np.asarray(X, dtype=float)
+            self._fit_features = None
+            n = dist.shape[0]
+            self.n_neighbors_ = None
+        else:
+            if metric == "emd":
+                feats = np.asarray(X)
+            else:
+                feats = features_for_metric(X, metric, self.metric_params)
+            self._fit_features = feats
+            n = feats.shape[0]
+            if method == "auto":
+                method = "knn" if n > DENSE_MAX_ITEMS else "dense"
+            if method == "knn":
+                if metric == "emd":
+                    raise ValueError("method: 'knn' is not available for metric='emd'; use 'dense'")
+                default_k = int(max(15, np.ceil(2 * np.log2(max(n, 2)))))
+                k = default_k if self.n_neighbors is None else self.n_neighbors
+                k = check_int(k, "n_neighbors", low=1, high=max(1, n - 1))
+                k = min(k, n - 1)
+                lp = "l1" if metric == "wemd" else "l2"
+                dist = kneighbors_distances(
+                    feats, k, metric=lp, n_jobs=self.n_jobs, progress=self.progress
+                )
+                self.n_neighbors_ = k
+            else:
+                dist = self._distances(feats)
+                self.n_neighbors_ = None
+        self.result_ = diffusion_map(
+            dist,
+            n_components=self.n_components,
+            alpha=self.alpha,
+            t=self.t,
+            bandwidth=self.bandwidth,
+            rng=self.random_state,
+        )
+        self.embedding_ = self.result_.embedding
+        self.eigenvalues_ = self.result_.eigenvalues
+        self.eigenvectors_ = self.result_.eigenvectors
+        self.bandwidth_ = self.result_.bandwidth
+        self.n_samples_fit_ = n
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit and return ``embedding_``."""
+        return self.fit(X).embedding_
+
+    def transform(self, X):
+        """Embed new items by the Nystrom extension.
+
+        ``X`` is like the training input (densities of the same shape, or feature vectors);
+        for metric="precomputed", an (m, n_train) matrix of distances to the training items.
+        """
+        check_is_fitted(self, "result_")
+        if self.metric == "precomputed":
+            dist = X
+        else:
+            if self.metric == "emd":
+                feats = np.asarray(X)
+                dist = emd_distances(feats, self._fit_features, progress=self.progress)
+            else:
+                params = self.metric_params or {}
+                if self.metric == "wemd" and "negative" not in params:
+                    params = {**params, "negative": "keep"}
+                feats = features_for_metric(X, self.metric, params)
+                if feats.shape[1:] != self._fit_features.shape[1:]:
+                    raise ValueError(
+                        f"X: items have {feats.shape[1]} features but the training items had "
+                        f"{self._fit_features.shape[1]}; pass data of the training shape"
+                    )
+                dist = self._distances(feats, self._fit_features)
+            if self.n_neighbors_ is not None:
+                dist = _keep_nearest(dist, self.n_neighbors_ + 1)
+        return nystrom_extension(dist, self.result_)
+
+
+def _keep_nearest(dist: np.ndarray, k: int) -> sp.csr_matrix:
+    """Sparsify (m, n) distances to each row's k nearest, matching the knn training graph."""
+    m, n = dist.shape
+    k = min(k, n)
+    idx = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(dist, idx, axis=1)
+    return sp.csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, m * k + 1, k)), shape=(m, n))

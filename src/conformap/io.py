@@ -1,0 +1,257 @@
+"""Reading stacks of maps and images; writing results atomically.
+
+Inputs a user brings: a directory or glob of ``.mrc``/``.map`` volumes, an ``.mrcs`` image stack,
+an ``.npy`` array of shape (n, ...), or an ``.npz`` holding one (key ``densities`` or the only
+array). Every error names the file and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import glob
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "InputError",
+    "Stack",
+    "atomic_path",
+    "read_metadata_column",
+    "read_stack",
+    "write_csv",
+    "write_mrc",
+    "write_npz",
+]
+
+MAP_SUFFIXES = (".mrc", ".map")
+STACK_SUFFIXES = (".mrcs",)
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+
+class InputError(ValueError):
+    """A user's input file or path cannot be used; the message says which and why."""
+
+
+@dataclass
+class Stack:
+    """Densities read from files.
+
+    Attributes
+    ----------
+    data : ndarray, shape (n, *shape)
+    names : list of str
+        One name per item: the file name, or ``file.mrcs:index`` for stack slices.
+    voxel_size : tuple of float or None
+        Ångström per voxel along (z, y, x) (or the image axes), from the MRC header.
+    origin : tuple of float or None
+    """
+
+    data: np.ndarray
+    names: list[str]
+    voxel_size: tuple[float, ...] | None = None
+    origin: tuple[float, ...] | None = None
+
+
+def _expand(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    paths: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in MAP_SUFFIXES + STACK_SUFFIXES)
+            if not found:
+                raise InputError(f"{p}: directory holds no .mrc, .map or .mrcs files")
+            paths.extend(found)
+        elif p.exists():
+            paths.append(p)
+        elif any(ch in str(item) for ch in "*?["):
+            found = sorted(Path(s) for s in glob.glob(str(item)))
+            if not found:
+                raise InputError(f"{item}: the pattern matches no file")
+            paths.extend(found)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    return paths
+
+
+def _read_mrc(path: Path):
+    import mrcfile
+
+    try:
+        with mrcfile.open(path, permissive=False, mode="r") as mrc:
+            data = np.array(mrc.data, dtype=np.float32)
+            vs = mrc.voxel_size
+            voxel = (float(vs.z), float(vs.y), float(vs.x))
+            org = mrc.header.origin
+            origin = (float(org.z), float(org.y), float(org.x))
+            is_stack = mrc.is_image_stack() or path.suffix.lower() in STACK_SUFFIXES
+    except Exception as exc:  # mrcfile raises ValueError/OSError/EOFError on bad files
+        raise InputError(
+            f"{path}: not a readable MRC file ({exc}); check that it is complete and not "
+            "truncated, or re-export it"
+        ) from exc
+    if data.ndim not in (2, 3):
+        raise InputError(f"{path}: expected a 2-D or 3-D MRC array, got shape {data.shape}")
+    return data, voxel, origin, is_stack
+
+
+def _read_array(path: Path) -> np.ndarray:
+    try:
+        if path.suffix.lower() == ".npy":
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as z:
+            keys = list(z.keys())
+            for key in ("densities", "data", "X"):
+                if key in z:
+                    return z[key]
+            if len(keys) == 1:
+                return z[keys[0]]
+            raise InputError(
+                f"{path}: .npz holds {keys}; name the array 'densities' (or keep only one)"
+            )
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read the array ({exc})") from exc
+
+
+def read_stack(inputs) -> Stack:
+    """Read densities from files (see the module docstring for the accepted inputs).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable files, unsupported suffixes, items of different shapes (naming
+        both files and shapes), or non-numeric arrays.
+    """
+    paths = _expand(inputs)
+    arrays, names = [], []
+    voxel = origin = None
+    first_shape = first_name = None
+    for p in paths:
+        suffix = p.suffix.lower()
+        if suffix in MAP_SUFFIXES + STACK_SUFFIXES:
+            data, vs, org, is_stack = _read_mrc(p)
+            voxel, origin = voxel or vs, origin or org
+            if is_stack and data.ndim == 3:
+                items = list(data)
+                item_names = [f"{p.name}:{i}" for i in range(data.shape[0])]
+            else:
+                items, item_names = [data], [p.name]
+        elif suffix in ARRAY_SUFFIXES:
+            arr = _read_array(p)
+            if not np.issubdtype(arr.dtype, np.number):
+                raise InputError(f"{p}: array dtype {arr.dtype} is not numeric")
+            if arr.ndim < 2:
+                raise InputError(
+                    f"{p}: expected an array of shape (n, ...) with one item per row, got {arr.shape}"
+                )
+            items = list(arr)
+            item_names = [f"{p.name}:{i}" for i in range(arr.shape[0])]
+        else:
+            raise InputError(
+                f"{p}: unsupported file type {suffix!r}; use .mrc/.map volumes, .mrcs stacks, "
+                ".npy or .npz arrays"
+            )
+        for item, name in zip(items, item_names, strict=True):
+            if first_shape is None:
+                first_shape, first_name = item.shape, name
+            elif item.shape != first_shape:
+                raise InputError(
+                    f"{name}: shape {item.shape} differs from {first_name}: shape {first_shape}; "
+                    "all items must share one grid (resample them first)"
+                )
+        arrays.extend(items)
+        names.extend(item_names)
+    data = np.stack(arrays).astype(np.float32, copy=False)
+    return Stack(data=data, names=names, voxel_size=voxel, origin=origin)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
+
+    Readers never see a half-written file, and a failed run leaves no partial output.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_npz(path, **arrays) -> Path:
+    """Write a compressed ``.npz`` atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return path
+
+
+def write_csv(path, header: Sequence[str], rows) -> Path:
+    """Write a CSV atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+    return path
+
+
+def write_mrc(path, data, *, voxel_size: float | Sequence[float] = 1.0) -> Path:
+    """Write a 2-D/3-D array (or a 3-D image stack for ``.mrcs``) as MRC, atomically."""
+    import mrcfile
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with mrcfile.new(tmp, overwrite=True) as mrc:
+            mrc.set_data(np.asarray(data, dtype=np.float32))
+            if path.suffix.lower() in STACK_SUFFIXES:
+                mrc.set_image_stack()
+            mrc.voxel_size = voxel_size
+    return path
+
+
+def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
+    """Values of ``FILE.csv:COLUMN`` for each item name, joined on the CSV's first column.
+
+    Rows are matched by file name (with or without directory; ``stack.mrcs:3`` matches a row
+    named so). If the CSV has no row for some names but has exactly one row per item, rows are
+    taken in order.
+    """
+    if ":" not in spec:
+        raise InputError(f"--color-by {spec!r}: expected FILE.csv:COLUMN")
+    file, column = spec.rsplit(":", 1)
+    p = Path(file)
+    if not p.is_file():
+        raise InputError(f"{p}: no such CSV file")
+    with open(p, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise InputError(f"{p}: the CSV has no data rows")
+    if column not in rows[0]:
+        raise InputError(f"{p}: no column {column!r}; columns are {list(rows[0])}")
+    key = next(iter(rows[0]))
+    by_name = {Path(r[key]).name: r[column] for r in rows}
+    try:
+        if all(Path(n).name in by_name for n in names):
+            return np.array([float(by_name[Path(n).name]) for n in names])
+        if len(rows) == len(names):
+            return np.array([float(r[column]) for r in rows])
+    except ValueError as exc:
+        raise InputError(f"{p}: column {column!r} is not numeric ({exc})") from exc
+    missing = [n for n in names if Path(n).name not in by_name][:3]
+    raise InputError(f"{p}: no row for items {missing} (matched on column {key!r})")

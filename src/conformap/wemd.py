@@ -1,0 +1,252 @@
+r"""Wavelet approximation of the Earthmover's distance (WEMD).
+
+Shirdhonkar & Jacobs (CVPR 2008) showed that the Earthmover's distance between two densities on a
+d-dimensional grid is equivalent (up to constants that depend only on the wavelet) to a weighted L1
+distance between their wavelet detail coefficients:
+
+.. math::
+
+    d_{\mathrm{WEMD}}(x, y) = \sum_{j=1}^{J} 2^{(j-1)(1 + d/2)} \sum_{m, \epsilon}
+        \bigl|\mathcal{W}x(j, m, \epsilon) - \mathcal{W}y(j, m, \epsilon)\bigr|,
+
+where :math:`j` is the PyWavelets decomposition level (1 = finest, wavelets a few voxels wide;
+:math:`J` = coarsest), :math:`m` the shift and :math:`\epsilon` the :math:`2^d - 1` detail
+orientations; the approximation (father-wavelet) coefficients are not used. This is eq. (2) of
+Zelesko et al. (2020), whose scale index :math:`s \ge 0` grows toward finer scales
+(:math:`s = J - j`): their weight :math:`2^{-s(1+d/2)}` is ours up to the global constant
+:math:`2^{(J-1)(1+d/2)}`. Our normalisation (finest level weight 1) is the one of the paper's
+public code, so our distances equal theirs and the two can be compared directly. WEMD is
+proportional to, not equal to, the exact EMD: on random 16 x 16 images with coif3 the ratio
+WEMD / EMD stays within a factor of about 2 of its median (see ``tests/test_wemd.py``).
+
+:func:`wemd_embedding` returns the weighted coefficients, so the WEMD is the plain L1 distance
+between rows (:func:`conformap.pairwise_distances` with ``metric="l1"``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pywt
+
+from ._validation import check_choice, check_densities, check_int
+
+__all__ = ["WaveletBand", "default_level", "wemd_bands", "wemd_embedding", "wemd_size"]
+
+#: Bytes of wavelet temporaries we allow per chunk of the batched transform.
+_CHUNK_BYTES = 128 * 2**20
+
+
+@dataclass(frozen=True)
+class WaveletBand:
+    """One block of the WEMD coefficient vector.
+
+    Attributes
+    ----------
+    level : int
+        PyWavelets decomposition level, 1 = finest.
+    key : str
+        Detail orientation as PyWavelets names it (``"d"``, ``"ad"``, ``"dda"``, ...).
+    shape : tuple of int
+        Shape of the coefficient array of this band for one density.
+    weight : float
+        :math:`2^{(level - 1)(1 + d/2)}`.
+    offset : int
+        Start of the band in the flat coefficient vector.
+    """
+
+    level: int
+    key: str
+    shape: tuple[int, ...]
+    weight: float
+    offset: int
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def default_level(shape: Sequence[int]) -> int:
+    r"""Default number of decomposition levels: :math:`\lfloor \log_2 \min(\text{shape}) \rfloor`.
+
+    The coarsest wavelets are then about as wide as the smallest axis, so displacements up to the
+    size of the box are measured. For the paper's 47 x 104 x 47 rotor this is 5, the paper's
+    value. This is deeper than :func:`pywt.dwtn_max_level` (which avoids boundary effects for
+    signal processing); for zero-padded densities the deeper levels are what make the distance
+    grow with large displacements, so we use them on purpose.
+    """
+    shape = tuple(int(s) for s in shape)
+    if not shape or min(shape) < 2:
+        raise ValueError(f"shape: every axis needs at least 2 voxels for a wavelet transform, got {shape}")
+    return max(1, int(math.floor(math.log2(min(shape)))))
+
+
+def _resolve(shape: Sequence[int], wavelet: str, level: int | None, mode: str):
+    shape = tuple(int(s) for s in shape)
+    try:
+        w = pywt.Wavelet(wavelet)
+    except ValueError as exc:
+        raise ValueError(
+            f"wavelet: {wavelet!r} is not a discrete wavelet PyWavelets knows; "
+            "use e.g. 'coif3' (default), 'db4' or 'haar'"
+        ) from exc
+    if not w.orthogonal:
+        raise ValueError(f"wavelet: {wavelet!r} is not orthogonal; WEMD needs an orthonormal basis")
+    check_choice(mode, "mode", pywt.Modes.modes)
+    level = default_level(shape) if level is None else check_int(level, "level", low=1, high=30)
+    return shape, w, level
+
+
+def wemd_bands(
+    shape: Sequence[int], *, wavelet: str = "coif3", level: int | None = None, mode: str = "zero"
+) -> list[WaveletBand]:
+    """Describe the coefficient vector of :func:`wemd_embedding` without computing it.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Shape of one density (1-D, 2-D or 3-D).
+    wavelet, level, mode
+        As in :func:`wemd_embedding`.
+
+    Returns
+    -------
+    list of WaveletBand
+        Coarsest level first, in the order of the coefficient vector.
+    """
+    shape, w, level = _resolve(shape, wavelet, level, mode)
+    d = len(shape)
+    with warnings.catch_warnings():
+        # Deep levels are deliberate (see default_level); PyWavelets warns about them.
+        warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
+        shapes = pywt.wavedecn_shapes(shape, w, mode=mode, level=level)
+    bands, offset = [], 0
+    # shapes[1] is the coarsest detail level (level J), shapes[-1] the finest (level 1).
+    for idx, details in enumerate(shapes[1:]):
+        j = level - idx
+        for key in sorted(details):
+            weight = 2.0 ** ((j - 1) * (1 + d / 2))
+            band = WaveletBand(j, key, tuple(details[key]), weight, offset)
+            bands.append(band)
+            offset += band.size
+    return bands
+
+
+def wemd_size(
+    shape: Sequence[int], *, wavelet: str = "coif3", level: int | None = None, mode: str = "zero"
+) -> int:
+    """Length D of the WEMD coefficient vector for densities of ``shape`` (nothing is computed).
+
+    Useful to budget memory: :func:`wemd_embedding` of ``n`` densities takes ``n * D * itemsize``
+    bytes. For the 47 x 104 x 47 rotor with coif3, level 5, D = 747,229 (3.25 x the voxels).
+    """
+    bands = wemd_bands(shape, wavelet=wavelet, level=level, mode=mode)
+    return bands[-1].offset + bands[-1].size
+
+
+def wemd_embedding(
+    densities,
+    *,
+    wavelet: str = "coif3",
+    level: int | None = None,
+    mode: str = "zero",
+    negative: str | None = None,
+    dtype=None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> np.ndarray:
+    r"""Weighted wavelet coefficients whose pairwise L1 distances are the WEMD.
+
+    Each density is normalised to unit total mass, transformed with :func:`pywt.wavedecn` over
+    all its axes (batched over the sample axis, chunk by chunk) and its detail coefficients of
+    level :math:`j` are multiplied by :math:`2^{(j-1)(1+d/2)}` (see the module docstring).
+
+    Parameters
+    ----------
+    densities : array_like, shape (n, *shape)
+        ``n`` densities, each 1-D, 2-D or 3-D. float32 input gives float32 output.
+    wavelet : str, default "coif3"
+        Orthogonal PyWavelets wavelet. Coiflet-3 gives a small ratio between the equivalence
+        constants of WEMD and EMD (Shirdhonkar & Jacobs 2008).
+    level : int, optional
+        Number of decomposition levels; default :func:`default_level` (5 for 47 x 104 x 47).
+    mode : str, default "zero"
+        Signal extension mode; "zero" treats everything outside the box as empty space.
+    negative : {None, "keep", "clip", "error"}, default None
+        Negative voxels (noise) are kept by default: the transform is linear, so the distance is
+        then the wavelet approximation of the Kantorovich-Rubinstein norm of the difference of
+        the two unit-mass signed measures, which equals the EMD when both are non-negative and
+        degrades gracefully with zero-mean noise (clipping would instead bias the noise
+        positive). ``None`` does this and warns; ``"keep"`` does it silently; ``"clip"`` zeroes
+        negative voxels first; ``"error"`` refuses them. An item whose total mass is not
+        positive is always an error.
+    dtype : {None, numpy.float32, numpy.float64}
+        Output dtype; default: float32 for float32 input, float64 otherwise.
+    chunk_size : int, optional
+        Densities transformed per batch; default keeps the temporaries near 128 MiB.
+    progress : bool, default False
+        Show a progress bar (tqdm, on stderr).
+
+    Returns
+    -------
+    ndarray, shape (n, D)
+        ``D = wemd_size(shape, ...)``. Row ``i`` is the weighted coefficient vector of item ``i``;
+        ``abs(E[i] - E[k]).sum()`` is the WEMD between items ``i`` and ``k``.
+
+    Raises
+    ------
+    ValueError
+        For NaN/infinite items, items with no positive mass, or bad parameters; the message
+        names the item or parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from conformap import wemd_embedding
+    >>> x = np.zeros((2, 64)); x[0, 20] = x[1, 30] = 1.0
+    >>> e = wemd_embedding(x)
+    >>> round(float(np.abs(e[0] - e[1]).sum()), 1) > 0
+    True
+    """
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype: {dtype} is not supported; use numpy.float32 or numpy.float64")
+    if negative is not None:
+        check_choice(negative, "negative", ["keep", "clip", "error"])
+    x = check_densities(densities, "densities", negative=negative, dtype=dtype)
+    n, shape = x.shape[0], x.shape[1:]
+    bands = wemd_bands(shape, wavelet=wavelet, level=level, mode=mode)
+    level = bands[0].level
+    size = bands[-1].offset + bands[-1].size
+    out = np.empty((n, size), dtype=x.dtype)
+    if chunk_size is None:
+        per_item = 4 * size * x.dtype.itemsize
+        chunk_size = max(1, min(n, _CHUNK_BYTES // per_item))
+    else:
+        chunk_size = check_int(chunk_size, "chunk_size", low=1)
+    axes = tuple(range(1, x.ndim))
+    starts = range(0, n, chunk_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="wavelet transform", unit="chunk", leave=False)
+    for i0 in starts:
+        i1 = min(n, i0 + chunk_size)
+        chunk = x[i0:i1]
+        mass = chunk.reshape(i1 - i0, -1).sum(axis=1, dtype=np.float64)
+        chunk = chunk / mass.astype(x.dtype).reshape((-1,) + (1,) * len(shape))
+        with warnings.catch_warnings():
+            # Deep levels are deliberate (see default_level); PyWavelets warns about them.
+            warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
+            coeffs = pywt.wavedecn(chunk, wavelet, mode=mode, level=level, axes=axes)
+        for band in bands:
+            c = coeffs[1 + level - band.level][band.key]
+            dst = out[i0:i1, band.offset : band.offset + band.size]
+            np.multiply(c.reshape(i1 - i0, -1), band.weight, out=dst, casting="same_kind")
+        del coeffs
+    return out
