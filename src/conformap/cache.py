@@ -229,7 +229,9 @@ class DiskCache:
         chunks = _row_chunks(n, rows)
         call = {**p, "negative": "keep" if negative is None else negative,
                 "dtype": out_dtype}
-        out = np.empty((n, size), dtype=out_dtype)
+        # With mmap=True only one chunk is held in memory at a time: chunks are saved, then
+        # copied one by one into a memory-mapped result file.
+        out = None if mmap else np.empty((n, size), dtype=out_dtype)
         it = chunks
         if progress:
             from tqdm.auto import tqdm
@@ -237,15 +239,25 @@ class DiskCache:
             it = tqdm(chunks, desc="wavelet transform (cached)", unit="chunk", leave=False)
         for i0, i1 in it:
             part = d / f"part-{i0:09d}-{i1:09d}.npy"
-            got = self._load(part, (i1 - i0, size), out_dtype)
+            got = self._load(part, (i1 - i0, size), out_dtype, mmap=mmap)
             if got is not None:
-                out[i0:i1] = got
                 self._count("wemd", "reused")
-                continue
-            out[i0:i1] = _wemd.wemd_embedding(x[i0:i1], **call)
-            self._save(part, out[i0:i1])
-            self._count("wemd", "computed")
-        self._save(result, out)
+            else:
+                got = _wemd.wemd_embedding(x[i0:i1], **call)
+                self._save(part, got)
+                self._count("wemd", "computed")
+            if out is not None:
+                out[i0:i1] = got
+            del got
+        if out is not None:
+            self._save(result, out)
+        else:
+            with atomic_path(result) as tmp:
+                mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=out_dtype, shape=(n, size))
+                for i0, i1 in chunks:
+                    mm[i0:i1] = np.load(d / f"part-{i0:09d}-{i1:09d}.npy", mmap_mode="r")
+                mm.flush()
+                del mm
         self._clean_parts(d)
         if mmap:
             return np.load(result, mmap_mode="r")

@@ -121,24 +121,68 @@ def _read_array(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read the array ({exc})") from exc
 
 
+def _fmt(values) -> str:
+    return " x ".join(f"{v:.4g}" for v in values)
+
+
+def _check_item(item: np.ndarray, name: str) -> None:
+    """Refuse an item that cannot be a density, naming it."""
+    if np.iscomplexobj(item):
+        raise InputError(f"{name}: complex values are not densities; save the real part or abs()")
+    finite = np.isfinite(item)
+    if not finite.all():
+        bad = int(item.size - np.count_nonzero(finite))
+        raise InputError(
+            f"{name}: {bad} voxel(s) are NaN or infinite; repair or remove this map"
+        )
+    if not item.any():
+        raise InputError(f"{name}: the map is all zero; remove it (it has no mass to compare)")
+    mass = float(item.sum(dtype=np.float64))
+    if not mass > 0:
+        raise InputError(
+            f"{name}: total mass {mass:.4g} is not positive; a density must have positive total "
+            "mass (check the map's sign or remove it)"
+        )
+
+
 def read_stack(inputs) -> Stack:
     """Read densities from files (see the module docstring for the accepted inputs).
+
+    Parameters
+    ----------
+    inputs : path, glob or sequence of them
+        Directories (their ``.mrc``/``.map``/``.mrcs`` files, sorted by name), glob patterns,
+        or files.
+
+    Returns
+    -------
+    Stack
+        ``data`` of shape (n, *shape) float32; ``voxel_size`` and ``origin`` in (z, y, x)
+        order from the first MRC file (None for arrays).
 
     Raises
     ------
     InputError
-        Missing or unreadable files, unsupported suffixes, items of different shapes (naming
-        both files and shapes), or non-numeric arrays.
+        Missing, unreadable or truncated files, unsupported suffixes, items of different shapes
+        or voxel sizes (naming both files), arrays that are not (n, ...) stacks of 1-3-D items,
+        non-numeric arrays, and items with NaN/infinite voxels, all zeros or non-positive total
+        mass (naming the item).
     """
     paths = _expand(inputs)
     arrays, names = [], []
-    voxel = origin = None
+    voxel = origin = voxel_name = None
     first_shape = first_name = None
     for p in paths:
         suffix = p.suffix.lower()
         if suffix in MAP_SUFFIXES + STACK_SUFFIXES:
             data, vs, org, is_stack = _read_mrc(p)
-            voxel, origin = voxel or vs, origin or org
+            if voxel is None:
+                voxel, origin, voxel_name = vs, org, p.name
+            elif all(v > 0 for v in vs + voxel) and not np.allclose(vs, voxel, rtol=1e-3):
+                raise InputError(
+                    f"{p.name}: voxel size {_fmt(vs)} Å differs from {voxel_name}: {_fmt(voxel)} "
+                    "Å; maps must share one grid to be compared (resample them first)"
+                )
             if is_stack and data.ndim == 3:
                 items = list(data)
                 item_names = [f"{p.name}:{i}" for i in range(data.shape[0])]
@@ -148,10 +192,13 @@ def read_stack(inputs) -> Stack:
             arr = _read_array(p)
             if not np.issubdtype(arr.dtype, np.number):
                 raise InputError(f"{p}: array dtype {arr.dtype} is not numeric")
-            if arr.ndim < 2:
+            if arr.ndim < 2 or arr.ndim > 4:
                 raise InputError(
-                    f"{p}: expected an array of shape (n, ...) with one item per row, got {arr.shape}"
+                    f"{p}: expected an array of shape (n, ...) with one 1-D, 2-D or 3-D item per "
+                    f"row, got {arr.shape}; add a leading axis (x[None]) for a single map"
                 )
+            if arr.shape[0] == 0:
+                raise InputError(f"{p}: the array holds no items (shape {arr.shape})")
             items = list(arr)
             item_names = [f"{p.name}:{i}" for i in range(arr.shape[0])]
         else:
@@ -167,6 +214,7 @@ def read_stack(inputs) -> Stack:
                     f"{name}: shape {item.shape} differs from {first_name}: shape {first_shape}; "
                     "all items must share one grid (resample them first)"
                 )
+            _check_item(item, name)
         arrays.extend(items)
         names.extend(item_names)
     data = np.stack(arrays).astype(np.float32, copy=False)
@@ -211,17 +259,38 @@ def write_csv(path, header: Sequence[str], rows) -> Path:
     return path
 
 
-def write_mrc(path, data, *, voxel_size: float | Sequence[float] = 1.0) -> Path:
-    """Write a 2-D/3-D array (or a 3-D image stack for ``.mrcs``) as MRC, atomically."""
+def write_mrc(
+    path,
+    data,
+    *,
+    voxel_size: float | Sequence[float] = 1.0,
+    origin: Sequence[float] | None = None,
+) -> Path:
+    """Write a 2-D/3-D array (or a 3-D image stack for ``.mrcs``) as MRC, atomically.
+
+    Parameters
+    ----------
+    path : path
+    data : array_like, shape (nz, ny, nx) or (ny, nx)
+    voxel_size : float or (z, y, x) floats
+        Å per voxel (the order of :attr:`Stack.voxel_size`).
+    origin : (z, y, x) floats, optional
+        Å; written to the header's origin (the order of :attr:`Stack.origin`).
+    """
     import mrcfile
 
     path = Path(path)
+    if not isinstance(voxel_size, int | float):
+        voxel_size = tuple(float(v) for v in voxel_size)[::-1]  # mrcfile wants (x, y, z)
     with atomic_path(path) as tmp:
         with mrcfile.new(tmp, overwrite=True) as mrc:
             mrc.set_data(np.asarray(data, dtype=np.float32))
             if path.suffix.lower() in STACK_SUFFIXES:
                 mrc.set_image_stack()
             mrc.voxel_size = voxel_size
+            if origin is not None:
+                oz, oy, ox = (float(v) for v in origin)
+                mrc.header.origin = (ox, oy, oz)
     return path
 
 

@@ -95,8 +95,8 @@ class Grid:
     voxel_size : float
         Å per voxel (isotropic).
     origin : tuple of float
-        Cartesian ``(x, y, z)`` position in Å of the centre of voxel ``[0, 0, 0]`` (the value
-        written to the MRC header's origin).
+        Cartesian position in Å of the centre of voxel ``[0, 0, 0]``, in ``(z, y, x)`` order
+        like the array axes and :attr:`conformap.io.Stack.origin` (the MRC header's origin).
     """
 
     shape: tuple[int, int, int]
@@ -252,7 +252,7 @@ def common_grid(
             f"{max_voxels:,}); use a larger voxel size (or a lower resolution), or superpose "
             "the models so they overlap"
         )
-    return Grid(shape=shape, voxel_size=float(voxel_size), origin=tuple(float(v) for v in lo))
+    return Grid(shape=shape, voxel_size=float(voxel_size), origin=tuple(float(v) for v in lo[::-1]))
 
 
 def molmap(
@@ -302,7 +302,7 @@ def molmap(
     h = grid.voxel_size
     nz, ny, nx = grid.shape
     # Fractional voxel coordinates along (x, y, z) and a fixed window of half-width r voxels.
-    frac = (xyz - np.asarray(grid.origin)) / h
+    frac = (xyz - np.asarray(grid.origin[::-1])) / h
     r = max(1, math.ceil(cutoff * sigma / h))
     offs = np.arange(-r, r + 1)
     out = np.zeros(grid.n_voxels, dtype=np.float64)
@@ -373,7 +373,7 @@ def structures_to_maps(
         grid = common_grid(models, resolution=resolution, voxel_size=voxel_size, padding=padding,
                            max_voxels=max_voxels)
     else:
-        lo = np.asarray(grid.origin)
+        lo = np.asarray(grid.origin[::-1])
         hi = lo + grid.voxel_size * (np.asarray(grid.shape[::-1]) - 1)
         for m in models:
             if (m.coords < lo).any() or (m.coords > hi).any():

@@ -10,6 +10,17 @@ import numpy as np
 from ._common import add_embedding_options, output_stem
 
 
+def memory_arg(text: str) -> int:
+    import argparse
+
+    from ..resources import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "embed",
@@ -23,12 +34,18 @@ def register(sub) -> None:
     p.add_argument("--color-by", default=None, metavar="FILE.csv:COLUMN",
                    help="colour the plot by a ground-truth column, joined on item names")
     p.add_argument("--cyclic", action="store_true", help="use a cyclic colour map (angles)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or plan")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="keep the WEMD coefficients and distances in DIR, keyed by the inputs and "
+                   "parameters, so an interrupted or repeated run resumes where it stopped")
+    p.add_argument("--max-memory", type=memory_arg, default=None, metavar="SIZE",
+                   help="memory the run may use, e.g. 8G (default: 80%% of the available "
+                   "memory); checked before the all-pairs computation")
     add_embedding_options(p)
     p.set_defaults(func=run)
 
 
-def make_estimator(args):
+def make_estimator(args, *, method=None):
     from ..estimators import DiffusionMap
 
     params = None
@@ -42,7 +59,7 @@ def make_estimator(args):
         alpha=args.alpha,
         t=args.t,
         bandwidth=args.bandwidth,
-        method=args.method,
+        method=method or args.method,
         n_neighbors=args.n_neighbors,
         n_jobs=args.n_jobs,
         random_state=args.seed,
@@ -51,8 +68,12 @@ def make_estimator(args):
 
 
 def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False, title=None,
-                  params=None):
-    """Write OUT.npz, OUT.csv and OUT.png for a fitted DiffusionMap; return the paths."""
+                  params=None, metric=None):
+    """Write OUT.npz, OUT.csv and OUT.png for a fitted DiffusionMap; return the paths.
+
+    ``metric`` overrides ``dm.metric`` in OUT.npz (the cached path fits on precomputed
+    distances).
+    """
     from ..io import write_csv, write_npz
     from ..plotting import scatter_embedding
 
@@ -65,7 +86,7 @@ def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False
         eigenvectors=dm.eigenvectors_,
         names=np.array(names),
         bandwidth=np.float64(dm.bandwidth_),
-        metric=np.array(dm.metric),
+        metric=np.array(metric or dm.metric),
         params=np.array(json.dumps(params or {}, default=str)),
     )
     header = ["name"] + [f"psi{k + 1}" for k in range(emb.shape[1])]
@@ -74,6 +95,74 @@ def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False
     png = scatter_embedding(emb, stem.with_suffix(".png"), color=color, color_label=color_label,
                             cyclic=cyclic, title=title)
     return npz, csv, png
+
+
+def plan(args, stack):
+    """Pre-flight estimate of the all-pairs computation; returns the resources.Estimate."""
+    import math
+
+    from ..resources import plan_all_pairs
+    from ..wemd import wemd_size
+
+    n, shape = stack.data.shape[0], stack.data.shape[1:]
+    voxels = math.prod(shape)
+    if args.metric == "wemd":
+        n_features = wemd_size(shape, wavelet=args.wavelet, level=args.level)
+    else:
+        n_features = voxels
+    method = args.method
+    if args.metric == "emd" and method == "auto":
+        method = "dense"
+    est = plan_all_pairs(
+        n, n_features, dtype=stack.data.dtype, method=method, n_neighbors=args.n_neighbors,
+        n_voxels=voxels if args.metric == "wemd" else None, memory_limit=args.max_memory,
+        features_in_memory=not args.cache,
+        option_names={"knn": "--method knn", "memory": "--max-memory",
+                      "cache": "--cache DIR"},
+    )
+    if not args.quiet:
+        note = ""
+        if args.method == "auto" and est.method == "knn" and n <= 3000:
+            note = " (the dense path would not fit in memory)"
+        print(f"conformap embed: plan: {est.summary()}{note}", file=sys.stderr)
+    return est
+
+
+def fit_cached(args, data, method: str):
+    """Fit through the on-disk cache: coefficients and distances resume from ``args.cache``."""
+    import math
+
+    from ..cache import DiskCache, array_digest
+    from ..estimators import DiffusionMap
+
+    if args.metric == "emd":
+        raise ValueError("--cache: exact EMD distances are not cached; use --metric wemd or "
+                         "drop --cache")
+    cache = DiskCache(args.cache)
+    progress = not args.quiet
+    n = data.shape[0]
+    if args.metric == "wemd":
+        params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
+        key = cache.wemd_key(data, **params)
+        feats = cache.wemd_embedding(data, key=key, mmap=True, progress=progress, **params)
+        lp = "l1"
+    else:
+        feats = data.reshape(n, -1)
+        key, lp = array_digest(feats), "l2"
+    if method == "knn":
+        k = args.n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
+        k = min(k, n - 1)
+        dist = cache.kneighbors_distances(feats, k, key=key, metric=lp, n_jobs=args.n_jobs,
+                                          progress=progress)
+    else:
+        dist = cache.pairwise_distances(feats, key=key, metric=lp, n_jobs=args.n_jobs,
+                                        progress=progress)
+    if not args.quiet:
+        done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
+                         for kind, s in cache.stats.items())
+        print(f"conformap embed: cache {args.cache}: {done}", file=sys.stderr)
+    return DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
+                        bandwidth=args.bandwidth, random_state=args.seed).fit(dist)
 
 
 def run(args) -> int:
@@ -85,11 +174,16 @@ def run(args) -> int:
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)
         label = args.color_by.rsplit(":", 1)[1]
-    dm = make_estimator(args).fit(stack.data)
+    est = plan(args, stack)
+    if args.cache:
+        dm = fit_cached(args, stack.data, est.method)
+    else:
+        dm = make_estimator(args, method=est.method).fit(stack.data)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
+    params["method_used"] = est.method
     title = f"{args.metric} diffusion map, n={len(stack.names)}, σ={dm.bandwidth_:.3g}"
     paths = write_outputs(stem, dm, stack.names, color=color, color_label=label,
-                          cyclic=args.cyclic, title=title, params=params)
+                          cyclic=args.cyclic, title=title, params=params, metric=args.metric)
     print(f"embedded {len(stack.names)} items (bandwidth {dm.bandwidth_:.4g}); wrote "
           + ", ".join(str(p) for p in paths), file=sys.stdout)
     return 0
