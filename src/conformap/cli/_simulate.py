@@ -45,7 +45,7 @@ def register(sub) -> None:
         "atomic models",
         "Instead of the rotor, turn PDB/mmCIF models into density maps like Chimera's molmap "
         "(Gaussian atoms weighted by atomic number). Every model of every file becomes one map, "
-        "all on one common grid; writes OUT/<file>[_model<N>].mrc and OUT/models.csv "
+        "all on one common grid; writes OUT/<file>[_model<NNNN>].mrc and OUT/models.csv "
         "(name, source, model, index, n_atoms).",
     )
     g.add_argument("--from-pdb", nargs="+", default=None, metavar="FILE",
@@ -129,7 +129,9 @@ def _run_from_pdb(args, out: Path) -> int:
             stem = Path(model.source).name
             for suffix in (".gz", ".pdb", ".ent", ".cif", ".mmcif", ".json"):
                 stem = stem.removesuffix(suffix)
-            name = f"{stem}_model{model.model}.mrc" if "#" in model.name else f"{stem}.mrc"
+            num = f"{int(model.model):04d}" if model.model.isdigit() else model.model
+            # zero-padded so that the sorted file names keep the model order
+            name = f"{stem}_model{num}.mrc" if "#" in model.name else f"{stem}.mrc"
             write_mrc(tmp / name, m, voxel_size=grid.voxel_size, origin=grid.origin)
             rows.append((name, model.source, model.model, i, len(model.coords)))
         names = [r[0] for r in rows]
