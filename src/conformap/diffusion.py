@@ -179,7 +179,7 @@ def diffusion_map(
     d = _check_distances(distances)
     n = d.shape[0]
     k = check_int(n_components, "n_components", low=1)
-    if k + 1 > n:
+    if k + 2 > n:
         raise ValueError(
             f"n_components: {k} needs at least {k + 2} items (got {n}); use fewer components "
             "or more data"

@@ -9,7 +9,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_choice, check_int
 from .diffusion import diffusion_map, nystrom_extension
-from .distances import emd_distances, kneighbors_distances, pairwise_distances
+from .distances import (
+    connect_components,
+    emd_distances,
+    kneighbors_distances,
+    pairwise_distances,
+)
 from .wemd import wemd_embedding
 
 __all__ = ["METRICS", "DiffusionMap", "features_for_metric"]
@@ -139,6 +144,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                 dist = kneighbors_distances(
                     feats, k, metric=lp, n_jobs=self.n_jobs, progress=self.progress
                 )
+                # Tight clusters of > k items make a kNN graph fall apart: bridge the pieces.
+                dist = connect_components(feats, dist, metric=lp, n_jobs=self.n_jobs)
                 self.n_neighbors_ = k
             else:
                 dist = self._distances(feats)

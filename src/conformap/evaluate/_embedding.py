@@ -45,7 +45,8 @@ def _wrap(a):
 def circle_recovery(embedding, angles) -> CircleRecovery:
     """Compare the angle of a 2-D embedding around its centre with ground-truth angles.
 
-    The estimated angle is ``atan2`` of the first two coordinates about their mean; it is
+    The estimated angle is ``atan2`` of the first two coordinates about the centre of their
+    range (each axis scaled to [-1, 1], so an ellipse counts as a circle); it is
     aligned to the truth by the rotation (and, if better, reflection) that minimises the
     median absolute error (a circular-median fit, robust to a few misplaced points).
 
@@ -61,7 +62,10 @@ def circle_recovery(embedding, angles) -> CircleRecovery:
         raise ValueError(
             f"embedding: expected shape ({truth.size}, >=2) to match angles, got {emb.shape}"
         )
-    xy = emb[:, :2] - emb[:, :2].mean(axis=0)
+    # Centre and scale each axis by its mid-range: the sample mean is pulled toward densely
+    # sampled angles (the rotor's three dominant states), the range is not.
+    lo, hi = emb[:, :2].min(axis=0), emb[:, :2].max(axis=0)
+    xy = (emb[:, :2] - (lo + hi) / 2) / np.where(hi > lo, (hi - lo) / 2, 1.0)
     est = np.arctan2(xy[:, 1], xy[:, 0])
     best = None
     grid = np.radians(np.arange(0.0, 360.0, 0.5))
