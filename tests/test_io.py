@@ -88,7 +88,7 @@ def test_garbage_with_mrc_suffix(tmp_path):
         read_stack(tmp_path / "x.mrc")
 
 
-@pytest.mark.filterwarnings("ignore:Data array contains:RuntimeWarning")  # mrcfile, writing
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # mrcfile header stats of NaN/inf maps
 @pytest.mark.parametrize(
     ("value", "match"),
     [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (0.0, "all zero"),
