@@ -1,0 +1,206 @@
+r"""Accuracy of a product-manifold factorization against analytic ground truth.
+
+An eigenvector :math:`\varphi` is a *factor eigenvector of factor f* when it is a function of
+factor f's latent coordinate :math:`\theta_f` alone. We measure this by the fraction of its
+variance explained by a least-squares fit on factor f's analytic eigenfunctions
+
+.. math::
+
+    R^2_f(\varphi) = 1 - \frac{\min_c \|\varphi - B_f c\|^2}{\|\varphi - \bar\varphi\|^2},
+
+with :math:`B_f` the first ``n_modes`` Neumann cosines :math:`\cos(m\pi(\theta - a)/(b - a))`
+of an interval :math:`[a, b]` or the Fourier modes :math:`\cos m\theta, \sin m\theta` of a
+circle (plus the constant). For independent factors a product
+:math:`f(\theta_1) g(\theta_2)` has :math:`R^2_f \approx 0` for both, and degenerate
+eigenspaces (the torus's :math:`\cos`, :math:`\sin` pairs) are handled because only the span
+matters. The true label of :math:`\varphi` is the factor with :math:`R^2_f \ge` ``threshold``
+(or "product/mixed", -1, if none).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import permutations
+
+import numpy as np
+
+from .._validation import check_int
+
+__all__ = ["FactorAssignment", "factor_assignment", "factor_r2"]
+
+
+def _basis(theta: np.ndarray, kind: str, lo: float, hi: float, n_modes: int) -> np.ndarray:
+    cols = [np.ones_like(theta)]
+    if kind == "interval":
+        u = (theta - lo) / (hi - lo)
+        cols += [np.cos(m * np.pi * u) for m in range(1, n_modes + 1)]
+    elif kind == "circle":
+        u = 2 * np.pi * (theta - lo) / (hi - lo)
+        for m in range(1, n_modes + 1):
+            cols += [np.cos(m * u), np.sin(m * u)]
+    else:
+        raise ValueError(f"spec: factor kind {kind!r} is not supported; use 'interval' or 'circle'")
+    return np.column_stack(cols)
+
+
+def factor_r2(eigenvectors, truth: dict, *, n_modes: int = 15) -> np.ndarray:
+    r"""Variance of each eigenvector explained by each factor's analytic eigenfunctions.
+
+    Parameters
+    ----------
+    eigenvectors : array_like, shape (n, N)
+    truth : dict
+        Latent coordinates by name and ``"spec"``: a list of factors, each a dict with
+        ``"kind"`` ("interval" or "circle"), ``"coordinate"`` (key into ``truth``) and
+        ``"range"`` (a, b) (a circle's period is b - a), as returned by the
+        :mod:`conformap.datasets` product generators.
+    n_modes : int, default 15
+        Analytic eigenfunctions per factor.
+
+    Returns
+    -------
+    ndarray, shape (N, n_factors)
+        :math:`R^2_f` of every column (NaN for a constant column).
+    """
+    phi = np.asarray(eigenvectors, dtype=np.float64)
+    if phi.ndim != 2:
+        raise ValueError(f"eigenvectors: expected shape (n, N), got {phi.shape}")
+    n_modes = check_int(n_modes, "n_modes", low=1)
+    spec = truth.get("spec") if isinstance(truth, dict) else None
+    if not spec:
+        raise ValueError("truth: needs a 'spec' list describing the factors (see make_rectangle)")
+    centred = phi - phi.mean(axis=0)
+    total = (centred**2).sum(axis=0)
+    out = np.full((phi.shape[1], len(spec)), np.nan)
+    for f, fac in enumerate(spec):
+        theta = np.asarray(truth[fac["coordinate"]], dtype=np.float64)
+        if theta.shape != (phi.shape[0],):
+            raise ValueError(
+                f"truth[{fac['coordinate']!r}]: expected shape ({phi.shape[0]},), got "
+                f"{theta.shape}"
+            )
+        basis = _basis(theta, fac["kind"], *fac["range"], n_modes)
+        q, _ = np.linalg.qr(basis)
+        proj = q @ (q.T @ centred)
+        resid = ((centred - proj) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, f] = np.where(total > 0, 1.0 - resid / total, np.nan)
+    return out
+
+
+@dataclass(frozen=True)
+class FactorAssignment:
+    """Per-eigenvector and overall agreement of a factorization with the ground truth.
+
+    Attributes
+    ----------
+    columns : ndarray of int, shape (N,)
+        Eigenvector columns evaluated.
+    r2 : ndarray, shape (N, n_factors)
+        :func:`factor_r2` of each column.
+    true_label : ndarray of int, shape (N,)
+        Ground-truth factor of each column, -1 for product / mixed.
+    predicted : ndarray of int, shape (N,)
+        Predicted bin mapped to a ground-truth factor, -1 if not assigned to any bin.
+    correct : ndarray of bool, shape (N,)
+        ``predicted == true_label`` (meaningful where ``predicted >= 0``).
+    confident : ndarray of bool, shape (N,)
+        Columns whose ground truth is unambiguous: :math:`\\max_f R^2_f \\ge` 0.9 or
+        :math:`\\le` 0.1.
+    accuracy : float
+        Fraction of assigned eigenvectors put in the right factor (NaN if none assigned).
+    confident_accuracy : float
+        The same over the assigned, confidently identified eigenvectors.
+    recall : float
+        Fraction of the true factor eigenvectors that were assigned to the right factor.
+    n_assigned : int
+    bin_to_factor : tuple of int
+        Ground-truth factor of each predicted bin (best permutation).
+    """
+
+    columns: np.ndarray
+    r2: np.ndarray
+    true_label: np.ndarray
+    predicted: np.ndarray
+    correct: np.ndarray
+    confident: np.ndarray
+    accuracy: float
+    confident_accuracy: float
+    recall: float
+    n_assigned: int
+    bin_to_factor: tuple
+
+    def table(self) -> list[dict]:
+        """One row per eigenvector: column, true factor, predicted factor, R^2, correct."""
+        return [
+            {"column": int(c), "true": int(t), "predicted": int(p),
+             "r2": [round(float(v), 4) for v in r], "correct": bool(ok) if p >= 0 else None}
+            for c, t, p, r, ok in zip(self.columns, self.true_label, self.predicted, self.r2,
+                                      self.correct, strict=True)
+        ]
+
+
+def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 0.8,
+                      n_modes: int = 15, columns=None) -> FactorAssignment:
+    """Compare eigenvector bins with the analytic ground truth.
+
+    Parameters
+    ----------
+    factors : sequence of sequence of int
+        Column indices of ``eigenvectors`` per predicted factor (e.g.
+        ``ProductManifoldFactorizer.factors_``).
+    eigenvectors : array_like, shape (n, N + 1)
+        The eigenvector matrix the indices refer to (column 0 is skipped if constant).
+    truth : dict
+        Latent coordinates and ``"spec"`` (see :func:`factor_r2`).
+    threshold : float, default 0.8
+        :math:`R^2_f` above which a column counts as a factor-f eigenvector.
+    n_modes : int, default 15
+    columns : sequence of int, optional
+        Columns to evaluate; default all non-constant columns.
+
+    Returns
+    -------
+    FactorAssignment
+    """
+    phi = np.asarray(eigenvectors, dtype=np.float64)
+    if columns is None:
+        columns = np.flatnonzero(phi.std(axis=0) > 0)
+    columns = np.asarray(columns, dtype=np.int64)
+    r2 = factor_r2(phi[:, columns], truth, n_modes=n_modes)
+    n_true = r2.shape[1]
+    best = np.nanargmax(np.nan_to_num(r2, nan=-1.0), axis=1)
+    true_label = np.where(np.nanmax(np.nan_to_num(r2, nan=-1.0), axis=1) >= threshold, best, -1)
+    bins = [np.asarray(b, dtype=np.int64) for b in factors]
+    pos = {int(c): i for i, c in enumerate(columns)}
+    raw = np.full(columns.size, -1)
+    for b, idx in enumerate(bins):
+        for c in idx:
+            if int(c) in pos:
+                raw[pos[int(c)]] = b
+    # best mapping of predicted bins to true factors (bins may outnumber factors: -2 = none)
+    n_bins = len(bins)
+    targets = list(range(n_true)) + [-2] * max(0, n_bins - n_true)
+    best_map, best_hits = tuple(range(n_bins)), -1
+    for perm in permutations(targets, n_bins):
+        hits = sum(int(np.sum((raw == b) & (true_label == perm[b]))) for b in range(n_bins))
+        if hits > best_hits:
+            best_map, best_hits = perm, hits
+    predicted = np.array([best_map[b] if b >= 0 else -1 for b in raw], dtype=np.int64)
+    predicted[(raw >= 0) & (predicted == -2)] = -2  # a bin matching no factor: always wrong
+    assigned = raw >= 0
+    correct = (predicted == true_label) & assigned
+    conf = (np.nanmax(np.nan_to_num(r2, nan=0.0), axis=1) >= 0.9) | (
+        np.nanmax(np.nan_to_num(r2, nan=0.0), axis=1) <= 0.1
+    )
+    n_assigned = int(assigned.sum())
+    acc = float(correct.sum() / n_assigned) if n_assigned else float("nan")
+    ca = assigned & conf
+    conf_acc = float(correct[ca].sum() / ca.sum()) if ca.any() else float("nan")
+    n_factor_true = int((true_label >= 0).sum())
+    recall = float(correct.sum() / n_factor_true) if n_factor_true else float("nan")
+    return FactorAssignment(
+        columns=columns, r2=r2, true_label=true_label, predicted=predicted, correct=correct,
+        confident=conf, accuracy=acc, confident_accuracy=conf_acc, recall=recall,
+        n_assigned=n_assigned, bin_to_factor=tuple(int(v) for v in best_map),
+    )

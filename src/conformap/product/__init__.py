@@ -1,0 +1,34 @@
+"""Product manifold learning (Zhang, Moscovich & Singer 2021): factorize a data manifold.
+
+``factorize`` (function) and ``ProductManifoldFactorizer`` (estimator) split the Laplacian
+eigenvectors of a data set into one bin per independent factor; the building blocks are public
+too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Algorithm 1),
+``max_cut`` (MAX-CUT / MAX-k-CUT SDP with randomized rounding).
+"""
+
+from ._factorize import (
+    FactorizationResult,
+    FactorizationWarning,
+    ProductManifoldFactorizer,
+    factorize,
+    factorize_spectrum,
+)
+from ._maxcut import CutResult, cut_weight, max_cut
+from ._spectrum import LaplacianSpectrum, laplacian_spectrum
+from ._triplets import TripletSearch, find_triplets, triplet_scores
+
+__all__ = [
+    "CutResult",
+    "FactorizationResult",
+    "FactorizationWarning",
+    "LaplacianSpectrum",
+    "ProductManifoldFactorizer",
+    "TripletSearch",
+    "cut_weight",
+    "factorize",
+    "factorize_spectrum",
+    "find_triplets",
+    "laplacian_spectrum",
+    "max_cut",
+    "triplet_scores",
+]

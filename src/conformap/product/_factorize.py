@@ -1,0 +1,410 @@
+r"""Product manifold factorization (Zhang, Moscovich & Singer 2021): function + estimator.
+
+Pipeline (``factorize``):
+
+1. Laplacian eigenvectors :math:`\varphi_0 \equiv 1, \varphi_1..\varphi_N` and log-transformed
+   eigenvalues :math:`\lambda_k = -2\ln\mu_k/\sigma^2` (:func:`laplacian_spectrum`).
+2. Algorithm 1 (:func:`find_triplets`): for each :math:`\varphi_k` the best admissible pair
+   :math:`(i, j)`, kept when its similarity exceeds :math:`\gamma`.
+3. The separability graph: vertices are the eigenvectors appearing as :math:`i` or :math:`j`
+   in a kept triplet, :math:`W_{ij}` the highest similarity of a triplet using the pair
+   (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the vertices into factors (:func:`max_cut`).
+4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
+   its eigenvectors and the products of two of them.
+
+Defaults and how they scale
+---------------------------
+``bandwidth="auto"``
+    The longest edge of the minimum spanning tree of the data (``select_bandwidth(rule="mst")``),
+    the smallest :math:`\sigma` at which the graph is connected. It shrinks with the sampling
+    density like :math:`(\log n / n)^{1/d}` and scales with the data's units.
+``delta="auto"``
+    :math:`\delta = \lambda_1`, the smallest non-trivial log-eigenvalue. Same-factor pairs
+    miss the eigenvalue sum by at least :math:`2\lambda^{(f)}_1 \ge 2\lambda_1`
+    (:math:`\lambda_{m+n} - \lambda_m - \lambda_n = 2mn\lambda_1` on an interval or circle),
+    so this prunes them while keeping true products whose estimated eigenvalues are off by up
+    to :math:`\lambda_1`. It scales like the eigenvalues, :math:`\propto` (data units)\
+    :math:`^{-2}`, so the result does not depend on the units.
+``gamma=0.75``
+    A same-factor product :math:`\cos(m\theta)\cos(n\theta)` has similarity
+    :math:`1/\sqrt2 \approx 0.707` with :math:`\cos((m+n)\theta)`; any :math:`\gamma > 0.707`
+    rejects it. Scale-free (a cosine). The paper uses 0.75-0.85.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph
+
+from .._validation import ConformapWarning, check_int, check_positive
+from ._maxcut import max_cut
+from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
+from ._triplets import TripletSearch, find_triplets
+
+__all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
+
+DEFAULT_GAMMA = 0.75
+
+
+class FactorizationWarning(ConformapWarning):
+    """The separability graph is disconnected, or a hierarchical split was impossible."""
+
+
+@dataclass(frozen=True)
+class FactorizationResult:
+    """Output of :func:`factorize`. Eigenvector indices are columns of ``eigenvectors``
+    (column 0 is the constant one).
+
+    Attributes
+    ----------
+    factors : list of ndarray of int
+        One bin of factor-eigenvector columns per factor, each sorted by eigenvalue.
+    products : ndarray of int, shape (p,)
+        Columns identified as products (the k of a kept triplet), not in any factor.
+    triplets : ndarray of int, shape (t, 3)
+        Kept :math:`(i, j, k)` with :math:`\\varphi_k \\approx \\varphi_i \\varphi_j`.
+    scores : ndarray, shape (t,)
+        Their similarities.
+    best_pair, best_score : ndarray, shape (N + 1, 2) and (N + 1,)
+        Best admissible pair of every column and its similarity (all scores, kept or not;
+        -1 / 0 where none).
+    separability : ndarray, shape (N + 1, N + 1)
+        :math:`W_{ij}` of Eq. (21) (0 where no triplet links i and j).
+    unassigned : ndarray of int
+        Vertices of the separability graph left out of the factors (components not linked to
+        the main one, see the warning).
+    eigenvectors : ndarray, shape (n, N + 1)
+    eigenvalues : ndarray, shape (N + 1,)
+        Log-transformed Laplacian eigenvalues, :math:`\\lambda_0 = 0`.
+    bandwidth, delta, gamma : float
+    cut_weight, sdp_bound : float
+        Weight of the (top-level) cut and its SDP upper bound.
+    levels : list of dict
+        Hierarchical steps: which bin was split and into which bins.
+    timings : dict
+        Seconds per step: "diffusion_map", "triplets", "sorting".
+    """
+
+    factors: list
+    products: np.ndarray
+    triplets: np.ndarray
+    scores: np.ndarray
+    best_pair: np.ndarray
+    best_score: np.ndarray
+    separability: np.ndarray
+    unassigned: np.ndarray
+    eigenvectors: np.ndarray
+    eigenvalues: np.ndarray
+    bandwidth: float
+    delta: float
+    gamma: float
+    cut_weight: float
+    sdp_bound: float
+    levels: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def embedding(self, factor: int, n_components: int = 2) -> np.ndarray:
+        """The factor's diffusion coordinates: its ``n_components`` leading eigenvectors."""
+        cols = self.factors[factor][:n_components]
+        return self.eigenvectors[:, cols]
+
+
+def _check_thresholds(delta, gamma):
+    if not (isinstance(delta, str) and delta == "auto"):
+        delta = check_positive(delta, "delta")
+    gamma = check_positive(gamma, "gamma", allow_zero=True)
+    if gamma >= 1:
+        raise ValueError(f"gamma: {gamma} is out of range; use a similarity in [0, 1) (paper: "
+                         "0.75-0.85)")
+    return delta, gamma
+
+
+def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: float, gamma: float,
+           n_parts: int, n_rounds: int, rng) -> dict:
+    """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
+    t0 = time.perf_counter()
+    search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta, gamma=gamma)
+    t1 = time.perf_counter()
+    trip = cols[search.triplets] if search.triplets.size else np.zeros((0, 3), dtype=np.int64)
+    n_all = phi.shape[1]
+    sep = np.zeros((n_all, n_all))
+    for (i, j, _k), s in zip(trip, search.scores, strict=True):
+        sep[i, j] = sep[j, i] = max(sep[i, j], s)
+    vertices = np.unique(trip[:, :2]) if trip.size else np.zeros(0, dtype=np.int64)
+    out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
+           "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
+           "sdp_bound": 0.0, "t_triplets": t1 - t0}
+    if vertices.size < 2:
+        out["t_sorting"] = time.perf_counter() - t1
+        return out
+    w = sep[np.ix_(vertices, vertices)]
+    n_comp, comp = sp.csgraph.connected_components(sp.csr_matrix(w), directed=False)
+    main = np.argmax(np.bincount(comp))
+    keep = comp == main
+    if n_comp > 1:
+        left = vertices[~keep]
+        warnings.warn(
+            f"the separability graph has {n_comp} connected components; the eigenvectors "
+            f"{left.tolist()[:10]} share no triplet with the main component, so their factor "
+            "is undetermined and they are left unassigned. More eigenvectors, a larger delta "
+            "or a smaller gamma link more of them.",
+            FactorizationWarning,
+            stacklevel=4,
+        )
+        out["unassigned"] = left
+    vmain = vertices[keep]
+    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
+    bins = [vmain[cut.labels == p] for p in range(n_parts)]
+    bins = [b for b in bins if b.size]
+    bins.sort(key=lambda b: int(b.min()))
+    out.update(bins=bins, cut_weight=cut.weight, sdp_bound=cut.sdp_bound,
+               t_sorting=time.perf_counter() - t1)
+    return out
+
+
+def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta="auto",
+                       gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
+                       n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0
+                       ) -> FactorizationResult:
+    """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
+    delta, gamma = _check_thresholds(delta, gamma)
+    k = check_int(n_factors, "n_factors", low=2)
+    rounds = check_int(n_rounds, "n_rounds", low=1)
+    phi = spectrum.eigenvectors
+    lam = spectrum.eigenvalues
+    if phi.shape[1] < 4:
+        raise ValueError(
+            f"n_eigenvectors: got {phi.shape[1] - 1} non-trivial eigenvectors; factorization "
+            "needs at least 3"
+        )
+    if delta == "auto":
+        delta = float(lam[1])
+    from .._validation import check_rng
+
+    gen = check_rng(rng)
+    cols = np.arange(1, phi.shape[1])
+    top = _split(cols, phi, lam, delta=delta, gamma=gamma, n_parts=2 if hierarchical else k,
+                 n_rounds=rounds, rng=gen)
+    if top["triplets"].shape[0] == 0:
+        best = float(top["search"].best_score.max())
+        raise ValueError(
+            f"no triplet found: the best product similarity is {best:.3f}, not above "
+            f"gamma={gamma:g} (with delta={delta:.4g}); the data may not be a product, or lower "
+            "gamma, raise delta, or use more eigenvectors / samples"
+        )
+    bins = list(top["bins"])
+    levels = [{"split": "all", "bins": [b.tolist() for b in bins]}]
+    sep = top["separability"]
+    triplets, scores = [top["triplets"]], [top["search"].scores]
+    t_trip, t_sort = top["t_triplets"], top["t_sorting"]
+    unassigned = [top["unassigned"]]
+    if hierarchical:
+        all_trip = top["triplets"]
+        while len(bins) < k:
+            best_sub, best_w, best_b = None, 0.0, -1
+            for b, members in enumerate(bins):
+                # the bin's eigenvectors and the products of two of them (functions of the
+                # same sub-manifold)
+                inside = np.isin(all_trip[:, 0], members) & np.isin(all_trip[:, 1], members)
+                sub_cols = np.unique(np.concatenate([members, all_trip[inside, 2]]))
+                if sub_cols.size < 3:
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FactorizationWarning)
+                    sub = _split(sub_cols, phi, lam, delta=delta, gamma=gamma, n_parts=2,
+                                 n_rounds=rounds, rng=gen)
+                t_trip += sub["t_triplets"]
+                t_sort += sub.get("t_sorting", 0.0)
+                if len(sub["bins"]) == 2 and sub["cut_weight"] > best_w:
+                    best_sub, best_w, best_b = sub, sub["cut_weight"], b
+            if best_sub is None:
+                warnings.warn(
+                    f"hierarchical factorization stopped at {len(bins)} factors: no bin "
+                    "splits further (no triplet inside any bin)",
+                    FactorizationWarning,
+                    stacklevel=2,
+                )
+                break
+            new = best_sub["bins"]
+            levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
+            bins = bins[:best_b] + new + bins[best_b + 1:]
+            sep = np.maximum(sep, best_sub["separability"])
+            triplets.append(best_sub["triplets"])
+            scores.append(best_sub["search"].scores)
+            # eigenvectors of the split bin that the sub-search did not place
+            left = np.setdiff1d(levels[-1]["split"], np.concatenate(new))
+            unassigned.append(left)
+    bins = [np.asarray(sorted(b.tolist()), dtype=np.int64) for b in bins]
+    trip = np.concatenate(triplets)
+    assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
+    products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
+    search = top["search"]
+    best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
+    ok = search.best_pair[:, 0] >= 0
+    best_pair[1:][ok] = search.best_pair[ok] + 1
+    best_score = np.concatenate([[0.0], search.best_score])
+    return FactorizationResult(
+        factors=bins,
+        products=products,
+        triplets=trip,
+        scores=np.concatenate(scores),
+        best_pair=best_pair,
+        best_score=best_score,
+        separability=sep,
+        unassigned=np.setdiff1d(np.concatenate(unassigned), assigned),
+        eigenvectors=phi,
+        eigenvalues=lam,
+        bandwidth=spectrum.bandwidth,
+        delta=float(delta),
+        gamma=float(gamma),
+        cut_weight=float(top["cut_weight"]),
+        sdp_bound=float(top["sdp_bound"]),
+        levels=levels,
+        timings={"diffusion_map": t_spectrum, "triplets": t_trip, "sorting": t_sort},
+    )
+
+
+def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
+              gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
+              hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
+              rng=None) -> FactorizationResult:
+    r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, ...) or (n, n)
+        Points (trailing axes flattened), or distances with ``metric="precomputed"``.
+    n_eigenvectors : int, default 100
+        Number N of non-trivial eigenvectors searched (the paper uses 100).
+    n_factors : int, default 2
+        Number of factors; > 2 uses MAX-k-CUT, or repeated two-way splits with
+        ``hierarchical=True``.
+    delta : float or "auto", default "auto"
+        Eigenvalue criterion :math:`|\lambda_i + \lambda_j - \lambda_k| < \delta` in units of
+        the log-eigenvalues; "auto" is :math:`\lambda_1` (see the module docstring).
+    gamma : float in [0, 1), default 0.75
+        Eigenvector criterion: minimum similarity of a kept triplet.
+    bandwidth : float or str, default "auto"
+        Gaussian kernel :math:`\sigma`; "auto" is the minimum-spanning-tree scale ("mst");
+        other strings are rules of :func:`conformap.select_bandwidth`.
+    metric : {"l2", "l1", "precomputed"}, default "l2"
+    hierarchical : bool, default False
+        Factorize by successive two-way splits (Sec. 5) until ``n_factors`` bins.
+    n_rounds : int, default 1000
+        Random roundings of the SDP.
+    dense_limit : int, default 1500
+        Largest n for a dense graph (above: sparse radius graph at 3 sigma).
+    rng : int or Generator, optional
+        Seeds the sparse eigensolver and the rounding.
+
+    Returns
+    -------
+    FactorizationResult
+
+    Raises
+    ------
+    ValueError
+        Bad parameters, too few eigenvectors or items, a disconnected affinity graph, or no
+        triplet passing the criteria (the message says which threshold to change).
+
+    References
+    ----------
+    S. Zhang, A. Moscovich and A. Singer, "Product manifold learning", AISTATS 2021.
+    """
+    delta, gamma = _check_thresholds(delta, gamma)
+    n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
+    from .._validation import check_rng
+
+    gen = check_rng(rng)
+    t0 = time.perf_counter()
+    spec = laplacian_spectrum(X, n_eigenvectors=n_vec, metric=metric,
+                              bandwidth="mst" if bandwidth == "auto" else bandwidth,
+                              dense_limit=dense_limit, rng=gen)
+    t_spec = time.perf_counter() - t0
+    return factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
+                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
+                              t_spectrum=t_spec)
+
+
+class ProductManifoldFactorizer:
+    """Scikit-learn-style estimator around :func:`factorize`.
+
+    Parameters
+    ----------
+    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds
+        As in :func:`factorize`.
+    n_components : int, default 2
+        Leading eigenvectors per factor in ``embeddings_``.
+    random_state : int or Generator, optional
+
+    Attributes
+    ----------
+    factors_ : list of ndarray of int
+        Eigenvector columns of each factor.
+    products_ : ndarray of int
+    triplets_ : ndarray of int, shape (t, 3)
+    scores_ : ndarray, shape (t,)
+    separability_ : ndarray, shape (N + 1, N + 1)
+    eigenvectors_ : ndarray, shape (n, N + 1)
+    eigenvalues_ : ndarray, shape (N + 1,)
+    embeddings_ : list of ndarray, each shape (n, <= n_components)
+        Per-factor diffusion coordinates.
+    bandwidth_, delta_ : float
+    result_ : FactorizationResult
+    """
+
+    def __init__(self, n_eigenvectors: int = 100, *, n_factors: int = 2, delta="auto",
+                 gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
+                 hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
+                 random_state=None):
+        self.n_eigenvectors = n_eigenvectors
+        self.n_factors = n_factors
+        self.delta = delta
+        self.gamma = gamma
+        self.bandwidth = bandwidth
+        self.metric = metric
+        self.hierarchical = hierarchical
+        self.n_rounds = n_rounds
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in (
+            "n_eigenvectors", "n_factors", "delta", "gamma", "bandwidth", "metric",
+            "hierarchical", "n_rounds", "n_components", "random_state")}
+
+    def set_params(self, **params):
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"{k}: not a parameter of ProductManifoldFactorizer")
+            setattr(self, k, v)
+        return self
+
+    def fit(self, X, y=None):
+        """Compute the factorization of ``X``; returns ``self``."""
+        n_comp = check_int(self.n_components, "n_components", low=1)
+        res = factorize(X, n_eigenvectors=self.n_eigenvectors, n_factors=self.n_factors,
+                        delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
+                        metric=self.metric, hierarchical=self.hierarchical,
+                        n_rounds=self.n_rounds, rng=self.random_state)
+        self.result_ = res
+        self.factors_ = res.factors
+        self.products_ = res.products
+        self.triplets_ = res.triplets
+        self.scores_ = res.scores
+        self.separability_ = res.separability
+        self.eigenvectors_ = res.eigenvectors
+        self.eigenvalues_ = res.eigenvalues
+        self.bandwidth_ = res.bandwidth
+        self.delta_ = res.delta
+        self.embeddings_ = [res.embedding(f, n_comp) for f in range(len(res.factors))]
+        return self
+
+    def fit_transform(self, X, y=None) -> list:
+        """Fit and return the per-factor embeddings."""
+        return self.fit(X).embeddings_
