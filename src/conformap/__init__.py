@@ -11,6 +11,7 @@ from .bandwidth import select_bandwidth
 from .diffusion import DiffusionMapResult, diffusion_map, nystrom_extension
 from .distances import emd_distances, kneighbors_distances, pairwise_distances
 from .estimators import DiffusionMap
+from .product import ProductManifoldFactorizer, factorize
 from .wemd import WaveletBand, default_level, wemd_bands, wemd_embedding, wemd_size
 
 try:
@@ -23,6 +24,7 @@ __all__ = [
     "DiffusionMap",
     "DiffusionMapResult",
     "NegativeDensityWarning",
+    "ProductManifoldFactorizer",
     "WaveletBand",
     "__version__",
     "datasets",
@@ -30,6 +32,7 @@ __all__ = [
     "diffusion_map",
     "emd_distances",
     "evaluate",
+    "factorize",
     "kneighbors_distances",
     "nystrom_extension",
     "pairwise_distances",

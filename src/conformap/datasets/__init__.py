@@ -1,5 +1,15 @@
 """Procedural data sets with ground truth (nothing is downloaded)."""
 
+from ._product import (
+    BOX_SIDES,
+    RECTANGLE_SIDES,
+    TORUS_RADII,
+    make_box,
+    make_product_cryoem,
+    make_rectangle,
+    make_torus,
+    pca_standardize,
+)
 from ._rotor import (
     DEFAULT_ROTOR_SHAPE,
     make_rotor,
@@ -9,7 +19,15 @@ from ._rotor import (
 )
 
 __all__ = [
+    "BOX_SIDES",
     "DEFAULT_ROTOR_SHAPE",
+    "RECTANGLE_SIDES",
+    "TORUS_RADII",
+    "make_box",
+    "make_product_cryoem",
+    "make_rectangle",
+    "make_torus",
+    "pca_standardize",
     "make_rotor",
     "rotate_map",
     "rotor_density",
