@@ -98,6 +98,9 @@ def _read_mrc(path: Path):
         ) from exc
     if data.ndim not in (2, 3):
         raise InputError(f"{path}: expected a 2-D or 3-D MRC array, got shape {data.shape}")
+    if data.ndim == 3 and data.shape[0] == 1 and not is_stack:
+        data = data[0]  # a volume one section thick is an image
+        voxel, origin = voxel[1:], origin[1:]
     return data, voxel, origin, is_stack
 
 

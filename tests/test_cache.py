@@ -1,0 +1,213 @@
+"""On-disk cache: identical numbers, reuse, resume after interruption, corrupt files, CLI --cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import conformap._kernels
+import conformap.cache as cache_mod
+import conformap.wemd
+from conformap import kneighbors_distances, pairwise_distances, wemd_embedding
+from conformap.cache import DiskCache, array_digest, cached_wemd_embedding
+from conformap.cli import main
+from conformap.io import write_mrc
+
+
+class Interrupted(Exception):
+    """Stands in for Ctrl-C / a killed job (pytest reserves KeyboardInterrupt for itself)."""
+
+
+def densities(n=12, shape=(12, 10), seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.0, 1.0, size=(n, *shape)).astype(dtype)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    # Force several chunks / blocks on tiny data.
+    monkeypatch.setattr(cache_mod, "_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(cache_mod, "_KNN_BLOCK", 5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cached_equals_direct_and_is_reused(tmp_path, small_chunks, dtype):
+    x = densities(dtype=dtype)
+    c = DiskCache(tmp_path)
+    e = c.wemd_embedding(x, wavelet="db2")
+    np.testing.assert_array_equal(e, wemd_embedding(x, wavelet="db2"))
+    assert e.dtype == dtype
+    assert c.stats["wemd"]["computed"] > 1 and c.stats["wemd"]["reused"] == 0
+    again = DiskCache(tmp_path)
+    np.testing.assert_array_equal(again.wemd_embedding(x, wavelet="db2"), e)
+    assert again.stats["wemd"] == {"reused": 1, "computed": 0}
+    mm = again.wemd_embedding(x, wavelet="db2", mmap=True)
+    assert isinstance(mm, np.memmap) and not mm.flags.writeable
+    np.testing.assert_array_equal(mm, e)
+
+
+def test_distances_equal_direct(tmp_path, small_chunks):
+    e = wemd_embedding(densities(n=40))
+    c = DiskCache(tmp_path)
+    for metric in ("l1", "l2"):
+        d = c.pairwise_distances(e, metric=metric)
+        np.testing.assert_allclose(d, pairwise_distances(e, metric=metric), rtol=1e-12, atol=0)
+        assert (d == d.T).all() and (np.diag(d) == 0).all()
+    g = c.kneighbors_distances(e, 4)
+    g0 = kneighbors_distances(e, 4)
+    np.testing.assert_array_equal(g.indices, g0.indices)
+    np.testing.assert_allclose(g.toarray(), g0.toarray(), rtol=1e-12)
+    assert c.stats["knn"]["computed"] == 8  # 40 rows in blocks of 5
+    g2 = DiskCache(tmp_path).kneighbors_distances(e, 4)
+    assert (g2 != g).nnz == 0
+
+
+def test_keys_follow_contents_and_parameters(tmp_path):
+    x = densities()
+    c = DiskCache(tmp_path)
+    k = c.wemd_key(x)
+    assert c.wemd_key(x.copy()) == k
+    assert c.wemd_key(x, level=None, wavelet="coif3") == k  # defaults resolved
+    assert c.wemd_key(x, wavelet="db2") != k
+    assert c.wemd_key(x, level=2) != k
+    y = x.copy()
+    y[3, 2, 1] += 1e-3
+    assert c.wemd_key(y) != k
+    assert array_digest(x) != array_digest(x.astype(np.float64))
+    assert array_digest(x) != array_digest(x.reshape(12, 120))
+    with pytest.raises(TypeError, match="unexpected"):
+        c.wemd_key(x, wavlet="db2")
+
+
+def test_interrupted_wemd_resumes_where_it_stopped(tmp_path, small_chunks, monkeypatch):
+    x = densities(n=20)
+    real = conformap.wemd.wemd_embedding
+    calls, fail = [], True
+
+    def flaky(chunk, **kw):
+        calls.append(len(chunk))
+        if len(calls) == 4 and fail:
+            raise Interrupted
+        return real(chunk, **kw)
+
+    monkeypatch.setattr(conformap.wemd, "wemd_embedding", flaky)
+    with pytest.raises(Interrupted):
+        cached_wemd_embedding(x, tmp_path)
+    n_chunks_done = 3
+    rows_done = sum(calls[:n_chunks_done])
+    (entry,) = DiskCache(tmp_path).entries()
+    assert len(list(entry.glob("part-*.npy"))) == n_chunks_done
+    assert not (entry / "result.npy").exists()
+    assert not list(entry.glob("*.part*"))  # no half-written file
+    calls.clear()
+    fail = False
+    c = DiskCache(tmp_path)
+    e = c.wemd_embedding(x)
+    assert sum(calls) == len(x) - rows_done  # only the missing rows were transformed
+    assert c.stats["wemd"]["reused"] == n_chunks_done
+    np.testing.assert_array_equal(e, real(x))
+    assert not list(entry.glob("part-*"))  # chunks folded into result.npy
+
+
+def test_interrupted_distances_resume(tmp_path, monkeypatch):
+    e = wemd_embedding(densities(n=70))
+    real = conformap._kernels.pairwise_block
+    calls, fail = [], True
+
+    def flaky(X, Y, *, squared):
+        calls.append(X.shape[0])
+        if len(calls) == 2 and fail:
+            raise Interrupted
+        return real(X, Y, squared=squared)
+
+    monkeypatch.setattr(conformap._kernels, "pairwise_block", flaky)
+    with pytest.raises(Interrupted):
+        DiskCache(tmp_path).pairwise_distances(e)
+    calls.clear()
+    fail = False
+    c = DiskCache(tmp_path)
+    d = c.pairwise_distances(e)
+    assert c.stats["pairwise"]["reused"] == 1 and c.stats["pairwise"]["computed"] == len(calls)
+    np.testing.assert_allclose(d, pairwise_distances(e), rtol=1e-12)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape"])
+def test_corrupt_cache_files_are_recomputed(tmp_path, damage, caplog):
+    x = densities()
+    c = DiskCache(tmp_path)
+    e = c.wemd_embedding(x)
+    (entry,) = c.entries()
+    result = entry / "result.npy"
+    if damage == "truncate":
+        result.write_bytes(result.read_bytes()[:200])
+    elif damage == "garbage":
+        result.write_bytes(b"not an npy file")
+    else:
+        np.save(result, np.zeros((3, 3), dtype=e.dtype))
+    c2 = DiskCache(tmp_path)
+    np.testing.assert_array_equal(c2.wemd_embedding(x), e)
+    assert c2.stats["wemd"]["computed"] >= 1
+    assert "recomputing" in caplog.text
+
+
+def test_cache_dir_must_be_a_directory(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ValueError, match="not a directory"):
+        DiskCache(f)
+
+
+def test_clear_removes_only_cache_entries(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    c = DiskCache(tmp_path)
+    c.wemd_embedding(densities(n=3))
+    assert len(c.entries()) == 1
+    c.clear()
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+@pytest.fixture
+def map_dir(tmp_path):
+    d = tmp_path / "maps"
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:16, :16]
+    for i, t in enumerate(np.linspace(0, 2 * np.pi, 24, endpoint=False)):
+        cy, cx = 8 + 4 * np.sin(t), 8 + 4 * np.cos(t)
+        m = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4.0) + 0.01 * rng.random((16, 16))
+        write_mrc(d / f"m{i:02d}.mrc", m.astype(np.float32))
+    return d
+
+
+@pytest.mark.parametrize("method", ["dense", "knn"])
+def test_cli_cache_gives_identical_outputs_and_reuses(map_dir, tmp_path, capsys, method):
+    base = ["embed", str(map_dir), "--method", method, "--n-neighbors", "6", "--seed", "3"]
+    assert main([*base, "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    assert main([*base, "--out", str(tmp_path / "c1"), "--cache", str(tmp_path / "cc")]) == 0
+    err = capsys.readouterr().err
+    assert "plan:" in err and "0 chunk(s) reused" in err
+    assert main([*base, "--out", str(tmp_path / "c2"), "--cache", str(tmp_path / "cc")]) == 0
+    err = capsys.readouterr().err
+    assert "wemd: 1 chunk(s) reused, 0 computed" in err
+    with np.load(tmp_path / "plain.npz") as a, np.load(tmp_path / "c1.npz") as b, \
+            np.load(tmp_path / "c2.npz") as c:
+        np.testing.assert_allclose(b["embedding"], a["embedding"], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(c["embedding"], b["embedding"])
+        assert str(b["metric"]) == "wemd" and b["bandwidth"] == a["bandwidth"]
+        np.testing.assert_array_equal(b["names"], a["names"])
+    assert not list(tmp_path.glob("**/*.part*"))
+
+
+def test_cli_same_seed_same_numbers(map_dir, tmp_path):
+    for out in ("r1", "r2"):
+        assert main(["embed", str(map_dir), "--method", "knn", "--n-neighbors", "6", "--quiet",
+                     "--out", str(tmp_path / out)]) == 0
+    with np.load(tmp_path / "r1.npz") as a, np.load(tmp_path / "r2.npz") as b:
+        for key in ("embedding", "eigenvalues", "bandwidth"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_cli_cache_refuses_exact_emd(map_dir, tmp_path, capsys):
+    rc = main(["embed", str(map_dir), "--metric", "emd", "--cache", str(tmp_path / "cc"),
+               "--out", str(tmp_path / "e"), "--quiet"])
+    assert rc == 2 and "--cache" in capsys.readouterr().err
+    assert not list(tmp_path.glob("e.*"))
