@@ -181,7 +181,8 @@ def read_stack(inputs) -> Stack:
             data, vs, org, is_stack = _read_mrc(p)
             if voxel is None:
                 voxel, origin, voxel_name = vs, org, p.name
-            elif all(v > 0 for v in vs + voxel) and not np.allclose(vs, voxel, rtol=1e-3):
+            elif (len(vs) == len(voxel) and all(v > 0 for v in vs + voxel)
+                  and not np.allclose(vs, voxel, rtol=1e-3)):
                 raise InputError(
                     f"{p.name}: voxel size {_fmt(vs)} Å differs from {voxel_name}: {_fmt(voxel)} "
                     "Å; maps must share one grid to be compared (resample them first)"
