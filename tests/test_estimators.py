@@ -1,0 +1,103 @@
+"""DiffusionMap estimator: scikit-learn conventions, metrics, paths, Nystrom transform."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from conformap import DiffusionMap, diffusion_map, pairwise_distances, wemd_embedding
+from conformap.datasets import make_rotor
+from conformap.evaluate import circle_recovery
+
+
+@pytest.fixture(scope="module")
+def rotor():
+    return make_rotor(60, shape=(24, 40, 24), rng=0)
+
+
+def test_init_only_stores_and_clone_round_trips():
+    dm = DiffusionMap(3, metric="euclidean", bandwidth=2.0, metric_params={"a": 1})
+    assert dm.get_params()["n_components"] == 3
+    assert clone(dm).get_params() == dm.get_params()
+    assert not hasattr(dm, "embedding_")
+    with pytest.raises(NotFittedError):
+        dm.transform(np.ones((2, 3)))
+
+
+def test_wemd_recovers_the_rotor_circle_and_fit_returns_self(rotor):
+    maps, angles = rotor
+    dm = DiffusionMap(metric="wemd")
+    assert dm.fit(maps) is dm
+    assert dm.embedding_.shape == (60, 2)
+    assert dm.eigenvalues_[0] == 1.0 and dm.bandwidth_ > 0
+    assert circle_recovery(dm.embedding_, angles).median_error < 10.0
+
+
+def test_estimator_equals_function_on_precomputed_distances(rotor):
+    maps, _ = rotor
+    D = pairwise_distances(wemd_embedding(maps))
+    a = DiffusionMap(metric="wemd").fit(maps)
+    b = DiffusionMap(metric="precomputed").fit(D)
+    c = diffusion_map(D)
+    np.testing.assert_allclose(a.embedding_, c.embedding, atol=1e-9)
+    np.testing.assert_allclose(b.embedding_, c.embedding, atol=1e-12)
+
+
+def test_same_seed_same_numbers(rotor):
+    maps, _ = rotor
+    a = DiffusionMap(metric="euclidean", method="knn", n_neighbors=12, random_state=3).fit_transform(maps)
+    b = DiffusionMap(metric="euclidean", method="knn", n_neighbors=12, random_state=3).fit_transform(maps)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["dense", "knn"])
+def test_transform_of_training_items_reproduces_embedding(rotor, method):
+    maps, _ = rotor
+    dm = DiffusionMap(metric="euclidean", method=method, n_neighbors=20, random_state=0).fit(maps)
+    new = dm.transform(maps[:10])
+    scale = np.abs(dm.embedding_).max()
+    if method == "dense":
+        np.testing.assert_allclose(new, dm.embedding_[:10], atol=1e-8 * scale)
+    else:
+        # The kNN graph is symmetrised (union) for training, so a training item's out-of-sample
+        # row sees only its own k nearest: close, not identical.
+        assert np.median(np.abs(new - dm.embedding_[:10])) < 0.1 * scale
+
+
+def test_transform_places_new_maps_at_their_angles(rotor):
+    maps, angles = rotor
+    dm = DiffusionMap(metric="wemd").fit(maps)
+    new_maps, new_angles = make_rotor(10, shape=(24, 40, 24), rng=99)
+    emb = np.vstack([dm.embedding_, dm.transform(new_maps)])
+    rec = circle_recovery(emb, np.r_[angles, new_angles])
+    err = np.abs((rec.estimated[-10:] - new_angles + 180) % 360 - 180)
+    assert np.median(err) < 15.0
+
+
+def test_emd_metric_on_small_images():
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(3, 9, 14)
+    g = np.arange(12.0)
+    imgs = np.array([np.exp(-((g[:, None] - c) ** 2 + (g[None, :] - 6) ** 2) / 2) for c in centres])
+    dm = DiffusionMap(1, metric="emd").fit(imgs)
+    from conformap.evaluate import curve_order
+
+    assert curve_order(dm.embedding_[:, 0], centres) > 0.95
+    assert dm.transform(imgs[:2]).shape == (2, 1)
+
+
+def test_bad_parameters_named():
+    X = np.random.default_rng(0).random((10, 5))
+    with pytest.raises(ValueError, match="metric: 'cosine'"):
+        DiffusionMap(metric="cosine").fit(X)
+    with pytest.raises(ValueError, match="method: 'fast'"):
+        DiffusionMap(metric="euclidean", method="fast").fit(X)
+    with pytest.raises(ValueError, match="n_components: 12 needs at least 14 items"):
+        DiffusionMap(12, metric="euclidean").fit(X)
+    with pytest.raises(ValueError, match="metric_params"):
+        DiffusionMap(metric="euclidean", metric_params={"level": 3}).fit(X)
+    dm = DiffusionMap(metric="euclidean").fit(X)
+    with pytest.raises(ValueError, match="features"):
+        dm.transform(np.ones((2, 6)))
