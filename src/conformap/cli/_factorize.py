@@ -1,0 +1,239 @@
+"""``conformap factorize``: split a data set's Laplacian eigenvectors into independent factors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._common import bandwidth_arg, output_stem, positive_int
+
+POINT_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
+
+
+def _unit_float(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: gamma must be in [0, 1)")
+    return value
+
+
+def _delta_arg(text: str):
+    import argparse
+
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: delta must be > 0")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "factorize",
+        help="product manifold learning: split eigenvectors into independent factors",
+        description="Compute Laplacian eigenvectors of INPUT (a point cloud .npy/.csv of shape "
+        "(n, d), or anything 'embed' reads), find product eigenvectors (Algorithm 1 of Zhang, "
+        "Moscovich & Singer 2021) and split the factor eigenvectors into factors by a MAX-CUT "
+        "SDP. Writes OUT.json (factors, triplets, scores, ...), OUT.npz (eigenvectors, "
+        "eigenvalues, separability, per-factor embeddings) and plots OUT_factors.png, "
+        "OUT_separability.png, OUT_embeddings.png.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
+    p.add_argument("--out", required=True, help="output stem: OUT.json, OUT.npz, OUT_*.png")
+    p.add_argument("--metric", choices=["euclidean", "wemd", "precomputed"], default="euclidean",
+                   help="distance between items: euclidean (default), wemd (maps), or "
+                   "precomputed (INPUT is an (n, n) distance matrix)")
+    p.add_argument("-N", "--n-eigenvectors", type=positive_int, default=100,
+                   help="non-trivial eigenvectors searched (default 100)")
+    p.add_argument("--delta", type=_delta_arg, default="auto",
+                   help="eigenvalue criterion |l_i + l_j - l_k| < delta in log-eigenvalue units "
+                   "(default auto = 1.5 x the first non-trivial eigenvalue)")
+    p.add_argument("--gamma", type=_unit_float, default=0.75,
+                   help="eigenvector criterion: minimum similarity (default 0.75)")
+    p.add_argument("--factors", type=positive_int, default=2, help="number of factors (default 2)")
+    p.add_argument("--hierarchical", action="store_true",
+                   help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
+    p.add_argument("--bandwidth", type=bandwidth_arg, default="auto",
+                   help="kernel sigma or a rule (default auto = minimum-spanning-tree scale)")
+    p.add_argument("--pca", type=positive_int, default=None, metavar="K",
+                   help="first reduce items to K standardised principal components (the "
+                   "paper uses 4 for cryo-EM images)")
+    p.add_argument("--labels", default=None, metavar="FILE.csv[:COL1,COL2]",
+                   help="ground-truth coordinates (rows in input order or joined on names) to "
+                   "plot the factor eigenvectors on; default: the first two numeric columns")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=run)
+
+
+def _read_points(inputs: list[str]):
+    """A point cloud / feature array and item names."""
+    from ..io import InputError, read_stack
+
+    if len(inputs) == 1 and Path(inputs[0]).suffix.lower() in POINT_SUFFIXES:
+        path = Path(inputs[0])
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".npy":
+                data = np.load(path, allow_pickle=False)
+            elif suffix == ".npz":
+                with np.load(path, allow_pickle=False) as z:
+                    keys = [k for k in ("X", "data", "points", "densities") if k in z]
+                    if not keys and len(z.files) != 1:
+                        raise InputError(f"{path}: .npz holds {z.files}; name the array 'X'")
+                    data = z[keys[0] if keys else z.files[0]]
+            else:
+                data = _read_csv_matrix(path)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read the array ({exc})") from exc
+        data = np.asarray(data)
+        if data.ndim < 2 or not np.issubdtype(data.dtype, np.number):
+            raise InputError(
+                f"{path}: expected a numeric array of shape (n, d), got {data.dtype} "
+                f"{data.shape}"
+            )
+        if not np.isfinite(data).all():
+            bad = int(np.flatnonzero(~np.isfinite(data.reshape(len(data), -1)).all(1))[0])
+            raise InputError(f"{path}: row {bad} contains NaN or infinite values")
+        return data, [str(i) for i in range(len(data))]
+    stack = read_stack(inputs)
+    return stack.data, stack.names
+
+
+def _read_csv_matrix(path: Path) -> np.ndarray:
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.reader(fh) if r]
+    if not rows:
+        raise ValueError("empty file")
+    try:
+        float(rows[0][0])
+    except ValueError:
+        rows = rows[1:]  # a header
+    return np.array([[float(v) for v in r] for r in rows])
+
+
+def _read_labels(spec: str, names: list[str]):
+    """(n, 2) coordinates and their names from FILE.csv[:A,B]."""
+    from ..io import InputError, read_metadata_column
+
+    file, _, cols = spec.rpartition(":") if not Path(spec).is_file() else (spec, "", "")
+    if not Path(file).is_file():
+        raise InputError(f"--labels {spec!r}: no such CSV file")
+    if cols:
+        columns = cols.split(",")
+    else:
+        with open(file, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            raise InputError(f"{file}: the CSV has no data rows")
+
+        def numeric(c):
+            try:
+                [float(r[c]) for r in rows]
+            except (TypeError, ValueError):
+                return False
+            return True
+
+        columns = [c for c in rows[0] if numeric(c)][:2]
+    if not 1 <= len(columns) <= 2:
+        raise InputError(f"--labels {spec!r}: need one or two numeric columns, got {columns}")
+    values = [read_metadata_column(f"{file}:{c}", names) for c in columns]
+    if len(values) == 1:
+        values.append(np.zeros_like(values[0]))
+        columns.append("")
+    return np.column_stack(values), columns
+
+
+def run(args) -> int:
+    from ..datasets import pca_standardize
+    from ..io import write_npz
+    from ..plotting import _pyplot  # noqa: F401  (fail early if matplotlib is broken)
+    from ..product import factorize
+    from ..product._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
+    from ..io import atomic_path
+
+    stem = output_stem(args.out)
+    if stem.suffix.lower() == ".json":
+        stem = stem.with_suffix("")
+    if args.hierarchical and args.factors < 3:
+        raise ValueError("--hierarchical: needs --factors 3 or more (the first split is the "
+                         "ordinary two-factor algorithm)")
+    data, names = _read_points(args.inputs)
+    coords = coord_names = None
+    if args.labels:  # read before the long computation so a bad table fails fast
+        coords, coord_names = _read_labels(args.labels, names)
+    if args.metric == "precomputed":
+        x, metric = data, "precomputed"
+    elif args.metric == "wemd":
+        from ..wemd import wemd_embedding
+
+        x, metric = wemd_embedding(data), "l1"
+    else:
+        x, metric = data.reshape(len(data), -1).astype(np.float64), "l2"
+    if args.pca is not None:
+        if metric == "precomputed":
+            raise ValueError("--pca: cannot be combined with --metric precomputed")
+        x, metric = pca_standardize(x, args.pca), "l2"
+    res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
+                    delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
+                    metric=metric, hierarchical=args.hierarchical, rng=args.seed)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
+    summary = {
+        "factors": [f.tolist() for f in res.factors],
+        "products": res.products.tolist(),
+        "triplets": res.triplets.tolist(),
+        "scores": [round(float(s), 6) for s in res.scores],
+        "best_pair": res.best_pair.tolist(),
+        "best_score": [round(float(s), 6) for s in res.best_score],
+        "unassigned": res.unassigned.tolist(),
+        "eigenvalues": [float(v) for v in res.eigenvalues],
+        "bandwidth": res.bandwidth,
+        "delta": res.delta,
+        "gamma": res.gamma,
+        "cut_weight": res.cut_weight,
+        "sdp_bound": res.sdp_bound,
+        "levels": res.levels,
+        "timings_s": {k: round(v, 4) for k, v in res.timings.items()},
+        "n_items": len(names),
+        "inputs": [str(i) for i in args.inputs],
+        "params": params,
+        "index_convention": "column indices into eigenvectors (column 0 = constant)",
+    }
+    json_path = stem.with_suffix(".json")
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1, default=str))
+    emb = {f"factor{f}_embedding": res.embedding(f, 2) for f in range(len(res.factors))}
+    npz = write_npz(stem.with_suffix(".npz"), eigenvectors=res.eigenvectors,
+                    eigenvalues=res.eigenvalues, separability=res.separability,
+                    triplets=res.triplets, scores=res.scores, names=np.array(names), **emb)
+    base = stem.name
+    figs = [
+        plot_factor_eigenvectors(res, stem.with_name(base + "_factors.png"), coords=coords,
+                                 coord_labels=coord_names or ("", "")),
+        plot_separability(res, stem.with_name(base + "_separability.png")),
+        plot_embeddings(res, stem.with_name(base + "_embeddings.png"),
+                        color=None if coords is None else [coords[:, 0], coords[:, 1]],
+                        color_labels=coord_names),
+    ]
+    sizes = ", ".join(f"factor {i + 1}: {f.tolist()}" for i, f in enumerate(res.factors))
+    print(f"factorized {len(names)} items into {len(res.factors)} factors ({sizes}); "
+          f"{len(res.triplets)} product triplets; wrote {json_path}, {npz}, "
+          + ", ".join(str(p) for p in figs), file=sys.stdout)
+    return 0

@@ -1,0 +1,71 @@
+"""MAX-CUT / MAX-k-CUT SDP + rounding against exhaustive search."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from conformap.product import cut_weight, max_cut
+
+
+def exhaustive(w, k):
+    m = w.shape[0]
+    best = 0.0
+    for labels in itertools.product(range(k), repeat=m - 1):
+        best = max(best, cut_weight(w, (0, *labels)))
+    return best
+
+
+def random_graph(m, seed, density=0.6):
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.5, 1.0, (m, m)) * (rng.uniform(size=(m, m)) < density)
+    w = np.triu(w, 1)
+    return w + w.T
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_max_cut_matches_exhaustive(seed):
+    w = random_graph(9, seed)
+    res = max_cut(w, rng=0)
+    assert res.weight == pytest.approx(exhaustive(w, 2))
+    assert res.sdp_bound >= res.weight - 1e-6
+    assert res.labels[0] == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_max_3_cut_matches_exhaustive(seed):
+    w = random_graph(7, 10 + seed)
+    res = max_cut(w, 3, rng=0)
+    assert res.weight == pytest.approx(exhaustive(w, 3))
+    assert set(res.labels.tolist()) <= {0, 1, 2}
+
+
+def test_rounding_without_local_search_reaches_gw_bound():
+    w = random_graph(10, 7)
+    res = max_cut(w, local_search=False, rng=0)
+    assert res.weight >= 0.878 * res.sdp_bound
+
+
+def test_bipartite_graph_split_exactly():
+    # a complete bipartite graph between {0,1,2} and {3,4}: the optimum separates them
+    w = np.zeros((5, 5))
+    w[np.ix_([0, 1, 2], [3, 4])] = 1.0
+    w = w + w.T
+    res = max_cut(w, rng=1)
+    assert res.labels.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_deterministic_for_a_seed():
+    w = random_graph(12, 3)
+    a, b = max_cut(w, rng=5), max_cut(w, rng=5)
+    np.testing.assert_array_equal(a.labels, b.labels)
+
+
+@pytest.mark.parametrize(
+    ("w", "match"),
+    [(np.ones((2, 3)), "square"), (-np.ones((3, 3)), "non-negative"),
+     (np.triu(np.ones((3, 3))), "symmetric")],
+)
+def test_bad_weights(w, match):
+    with pytest.raises(ValueError, match=match):
+        max_cut(w)

@@ -1,0 +1,98 @@
+"""Algorithm 1 (triplet search): brute force, analytic eigenfunctions, no mutation, errors."""
+
+import numpy as np
+import pytest
+
+from conformap.product import find_triplets, triplet_scores
+
+
+def brute_force(phi, lam, delta, gamma):
+    """The paper's Algorithm 1 written as a plain triple loop."""
+    n_vec = phi.shape[1]
+    out = []
+    for k in range(n_vec):
+        max_s, best = 0.0, None
+        for i in range(k):
+            for j in range(i + 1, k):
+                if abs(lam[i] + lam[j] - lam[k]) < delta:
+                    prod = phi[:, i] * phi[:, j]
+                    s = abs(phi[:, k] @ prod) / (np.linalg.norm(phi[:, k]) * np.linalg.norm(prod))
+                    if s > max_s:
+                        max_s, best = s, (i, j)
+        if max_s > gamma:
+            out.append((best[0], best[1], k, max_s))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("delta", "gamma"), [(0.5, 0.2), (2.0, 0.0), (100.0, 0.3)])
+def test_matches_brute_force_on_random_inputs(seed, delta, gamma):
+    rng = np.random.default_rng(seed)
+    n, n_vec = 40, 14
+    phi = rng.standard_normal((n, n_vec))
+    lam = np.sort(rng.uniform(0, 5, n_vec))
+    got = find_triplets(phi, lam, delta=delta, gamma=gamma)
+    want = brute_force(phi, lam, delta, gamma)
+    assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]
+    np.testing.assert_allclose(got.scores, [w[3] for w in want], rtol=1e-10)
+
+
+def test_matches_brute_force_on_rectangle_eigenfunctions():
+    # analytic Neumann eigenfunctions of [0, a] x [0, b] sampled at random points
+    rng = np.random.default_rng(3)
+    a, b = 1 + np.sqrt(np.pi), 1.5
+    x, y = rng.uniform(0, a, 4000), rng.uniform(0, b, 4000)
+    modes = [(m, n) for m in range(6) for n in range(4) if (m, n) != (0, 0)]
+    lam = np.array([np.pi**2 * (m**2 / a**2 + n**2 / b**2) for m, n in modes])
+    order = np.argsort(lam)
+    modes, lam = [modes[i] for i in order], lam[order]
+    phi = np.column_stack([np.cos(m * np.pi * x / a) * np.cos(n * np.pi * y / b)
+                           for m, n in modes])
+    got = find_triplets(phi, lam, delta=0.5, gamma=0.85)
+    want = brute_force(phi, lam, 0.5, 0.85)
+    assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]
+    # every product eigenfunction is explained by its two analytic factors
+    for i, j, k in got.triplets:
+        mi, mj, mk = modes[i], modes[j], modes[k]
+        assert {mi, mj} == {(mk[0], 0), (0, mk[1])}
+    n_products = sum(1 for m, n in modes if m and n)
+    assert len(got.triplets) == n_products
+
+
+def test_does_not_modify_inputs():
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((30, 8))
+    lam = np.sort(rng.uniform(0, 3, 8))
+    phi0, lam0 = phi.copy(), lam.copy()
+    find_triplets(phi, lam, delta=1.0, gamma=0.1, keep_candidates=True)
+    triplet_scores(phi, lam, 5)
+    np.testing.assert_array_equal(phi, phi0)
+    np.testing.assert_array_equal(lam, lam0)
+
+
+def test_sign_invariance_and_candidates():
+    rng = np.random.default_rng(1)
+    phi = rng.standard_normal((50, 10))
+    lam = np.sort(rng.uniform(0, 3, 10))
+    a = find_triplets(phi, lam, delta=1.0, gamma=0.0, keep_candidates=True)
+    flipped = phi * np.where(np.arange(10) % 2, -1.0, 1.0)
+    b = find_triplets(flipped, lam, delta=1.0, gamma=0.0, keep_candidates=True)
+    np.testing.assert_array_equal(a.triplets, b.triplets)
+    np.testing.assert_allclose(a.scores, b.scores)
+    assert a.candidates.shape[0] == a.n_candidates.sum()
+    # the full score table agrees with the pruned search on admissible pairs
+    pairs, sim, err = triplet_scores(phi, lam, 9)
+    sel = err < 1.0
+    assert np.isclose(sim[sel].max(), a.best_score[9])
+
+
+@pytest.mark.parametrize(
+    ("phi_shape", "lam", "match"),
+    [((10, 2), [0.1, 0.2], "at least 3"),
+     ((10, 4), [0.1, 0.2, 0.3], "shape"),
+     ((10, 4), [0.4, 0.2, 0.3, 0.5], "sorted"),
+     ((10,), [0.1], "matrix")],
+)
+def test_bad_inputs(phi_shape, lam, match):
+    with pytest.raises(ValueError, match=match):
+        find_triplets(np.ones(phi_shape), np.array(lam), delta=1.0, gamma=0.5)
