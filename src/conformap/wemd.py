@@ -25,20 +25,24 @@ between rows (:func:`conformap.pairwise_distances` with ``metric="l1"``).
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pywt
+from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice, check_densities, check_int
 
 __all__ = ["WaveletBand", "default_level", "wemd_bands", "wemd_embedding", "wemd_size"]
 
-#: Bytes of wavelet temporaries we allow per chunk of the batched transform.
-_CHUNK_BYTES = 128 * 2**20
+#: Bytes of wavelet temporaries we allow per chunk of the batched transform (per thread).
+_CHUNK_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -168,9 +172,12 @@ def wemd_embedding(
 ) -> np.ndarray:
     r"""Weighted wavelet coefficients whose pairwise L1 distances are the WEMD.
 
-    Each density is normalised to unit total mass, transformed with :func:`pywt.wavedecn` over
-    all its axes (batched over the sample axis, chunk by chunk) and its detail coefficients of
-    level :math:`j` are multiplied by :math:`2^{(j-1)(1+d/2)}` (see the module docstring).
+    Each density is normalised to unit total mass, transformed like :func:`pywt.wavedecn` over
+    all its axes and its detail coefficients of level :math:`j` are multiplied by
+    :math:`2^{(j-1)(1+d/2)}` (see the module docstring). The transform is computed as matrix
+    products (one small analysis matrix per axis and level, taken from :func:`pywt.dwt`), batched
+    over chunks of items and run on all cores; it equals PyWavelets' to rounding (about 1e-7
+    relative) and is several times faster.
 
     Parameters
     ----------
@@ -195,7 +202,8 @@ def wemd_embedding(
     dtype : {None, numpy.float32, numpy.float64}
         Output dtype; default: float32 for float32 input, float64 otherwise.
     chunk_size : int, optional
-        Densities transformed per batch; default keeps the temporaries near 128 MiB.
+        Densities transformed per batch; default keeps each thread's temporaries near 32 MiB.
+        Peak memory is the output plus about ``n_cores`` such chunks.
     progress : bool, default False
         Show a progress bar (tqdm, on stderr).
 
@@ -231,30 +239,99 @@ def wemd_embedding(
     bands = wemd_bands(shape, wavelet=wavelet, level=level, mode=mode)
     level = bands[0].level
     size = bands[-1].offset + bands[-1].size
+    mass = x.reshape(n, -1).sum(axis=1, dtype=np.float64)
     out = np.empty((n, size), dtype=x.dtype)
     if chunk_size is None:
-        per_item = 4 * size * x.dtype.itemsize
+        # The largest temporary is the first level's output, ~2^d times the (padded) item.
+        per_item = 3 * (2 ** len(shape)) * math.prod(s // 2 + 9 for s in shape) * 8
         chunk_size = max(1, min(n, _CHUNK_BYTES // per_item))
     else:
         chunk_size = check_int(chunk_size, "chunk_size", low=1)
-    axes = tuple(range(1, x.ndim))
-    starts = range(0, n, chunk_size)
-    if progress:
-        from tqdm.auto import tqdm
+    matrices = [
+        [_analysis_matrix(m, wavelet, mode) for m in lshape]
+        for lshape in _level_shapes(shape, wavelet, mode, level)
+    ]
+    weights = {band.level: band.weight for band in bands}
 
-        starts = tqdm(starts, desc="wavelet transform", unit="chunk", leave=False)
-    for i0 in starts:
+    def work(i0: int) -> None:
         i1 = min(n, i0 + chunk_size)
-        chunk = x[i0:i1]
-        mass = chunk.reshape(i1 - i0, -1).sum(axis=1, dtype=np.float64)
-        chunk = chunk / mass.astype(x.dtype).reshape((-1,) + (1,) * len(shape))
-        with warnings.catch_warnings():
-            # Deep levels are deliberate (see default_level); PyWavelets warns about them.
-            warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
-            coeffs = pywt.wavedecn(chunk, wavelet, mode=mode, level=level, axes=axes)
-        for band in bands:
-            c = coeffs[1 + level - band.level][band.key]
-            dst = out[i0:i1, band.offset : band.offset + band.size]
-            np.multiply(c.reshape(i1 - i0, -1), band.weight, out=dst, casting="same_kind")
-        del coeffs
+        scale = (1.0 / mass[i0:i1]).reshape((-1,) + (1,) * len(shape))
+        # float64 arithmetic even for float32 output: rounding only once, when storing, keeps
+        # the small distances between near-identical items ~10x more accurate.
+        chunk = x[i0:i1].astype(np.float64)
+        _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1])
+
+    starts = range(0, n, chunk_size)
+    n_threads = min(len(starts), os.cpu_count() or 1)
+    # One BLAS thread per worker: the matrices are small, so chunks in parallel scale better.
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
+        done = pool.map(work, starts)
+        if progress:
+            from tqdm.auto import tqdm
+
+            done = tqdm(done, total=len(starts), desc="wavelet transform", unit="chunk", leave=False)
+        for _ in done:
+            pass
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _analysis_matrix(length: int, wavelet: str, mode: str) -> np.ndarray:
+    """The one-level DWT of a length-``length`` signal as a matrix: ``[cA; cD] = W @ x``.
+
+    Built column by column from PyWavelets itself (the transform is linear), so the batched
+    transform below reproduces :func:`pywt.dwt` for every wavelet and extension mode.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
+        ca, cd = pywt.dwt(np.eye(length), wavelet, mode=mode, axis=0)
+    w = np.vstack([ca, cd])
+    w.setflags(write=False)
+    return w
+
+
+def _level_shapes(shape, wavelet: str, mode: str, level: int) -> list[tuple[int, ...]]:
+    """Input shape of each decomposition level, finest first."""
+    flen = pywt.Wavelet(wavelet).dec_len
+    shapes, cur = [], tuple(shape)
+    for _ in range(level):
+        shapes.append(cur)
+        cur = tuple(pywt.dwt_coeff_len(s, flen, mode) for s in cur)
+    return shapes
+
+
+def _transform_into(chunk, matrices, bands, weights, scale, out) -> None:
+    """Multilevel separable DWT of a chunk as matrix products; weighted details into ``out``.
+
+    Each level applies the analysis matrix of every axis with one BLAS call per axis (the
+    sample axis is batched). Along each axis the result holds the approximation (first half)
+    then the detail (second half), so a band such as ``"dad"`` is a slice of the level's
+    array and is written into its place in ``out`` already multiplied by its weight and by
+    ``1 / mass`` of its item (the transform is linear, so normalising afterwards is the same).
+    """
+    c = chunk.shape[0]
+    d = chunk.ndim - 1
+    y = chunk
+    by_level: dict[int, list] = {}
+    for band in bands:
+        by_level.setdefault(band.level, []).append(band)
+    for idx, mats in enumerate(matrices):
+        j = idx + 1
+        for ax in range(d, 0, -1):
+            w = mats[ax - 1]
+            shp = y.shape
+            if ax == d:
+                y = np.matmul(y.reshape(-1, shp[-1]), w.T).reshape(*shp[:-1], w.shape[0])
+            else:
+                pre, post = math.prod(shp[:ax]), math.prod(shp[ax + 1 :])
+                y = np.matmul(w, y.reshape(pre, shp[ax], post))
+                y = y.reshape(*shp[:ax], w.shape[0], *shp[ax + 1 :])
+        half = [s // 2 for s in y.shape[1:]]
+        for band in by_level[j]:
+            sl = tuple(
+                slice(0, h) if k == "a" else slice(h, 2 * h) for k, h in zip(band.key, half, strict=True)
+            )
+            dst = out[:, band.offset : band.offset + band.size].reshape(c, *band.shape)
+            np.multiply(y[(slice(None), *sl)], scale * weights[j], out=dst, casting="same_kind")
+        if j < len(matrices):
+            y = np.ascontiguousarray(y[(slice(None), *(slice(0, h) for h in half))])
