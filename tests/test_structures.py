@@ -75,11 +75,11 @@ def test_mass_centroid_and_grid_defaults(helix_files):
     res = 5.0
     maps, models, grid = structures_to_maps(pdb, resolution=res)
     assert grid.voxel_size == pytest.approx(res / 3)
-    sigma, h = SIGMA_FACTOR * res, grid.voxel_size
+    h = grid.voxel_size
     m = models[0]
-    # Each Gaussian integrates to Z (2 pi sigma^2)^(3/2); sampled at spacing h, the voxel sum is
-    # that over h^3 (padding 3R keeps every Gaussian inside the box).
-    expected = m.weights.sum() * (2 * math.pi * sigma**2) ** 1.5 / h**3
+    # Each Gaussian integrates to Z (molmap's normalisation); sampled at spacing h, the voxel sum
+    # is that over h^3 (padding 3R keeps every Gaussian inside the box).
+    expected = m.weights.sum() / h**3
     assert maps[0].sum(dtype=np.float64) == pytest.approx(expected, rel=1e-3)
     # Centroid of the map (Å, via origin and voxel size) = weighted centroid of the atoms.
     zz, yy, xx = np.indices(grid.shape)
@@ -101,9 +101,18 @@ def test_molmap_matches_direct_gaussian_sum():
     got = molmap(coords, weights, resolution=3.0, grid=grid, cutoff=50, dtype=np.float64)
     zz, yy, xx = np.indices(grid.shape)
     sigma = SIGMA_FACTOR * 3.0
-    want = sum(w * np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2 + (zz - c[2]) ** 2)
+    want = sum(w * (2 * np.pi * sigma**2) ** -1.5 * np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2 + (zz - c[2]) ** 2)
                           / (2 * sigma**2)) for c, w in zip(coords, weights, strict=True))
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_isolated_carbon_peak_matches_molmap_scale():
+    # molmap at 6 Å: a carbon atom on a grid point peaks at 6 / (2 pi sigma^2)^(3/2) = 0.155
+    # (the paper's 1QO1 map, made with molmap, peaks at 0.164 where atoms overlap).
+    grid = Grid(shape=(9, 9, 9), voxel_size=2.0, origin=(-8.0, -8.0, -8.0))
+    m = molmap([[0.0, 0.0, 0.0]], [6.0], resolution=6.0, grid=grid)
+    assert m.max() == pytest.approx(0.1547, abs=5e-4)
+    assert m[4, 4, 4] == m.max()
 
 
 def test_translation_by_whole_voxels_shifts_the_map(tmp_path):
