@@ -90,7 +90,9 @@ def _read_mrc(path: Path):
             voxel = (float(vs.z), float(vs.y), float(vs.x))
             org = mrc.header.origin
             origin = (float(org.z), float(org.y), float(org.x))
-            is_stack = mrc.is_image_stack() or path.suffix.lower() in STACK_SUFFIXES
+            # The suffix decides, as in RELION/cryoSPARC: many writers leave ispg = 0 (the
+            # header's "image stack" flag) on single volumes, e.g. the earthmover paper's map.
+            is_stack = path.suffix.lower() in STACK_SUFFIXES
     except Exception as exc:  # mrcfile raises ValueError/OSError/EOFError on bad files
         raise InputError(
             f"{path}: not a readable MRC file ({exc}); check that it is complete and not "
@@ -128,8 +130,8 @@ def _fmt(values) -> str:
     return " x ".join(f"{v:.4g}" for v in values)
 
 
-def _check_item(item: np.ndarray, name: str) -> None:
-    """Refuse an item that cannot be a density, naming it."""
+def _check_item(item: np.ndarray, name: str, densities: bool) -> None:
+    """Refuse an item that cannot be used (a density, if ``densities``), naming it."""
     if np.iscomplexobj(item):
         raise InputError(f"{name}: complex values are not densities; save the real part or abs()")
     finite = np.isfinite(item)
@@ -138,6 +140,8 @@ def _check_item(item: np.ndarray, name: str) -> None:
         raise InputError(
             f"{name}: {bad} voxel(s) are NaN or infinite; repair or remove this map"
         )
+    if not densities:
+        return
     if not item.any():
         raise InputError(f"{name}: the map is all zero; remove it (it has no mass to compare)")
     mass = float(item.sum(dtype=np.float64))
@@ -148,7 +152,7 @@ def _check_item(item: np.ndarray, name: str) -> None:
         )
 
 
-def read_stack(inputs) -> Stack:
+def read_stack(inputs, *, densities: bool = True) -> Stack:
     """Read densities from files (see the module docstring for the accepted inputs).
 
     Parameters
@@ -156,6 +160,10 @@ def read_stack(inputs) -> Stack:
     inputs : path, glob or sequence of them
         Directories (their ``.mrc``/``.map``/``.mrcs`` files, sorted by name), glob patterns,
         or files.
+    densities : bool, default True
+        Items must be densities (positive total mass; required by WEMD and EMD). Pass False
+        for feature vectors or point coordinates compared by Euclidean distance, which may be
+        signed or zero.
 
     Returns
     -------
@@ -218,7 +226,7 @@ def read_stack(inputs) -> Stack:
                     f"{name}: shape {item.shape} differs from {first_name}: shape {first_shape}; "
                     "all items must share one grid (resample them first)"
                 )
-            _check_item(item, name)
+            _check_item(item, name, densities)
         arrays.extend(items)
         names.extend(item_names)
     data = np.stack(arrays).astype(np.float32, copy=False)

@@ -174,7 +174,7 @@ def run(args) -> int:
     from ..io import read_metadata_column, read_stack
 
     stem = output_stem(args.out)
-    stack = read_stack(args.inputs)
+    stack = read_stack(args.inputs, densities=args.metric != "euclidean")
     color = label = None
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)
