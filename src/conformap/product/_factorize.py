@@ -300,8 +300,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         Factorize by successive two-way splits (Sec. 5) until ``n_factors`` bins.
     n_rounds : int, default 1000
         Random roundings of the SDP.
-    dense_limit : int, default 1500
-        Largest n for a dense graph (above: sparse radius graph at 3 sigma).
+    dense_limit : int, default 0
+        Largest n for a dense graph (above: sparse radius graph at 4 sigma).
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 

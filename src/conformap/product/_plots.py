@@ -84,7 +84,8 @@ def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None,
         y = emb[sub, 1] if emb.shape[1] > 1 else np.zeros(sub.size)
         c = None if color is None else np.asarray(color[f % len(color)])[sub]
         cmap = "twilight" if (cyclic is not None and cyclic[f % len(cyclic)]) else "viridis"
-        sc = ax.scatter(emb[sub, 0], y, c=c, s=2, cmap=cmap, linewidths=0, rasterized=True)
+        kw = {"c": c, "cmap": cmap} if c is not None else {}
+        sc = ax.scatter(emb[sub, 0], y, s=2, linewidths=0, rasterized=True, **kw)
         if c is not None:
             lab = color_labels[f % len(color_labels)] if color_labels else ""
             fig.colorbar(sc, ax=ax, label=lab)

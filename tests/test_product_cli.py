@@ -1,0 +1,75 @@
+"""``conformap factorize`` end to end on small inputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conformap.cli import main
+from conformap.datasets import make_rectangle
+
+
+@pytest.fixture(scope="module")
+def rect_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rect")
+    X, t = make_rectangle(1200, rng=0)
+    np.save(d / "points.npy", X)
+    with open(d / "truth.csv", "w") as fh:
+        fh.write("name,x,y\n")
+        for i, (x, y) in enumerate(zip(t["x"], t["y"], strict=True)):
+            fh.write(f"{i},{x},{y}\n")
+    np.savetxt(d / "points.csv", X, delimiter=",", header="a,b,c", comments="")
+    return d
+
+
+def test_factorize_npy_with_labels(rect_files, capsys):
+    out = rect_files / "out" / "rect"
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "25",
+               "--labels", str(rect_files / "truth.csv"), "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert len(summary["factors"]) == 2
+    assert all(isinstance(c, int) and c >= 1 for f in summary["factors"] for c in f)
+    assert summary["triplets"] and len(summary["scores"]) == len(summary["triplets"])
+    with np.load(out.with_suffix(".npz")) as z:
+        assert z["eigenvectors"].shape == (1200, 26)
+        np.testing.assert_allclose(z["eigenvectors"][:, 0], 1.0)
+        assert z["eigenvalues"].shape == (26,)
+        assert z["separability"].shape == (26, 26)
+    for suffix in ("_factors.png", "_separability.png", "_embeddings.png"):
+        assert (out.parent / f"rect{suffix}").stat().st_size > 1000
+    assert "2 factors" in capsys.readouterr().out
+
+
+def test_factorize_csv_explicit_parameters(rect_files):
+    out = rect_files / "csv_out"
+    rc = main(["factorize", str(rect_files / "points.csv"), "-N", "25", "--delta", "2.0",
+               "--gamma", "0.8", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["delta"] == 2.0 and summary["gamma"] == 0.8
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--gamma", "1.5"], "gamma"),
+     (["--delta", "-2"], "delta")],
+)
+def test_bad_arguments_rejected_by_parser(rect_files, args, message, capsys):
+    with pytest.raises(SystemExit):
+        main(["factorize", str(rect_files / "points.npy"), "--out", "x", *args])
+    assert message in capsys.readouterr().err
+
+
+def test_bad_inputs_clear_message(rect_files, tmp_path, capsys):
+    rc = main(["factorize", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "no such file" in capsys.readouterr().err
+    np.save(tmp_path / "flat.npy", np.arange(10.0))
+    rc = main(["factorize", str(tmp_path / "flat.npy"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "shape (n, d)" in capsys.readouterr().err
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "2", "--out",
+               str(tmp_path / "o")])
+    assert rc == 2 and "n_eigenvectors" in capsys.readouterr().err
+    rc = main(["factorize", str(rect_files / "points.npy"), "--hierarchical", "--out",
+               str(tmp_path / "o")])
+    assert rc == 2 and "--factors 3" in capsys.readouterr().err

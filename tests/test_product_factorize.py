@@ -1,0 +1,161 @@
+"""factorize / ProductManifoldFactorizer against analytic ground truth; determinism; errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import conformap
+from conformap.datasets import make_box, make_rectangle, make_torus
+from conformap.evaluate import factor_assignment, factor_r2
+from conformap.product import (
+    FactorizationWarning,
+    ProductManifoldFactorizer,
+    factorize,
+    laplacian_spectrum,
+)
+
+
+@pytest.fixture(scope="module")
+def rectangle():
+    X, truth = make_rectangle(1500, rng=0)
+    return X, truth, factorize(X, n_eigenvectors=30, rng=0)
+
+
+@pytest.fixture(scope="module")
+def torus():
+    X, truth = make_torus(1500, rng=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FactorizationWarning)
+        return X, truth, factorize(X, n_eigenvectors=30, rng=0)
+
+
+def test_log_eigenvalues_match_the_rectangle_spectrum(rectangle):
+    X, _, res = rectangle
+    a, b = conformap.datasets.RECTANGLE_SIDES
+    exact = np.sort([np.pi**2 * (m**2 / a**2 + n**2 / b**2) for m in range(8) for n in range(5)])
+    # low modes within 20 % (finite sample, boundary and z-noise bias)
+    np.testing.assert_allclose(res.eigenvalues[1:8], exact[1:8], rtol=0.2)
+    # scale: distances x 2 -> eigenvalues / 4, same factorization
+    res2 = factorize(2 * X, n_eigenvectors=30, rng=0)
+    np.testing.assert_allclose(res2.eigenvalues, res.eigenvalues / 4, rtol=1e-6, atol=1e-9)
+    assert [f.tolist() for f in res2.factors] == [f.tolist() for f in res.factors]
+
+
+def test_rectangle_factors_match_cosines(rectangle):
+    _, truth, res = rectangle
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert len(res.factors) == 2
+    assert ev.n_assigned >= 6
+    assert ev.confident_accuracy == 1.0
+    # wrong assignments, if any, are eigenvectors that mix modes (no clear ground truth)
+    assert not np.any(ev.confident & (ev.predicted >= 0) & ~ev.correct)
+    # the first non-trivial eigenvectors are cos(pi x / a) and cos(pi y / b)
+    assert 1 in res.factors[0] and 2 in res.factors[1]
+    r2 = factor_r2(res.eigenvectors[:, [1, 2]], truth)
+    assert r2[0, 0] > 0.95 and r2[1, 1] > 0.95
+
+
+def test_torus_factors_match_fourier_modes(torus):
+    _, truth, res = torus
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert ev.n_assigned >= 4
+    assert ev.confident_accuracy == 1.0
+    # each factor's leading eigenvector is a Fourier mode of a single angle
+    r2 = factor_r2(res.eigenvectors[:, [res.factors[0][0], res.factors[1][0]]], truth)
+    assert sorted(np.argmax(r2, axis=1).tolist()) == [0, 1]
+    assert r2.max(axis=1).min() > 0.9
+
+
+def test_triplets_are_products_of_different_factors(rectangle):
+    _, _, res = rectangle
+    label = {int(c): f for f, cols in enumerate(res.factors) for c in cols}
+    for i, j, k in res.triplets:
+        assert i < j < k
+        if i in label and j in label:
+            assert label[i] != label[j]
+    assert np.all(res.scores > res.gamma)
+    assert not set(res.products.tolist()) & set(label)
+
+
+def test_deterministic_for_fixed_seed():
+    X, _ = make_rectangle(1800, rng=2)  # sparse path (> dense limit)
+    a = factorize(X, n_eigenvectors=20, rng=3)
+    b = factorize(X, n_eigenvectors=20, rng=3)
+    np.testing.assert_array_equal(a.eigenvectors, b.eigenvectors)
+    np.testing.assert_array_equal(a.triplets, b.triplets)
+    assert [f.tolist() for f in a.factors] == [f.tolist() for f in b.factors]
+
+
+def test_estimator_contract():
+    X, truth = make_rectangle(800, rng=4)
+    est = ProductManifoldFactorizer(20, gamma=0.7, random_state=0)
+    assert est.get_params()["gamma"] == 0.7 and not hasattr(est, "factors_")
+    X0 = X.copy()
+    assert est.fit(X) is est
+    np.testing.assert_array_equal(X, X0)
+    assert len(est.embeddings_) == len(est.factors_) == 2
+    assert est.embeddings_[0].shape == (800, 2)
+    assert est.eigenvectors_.shape == (800, 21)
+    assert est.separability_.shape == (21, 21)
+    assert est.delta_ == pytest.approx(1.5 * est.eigenvalues_[1])
+
+
+def test_hierarchical_box_three_factors():
+    X, truth = make_box(1500, sides=(1.0, 1.6, 2.5), rng=0)
+    res = factorize(X, n_eigenvectors=30, n_factors=3, hierarchical=True, rng=0)
+    assert len(res.factors) == 3
+    assert len(res.levels) == 2
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert ev.confident_accuracy >= 0.8
+
+
+def test_max_k_cut_box_three_factors():
+    X, truth = make_box(1500, sides=(1.0, 1.6, 2.5), rng=0)
+    res = factorize(X, n_eigenvectors=30, n_factors=3, rng=0)
+    assert len(res.factors) == 3
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert ev.confident_accuracy >= 0.8
+
+
+def test_no_triplet_found_message():
+    rng = np.random.default_rng(0)
+    X = np.sort(rng.uniform(0, 1, 600))[:, None]  # an interval: not a product
+    with pytest.raises(ValueError, match="no triplet found.*gamma"):
+        factorize(X, n_eigenvectors=10, gamma=0.95, rng=0)
+
+
+def test_disconnected_affinity_graph_message():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.uniform(0, 1, (200, 2)), rng.uniform(0, 1, (200, 2)) + 50])
+    with pytest.raises(ValueError, match="disconnected"):
+        factorize(X, n_eigenvectors=10, bandwidth=0.3, rng=0)
+
+
+def test_disconnected_separability_graph_warns():
+    X, _ = make_torus(1500, rng=1)
+    with pytest.warns(FactorizationWarning, match="connected components"):
+        res = factorize(X, n_eigenvectors=30, rng=0)
+    assert res.unassigned.size > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n_eigenvectors": 2}, "n_eigenvectors"),
+     ({"n_eigenvectors": 500}, "n_eigenvectors: 500 needs"),
+     ({"gamma": 1.2}, "gamma"),
+     ({"delta": -1.0}, "delta"),
+     ({"delta": "big"}, "delta"),
+     ({"bandwidth": "widest"}, "bandwidth"),
+     ({"n_factors": 1}, "n_factors"),
+     ({"metric": "cosine"}, "metric")],
+)
+def test_bad_parameters(kwargs, match):
+    X, _ = make_rectangle(300, rng=0)
+    with pytest.raises((ValueError, TypeError), match=match):
+        factorize(X, **{"n_eigenvectors": 10, **kwargs})
+
+
+def test_spectrum_rejects_1d_input():
+    with pytest.raises(ValueError, match="shape"):
+        laplacian_spectrum(np.arange(10.0), n_eigenvectors=3)
