@@ -26,22 +26,24 @@ def test_dense_estimate_counts_the_arrays():
                              throughput=1e9)
     assert est.memory["features"] == 1000 * 100_000 * 4
     assert est.memory["distances"] + est.memory["diffusion"] == DENSE_NN_ARRAYS * 8 * 1000**2
+    assert est.memory["baseline"] > 0
     assert est.peak_bytes == sum(est.memory.values())
     assert est.seconds["distances"] == pytest.approx(1000 * 999 / 2 * 1e5 / 1e9)
     assert "dense path for n=1000" in est.summary()
 
 
 def test_knn_memory_is_linear_in_n():
-    a = estimate_all_pairs(10_000, 1000, method="knn", features_in_memory=False)
-    b = estimate_all_pairs(20_000, 1000, method="knn", features_in_memory=False)
+    a = estimate_all_pairs(10_000, 1000, method="knn", features_in_memory=False, baseline=0)
+    b = estimate_all_pairs(20_000, 1000, method="knn", features_in_memory=False, baseline=0)
     assert 1.9 < b.peak_bytes / a.peak_bytes < 2.3
-    d = estimate_all_pairs(20_000, 1000, method="dense", features_in_memory=False)
+    d = estimate_all_pairs(20_000, 1000, method="dense", features_in_memory=False, baseline=0)
     assert d.peak_bytes > 50 * b.peak_bytes
 
 
 def test_wavelet_transform_time_is_included():
     est = estimate_all_pairs(100, 1000, n_voxels=500, transform_throughput=1e4)
     assert est.seconds["transform"] == pytest.approx(5.0)
+    assert est.memory["densities"] == 100 * 500 * 4
 
 
 def test_plan_auto_prefers_dense_then_knn_then_stops():

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 #: Bump when the layout or the meaning of cached files changes.
 CACHE_FORMAT = 1
 #: Target size of one saved chunk of WEMD coefficients.
-_CHUNK_BYTES = 256 * 2**20
+_CHUNK_BYTES = 64 * 2**20
 #: Number of row blocks a dense distance matrix is saved in (at least 32 rows each).
 _DISTANCE_BLOCKS = 16
 #: Rows per block of the k-nearest-neighbour search.

@@ -46,6 +46,9 @@ WAVELET_THROUGHPUT = 8.0e6
 DENSE_NN_ARRAYS = 5
 #: Fraction of the available memory a plan may use.
 MEMORY_FRACTION = 0.8
+#: Resident memory of Python with conformap, numba, scikit-learn and matplotlib loaded
+#: (measured: 292 MiB).
+BASELINE_BYTES = 300 * 2**20
 #: Rows per block of the kNN search (as in conformap.distances).
 KNN_BLOCK = 256
 
@@ -63,7 +66,8 @@ class Estimate:
     method : {"dense", "knn"}
     n, n_features : int
     memory : dict of str to int
-        Bytes by component (``features``, ``distances``, ``diffusion``, ``transform``).
+        Bytes by component (``baseline``, ``features``, ``densities``, ``transform``,
+        ``distances``, ``diffusion``).
     peak_bytes : int
         Sum of ``memory``.
     seconds : dict of str to float
@@ -172,6 +176,7 @@ def estimate_all_pairs(
     features_in_memory: bool = True,
     throughput: float = PAIRWISE_THROUGHPUT,
     transform_throughput: float = WAVELET_THROUGHPUT,
+    baseline: int = BASELINE_BYTES,
 ) -> Estimate:
     """Estimate peak memory and time of a diffusion map over all pairs of ``n`` items.
 
@@ -189,11 +194,14 @@ def estimate_all_pairs(
     n_neighbors : int, optional
         For "knn"; default as :class:`conformap.DiffusionMap`.
     n_voxels : int, optional
-        Voxels per item, to include the wavelet transform (WEMD) in the time.
+        Voxels per item: adds the input densities to the memory and the wavelet transform
+        (WEMD) to the time and memory.
     features_in_memory : bool, default True
         False when the features are memory-mapped from a cache (they then do not count).
     throughput, transform_throughput : float
         Coordinate pairs per second, voxels per second.
+    baseline : int
+        Bytes of the interpreter and libraries (default :data:`BASELINE_BYTES`).
 
     Returns
     -------
@@ -203,9 +211,10 @@ def estimate_all_pairs(
     d = check_int(n_features, "n_features", low=1)
     method = check_choice(method, "method", ["dense", "knn"])
     item = np.dtype(dtype).itemsize
-    mem = {"features": n * d * item if features_in_memory else 0}
+    mem = {"baseline": int(baseline), "features": n * d * item if features_in_memory else 0}
     secs = {}
     if n_voxels:
+        mem["densities"] = n * n_voxels * item
         secs["transform"] = n * n_voxels / transform_throughput
         # pywt temporaries of one chunk (conformap.wemd keeps them near 128 MiB).
         mem["transform"] = min(n * 4 * d * item, 128 * 2**20)
