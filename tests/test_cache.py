@@ -1,4 +1,4 @@
-"""On-disk cache: identical numbers, reuse, resume after interruption, corrupt files, CLI --cache."""
+"""On-disk cache: identical numbers, reuse, resume after interruption, corrupt files, --cache."""
 
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ def test_cached_equals_direct_and_is_reused(tmp_path, small_chunks, dtype):
     e = c.wemd_embedding(x, wavelet="db2")
     np.testing.assert_array_equal(e, wemd_embedding(x, wavelet="db2"))
     assert e.dtype == dtype
-    assert c.stats["wemd"]["computed"] > 1 and c.stats["wemd"]["reused"] == 0
+    assert c.stats["wemd"]["computed"] > 1
+    assert c.stats["wemd"]["reused"] == 0
     again = DiskCache(tmp_path)
     np.testing.assert_array_equal(again.wemd_embedding(x, wavelet="db2"), e)
     assert again.stats["wemd"] == {"reused": 1, "computed": 0}
     mm = again.wemd_embedding(x, wavelet="db2", mmap=True)
-    assert isinstance(mm, np.memmap) and not mm.flags.writeable
+    assert isinstance(mm, np.memmap)
+    assert not mm.flags.writeable
     np.testing.assert_array_equal(mm, e)
 
 
@@ -52,7 +54,8 @@ def test_distances_equal_direct(tmp_path, small_chunks):
     for metric in ("l1", "l2"):
         d = c.pairwise_distances(e, metric=metric)
         np.testing.assert_allclose(d, pairwise_distances(e, metric=metric), rtol=1e-12, atol=0)
-        assert (d == d.T).all() and (np.diag(d) == 0).all()
+        assert (d == d.T).all()
+        assert (np.diag(d) == 0).all()
     g = c.kneighbors_distances(e, 4)
     g0 = kneighbors_distances(e, 4)
     np.testing.assert_array_equal(g.indices, g0.indices)
@@ -127,7 +130,8 @@ def test_interrupted_distances_resume(tmp_path, monkeypatch):
     fail = False
     c = DiskCache(tmp_path)
     d = c.pairwise_distances(e)
-    assert c.stats["pairwise"]["reused"] == 1 and c.stats["pairwise"]["computed"] == len(calls)
+    assert c.stats["pairwise"]["reused"] == 1
+    assert c.stats["pairwise"]["computed"] == len(calls)
     np.testing.assert_allclose(d, pairwise_distances(e), rtol=1e-12)
 
 
@@ -184,7 +188,8 @@ def test_cli_cache_gives_identical_outputs_and_reuses(map_dir, tmp_path, capsys,
     assert main([*base, "--out", str(tmp_path / "plain"), "--quiet"]) == 0
     assert main([*base, "--out", str(tmp_path / "c1"), "--cache", str(tmp_path / "cc")]) == 0
     err = capsys.readouterr().err
-    assert "plan:" in err and "0 chunk(s) reused" in err
+    assert "plan:" in err
+    assert "0 chunk(s) reused" in err
     assert main([*base, "--out", str(tmp_path / "c2"), "--cache", str(tmp_path / "cc")]) == 0
     err = capsys.readouterr().err
     assert "wemd: 1 chunk(s) reused, 0 computed" in err
@@ -192,7 +197,8 @@ def test_cli_cache_gives_identical_outputs_and_reuses(map_dir, tmp_path, capsys,
             np.load(tmp_path / "c2.npz") as c:
         np.testing.assert_allclose(b["embedding"], a["embedding"], rtol=1e-9, atol=1e-12)
         np.testing.assert_array_equal(c["embedding"], b["embedding"])
-        assert str(b["metric"]) == "wemd" and b["bandwidth"] == a["bandwidth"]
+        assert str(b["metric"]) == "wemd"
+        assert b["bandwidth"] == a["bandwidth"]
         np.testing.assert_array_equal(b["names"], a["names"])
     assert not list(tmp_path.glob("**/*.part*"))
 
@@ -209,5 +215,6 @@ def test_cli_same_seed_same_numbers(map_dir, tmp_path):
 def test_cli_cache_refuses_exact_emd(map_dir, tmp_path, capsys):
     rc = main(["embed", str(map_dir), "--metric", "emd", "--cache", str(tmp_path / "cc"),
                "--out", str(tmp_path / "e"), "--quiet"])
-    assert rc == 2 and "--cache" in capsys.readouterr().err
+    assert rc == 2
+    assert "--cache" in capsys.readouterr().err
     assert not list(tmp_path.glob("e.*"))

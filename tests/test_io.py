@@ -126,7 +126,7 @@ def test_missing_paths_and_unsupported_types(tmp_path):
     with pytest.raises(InputError, match="the pattern matches no file"):
         read_stack(str(tmp_path / "*.mrc"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="directory holds no .mrc"):
+    with pytest.raises(InputError, match=r"directory holds no .mrc"):
         read_stack(tmp_path / "empty")
     (tmp_path / "t.tif").write_bytes(b"II*\0")
     with pytest.raises(InputError, match=r"t\.tif: unsupported file type '\.tif'"):
@@ -152,7 +152,7 @@ def test_metadata_join_by_name_and_order(tmp_path):
         read_metadata_column(f"{tmp_path / 'txt.csv'}:angle", names)
     with pytest.raises(InputError, match=r"no row for items \['x.mrc'\]"):
         read_metadata_column(f"{tmp_path / 'gt.csv'}:angle", ["m0.mrc", "x.mrc"])
-    with pytest.raises(InputError, match="FILE.csv:COLUMN"):
+    with pytest.raises(InputError, match=r"FILE.csv:COLUMN"):
         read_metadata_column("gt.csv", names)
 
 
@@ -183,7 +183,8 @@ def test_cli_embed_bad_input_exits_2_and_writes_nothing(mrc_dir, tmp_path, capsy
     rc = main(["embed", str(mrc_dir), "--out", str(tmp_path / "emb"), "--quiet"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert err.startswith("conformap embed: error: ") and "m3.mrc" in err
+    assert err.startswith("conformap embed: error: ")
+    assert "m3.mrc" in err
     assert not list(tmp_path.glob("emb*"))
 
 

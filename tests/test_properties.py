@@ -41,7 +41,8 @@ def test_wemd_is_a_symmetric_metric(items):
     x, y, z = items
     d = wemd(x, y, z)
     assert (d == d.T).all()
-    assert (np.diag(d) == 0).all() and (d >= 0).all()
+    assert (np.diag(d) == 0).all()
+    assert (d >= 0).all()
     # Order of the inputs does not matter.
     np.testing.assert_allclose(wemd(y, x)[0, 1], d[0, 1], rtol=1e-12)
     # Triangle inequality for every triple.
@@ -63,7 +64,8 @@ def test_wemd_is_invariant_to_scaling_the_mass(items, c):
     x, y = items
     d = wemd(x, c * x, y, c * y)
     # Densities are normalised to unit mass, so distances are O(1) in voxel units.
-    assert d[0, 1] <= 1e-9 and d[2, 3] <= 1e-9
+    assert d[0, 1] <= 1e-9
+    assert d[2, 3] <= 1e-9
     np.testing.assert_allclose(d[1, 3], d[0, 2], rtol=1e-9, atol=1e-9)
 
 
@@ -146,16 +148,16 @@ def test_disconnected_graph_is_refused(n1, n2, gap):
 def test_bandwidth_making_the_kernel_trivial_is_refused(n, tiny, huge):
     pts = np.random.default_rng(n).uniform(1, 2, n).cumsum()
     d = np.abs(np.subtract.outer(pts, pts))
-    with pytest.raises(ValueError, match="every affinity .*zero; use a larger bandwidth"):
+    with pytest.raises(ValueError, match=r"every affinity .*zero; use a larger bandwidth"):
         diffusion_map(d, n_components=1, bandwidth=tiny * d[d > 0].min())
-    with pytest.raises(ValueError, match="every affinity .*one.*use a smaller bandwidth"):
+    with pytest.raises(ValueError, match=r"every affinity .*one.*use a smaller bandwidth"):
         diffusion_map(d, n_components=1, bandwidth=huge * d.max())
 
 
 @PROPS
 @given(st.sampled_from([(3,), (3, 2, 2, 2, 2), (0, 4, 4)]))
 def test_wrong_dimensionality_is_refused(shape):
-    with pytest.raises(ValueError, match="expected a stack of|empty array"):
+    with pytest.raises(ValueError, match=r"expected a stack of|empty array"):
         wemd_embedding(np.ones(shape))
 
 

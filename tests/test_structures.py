@@ -63,7 +63,7 @@ def helix_files(tmp_path):
 def test_pdb_and_mmcif_give_the_same_maps(helix_files):
     pdb, cif = helix_files
     a, models_a, grid_a = structures_to_maps(pdb, resolution=4.0)
-    b, models_b, grid_b = structures_to_maps(cif, resolution=4.0)
+    b, _models_b, _grid_b = structures_to_maps(cif, resolution=4.0)
     assert a.shape == b.shape == (3, *grid_a.shape)
     assert [m.name for m in models_a] == ["ens.pdb#model1", "ens.pdb#model2", "ens.pdb#model3"]
     # PDB stores coordinates to 1e-3 Å, mmCIF to more digits: maps agree to that precision.
@@ -101,8 +101,9 @@ def test_molmap_matches_direct_gaussian_sum():
     got = molmap(coords, weights, resolution=3.0, grid=grid, cutoff=50, dtype=np.float64)
     zz, yy, xx = np.indices(grid.shape)
     sigma = SIGMA_FACTOR * 3.0
-    want = sum(w * (2 * np.pi * sigma**2) ** -1.5 * np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2 + (zz - c[2]) ** 2)
-                          / (2 * sigma**2)) for c, w in zip(coords, weights, strict=True))
+    norm = (2 * np.pi * sigma**2) ** -1.5
+    want = sum(w * norm * np.exp(-((xx - c[0]) ** 2 + (yy - c[1]) ** 2 + (zz - c[2]) ** 2)
+                                 / (2 * sigma**2)) for c, w in zip(coords, weights, strict=True))
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
@@ -119,7 +120,7 @@ def test_translation_by_whole_voxels_shifts_the_map(tmp_path):
     h = 1.5
     helix(shift=(0, 0, 0)).write_pdb(str(tmp_path / "a.pdb"))
     helix(shift=(2 * h, 0, 3 * h)).write_pdb(str(tmp_path / "b.pdb"))
-    maps, _, grid = structures_to_maps([tmp_path / "a.pdb", tmp_path / "b.pdb"], resolution=4.5,
+    maps, _, _grid = structures_to_maps([tmp_path / "a.pdb", tmp_path / "b.pdb"], resolution=4.5,
                                        voxel_size=h)
     # The common grid holds both; b is a shifted by (z=3, x=2) voxels.
     np.testing.assert_allclose(np.roll(maps[0], (3, 2), axis=(0, 2)), maps[1], atol=1e-5)
@@ -130,11 +131,13 @@ def test_several_files_share_one_grid_covering_all_atoms(tmp_path):
     helix(shift=(20, 0, 0)).make_mmcif_document().write_file(str(tmp_path / "far.cif"))
     maps, models, grid = structures_to_maps([tmp_path / "near.pdb", tmp_path / "far.cif"],
                                             resolution=6.0, padding=10.0)
-    assert maps.shape[0] == 2 and [m.name for m in models] == ["near.pdb", "far.cif"]
+    assert maps.shape[0] == 2
+    assert [m.name for m in models] == ["near.pdb", "far.cif"]
     lo = np.array(grid.origin[::-1])
     hi = lo + grid.voxel_size * (np.array(grid.shape[::-1]) - 1)
     for m in models:
-        assert (m.coords >= lo + 10 - 1e-9).all() and (m.coords <= hi - 10 + grid.voxel_size).all()
+        assert (m.coords >= lo + 10 - 1e-9).all()
+        assert (m.coords <= hi - 10 + grid.voxel_size).all()
     # An explicit grid is reused; atoms outside it are an error naming the model.
     again, _, g2 = structures_to_maps(tmp_path / "near.pdb", resolution=6.0, grid=grid)
     np.testing.assert_array_equal(again[0], maps[0])
@@ -207,7 +210,8 @@ def test_cli_simulate_from_pdb_then_embed(tmp_path, capsys):
                "--color-by", f"{out / 'models.csv'}:model"])
     assert rc == 0
     emb = np.load(tmp_path / "emb.npz")["embedding"]
-    assert emb.shape == (8, 2) and np.isfinite(emb).all()
+    assert emb.shape == (8, 2)
+    assert np.isfinite(emb).all()
 
 
 def test_cli_simulate_from_bad_pdb_leaves_nothing(tmp_path, capsys):
@@ -217,5 +221,7 @@ def test_cli_simulate_from_bad_pdb_leaves_nothing(tmp_path, capsys):
     rc = main(["simulate", "--from-pdb", str(bad), "--out", str(out)])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "conformap simulate: error:" in err and "broken.cif" in err
-    assert not out.exists() and list(tmp_path.iterdir()) == [bad]
+    assert "conformap simulate: error:" in err
+    assert "broken.cif" in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]

@@ -152,7 +152,8 @@ class DiskCache:
 
     @staticmethod
     def _clean_parts(d: Path) -> None:
-        for p in d.glob("part-*.np*"):
+        # Saved chunks, and temporaries a killed run (SIGKILL) could not remove.
+        for p in [*d.glob("part-*.np*"), *d.glob(".*.part*")]:
             p.unlink(missing_ok=True)
 
     # -- WEMD coefficients ----------------------------------------------------------------------
@@ -164,7 +165,9 @@ class DiskCache:
         allowed = {"wavelet", "level", "mode", "negative", "dtype"}
         extra = set(params) - allowed - {"chunk_size", "progress"}
         if extra:
-            raise TypeError(f"wemd parameters: unexpected {sorted(extra)}; allowed {sorted(allowed)}")
+            raise TypeError(
+                f"wemd parameters: unexpected {sorted(extra)}; allowed {sorted(allowed)}"
+            )
         p = {k: params[k] for k in allowed if k in params and params[k] is not None}
         p.setdefault("wavelet", "coif3")
         p.setdefault("mode", "zero")

@@ -263,11 +263,10 @@ def write_npz(path, **arrays) -> Path:
 def write_csv(path, header: Sequence[str], rows) -> Path:
     """Write a CSV atomically."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
     return path
 
 
@@ -294,15 +293,14 @@ def write_mrc(
     path = Path(path)
     if not isinstance(voxel_size, int | float):
         voxel_size = tuple(float(v) for v in voxel_size)[::-1]  # mrcfile wants (x, y, z)
-    with atomic_path(path) as tmp:
-        with mrcfile.new(tmp, overwrite=True) as mrc:
-            mrc.set_data(np.asarray(data, dtype=np.float32))
-            if path.suffix.lower() in STACK_SUFFIXES:
-                mrc.set_image_stack()
-            mrc.voxel_size = voxel_size
-            if origin is not None:
-                oz, oy, ox = (float(v) for v in origin)
-                mrc.header.origin = (ox, oy, oz)
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
+        mrc.set_data(np.asarray(data, dtype=np.float32))
+        if path.suffix.lower() in STACK_SUFFIXES:
+            mrc.set_image_stack()
+        mrc.voxel_size = voxel_size
+        if origin is not None:
+            oz, oy, ox = (float(v) for v in origin)
+            mrc.header.origin = (ox, oy, oz)
     return path
 
 

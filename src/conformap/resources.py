@@ -6,13 +6,14 @@ distances, kernel and eigensolver work arrays) and divides the work by a measure
 path, the blocked k-nearest-neighbour path, or stops with a :class:`ResourceError` whose message
 says which option to use.
 
-The default throughputs were measured on a shared 2-core machine: :func:`conformap.pairwise_distances`
-on float32 rows ran at 2.3e9 (64 x 200,000), 3.2e9 (128 x 200,000), 3.6e9 (256 x 100,000) and
-4.2e9 (512 x 20,000) coordinate pairs per second, and at 4.7e9 on the WEMD coefficients of 120
-noisy rotor maps (D = 551,789); :func:`conformap.wemd_embedding` transformed 40 x 72 x 40 maps
-at 5e6 (8 maps) to 1e7 (120 maps) voxels per second. The defaults (3e9 and 8e6) sit inside
-those ranges. Throughput scales roughly with the number of cores; pass ``throughput`` to use
-your own numbers, or :func:`measure_throughput` to measure them on the current machine.
+The default throughputs were measured on a shared 2-core machine:
+:func:`conformap.pairwise_distances` on float32 rows ran at 2.3e9 (64 x 200,000), 3.2e9
+(128 x 200,000), 3.6e9 (256 x 100,000) and 4.2e9 (512 x 20,000) coordinate pairs per second,
+and at 4.7e9 on the WEMD coefficients of 120 noisy rotor maps (D = 551,789);
+:func:`conformap.wemd_embedding` transformed 40 x 72 x 40 maps at 5e6 (8 maps) to 1e7 (120
+maps) voxels per second. The defaults (3e9 and 8e6) sit inside those ranges. Throughput scales
+roughly with the number of cores; pass ``throughput`` to use your own numbers, or
+:func:`measure_throughput` to measure them on the current machine.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class Estimate:
         parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in self.memory.items() if v)
         return (
             f"{self.method} path for n={self.n}, D={self.n_features:,}: peak memory ~"
-            f"{format_bytes(self.peak_bytes)} ({parts}), time ~{_format_seconds(self.total_seconds)}"
+            f"{format_bytes(self.peak_bytes)} ({parts}), "
+            f"time ~{_format_seconds(self.total_seconds)}"
         )
 
 
@@ -148,7 +150,8 @@ def available_memory() -> int:
             avail = 4 * 2**30
     for limit_file, usage_file in (
         ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+         "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
     ):
         try:
             with open(limit_file) as fh:

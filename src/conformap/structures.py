@@ -205,8 +205,12 @@ def read_models(
 
 def _molmap_defaults(resolution, voxel_size, padding):
     resolution = check_positive(resolution, "resolution")
-    voxel_size = resolution / 3.0 if voxel_size is None else check_positive(voxel_size, "voxel_size")
-    padding = 3.0 * resolution if padding is None else check_positive(padding, "padding", allow_zero=True)
+    if voxel_size is None:
+        voxel_size = resolution / 3.0
+    voxel_size = check_positive(voxel_size, "voxel_size")
+    if padding is None:
+        padding = 3.0 * resolution
+    padding = check_positive(padding, "padding", allow_zero=True)
     return resolution, voxel_size, padding
 
 
