@@ -12,7 +12,7 @@ __all__ = ["CircleRecovery", "circle_recovery", "curve_order"]
 
 @dataclass(frozen=True)
 class CircleRecovery:
-    """Angular recovery of a circle (all angles in degrees).
+    r"""Angular recovery of a circle (all angles in degrees).
 
     Attributes
     ----------
@@ -22,6 +22,12 @@ class CircleRecovery:
     circular_correlation : float
         Absolute Jammalamadaka-Sarma circular correlation between estimated and true angles
         (1 = perfect, ~0 = unrelated); invariant to rotation and reflection.
+    geometry_correlation : float
+        Spearman correlation between all pairwise distances in the (centred, scaled) 2-D
+        embedding and the true chord distances :math:`2|\sin(\Delta\theta/2)|`: 1 when the
+        embedding is a faithful circle; lower when distant angles land close together (the
+        star- and triangle-shaped failures of L2 embeddings), even if ``atan2`` still orders
+        the points.
     offset : float
         Rotation that aligns the estimate with the truth.
     reflected : bool
@@ -33,6 +39,7 @@ class CircleRecovery:
     median_error: float
     p90_error: float
     circular_correlation: float
+    geometry_correlation: float
     offset: float
     reflected: bool
     estimated: np.ndarray
@@ -85,10 +92,15 @@ def circle_recovery(embedding, angles) -> CircleRecovery:
     sa, sb = np.sin(a - abar), np.sin(b - bbar)
     denom = np.sqrt((sa**2).sum() * (sb**2).sum())
     rho = float(abs((sa * sb).sum()) / denom) if denom > 0 else 0.0
+    from scipy.spatial.distance import pdist
+
+    chord = pdist(np.c_[np.cos(truth), np.sin(truth)])
+    geo = float(scipy.stats.spearmanr(pdist(xy), chord).statistic) if truth.size > 2 else 1.0
     return CircleRecovery(
         median_error=float(np.degrees(np.median(err))),
         p90_error=float(np.degrees(np.percentile(err, 90))),
         circular_correlation=rho,
+        geometry_correlation=geo,
         offset=float(np.degrees(offset) % 360),
         reflected=bool(sign < 0),
         estimated=np.degrees(np.mod(sign * est - offset, 2 * np.pi)),

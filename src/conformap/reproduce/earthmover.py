@@ -119,6 +119,7 @@ def run(args) -> int:
     print(f"fig3 done: {summary['fig3']}", file=sys.stdout)
 
     errors: dict = {}  # (noise, metric, n) -> list of median errors over seeds
+    geometry: dict = {}  # (noise, metric, n) -> list of geometry correlations over seeds
     timing_rows, bw_rows = [], []
     fig5 = {}
     bw_err: dict = {}
@@ -142,8 +143,10 @@ def run(args) -> int:
             for metric, D in (("wemd", dw), ("l2", dl)):
                 for n in sizes:
                     res = _embed(D[:n, :n])
-                    err = np.nan if res is None else circle_recovery(res.embedding, angles[:n]).median_error
-                    errors.setdefault((noise, metric, n), []).append(err)
+                    rec = None if res is None else circle_recovery(res.embedding, angles[:n])
+                    errors.setdefault((noise, metric, n), []).append(np.nan if rec is None else rec.median_error)
+                    geometry.setdefault((noise, metric, n), []).append(
+                        np.nan if rec is None else rec.geometry_correlation)
                     if seed == 0 and res is not None:
                         fig5[(noise, metric, n)] = (res.embedding, angles[:n])
                 nb = min(100, max(sizes))
@@ -199,15 +202,20 @@ def run(args) -> int:
                 + ("" if not np.isnan(errors[(noise, metric, n)]).any()
                    else f" ({int(np.isnan(errors[(noise, metric, n)]).sum())} failed)")
                 for n in sizes])
+    geo_rows = [[("noisy" if noise else "clean"), metric]
+                + [f"{np.nanmedian(geometry[(noise, metric, n)]):.3f}" for n in sizes]
+                for noise in (0.0, 0.1) for metric in ("l2", "wemd")]
     for noise in (0.0, 0.1):
         for metric in ("l2", "wemd"):
             bw_rows.append([("noisy" if noise else "clean"), metric] + [
                 f"{np.nanmedian(bw_err[(noise, metric, k)]):.1f}" if not np.all(np.isnan(bw_err[(noise, metric, k)])) else "failed"
                 for k in [f"x{s:g}" for s in SCALES] + list(RULES)])
     rec_md = _md_table(["data", "metric"] + [f"n={n}" for n in sizes], rec_rows)
+    geo_md = _md_table(["data", "metric"] + [f"n={n}" for n in sizes], geo_rows)
     bw_md = _md_table(["data", "metric"] + [f"σ×{s:g}" for s in SCALES] + list(RULES), bw_rows)
     time_md = _md_table(["n", "wavelet transform (s)", "WEMD distances (s)", "L2 distances (s)"], timing_rows)
     summary["recovery_median_error_deg"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in errors.items()}
+    summary["geometry_correlation"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in geometry.items()}
     summary["bandwidth_median_error_deg"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in bw_err.items()}
     summary["seconds"] = round(time.perf_counter() - t_start, 1)
     with atomic_path(out / "results.json") as tmp:
@@ -220,6 +228,8 @@ def run(args) -> int:
             f"L2 up to {summary['fig3']['l2_monotone_until_deg']:.0f}° (5° steps).\n\n"
             "### Median angular recovery error (degrees; median over seeds) for each Fig. 5 cell\n"
             + rec_md
+            + "\n### Geometry: Spearman correlation of embedding distances with true chord "
+            "distances (1 = a faithful circle; median over seeds)\n" + geo_md
             + f"\n### Recovery error (degrees) vs bandwidth, n = {min(100, max(sizes))}: scale factors "
             "times the 'auto' sigma, then each automatic rule\n" + bw_md
             + "\n### Fig. 4: running times on this machine (largest n measured; smaller n scaled: "

@@ -1,0 +1,61 @@
+"""Recovery metrics: exact on constructed embeddings, invariant to rotation/reflection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conformap.evaluate import circle_recovery, curve_order
+
+
+def circle(angles_deg, offset=0.0, sign=1.0, scale=(1.0, 1.0), centre=(0.0, 0.0)):
+    a = np.radians(sign * np.asarray(angles_deg) + offset)
+    return np.c_[centre[0] + scale[0] * np.cos(a), centre[1] + scale[1] * np.sin(a)]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("offset", [0.0, 77.0, 250.0])
+def test_perfect_circle_any_rotation_reflection_scale(sign, offset):
+    ang = np.random.default_rng(0).uniform(0, 360, 200)
+    rec = circle_recovery(circle(ang, offset, sign, scale=(3.0, 0.5), centre=(5, -2)), ang)
+    # The ellipse's axes are estimated from the sample's range: exact up to sampling.
+    assert rec.median_error == pytest.approx(0, abs=0.2)
+    assert rec.p90_error == pytest.approx(0, abs=0.2)
+    assert rec.circular_correlation == pytest.approx(1.0)
+    assert rec.reflected == (sign < 0)
+    np.testing.assert_allclose(np.cos(np.radians(rec.estimated - ang)), 1.0, atol=1e-5)
+
+
+def test_clustered_sampling_does_not_bias_the_centre():
+    # 80 % of the points at one angle: a mean-centred atan2 would be badly wrong.
+    ang = np.r_[np.full(400, 10.0), np.linspace(0, 360, 100, endpoint=False)]
+    assert circle_recovery(circle(ang), ang).p90_error < 1e-6
+
+
+def test_known_error_and_geometry():
+    ang = np.linspace(0, 360, 100, endpoint=False)
+    noisy = ang + np.where(np.arange(100) % 2, 5.0, -5.0)
+    rec = circle_recovery(circle(noisy), ang)
+    assert rec.median_error == pytest.approx(5.0, abs=1e-6)
+    assert rec.geometry_correlation > 0.99
+    # A star (three arms meeting in the middle) keeps atan2 order but not the geometry.
+    r = np.abs(((ang % 120) - 60) / 60)
+    star = circle(np.round(ang / 120) * 120) * r[:, None]
+    assert circle_recovery(star, ang).geometry_correlation < 0.9
+
+
+def test_unrelated_embedding_scores_low():
+    rng = np.random.default_rng(1)
+    ang = rng.uniform(0, 360, 300)
+    rec = circle_recovery(rng.standard_normal((300, 2)), ang)
+    assert rec.median_error > 45
+    assert rec.circular_correlation < 0.2
+
+
+def test_curve_order_and_shape_errors():
+    t = np.linspace(0, 1, 50)
+    assert curve_order(-(t**3), t) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="coordinate: has 3 values but truth has 50"):
+        curve_order(t[:3], t)
+    with pytest.raises(ValueError, match="embedding: expected shape"):
+        circle_recovery(np.ones((5, 1)), np.ones(5))
