@@ -218,3 +218,20 @@ def test_cli_cache_refuses_exact_emd(map_dir, tmp_path, capsys):
     assert rc == 2
     assert "--cache" in capsys.readouterr().err
     assert not list(tmp_path.glob("e.*"))
+
+
+def test_cli_cache_euclidean_and_bandwidth_hint(map_dir, tmp_path, capsys):
+    base = ["embed", str(map_dir), "--metric", "euclidean", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "p")]) == 0
+    assert main([*base, "--out", str(tmp_path / "c"), "--cache", str(tmp_path / "cc")]) == 0
+    with np.load(tmp_path / "p.npz") as a, np.load(tmp_path / "c.npz") as b:
+        np.testing.assert_allclose(b["embedding"], a["embedding"], rtol=1e-9, atol=1e-12)
+        assert str(b["metric"]) == "euclidean"
+    capsys.readouterr()
+    rc = main([*base, "--out", str(tmp_path / "bad"), "--cache", str(tmp_path / "cc"),
+               "--bandwidth", "1e-6"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "use a larger bandwidth" in err
+    assert "re-run with other --bandwidth" in err
+    assert not list(tmp_path.glob("bad.*"))

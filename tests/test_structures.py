@@ -225,3 +225,42 @@ def test_cli_simulate_from_bad_pdb_leaves_nothing(tmp_path, capsys):
     assert "broken.cif" in err
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_chain_selection(tmp_path):
+    st = helix(n_models=2)
+    for model in st:
+        extra = model[0].clone()
+        extra.name = "B"
+        for res in extra:
+            for a in res:
+                a.pos = gemmi.Position(a.pos.x + 15, a.pos.y, a.pos.z)
+        model.add_chain(extra)
+    st.setup_entities()
+    st.write_pdb(str(tmp_path / "ab.pdb"))
+    both = read_models(tmp_path / "ab.pdb")
+    only_b = read_models(tmp_path / "ab.pdb", chains=["B"])
+    assert len(only_b[0].coords) * 2 == len(both[0].coords)
+    assert only_b[0].coords[:, 0].min() > 10
+    with pytest.raises(InputError, match=r"ab\.pdb: model 1 has no chain\(s\) \['C'\]; its "
+                                         r"chains are \['A', 'B'\]"):
+        read_models(tmp_path / "ab.pdb", chains=["B", "C"])
+    out = tmp_path / "maps"
+    assert main(["simulate", "--from-pdb", str(tmp_path / "ab.pdb"), "--chains", "B",
+                 "--resolution", "6", "--out", str(out)]) == 0
+    with open(out / "models.csv") as fh:
+        assert fh.read().splitlines()[1].endswith(",30")  # n_atoms of chain B
+
+
+def test_cli_noise_is_seeded(tmp_path):
+    helix(n_models=2).write_pdb(str(tmp_path / "h.pdb"))
+    runs = []
+    for out, seed in (("a", "1"), ("b", "1"), ("c", "2")):
+        assert main(["simulate", "--from-pdb", str(tmp_path / "h.pdb"), "--noise", "0.1",
+                     "--seed", seed, "--resolution", "6", "--out", str(tmp_path / out)]) == 0
+        runs.append(read_stack(tmp_path / out).data)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+    clean, _, _ = structures_to_maps(tmp_path / "h.pdb", resolution=6)
+    resid = runs[0] - clean
+    assert 0.05 < resid[0].std() / clean[0].max() < 0.15

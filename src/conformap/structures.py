@@ -110,7 +110,9 @@ class Grid:
         return math.prod(self.shape)
 
 
-def _read_one(path: Path, *, remove_waters: bool, remove_hydrogens: bool) -> list[AtomicModel]:
+def _read_one(
+    path: Path, *, remove_waters: bool, remove_hydrogens: bool, chains: frozenset | None
+) -> list[AtomicModel]:
     import gemmi
 
     if not path.is_file():
@@ -131,9 +133,19 @@ def _read_one(path: Path, *, remove_waters: bool, remove_hydrogens: bool) -> lis
     multi = len(st) > 1
     for model in st:
         num = str(getattr(model, "num", getattr(model, "name", "")))
+        if chains is not None:
+            present = {ch.name for ch in model}
+            missing = sorted(chains - present)
+            if missing:
+                raise InputError(
+                    f"{path}: model {num} has no chain(s) {missing}; its chains are "
+                    f"{sorted(present)}"
+                )
         coords, weights = [], []
         unknown = None
         for cra in model.all():
+            if chains is not None and cra.chain.name not in chains:
+                continue
             a = cra.atom
             z = a.element.atomic_number
             if z == 0 and unknown is None:
@@ -165,6 +177,7 @@ def read_models(
     *,
     remove_waters: bool = True,
     remove_hydrogens: bool = False,
+    chains: Sequence[str] | None = None,
 ) -> list[AtomicModel]:
     """Read every model of every file (PDB, mmCIF, mmJSON; optionally gzipped) with gemmi.
 
@@ -176,6 +189,9 @@ def read_models(
         Drop water molecules (crystal waters are not part of the conformation).
     remove_hydrogens : bool, default False
         Drop hydrogens (useful when some models have them and others do not).
+    chains : sequence of str, optional
+        Keep only these chains (author chain names, e.g. the rotating F0 ring and axle of
+        ATP synthase); every model must have all of them.
 
     Returns
     -------
@@ -191,11 +207,13 @@ def read_models(
     items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not items:
         raise InputError("no structure files given; pass at least one PDB or mmCIF file")
+    keep = None if chains is None else frozenset(str(c) for c in chains)
+    if keep is not None and not keep:
+        raise ValueError("chains: got an empty selection; pass chain names or None for all")
     models: list[AtomicModel] = []
     for p in items:
-        models.extend(
-            _read_one(Path(p), remove_waters=remove_waters, remove_hydrogens=remove_hydrogens)
-        )
+        models.extend(_read_one(Path(p), remove_waters=remove_waters,
+                                remove_hydrogens=remove_hydrogens, chains=keep))
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -347,6 +365,7 @@ def structures_to_maps(
     grid: Grid | None = None,
     remove_waters: bool = True,
     remove_hydrogens: bool = False,
+    chains: Sequence[str] | None = None,
     max_voxels: int = MAX_VOXELS,
     dtype=np.float32,
 ) -> tuple[np.ndarray, list[AtomicModel], Grid]:
@@ -363,7 +382,7 @@ def structures_to_maps(
     grid : Grid, optional
         Sample on this grid instead (e.g. to add conformations to an earlier set); atoms outside
         it are an error.
-    remove_waters, remove_hydrogens
+    remove_waters, remove_hydrogens, chains
         See :func:`read_models`.
     max_voxels : int
         Largest grid accepted.
@@ -376,7 +395,8 @@ def structures_to_maps(
         ``models[i].name`` names ``maps[i]``.
     grid : Grid
     """
-    models = read_models(paths, remove_waters=remove_waters, remove_hydrogens=remove_hydrogens)
+    models = read_models(paths, remove_waters=remove_waters, remove_hydrogens=remove_hydrogens,
+                         chains=chains)
     resolution, _, _ = _molmap_defaults(resolution, voxel_size, padding)
     if grid is None:
         grid = common_grid(models, resolution=resolution, voxel_size=voxel_size, padding=padding,

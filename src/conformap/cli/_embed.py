@@ -166,8 +166,13 @@ def fit_cached(args, data, method: str):
         done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
                          for kind, s in cache.stats.items())
         print(f"conformap embed: cache {args.cache}: {done}", file=sys.stderr)
-    return DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
-                        bandwidth=args.bandwidth, random_state=args.seed).fit(dist)
+    dm = DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
+                      bandwidth=args.bandwidth, random_state=args.seed)
+    try:
+        return dm.fit(dist)
+    except ValueError as exc:  # e.g. a bandwidth that disconnects the graph
+        raise ValueError(f"{exc} (the distances are kept in --cache {args.cache}, so a re-run "
+                         "with other --bandwidth/--n-components/--alpha reuses them)") from exc
 
 
 def run(args) -> int:

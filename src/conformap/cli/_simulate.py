@@ -56,6 +56,8 @@ def register(sub) -> None:
                    help="Å of empty space around the atoms (default 3 x resolution)")
     g.add_argument("--remove-hydrogens", action="store_true",
                    help="drop hydrogens (when only some models have them)")
+    g.add_argument("--chains", default=None, metavar="A,B,...",
+                   help="keep only these chains (e.g. the moving part of a complex)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     p.set_defaults(func=run)
@@ -115,6 +117,7 @@ def _run_from_pdb(args, out: Path) -> int:
     maps, models, grid = structures_to_maps(
         args.from_pdb, resolution=args.resolution, voxel_size=args.voxel_size,
         padding=args.padding, remove_hydrogens=args.remove_hydrogens,
+        chains=None if args.chains is None else [c for c in args.chains.split(",") if c],
     )
     if args.noise:
         rng = np.random.default_rng(args.seed)
