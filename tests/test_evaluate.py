@@ -21,7 +21,7 @@ def test_perfect_circle_any_rotation_reflection_scale(sign, offset):
     # The ellipse's axes are estimated from the sample's range: exact up to sampling.
     assert rec.median_error == pytest.approx(0, abs=0.2)
     assert rec.p90_error == pytest.approx(0, abs=0.2)
-    assert rec.circular_correlation == pytest.approx(1.0)
+    assert rec.circular_correlation == pytest.approx(1.0, abs=1e-3)
     assert rec.reflected == (sign < 0)
     np.testing.assert_allclose(np.cos(np.radians(rec.estimated - ang)), 1.0, atol=1e-5)
 
