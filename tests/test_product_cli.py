@@ -30,7 +30,8 @@ def test_factorize_npy_with_labels(rect_files, capsys):
     summary = json.loads(out.with_suffix(".json").read_text())
     assert len(summary["factors"]) == 2
     assert all(isinstance(c, int) and c >= 1 for f in summary["factors"] for c in f)
-    assert summary["triplets"] and len(summary["scores"]) == len(summary["triplets"])
+    assert summary["triplets"]
+    assert len(summary["scores"]) == len(summary["triplets"])
     with np.load(out.with_suffix(".npz")) as z:
         assert z["eigenvectors"].shape == (1200, 26)
         np.testing.assert_allclose(z["eigenvectors"][:, 0], 1.0)
@@ -47,7 +48,8 @@ def test_factorize_csv_explicit_parameters(rect_files):
                "--gamma", "0.8", "--out", str(out)])
     assert rc == 0
     summary = json.loads(out.with_suffix(".json").read_text())
-    assert summary["delta"] == 2.0 and summary["gamma"] == 0.8
+    assert summary["delta"] == 2.0
+    assert summary["gamma"] == 0.8
 
 
 @pytest.mark.parametrize(
@@ -63,13 +65,17 @@ def test_bad_arguments_rejected_by_parser(rect_files, args, message, capsys):
 
 def test_bad_inputs_clear_message(rect_files, tmp_path, capsys):
     rc = main(["factorize", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "o")])
-    assert rc == 2 and "no such file" in capsys.readouterr().err
+    assert rc == 2
+    assert "no such file" in capsys.readouterr().err
     np.save(tmp_path / "flat.npy", np.arange(10.0))
     rc = main(["factorize", str(tmp_path / "flat.npy"), "--out", str(tmp_path / "o")])
-    assert rc == 2 and "shape (n, d)" in capsys.readouterr().err
+    assert rc == 2
+    assert "shape (n, d)" in capsys.readouterr().err
     rc = main(["factorize", str(rect_files / "points.npy"), "-N", "2", "--out",
                str(tmp_path / "o")])
-    assert rc == 2 and "n_eigenvectors" in capsys.readouterr().err
+    assert rc == 2
+    assert "n_eigenvectors" in capsys.readouterr().err
     rc = main(["factorize", str(rect_files / "points.npy"), "--hierarchical", "--out",
                str(tmp_path / "o")])
-    assert rc == 2 and "--factors 3" in capsys.readouterr().err
+    assert rc == 2
+    assert "--factors 3" in capsys.readouterr().err

@@ -15,7 +15,8 @@ from conformap.datasets import (
 def test_rectangle_torus_box_geometry():
     X, t = make_rectangle(500, noise=0.1, rng=0)
     assert X.shape == (500, 3)
-    assert X[:, 0].max() <= 1 + np.sqrt(np.pi) and X[:, 1].max() <= 1.5
+    assert X[:, 0].max() <= 1 + np.sqrt(np.pi)
+    assert X[:, 1].max() <= 1.5
     assert abs(X[:, 2].std() - 0.1) < 0.02
     np.testing.assert_array_equal(X[:, 0], t["x"])
     Y, u = make_torus(400, rng=0)
@@ -23,7 +24,8 @@ def test_rectangle_torus_box_geometry():
     np.testing.assert_allclose(np.hypot(Y[:, 2], Y[:, 3]), 1 + np.sqrt(np.pi))
     np.testing.assert_allclose(np.arctan2(Y[:, 1], Y[:, 0]) % (2 * np.pi), u["theta1"])
     Z, v = make_box(300, rng=0)
-    assert Z.shape == (300, 3) and Z[:, 2].max() <= 7.0
+    assert Z.shape == (300, 3)
+    assert Z[:, 2].max() <= 7.0
     assert [f["name"] for f in v["spec"]] == ["x", "y", "z"]
 
 
@@ -35,9 +37,11 @@ def test_deterministic_for_seed():
 
 def test_cryoem_images_depend_on_both_motions():
     imgs, t = make_product_cryoem(6, image_size=32, snr=None, rng=0)
-    assert imgs.shape == (6, 32, 32) and imgs.dtype == np.float32
+    assert imgs.shape == (6, 32, 32)
+    assert imgs.dtype == np.float32
     assert t["noise_sigma"] == 0.0
-    assert np.all(np.abs(t["stretch_x"]) <= 20) and np.all(t["stretch_y"] == 0)
+    assert np.all(np.abs(t["stretch_x"]) <= 20)
+    assert np.all(t["stretch_y"] == 0)
     assert np.all((t["angle_deg"] >= 0) & (t["angle_deg"] < 360))
     # distinct conformations give distinct images
     d = np.abs(imgs[:, None] - imgs[None]).sum(axis=(2, 3))
@@ -46,7 +50,7 @@ def test_cryoem_images_depend_on_both_motions():
 
 def test_cryoem_snr_and_pca():
     clean, _ = make_product_cryoem(200, image_size=32, snr=None, rng=1)
-    noisy, t = make_product_cryoem(200, image_size=32, snr=0.5, rng=1)
+    noisy, _t = make_product_cryoem(200, image_size=32, snr=0.5, rng=1)
     noise_var = (noisy - clean).var()
     signal_var = clean.reshape(200, -1).var(axis=1).mean()
     assert signal_var / noise_var == pytest.approx(0.5, rel=0.05)
@@ -55,7 +59,8 @@ def test_cryoem_snr_and_pca():
     assert pcs.shape == (200, 4)
     np.testing.assert_allclose(pcs.mean(0), 0, atol=1e-10)
     np.testing.assert_allclose(pcs.std(0), 1, atol=1e-10)
-    assert len(t3["spec"]) == 3 and t3["stretch_y"].std() > 0
+    assert len(t3["spec"]) == 3
+    assert t3["stretch_y"].std() > 0
     pcs2, _ = make_product_cryoem(200, image_size=32, snr=0.5, pca_components=4, rng=1)
     np.testing.assert_allclose(pca_standardize(noisy, 4), pcs2, atol=1e-6)
 

@@ -51,9 +51,11 @@ def test_rectangle_factors_match_cosines(rectangle):
     # wrong assignments, if any, are eigenvectors that mix modes (no clear ground truth)
     assert not np.any(ev.confident & (ev.predicted >= 0) & ~ev.correct)
     # the first non-trivial eigenvectors are cos(pi x / a) and cos(pi y / b)
-    assert 1 in res.factors[0] and 2 in res.factors[1]
+    assert 1 in res.factors[0]
+    assert 2 in res.factors[1]
     r2 = factor_r2(res.eigenvectors[:, [1, 2]], truth)
-    assert r2[0, 0] > 0.95 and r2[1, 1] > 0.95
+    assert r2[0, 0] > 0.95
+    assert r2[1, 1] > 0.95
 
 
 def test_torus_factors_match_fourier_modes(torus):
@@ -88,9 +90,10 @@ def test_deterministic_for_fixed_seed():
 
 
 def test_estimator_contract():
-    X, truth = make_rectangle(800, rng=4)
+    X, _truth = make_rectangle(800, rng=4)
     est = ProductManifoldFactorizer(20, gamma=0.7, random_state=0)
-    assert est.get_params()["gamma"] == 0.7 and not hasattr(est, "factors_")
+    assert est.get_params()["gamma"] == 0.7
+    assert not hasattr(est, "factors_")
     X0 = X.copy()
     assert est.fit(X) is est
     np.testing.assert_array_equal(X, X0)
@@ -121,7 +124,7 @@ def test_max_k_cut_box_three_factors():
 def test_no_triplet_found_message():
     rng = np.random.default_rng(0)
     X = np.sort(rng.uniform(0, 1, 600))[:, None]  # an interval: not a product
-    with pytest.raises(ValueError, match="no triplet found.*gamma"):
+    with pytest.raises(ValueError, match=r"no triplet found.*gamma"):
         factorize(X, n_eigenvectors=10, gamma=0.95, rng=0)
 
 

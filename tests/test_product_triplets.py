@@ -81,7 +81,7 @@ def test_sign_invariance_and_candidates():
     np.testing.assert_allclose(a.scores, b.scores)
     assert a.candidates.shape[0] == a.n_candidates.sum()
     # the full score table agrees with the pruned search on admissible pairs
-    pairs, sim, err = triplet_scores(phi, lam, 9)
+    _pairs, sim, err = triplet_scores(phi, lam, 9)
     sel = err < 1.0
     assert np.isclose(sim[sel].max(), a.best_score[9])
 

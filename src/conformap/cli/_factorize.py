@@ -162,11 +162,10 @@ def _read_labels(spec: str, names: list[str]):
 
 def run(args) -> int:
     from ..datasets import pca_standardize
-    from ..io import write_npz
+    from ..io import atomic_path, write_npz
     from ..plotting import _pyplot  # noqa: F401  (fail early if matplotlib is broken)
     from ..product import factorize
     from ..product._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
-    from ..io import atomic_path
 
     stem = output_stem(args.out)
     if stem.suffix.lower() == ".json":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 #: paper name -> module in conformap.reproduce with register_options(parser) and run(args)
-PAPERS = {"earthmover": "earthmover"}
+PAPERS = {"earthmover": "earthmover", "product-manifold": "product_manifold"}
 
 
 def register(sub) -> None:

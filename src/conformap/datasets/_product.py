@@ -143,8 +143,9 @@ def _molecule_blobs(angle: np.ndarray, stretch_x: np.ndarray, stretch_y: np.ndar
     n = angle.size
     c, s = np.cos(angle), np.sin(angle)
     rot = np.empty((n, _ROTOR.shape[0], 3))
-    rot[..., 0] = _ROTOR_CENTRE[0] + c[:, None] * _ROTOR[None, :, 0] - s[:, None] * _ROTOR[None, :, 1]
-    rot[..., 1] = _ROTOR_CENTRE[1] + s[:, None] * _ROTOR[None, :, 0] + c[:, None] * _ROTOR[None, :, 1]
+    ox, oy = _ROTOR[None, :, 0], _ROTOR[None, :, 1]
+    rot[..., 0] = _ROTOR_CENTRE[0] + c[:, None] * ox - s[:, None] * oy
+    rot[..., 1] = _ROTOR_CENTRE[1] + s[:, None] * ox + c[:, None] * oy
     rot[..., 2] = _ROTOR_CENTRE[2]
     # arm: blobs evenly spread over a segment of length 24 + stretch_x (and tilted by stretch_y)
     arm = np.empty((n, _ARM_T.size, 3))
@@ -183,8 +184,8 @@ def make_product_cryoem(
     A core of Gaussian blobs carries (1) a subunit rotating about the molecule's z axis by an
     angle drawn uniformly from [0, 360) degrees and (2) an arm of blobs along x whose length
     (24 pixels at rest) changes by an amount uniform in ``[-stretch_range, stretch_range]``
-    pixels (optionally its y extent too, independently). Every conformation is projected along one fixed
-    viewing direction (``view`` = tilt about x, then in-plane rotation, in degrees); a 3-D
+    pixels (optionally its y extent too, independently). Every conformation is projected along
+    one fixed viewing direction (``view`` = tilt about x, then in-plane rotation, in degrees); a 3-D
     Gaussian blob projects exactly to a 2-D Gaussian, so the images are computed analytically.
     White Gaussian noise is added at the requested signal-to-noise ratio
 

@@ -13,14 +13,20 @@ of an interval :math:`[a, b]` or the Fourier modes :math:`\cos m\theta, \sin m\t
 circle (plus the constant). For independent factors a product
 :math:`f(\theta_1) g(\theta_2)` has :math:`R^2_f \approx 0` for both, and degenerate
 eigenspaces (the torus's :math:`\cos`, :math:`\sin` pairs) are handled because only the span
-matters. The true label of :math:`\varphi` is the factor with :math:`R^2_f \ge` ``threshold``
-(or "product/mixed", -1, if none).
+matters.
+
+Noise (the cryo-EM images) lowers every :math:`R^2` of an eigenvector, also on the right
+factor, so labels use the *relative* score :math:`R^2_f / R^2_{\text{all}}`, where
+:math:`R^2_{\text{all}}` is the fit on all smooth functions of the latent variables (each
+factor's basis plus tensor products of the first ``n_joint_modes`` modes). The true label of
+:math:`\varphi` is the factor with relative score :math:`\ge` ``threshold``, or -1
+(product / mixed) if none, or if :math:`R^2_{\text{all}} <` ``min_signal`` (noise).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import permutations
+from itertools import combinations, permutations
 
 import numpy as np
 
@@ -88,6 +94,29 @@ def factor_r2(eigenvectors, truth: dict, *, n_modes: int = 15) -> np.ndarray:
     return out
 
 
+def _joint_r2(phi: np.ndarray, truth: dict, n_modes: int, n_joint_modes: int) -> np.ndarray:
+    """R^2 on all single-factor modes plus tensor products of the low modes."""
+    singles, lows = [], []
+    for fac in truth["spec"]:
+        theta = np.asarray(truth[fac["coordinate"]], dtype=np.float64)
+        singles.append(_basis(theta, fac["kind"], *fac["range"], n_modes))
+        lows.append(_basis(theta, fac["kind"], *fac["range"], n_joint_modes)[:, 1:])
+    cols = singles
+    for r in range(2, len(lows) + 1):
+        for combo in combinations(lows, r):
+            prod = combo[0]
+            for b in combo[1:]:
+                prod = (prod[:, :, None] * b[:, None, :]).reshape(len(prod), -1)
+            cols.append(prod)
+    basis = np.concatenate(cols, axis=1)
+    q, _ = np.linalg.qr(basis)
+    centred = phi - phi.mean(axis=0)
+    total = (centred**2).sum(axis=0)
+    resid = ((centred - q @ (q.T @ centred)) ** 2).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, 1.0 - resid / total, np.nan)
+
+
 @dataclass(frozen=True)
 class FactorAssignment:
     """Per-eigenvector and overall agreement of a factorization with the ground truth.
@@ -98,6 +127,8 @@ class FactorAssignment:
         Eigenvector columns evaluated.
     r2 : ndarray, shape (N, n_factors)
         :func:`factor_r2` of each column.
+    r2_all : ndarray, shape (N,)
+        :math:`R^2_{\\text{all}}`: variance explained by any smooth function of the latents.
     true_label : ndarray of int, shape (N,)
         Ground-truth factor of each column, -1 for product / mixed.
     predicted : ndarray of int, shape (N,)
@@ -105,8 +136,9 @@ class FactorAssignment:
     correct : ndarray of bool, shape (N,)
         ``predicted == true_label`` (meaningful where ``predicted >= 0``).
     confident : ndarray of bool, shape (N,)
-        Columns whose ground truth is unambiguous: :math:`\\max_f R^2_f \\ge` 0.9 or
-        :math:`\\le` 0.1.
+        Columns whose ground truth is unambiguous: relative score :math:`\\max_f
+        R^2_f / R^2_{\\text{all}} \\ge 0.9` or :math:`\\le 0.1`, and
+        :math:`R^2_{\\text{all}} \\ge` ``min_signal``.
     accuracy : float
         Fraction of assigned eigenvectors put in the right factor (NaN if none assigned).
     confident_accuracy : float
@@ -120,6 +152,7 @@ class FactorAssignment:
 
     columns: np.ndarray
     r2: np.ndarray
+    r2_all: np.ndarray
     true_label: np.ndarray
     predicted: np.ndarray
     correct: np.ndarray
@@ -134,14 +167,16 @@ class FactorAssignment:
         """One row per eigenvector: column, true factor, predicted factor, R^2, correct."""
         return [
             {"column": int(c), "true": int(t), "predicted": int(p),
-             "r2": [round(float(v), 4) for v in r], "correct": bool(ok) if p >= 0 else None}
-            for c, t, p, r, ok in zip(self.columns, self.true_label, self.predicted, self.r2,
-                                      self.correct, strict=True)
+             "r2": [round(float(v), 4) for v in r], "r2_all": round(float(a), 4),
+             "correct": bool(ok) if p != -1 else None}
+            for c, t, p, r, a, ok in zip(self.columns, self.true_label, self.predicted, self.r2,
+                                         self.r2_all, self.correct, strict=True)
         ]
 
 
 def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 0.8,
-                      n_modes: int = 15, columns=None) -> FactorAssignment:
+                      n_modes: int = 15, n_joint_modes: int = 6, min_signal: float = 0.2,
+                      columns=None) -> FactorAssignment:
     """Compare eigenvector bins with the analytic ground truth.
 
     Parameters
@@ -154,8 +189,13 @@ def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 
     truth : dict
         Latent coordinates and ``"spec"`` (see :func:`factor_r2`).
     threshold : float, default 0.8
-        :math:`R^2_f` above which a column counts as a factor-f eigenvector.
+        Relative score :math:`R^2_f / R^2_{\\text{all}}` above which a column counts as a
+        factor-f eigenvector.
     n_modes : int, default 15
+    n_joint_modes : int, default 6
+        Modes per factor in the tensor-product part of :math:`R^2_{\\text{all}}`.
+    min_signal : float, default 0.2
+        Columns with :math:`R^2_{\\text{all}}` below this are noise (label -1, not confident).
     columns : sequence of int, optional
         Columns to evaluate; default all non-constant columns.
 
@@ -169,8 +209,15 @@ def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 
     columns = np.asarray(columns, dtype=np.int64)
     r2 = factor_r2(phi[:, columns], truth, n_modes=n_modes)
     n_true = r2.shape[1]
-    best = np.nanargmax(np.nan_to_num(r2, nan=-1.0), axis=1)
-    true_label = np.where(np.nanmax(np.nan_to_num(r2, nan=-1.0), axis=1) >= threshold, best, -1)
+    r2_all = _joint_r2(phi[:, columns], truth, n_modes, check_int(n_joint_modes, "n_joint_modes",
+                                                                  low=1))
+    r2c = np.nan_to_num(r2, nan=0.0)
+    signal = np.maximum(np.nan_to_num(r2_all, nan=0.0), r2c.max(axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(signal > 0, r2c / signal[:, None], 0.0)
+    best = np.argmax(rel, axis=1)
+    has_signal = signal >= min_signal
+    true_label = np.where((rel.max(axis=1) >= threshold) & has_signal, best, -1)
     bins = [np.asarray(b, dtype=np.int64) for b in factors]
     pos = {int(c): i for i, c in enumerate(columns)}
     raw = np.full(columns.size, -1)
@@ -190,9 +237,7 @@ def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 
     predicted[(raw >= 0) & (predicted == -2)] = -2  # a bin matching no factor: always wrong
     assigned = raw >= 0
     correct = (predicted == true_label) & assigned
-    conf = (np.nanmax(np.nan_to_num(r2, nan=0.0), axis=1) >= 0.9) | (
-        np.nanmax(np.nan_to_num(r2, nan=0.0), axis=1) <= 0.1
-    )
+    conf = has_signal & ((rel.max(axis=1) >= 0.9) | (rel.max(axis=1) <= 0.1))
     n_assigned = int(assigned.sum())
     acc = float(correct.sum() / n_assigned) if n_assigned else float("nan")
     ca = assigned & conf
@@ -200,7 +245,7 @@ def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 
     n_factor_true = int((true_label >= 0).sum())
     recall = float(correct.sum() / n_factor_true) if n_factor_true else float("nan")
     return FactorAssignment(
-        columns=columns, r2=r2, true_label=true_label, predicted=predicted, correct=correct,
-        confident=conf, accuracy=acc, confident_accuracy=conf_acc, recall=recall,
+        columns=columns, r2=r2, r2_all=r2_all, true_label=true_label, predicted=predicted,
+        correct=correct, confident=conf, accuracy=acc, confident_accuracy=conf_acc, recall=recall,
         n_assigned=n_assigned, bin_to_factor=tuple(int(v) for v in best_map),
     )

@@ -24,8 +24,9 @@ Defaults and how they scale
     :math:`2\lambda^{(f)}_1 \ge 2\lambda_1` (:math:`\lambda_{m+n} - \lambda_m - \lambda_n
     = 2mn\lambda_1` on an interval or circle), so this prunes them while keeping true
     products whose estimated eigenvalue sums are off by up to :math:`1.5\lambda_1` (measured
-    on the rectangle, n = 5000, N = 100: 90 % of true pairs within :math:`1.8\lambda_1`). It scales like the eigenvalues, :math:`\propto` (data units)\
-    :math:`^{-2}`, so the result does not depend on the units.
+    on the rectangle, n = 5000, N = 100: 90 % of true pairs within :math:`1.8\lambda_1`).
+    It scales like the eigenvalues, as (data units)\ :math:`^{-2}`, so the result does not
+    depend on the units.
 ``gamma=0.75``
     A same-factor product :math:`\cos(m\theta)\cos(n\theta)` has similarity
     :math:`1/\sqrt2 \approx 0.707` with :math:`\cos((m+n)\theta)`; any :math:`\gamma > 0.707`
@@ -40,7 +41,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph
 
 from .._validation import ConformapWarning, check_int, check_positive
 from ._maxcut import max_cut
