@@ -214,7 +214,7 @@ def factor_assignment(factors, eigenvectors, truth: dict, *, threshold: float = 
     r2c = np.nan_to_num(r2, nan=0.0)
     signal = np.maximum(np.nan_to_num(r2_all, nan=0.0), r2c.max(axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(signal > 0, r2c / signal[:, None], 0.0)
+        rel = np.where((signal > 0)[:, None], r2c / signal[:, None], 0.0)
     best = np.argmax(rel, axis=1)
     has_signal = signal >= min_signal
     true_label = np.where((rel.max(axis=1) >= threshold) & has_signal, best, -1)
