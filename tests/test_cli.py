@@ -17,7 +17,26 @@ def run(argv, capsys):
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     d = tmp_path_factory.mktemp("sim") / "rotor"
-    assert main(["simulate", "--out", str(d), "-n", "16", "--noise", "0.1", "--shape", "20", "32", "20", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--out",
+                str(d),
+                "-n",
+                "16",
+                "--noise",
+                "0.1",
+                "--shape",
+                "20",
+                "32",
+                "20",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     return d
 
 
@@ -38,9 +57,21 @@ def test_simulate_refuses_to_overwrite(simulated, capsys):
 
 def test_embed_end_to_end_with_color(simulated, tmp_path, capsys):
     out = tmp_path / "emb"
-    code, stdout, err = run(["embed", simulated, "--out", out, "--color-by",
-                             f"{simulated / 'ground_truth.csv'}:angle_deg", "--cyclic", "--quiet",
-                             "--negative", "keep"], capsys)
+    code, stdout, err = run(
+        [
+            "embed",
+            simulated,
+            "--out",
+            out,
+            "--color-by",
+            f"{simulated / 'ground_truth.csv'}:angle_deg",
+            "--cyclic",
+            "--quiet",
+            "--negative",
+            "keep",
+        ],
+        capsys,
+    )
     assert code == 0, err
     z = np.load(out.with_suffix(".npz"))
     assert z["embedding"].shape == (16, 2)
@@ -55,7 +86,18 @@ def test_embed_end_to_end_with_color(simulated, tmp_path, capsys):
 def test_embed_euclidean_on_npy(tmp_path, capsys):
     X = np.random.default_rng(0).random((30, 8, 8))
     np.save(tmp_path / "x.npy", X)
-    code, _, err = run(["embed", tmp_path / "x.npy", "--metric", "euclidean", "--out", tmp_path / "o.npz", "--quiet"], capsys)
+    code, _, err = run(
+        [
+            "embed",
+            tmp_path / "x.npy",
+            "--metric",
+            "euclidean",
+            "--out",
+            tmp_path / "o.npz",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert np.load(tmp_path / "o.npz")["embedding"].shape == (30, 2)
 
@@ -104,17 +146,45 @@ def test_mismatched_shapes_name_both_files(tmp_path, capsys):
 
 
 def test_bad_color_column_fails_before_computing(simulated, tmp_path, capsys):
-    code, _, err = run(["embed", simulated, "--out", tmp_path / "o", "--quiet",
-                        "--color-by", f"{simulated / 'ground_truth.csv'}:nope"], capsys)
+    code, _, err = run(
+        [
+            "embed",
+            simulated,
+            "--out",
+            tmp_path / "o",
+            "--quiet",
+            "--color-by",
+            f"{simulated / 'ground_truth.csv'}:nope",
+        ],
+        capsys,
+    )
     assert code == 2 and "no column 'nope'" in err
     assert _no_outputs(tmp_path / "o")
 
 
 def test_disconnected_graph_is_reported(tmp_path, capsys):
-    X = 1 + np.r_[np.random.default_rng(0).normal(0, 0.01, (10, 4)), np.random.default_rng(1).normal(100, 0.01, (10, 4))]
+    X = (
+        1
+        + np.r_[
+            np.random.default_rng(0).normal(0, 0.01, (10, 4)),
+            np.random.default_rng(1).normal(100, 0.01, (10, 4)),
+        ]
+    )
     np.save(tmp_path / "x.npy", X)
-    code, _, err = run(["embed", tmp_path / "x.npy", "--metric", "euclidean", "--bandwidth", "0.5",
-                        "--out", tmp_path / "o", "--quiet"], capsys)
+    code, _, err = run(
+        [
+            "embed",
+            tmp_path / "x.npy",
+            "--metric",
+            "euclidean",
+            "--bandwidth",
+            "0.5",
+            "--out",
+            tmp_path / "o",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 2 and "disconnected" in err
 
 
@@ -135,9 +205,27 @@ def test_demo_small(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_reproduce_earthmover_small(tmp_path, capsys):
-    code, out, err = run(["reproduce", "earthmover", "--out", tmp_path / "em", "--sizes", "12", "20",
-                          "--seeds", "1"], capsys)
+    code, out, err = run(
+        [
+            "reproduce",
+            "earthmover",
+            "--out",
+            tmp_path / "em",
+            "--sizes",
+            "12",
+            "20",
+            "--seeds",
+            "1",
+        ],
+        capsys,
+    )
     assert code == 0, err
-    for name in ("fig3_distance_vs_angle.png", "fig4_timings.png", "fig5_embeddings.png", "tables.md", "results.json"):
+    for name in (
+        "fig3_distance_vs_angle.png",
+        "fig4_timings.png",
+        "fig5_embeddings.png",
+        "tables.md",
+        "results.json",
+    ):
         assert (tmp_path / "em" / name).is_file()
     assert "Median angular recovery error" in (tmp_path / "em" / "tables.md").read_text()

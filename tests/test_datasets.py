@@ -26,7 +26,9 @@ def test_same_seed_same_data_and_rotation_is_periodic():
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(ang_a, ang_b)
     np.testing.assert_allclose(rotor_density([10.0]), rotor_density([370.0]), atol=1e-6)
-    assert not np.allclose(rotor_density([0.0]), rotor_density([36.0]), atol=1e-3)  # no c-ring symmetry
+    assert not np.allclose(
+        rotor_density([0.0]), rotor_density([36.0]), atol=1e-3
+    )  # no c-ring symmetry
 
 
 def test_rotation_preserves_mass_and_noise_has_paper_std():

@@ -19,8 +19,12 @@ def test_pairwise_matches_cdist(dtype, metric, ref):
     Y = rng.standard_normal((11, 5001)).astype(dtype)
     rtol = 1e-5 if dtype == np.float32 else 1e-10
     x64, y64 = X.astype(float), Y.astype(float)
-    np.testing.assert_allclose(pairwise_distances(X, metric=metric), cdist(x64, x64, ref), rtol=rtol, atol=1e-6)
-    np.testing.assert_allclose(pairwise_distances(X, Y, metric=metric), cdist(x64, y64, ref), rtol=rtol)
+    np.testing.assert_allclose(
+        pairwise_distances(X, metric=metric), cdist(x64, x64, ref), rtol=rtol, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        pairwise_distances(X, Y, metric=metric), cdist(x64, y64, ref), rtol=rtol
+    )
 
 
 def test_pairwise_flattens_maps_and_is_symmetric_with_zero_diagonal():

@@ -47,8 +47,12 @@ def test_estimator_equals_function_on_precomputed_distances(rotor):
 
 def test_same_seed_same_numbers(rotor):
     maps, _ = rotor
-    a = DiffusionMap(metric="euclidean", method="knn", n_neighbors=12, random_state=3).fit_transform(maps)
-    b = DiffusionMap(metric="euclidean", method="knn", n_neighbors=12, random_state=3).fit_transform(maps)
+    a = DiffusionMap(
+        metric="euclidean", method="knn", n_neighbors=12, random_state=3
+    ).fit_transform(maps)
+    b = DiffusionMap(
+        metric="euclidean", method="knn", n_neighbors=12, random_state=3
+    ).fit_transform(maps)
     np.testing.assert_array_equal(a, b)
 
 

@@ -112,9 +112,7 @@ def check_densities(
         Floating array (a copy only when conversion or clipping requires one).
     """
     arr = np.asarray(densities)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name}: complex values are not densities; pass the real part or abs()")

@@ -1,4 +1,4 @@
-r"""Automatic choice of the Gaussian kernel bandwidth :math:`\sigma` in :math:`e^{-d^2/(2\sigma^2)}`.
+r"""Automatic choice of the Gaussian kernel width :math:`\sigma` in :math:`e^{-d^2/(2\sigma^2)}`.
 
 The paper hand-picked :math:`\sigma` per data set. We choose it from the distances alone:
 
@@ -43,7 +43,6 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph
 
 from ._validation import check_choice
 

@@ -175,7 +175,6 @@ def connect_components(X, graph, *, metric: str = "l1", n_jobs: int | None = Non
     scipy.sparse.csr_matrix
         ``graph`` with the bridging edges added (in both directions).
     """
-    import scipy.sparse.csgraph
 
     metric = check_choice(metric, "metric", ["l1", "l2"])
     X = _check_features(X, "X")
@@ -250,7 +249,11 @@ def emd_distances(
     cost = ot.dist(coords, coords, metric="euclidean")
     a = a.reshape(a.shape[0], -1)
     a = a / a.sum(axis=1, keepdims=True)
-    b = a if other is None else b.reshape(b.shape[0], -1) / b.reshape(b.shape[0], -1).sum(1)[:, None]
+    b = (
+        a
+        if other is None
+        else b.reshape(b.shape[0], -1) / b.reshape(b.shape[0], -1).sum(1)[:, None]
+    )
     symmetric = other is None
     pairs = [(i, j) for i in range(a.shape[0]) for j in range(b.shape[0]) if not symmetric or j > i]
     if progress:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .io import atomic_path
 
-__all__ = ["scatter_embedding", "save_figure"]
+__all__ = ["save_figure", "scatter_embedding"]
 
 
 def _pyplot():

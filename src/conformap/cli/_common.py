@@ -51,20 +51,42 @@ def output_stem(out: str) -> Path:
 
 def add_embedding_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("embedding")
-    g.add_argument("--metric", choices=["wemd", "euclidean", "emd"], default="wemd",
-                   help="distance between items (default: wemd)")
+    g.add_argument(
+        "--metric",
+        choices=["wemd", "euclidean", "emd"],
+        default="wemd",
+        help="distance between items (default: wemd)",
+    )
     g.add_argument("--n-components", type=positive_int, default=2, help="coordinates (default 2)")
     g.add_argument("--alpha", type=float, default=1.0, help="Coifman-Lafon alpha (default 1)")
     g.add_argument("--t", type=nonneg_float, default=0.0, help="diffusion time (default 0)")
-    g.add_argument("--bandwidth", type=bandwidth_arg, default="auto",
-                   help="kernel sigma, or a rule: auto, kernel-sum, mst, median, knn (default auto)")
-    g.add_argument("--method", choices=["auto", "dense", "knn"], default="auto",
-                   help="dense all-pairs, or sparse k-nearest-neighbour graph (default auto)")
-    g.add_argument("--n-neighbors", type=positive_int, default=None, help="neighbours for --method knn")
+    g.add_argument(
+        "--bandwidth",
+        type=bandwidth_arg,
+        default="auto",
+        help="kernel sigma, or a rule: auto, kernel-sum, mst, median, knn (default auto)",
+    )
+    g.add_argument(
+        "--method",
+        choices=["auto", "dense", "knn"],
+        default="auto",
+        help="dense all-pairs, or sparse k-nearest-neighbour graph (default auto)",
+    )
+    g.add_argument(
+        "--n-neighbors", type=positive_int, default=None, help="neighbours for --method knn"
+    )
     g.add_argument("--wavelet", default="coif3", help="WEMD wavelet (default coif3)")
-    g.add_argument("--level", type=positive_int, default=None,
-                   help="WEMD levels (default floor(log2(min(shape))))")
-    g.add_argument("--negative", choices=["keep", "clip", "error"], default=None,
-                   help="negative voxels: keep (signed WEMD, default, warns), clip, error")
+    g.add_argument(
+        "--level",
+        type=positive_int,
+        default=None,
+        help="WEMD levels (default floor(log2(min(shape))))",
+    )
+    g.add_argument(
+        "--negative",
+        choices=["keep", "clip", "error"],
+        default=None,
+        help="negative voxels: keep (signed WEMD, default, warns), clip, error",
+    )
     g.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 
-
 def register(sub) -> None:
     p = sub.add_parser(
         "demo",
@@ -16,7 +15,9 @@ def register(sub) -> None:
         "embed with WEMD and Euclidean diffusion maps, and write one figure per embedding, a "
         "summary figure and a table of angular recovery errors.",
     )
-    p.add_argument("--out", default="conformap-demo", help="output directory (default conformap-demo)")
+    p.add_argument(
+        "--out", default="conformap-demo", help="output directory (default conformap-demo)"
+    )
     p.add_argument("--sizes", type=int, nargs="+", default=[25, 100], help="sample sizes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -46,17 +47,42 @@ def run(args) -> int:
                 rec = circle_recovery(dm.embedding_, angles)
                 tag = f"{'noisy' if noise else 'clean'}_n{n}_{metric}"
                 names = [f"rotor_{i:04d}" for i in range(n)]
-                write_outputs(output_stem(str(out / tag)), dm, names, color=angles,
-                              color_label="angle (deg)", cyclic=True,
-                              title=f"{tag}: median error {rec.median_error:.1f}°")
-                rows.append([("noisy" if noise else "clean"), n, metric, f"{dm.bandwidth_:.4g}",
-                             f"{rec.median_error:.2f}", f"{rec.p90_error:.2f}",
-                             f"{rec.circular_correlation:.3f}", f"{secs:.2f}"])
+                write_outputs(
+                    output_stem(str(out / tag)),
+                    dm,
+                    names,
+                    color=angles,
+                    color_label="angle (deg)",
+                    cyclic=True,
+                    title=f"{tag}: median error {rec.median_error:.1f}°",
+                )
+                rows.append(
+                    [
+                        ("noisy" if noise else "clean"),
+                        n,
+                        metric,
+                        f"{dm.bandwidth_:.4g}",
+                        f"{rec.median_error:.2f}",
+                        f"{rec.p90_error:.2f}",
+                        f"{rec.circular_correlation:.3f}",
+                        f"{secs:.2f}",
+                    ]
+                )
                 panels.append((tag, dm.embedding_, angles, rec))
-                print(f"  {tag:24s} median angular error {rec.median_error:6.2f} deg "
-                      f"({secs:.1f} s)", file=sys.stdout)
-    header = ["data", "n", "metric", "bandwidth", "median_err_deg", "p90_err_deg",
-              "circ_corr", "seconds"]
+                print(
+                    f"  {tag:24s} median angular error {rec.median_error:6.2f} deg ({secs:.1f} s)",
+                    file=sys.stdout,
+                )
+    header = [
+        "data",
+        "n",
+        "metric",
+        "bandwidth",
+        "median_err_deg",
+        "p90_err_deg",
+        "circ_corr",
+        "seconds",
+    ]
     table = write_csv(out / "recovery.csv", header, rows)
     md = out / "recovery.md"
     with atomic_path(md) as tmp:
@@ -74,6 +100,9 @@ def run(args) -> int:
         ax.set_aspect("equal", adjustable="datalim")
     fig.suptitle("Rotor embeddings coloured by true angle (WEMD vs Euclidean)")
     summary = save_figure(fig, out / "summary.png")
-    print(f"demo finished in {time.perf_counter() - t0:.0f} s; wrote {summary}, {table}, {md} "
-          f"and one .npz/.csv/.png per embedding in {out}/", file=sys.stdout)
+    print(
+        f"demo finished in {time.perf_counter() - t0:.0f} s; wrote {summary}, {table}, {md} "
+        f"and one .npz/.csv/.png per embedding in {out}/",
+        file=sys.stdout,
+    )
     return 0

@@ -53,7 +53,9 @@ def _rotor_blobs(shape):
     for i in range(6):
         a = np.pi / 3 * i
         r = 8.5 * s
-        blobs.append((r * np.cos(a), 20 * s, r * np.sin(a), (3.0 if i % 2 else 2.6) * s, 1.0, False))
+        blobs.append(
+            (r * np.cos(a), 20 * s, r * np.sin(a), (3.0 if i % 2 else 2.6) * s, 1.0, False)
+        )
     # Peripheral stalk (fixed), off to one side, running down to the membrane.
     for y in np.linspace(-22, 14, 8):
         blobs.append((14.0 * s, y * s, 0.0, 1.3 * s, 0.5, False))
@@ -62,7 +64,9 @@ def _rotor_blobs(shape):
     for i in range(10):
         a = 2 * np.pi / 10 * i
         for dy in (-2.5, 2.5):
-            blobs.append((12.0 * s * np.cos(a), (-24 + dy) * s, 12.0 * s * np.sin(a), 1.5 * s, 0.45, True))
+            blobs.append(
+                (12.0 * s * np.cos(a), (-24 + dy) * s, 12.0 * s * np.sin(a), 1.5 * s, 0.45, True)
+            )
     # Axle: rises from the c-ring and bends off-axis inside the stator ring.
     for y, off in zip(np.linspace(-19, 21, 11), np.linspace(0.0, 4.0, 11), strict=True):
         blobs.append((off * s, y * s, 0.0, 1.6 * s, 0.8, True))
@@ -90,7 +94,10 @@ def rotor_density(angles, *, shape=DEFAULT_ROTOR_SHAPE, dtype=np.float32) -> np.
     for i, ang in enumerate(np.radians(angles)):
         z, y, x = blobs[:, 0].copy(), blobs[:, 1], blobs[:, 2].copy()
         c, s = np.cos(ang), np.sin(ang)
-        z[moving], x[moving] = c * blobs[moving, 0] - s * blobs[moving, 2], s * blobs[moving, 0] + c * blobs[moving, 2]
+        z[moving], x[moving] = (
+            c * blobs[moving, 0] - s * blobs[moving, 2],
+            s * blobs[moving, 0] + c * blobs[moving, 2],
+        )
         sig, w = blobs[:, 3], blobs[:, 4]
         ez = np.exp(-((grids[0][None, :] - z[:, None]) ** 2) / (2 * sig[:, None] ** 2))
         ey = np.exp(-((grids[1][None, :] - y[:, None]) ** 2) / (2 * sig[:, None] ** 2))
@@ -199,5 +206,7 @@ def rotate_map(
     angles = np.atleast_1d(np.asarray(angles, dtype=float))
     out = np.empty((angles.size, *vol.shape), dtype=dtype)
     for i, a in enumerate(angles):
-        out[i] = scipy.ndimage.rotate(vol, a, axes=axes, reshape=False, order=order, mode="constant")
+        out[i] = scipy.ndimage.rotate(
+            vol, a, axes=axes, reshape=False, order=order, mode="constant"
+        )
     return _add_noise(out, noise, float(vol.max()), gen), angles

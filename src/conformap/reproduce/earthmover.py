@@ -26,13 +26,23 @@ RULES = ("auto", "mst", "median", "kernel-sum", "knn")
 
 def register_options(p) -> None:
     p.add_argument("--out", default="docs/earthmover", help="output directory")
-    p.add_argument("--full", action="store_true",
-                   help="paper sizes n = 25..800 and 5 seeds (default: n <= 200, 2 seeds)")
-    p.add_argument("--map", default=None, help="rotate this MRC map instead of the procedural rotor")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="paper sizes n = 25..800 and 5 seeds (default: n <= 200, 2 seeds)",
+    )
+    p.add_argument(
+        "--map", default=None, help="rotate this MRC map instead of the procedural rotor"
+    )
     p.add_argument("--level", type=int, default=5, help="WEMD levels (paper: 5)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds")
-    p.add_argument("--sizes", type=int, nargs="+", default=None,
-                   help="sample sizes (default 25 50 100 200; --full: up to 800)")
+    p.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="sample sizes (default 25 50 100 200; --full: up to 800)",
+    )
 
 
 def _data(args, n, noise, seed):
@@ -113,8 +123,12 @@ def run(args) -> int:
     sizes = tuple(args.sizes) if args.sizes else (FULL_SIZES if args.full else QUICK_SIZES)
     n_seeds = args.seeds or (5 if args.full else 2)
     t_start = time.perf_counter()
-    summary = {"data": args.map or "procedural rotor", "sizes": sizes, "seeds": n_seeds,
-               "level": args.level}
+    summary = {
+        "data": args.map or "procedural rotor",
+        "sizes": sizes,
+        "seeds": n_seeds,
+        "level": args.level,
+    }
     summary["fig3"] = fig3(args, out, plt)
     print(f"fig3 done: {summary['fig3']}", file=sys.stdout)
 
@@ -139,14 +153,19 @@ def run(args) -> int:
                 nmax = max(sizes)
                 for n in sizes:
                     f = n / nmax  # transform is linear in n, distances quadratic
-                    timing_rows.append([n, f"{t_wt * f:.2f}", f"{t_w * f * f:.2f}", f"{t_l * f * f:.3f}"])
+                    timing_rows.append(
+                        [n, f"{t_wt * f:.2f}", f"{t_w * f * f:.2f}", f"{t_l * f * f:.3f}"]
+                    )
             for metric, D in (("wemd", dw), ("l2", dl)):
                 for n in sizes:
                     res = _embed(D[:n, :n])
                     rec = None if res is None else circle_recovery(res.embedding, angles[:n])
-                    errors.setdefault((noise, metric, n), []).append(np.nan if rec is None else rec.median_error)
+                    errors.setdefault((noise, metric, n), []).append(
+                        np.nan if rec is None else rec.median_error
+                    )
                     geometry.setdefault((noise, metric, n), []).append(
-                        np.nan if rec is None else rec.geometry_correlation)
+                        np.nan if rec is None else rec.geometry_correlation
+                    )
                     if seed == 0 and res is not None:
                         fig5[(noise, metric, n)] = (res.embedding, angles[:n])
                 nb = min(100, max(sizes))
@@ -155,19 +174,31 @@ def run(args) -> int:
                 base = select_bandwidth(D[:nb, :nb])
                 for s in SCALES:
                     res = _embed(D[:nb, :nb], base * s)
-                    err = np.nan if res is None else circle_recovery(res.embedding, angles[:nb]).median_error
+                    err = (
+                        np.nan
+                        if res is None
+                        else circle_recovery(res.embedding, angles[:nb]).median_error
+                    )
                     bw_err.setdefault((noise, metric, f"x{s:g}"), []).append(err)
                 for rule in RULES:
                     res = _embed(D[:nb, :nb], rule)
-                    err = np.nan if res is None else circle_recovery(res.embedding, angles[:nb]).median_error
+                    err = (
+                        np.nan
+                        if res is None
+                        else circle_recovery(res.embedding, angles[:nb]).median_error
+                    )
                     bw_err.setdefault((noise, metric, rule), []).append(err)
-            print(f"seed {seed} noise {noise}: transform {t_wt:.1f}s, WEMD {t_w:.1f}s, L2 {t_l:.1f}s "
-                  f"({time.perf_counter() - t_start:.0f}s so far)", file=sys.stdout)
+            print(
+                f"seed {seed} noise {noise}: transform {t_wt:.1f}s, WEMD {t_w:.1f}s, L2 {t_l:.1f}s "
+                f"({time.perf_counter() - t_start:.0f}s so far)",
+                file=sys.stdout,
+            )
 
     # Fig. 5 grid.
     rows = [(noise, metric) for noise in (0.0, 0.1) for metric in ("l2", "wemd")]
-    fig, axes = plt.subplots(len(rows), len(sizes), figsize=(2.2 * len(sizes), 2.3 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(sizes), figsize=(2.2 * len(sizes), 2.3 * len(rows)), squeeze=False
+    )
     for r, (noise, metric) in enumerate(rows):
         for c, n in enumerate(sizes):
             ax = axes[r, c]
@@ -197,44 +228,68 @@ def run(args) -> int:
     rec_rows = []
     for noise in (0.0, 0.1):
         for metric in ("l2", "wemd"):
-            rec_rows.append([("noisy" if noise else "clean"), metric] + [
-                f"{np.nanmedian(errors[(noise, metric, n)]):.1f}"
-                + ("" if not np.isnan(errors[(noise, metric, n)]).any()
-                   else f" ({int(np.isnan(errors[(noise, metric, n)]).sum())} failed)")
-                for n in sizes])
-    geo_rows = [[("noisy" if noise else "clean"), metric]
-                + [f"{np.nanmedian(geometry[(noise, metric, n)]):.3f}" for n in sizes]
-                for noise in (0.0, 0.1) for metric in ("l2", "wemd")]
+            rec_rows.append(
+                [("noisy" if noise else "clean"), metric]
+                + [
+                    f"{np.nanmedian(errors[(noise, metric, n)]):.1f}"
+                    + (
+                        ""
+                        if not np.isnan(errors[(noise, metric, n)]).any()
+                        else f" ({int(np.isnan(errors[(noise, metric, n)]).sum())} failed)"
+                    )
+                    for n in sizes
+                ]
+            )
+    geo_rows = [
+        [("noisy" if noise else "clean"), metric]
+        + [f"{np.nanmedian(geometry[(noise, metric, n)]):.3f}" for n in sizes]
+        for noise in (0.0, 0.1)
+        for metric in ("l2", "wemd")
+    ]
     for noise in (0.0, 0.1):
         for metric in ("l2", "wemd"):
-            bw_rows.append([("noisy" if noise else "clean"), metric] + [
-                f"{np.nanmedian(bw_err[(noise, metric, k)]):.1f}" if not np.all(np.isnan(bw_err[(noise, metric, k)])) else "failed"
-                for k in [f"x{s:g}" for s in SCALES] + list(RULES)])
+            bw_rows.append(
+                [("noisy" if noise else "clean"), metric]
+                + [
+                    f"{np.nanmedian(bw_err[(noise, metric, k)]):.1f}"
+                    if not np.all(np.isnan(bw_err[(noise, metric, k)]))
+                    else "failed"
+                    for k in [f"x{s:g}" for s in SCALES] + list(RULES)
+                ]
+            )
     rec_md = _md_table(["data", "metric"] + [f"n={n}" for n in sizes], rec_rows)
     geo_md = _md_table(["data", "metric"] + [f"n={n}" for n in sizes], geo_rows)
-    bw_md = _md_table(["data", "metric"] + [f"σ×{s:g}" for s in SCALES] + list(RULES), bw_rows)
-    time_md = _md_table(["n", "wavelet transform (s)", "WEMD distances (s)", "L2 distances (s)"], timing_rows)
+    bw_md = _md_table(["data", "metric"] + [f"sigma x{s:g}" for s in SCALES] + list(RULES), bw_rows)
+    time_md = _md_table(
+        ["n", "wavelet transform (s)", "WEMD distances (s)", "L2 distances (s)"], timing_rows
+    )
     summary["recovery_median_error_deg"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in errors.items()}
     summary["geometry_correlation"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in geometry.items()}
     summary["bandwidth_median_error_deg"] = {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in bw_err.items()}
     summary["seconds"] = round(time.perf_counter() - t_start, 1)
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1, default=float))
+    f3 = summary["fig3"]
     with atomic_path(out / "tables.md") as tmp:
         tmp.write_text(
             f"Data: {summary['data']}; seeds: {n_seeds}; WEMD level {args.level}; "
             f"bandwidth 'auto' unless stated.\n\n"
-            f"### Fig. 3\nWEMD increases with the angle up to {summary['fig3']['wemd_monotone_until_deg']:.0f}°, "
-            f"L2 up to {summary['fig3']['l2_monotone_until_deg']:.0f}° (5° steps).\n\n"
+            f"### Fig. 3\nWEMD increases with the angle up to {f3['wemd_monotone_until_deg']:.0f}°, "
+            f"L2 up to {f3['l2_monotone_until_deg']:.0f}° (5° steps).\n\n"
             "### Median angular recovery error (degrees; median over seeds) for each Fig. 5 cell\n"
             + rec_md
             + "\n### Geometry: Spearman correlation of embedding distances with true chord "
-            "distances (1 = a faithful circle; median over seeds)\n" + geo_md
-            + f"\n### Recovery error (degrees) vs bandwidth, n = {min(100, max(sizes))}: scale factors "
-            "times the 'auto' sigma, then each automatic rule\n" + bw_md
+            "distances (1 = a faithful circle; median over seeds)\n"
+            + geo_md
+            + f"\n### Recovery error (degrees) vs bandwidth, n = {min(100, max(sizes))}: scale "
+            "factors times the 'auto' sigma, then each automatic rule\n"
+            + bw_md
             + "\n### Fig. 4: running times on this machine (largest n measured; smaller n scaled: "
             "transform linear, distances quadratic)\n" + time_md
         )
-    print(f"wrote {out}/fig3_distance_vs_angle.png, fig4_timings.png, fig5_embeddings.png, "
-          f"tables.md, results.json in {summary['seconds']:.0f} s", file=sys.stdout)
+    print(
+        f"wrote {out}/fig3_distance_vs_angle.png, fig4_timings.png, fig5_embeddings.png, "
+        f"tables.md, results.json in {summary['seconds']:.0f} s",
+        file=sys.stdout,
+    )
     return 0
