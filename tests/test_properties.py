@@ -10,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 
 from conformap import DiffusionMap, diffusion_map, pairwise_distances, wemd_embedding
 from conformap.io import InputError, read_stack, write_mrc
+from conformap.structures import SIGMA_FACTOR
 
 PROPS = settings(max_examples=25, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -172,3 +173,53 @@ def test_any_truncation_of_an_mrc_file_is_named(tmp_path_factory, cut):
     p.write_bytes(p.read_bytes()[:cut])
     with pytest.raises(InputError, match=r"cut\.mrc: not a readable MRC file"):
         read_stack(d)
+
+
+# -- cache and structures ----------------------------------------------------------------------
+
+@PROPS
+@given(st.integers(1, 9), st.integers(256, 4096), st.sampled_from([np.float32, np.float64]))
+def test_cached_coefficients_equal_direct_for_any_chunking(n, chunk_bytes, dtype):
+    import tempfile
+
+    import conformap.cache as cache_mod
+
+    x = np.random.default_rng(n).uniform(0.1, 1.0, (n, 8, 8)).astype(dtype)
+    old = cache_mod._CHUNK_BYTES
+    cache_mod._CHUNK_BYTES = chunk_bytes
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            got = cache_mod.DiskCache(d).wemd_embedding(x)
+            again = cache_mod.DiskCache(d).wemd_embedding(x, mmap=True)
+            np.testing.assert_array_equal(again, got)
+            del again
+    finally:
+        cache_mod._CHUNK_BYTES = old
+    np.testing.assert_array_equal(got, wemd_embedding(x))
+
+
+@PROPS
+@given(arrays(np.float64, (4, 3), elements=st.floats(-3.0, 3.0)),
+       arrays(np.float64, (4,), elements=st.floats(0.5, 20.0)),
+       st.floats(3.0, 8.0), st.floats(0.6, 1.2))
+def test_molmap_conserves_mass_and_centroid(coords, weights, resolution, spacing_ratio):
+    from conformap.structures import Grid, molmap
+
+    h = spacing_ratio * resolution / 3
+    half = 3.0 + 3 * resolution  # atoms within +-3 Å, padding 3R as molmap
+    n = int(np.ceil(2 * half / h)) + 1
+    grid = Grid(shape=(n, n, n), voxel_size=h, origin=(-half, -half, -half))
+    m = molmap(coords, weights, resolution=resolution, grid=grid, dtype=np.float64)
+    # Sampling a Gaussian at spacing h sums to its integral up to the aliasing term of the
+    # Poisson summation formula, 2 exp(-2 pi^2 sigma^2 / h^2) per axis (2.4e-4 per axis at
+    # molmap's default h = R/3; larger for coarser grids), plus the 5-sigma cutoff (~1e-5).
+    sigma = SIGMA_FACTOR * resolution
+    alias = 2 * np.exp(-2 * np.pi**2 * sigma**2 / h**2)
+    np.testing.assert_allclose(m.sum() * h**3, weights.sum(), rtol=3 * alias + 2e-5)
+    zz, yy, xx = np.indices(m.shape)
+    cen = np.array([(m * xx).sum(), (m * yy).sum(), (m * zz).sum()]) / m.sum() * h - half
+    # First moment: the aliasing term carries a factor 2 pi sigma^2 / h, and the mass error
+    # in the denominator scales the centroid itself.
+    want = np.average(coords, axis=0, weights=weights)
+    tol = 2 * np.pi * sigma**2 / h * alias + 3 * alias * np.abs(want) + 2e-5 * h
+    assert (np.abs(cen - want) <= tol).all(), (cen, want, tol)
