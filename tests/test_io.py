@@ -194,3 +194,14 @@ def test_cli_embed_too_few_items_for_components(mrc_dir, tmp_path, capsys):
     assert rc == 2
     assert "--n-components 5: needs more than 5 items, got 4" in capsys.readouterr().err
     assert not list(tmp_path.glob("emb*"))
+
+
+def test_cli_embed_records_voxel_size_and_origin(mrc_dir, tmp_path):
+    import json
+
+    assert main(["embed", str(mrc_dir), "--out", str(tmp_path / "e"), "--quiet",
+                 "--n-components", "1"]) == 0
+    with np.load(tmp_path / "e.npz") as z:
+        params = json.loads(str(z["params"]))
+    assert params["voxel_size"] == pytest.approx([1.5, 2.0, 2.5])
+    assert params["origin"] == pytest.approx([-3.0, 4.0, 5.5])

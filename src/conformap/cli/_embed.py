@@ -191,6 +191,7 @@ def run(args) -> int:
         dm = make_estimator(args, method=est.method).fit(stack.data)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     params["method_used"] = est.method
+    params["voxel_size"], params["origin"] = stack.voxel_size, stack.origin  # (z, y, x) Å
     title = f"{args.metric} diffusion map, n={len(stack.names)}, σ={dm.bandwidth_:.3g}"
     paths = write_outputs(stem, dm, stack.names, color=color, color_label=label,
                           cyclic=args.cyclic, title=title, params=params, metric=args.metric)
