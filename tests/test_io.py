@@ -205,3 +205,34 @@ def test_cli_embed_records_voxel_size_and_origin(mrc_dir, tmp_path):
         params = json.loads(str(z["params"]))
     assert params["voxel_size"] == pytest.approx([1.5, 2.0, 2.5])
     assert params["origin"] == pytest.approx([-3.0, 4.0, 5.5])
+
+
+def _two_clusters(path):
+    x = np.zeros((8, 64))
+    for i, p in enumerate([5, 6, 7, 8, 50, 51, 52, 53]):
+        x[i, p] = 1.0
+        x[i, p + 1] = 0.5
+    np.save(path, x)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("bandwidth", "match"),
+    [("14", "falls apart into 2 disconnected pieces"),
+     ("1e9", "makes every affinity (numerically) one"),
+     ("1e-9", "makes every affinity (numerically) zero")],
+)
+def test_cli_bad_graphs_exit_2(tmp_path, capsys, bandwidth, match):
+    from conformap import pairwise_distances, wemd_embedding
+
+    x = _two_clusters(tmp_path / "x.npy")
+    d = pairwise_distances(wemd_embedding(x))
+    # sigma = 14 links neighbours within each cluster and cuts the clusters apart.
+    steps = np.concatenate([np.diag(d, 1)[:3], np.diag(d, 1)[4:]])
+    assert np.exp(-steps.max() ** 2 / (2 * 14**2)) > 0.1
+    assert np.exp(-d[:4, 4:].min() ** 2 / (2 * 14**2)) < 1e-12
+    rc = main(["embed", str(tmp_path / "x.npy"), "--out", str(tmp_path / "e"), "--quiet",
+               "--bandwidth", bandwidth, "--n-components", "1"])
+    assert rc == 2
+    assert match in capsys.readouterr().err
+    assert not list(tmp_path.glob("e.*"))
