@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 import conformap
 from conformap.datasets import make_box, make_rectangle, make_torus
@@ -93,6 +94,7 @@ def test_estimator_contract():
     X, _truth = make_rectangle(800, rng=4)
     est = ProductManifoldFactorizer(20, gamma=0.7, random_state=0)
     assert est.get_params()["gamma"] == 0.7
+    assert clone(est).get_params() == est.get_params()
     assert not hasattr(est, "factors_")
     X0 = X.copy()
     assert est.fit(X) is est

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
+from sklearn.base import BaseEstimator
 
 from .._validation import ConformapWarning, check_int, check_positive
 from ._maxcut import max_cut
@@ -334,7 +336,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
                               t_spectrum=t_spec)
 
 
-class ProductManifoldFactorizer:
+class ProductManifoldFactorizer(BaseEstimator):
     """Scikit-learn-style estimator around :func:`factorize`.
 
     Parameters
@@ -375,18 +377,6 @@ class ProductManifoldFactorizer:
         self.n_rounds = n_rounds
         self.n_components = n_components
         self.random_state = random_state
-
-    def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in (
-            "n_eigenvectors", "n_factors", "delta", "gamma", "bandwidth", "metric",
-            "hierarchical", "n_rounds", "n_components", "random_state")}
-
-    def set_params(self, **params):
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"{k}: not a parameter of ProductManifoldFactorizer")
-            setattr(self, k, v)
-        return self
 
     def fit(self, X, y=None):
         """Compute the factorization of ``X``; returns ``self``."""

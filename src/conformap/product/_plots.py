@@ -25,7 +25,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
                              squeeze=False)
     phi = result.eigenvectors
     rng = np.random.default_rng(0)
-    sub = rng.permutation(phi.shape[0])[: min(phi.shape[0], 4000)]  # keep the PNG small
+    sub = rng.permutation(phi.shape[0])[: min(phi.shape[0], 2500)]  # keep the PNG small
     for c, cols in enumerate(factors):
         for r in range(n_rows):
             ax = axes[r, c]
@@ -77,7 +77,7 @@ def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None,
     fig, axes = plt.subplots(1, nf, figsize=(3.4 * nf, 3.1), squeeze=False)
     rng = np.random.default_rng(0)
     n = result.eigenvectors.shape[0]
-    sub = rng.permutation(n)[: min(n, 4000)]
+    sub = rng.permutation(n)[: min(n, 2500)]
     for f in range(nf):
         ax = axes[0, f]
         emb = result.embedding(f, 2)

@@ -172,8 +172,8 @@ def _fig4(spec, truth, results, out, rows_extra):
         _pairs, sim, err = triplet_scores(phi, lam, k - 1)
         ax.scatter(sim, err, s=3, c="0.4", linewidths=0, rasterized=True)
         best = int(np.argmax(np.where(err < res.delta, sim, -1)))
-        ax.annotate("", xy=(sim[best], err[best]), xytext=(sim[best] - 0.25, err[best] + 8),
-                    arrowprops={"arrowstyle": "->", "color": "red"})
+        ax.annotate("", xy=(sim[best], err[best]), xytext=(-30, 30),
+                    textcoords="offset points", arrowprops={"arrowstyle": "->", "color": "red"})
         ax.axhline(res.delta, color="C0", lw=0.8, ls="--")
         ax.axvline(res.gamma, color="C1", lw=0.8, ls="--")
         ax.set_title(f"k = {k}", fontsize=8)
@@ -254,18 +254,19 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
     rows.append(_acc_row("Fig. 6 torus", rest, evt, n, {}))
     rect_X, rect_truth, rect_res = rect
     cryo_X, cryo_truth, cryo_res = cryo
-    data = [
-        ("cryo-EM (3a)", cryo_X, cryo_res, [cryo_truth["stretch_x"], cryo_truth["angle_deg"]],
-         ["x-stretch", "angle"], [False, True]),
-        ("torus", Xt, rest, [tt["theta1"], tt["theta2"]], ["θ1", "θ2"], [True, True]),
-        ("rectangle", rect_X, rect_res, [rect_truth["x"], rect_truth["y"]], ["x", "y"],
-         [False, False]),
-    ]
+    def colours(truth):  # in the order of truth["spec"], as bin_to_factor is
+        spec = truth["spec"]
+        return ([truth[f["coordinate"]] for f in spec], [f["name"] for f in spec],
+                [f["kind"] == "circle" for f in spec])
+
+    data = [("cryo-EM (3a)", cryo_X, cryo_res, *colours(cryo_truth)),
+            ("torus", Xt, rest, *colours(tt)),
+            ("rectangle", rect_X, rect_res, *colours(rect_truth))]
     plt = _pyplot()
     fig, axes = plt.subplots(3, 4, figsize=(12, 8.4))
     rng = np.random.default_rng(0)
     for r, (name, X, res, colors, clabels, cyc) in enumerate(data):
-        sub = rng.permutation(X.shape[0])[:3000]
+        sub = rng.permutation(X.shape[0])[:2000]
         ev = factor_assignment(res.factors, res.eigenvectors,
                                {**(cryo_truth if r == 0 else tt if r == 1 else rect_truth)})
         for f in range(2):
