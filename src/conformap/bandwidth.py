@@ -9,7 +9,7 @@ The paper hand-picked :math:`\sigma` per data set. We choose it from the distanc
     (for a sparse kNN input: ``max(mst, min(3 * mst, cutoff / 2))`` with ``cutoff`` the median
     distance to an item's farthest stored neighbour, so that the kernel's truncation at the
     kNN boundary stays negligible; a truncated kernel distorts the embedding).
-    Chosen by measurement (``docs/earthmover/bandwidth_rules.md``): on the paper's real rotor
+    Chosen by measurement (``docs/earthmover/README.md``): on the paper's real rotor
     map and on our procedural rotor, clean and noisy, n = 25 and 100, it matched or beat
     "median" and "mst" for WEMD, while "kernel-sum" locked onto the tight clusters of the
     non-uniform angle distribution and split the circle (disconnected graph) in most cases.
