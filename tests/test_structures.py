@@ -264,3 +264,18 @@ def test_cli_noise_is_seeded(tmp_path):
     clean, _, _ = structures_to_maps(tmp_path / "h.pdb", resolution=6)
     resid = runs[0] - clean
     assert 0.05 < resid[0].std() / clean[0].max() < 0.15
+
+
+def test_gzipped_files_are_read(tmp_path):
+    import gzip
+
+    helix(n_models=2).write_pdb(str(tmp_path / "h.pdb"))
+    with open(tmp_path / "h.pdb", "rb") as src, gzip.open(tmp_path / "h.pdb.gz", "wb") as dst:
+        dst.write(src.read())
+    a, _, _ = structures_to_maps(tmp_path / "h.pdb", resolution=6)
+    b, models, _ = structures_to_maps(tmp_path / "h.pdb.gz", resolution=6)
+    np.testing.assert_array_equal(a, b)
+    assert models[1].name == "h.pdb.gz#model2"
+    out = tmp_path / "maps"
+    assert main(["simulate", "--from-pdb", str(tmp_path / "h.pdb.gz"), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.mrc")) == ["h_model0001.mrc", "h_model0002.mrc"]
