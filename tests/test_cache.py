@@ -235,3 +235,26 @@ def test_cli_cache_euclidean_and_bandwidth_hint(map_dir, tmp_path, capsys):
     assert "use a larger bandwidth" in err
     assert "re-run with other --bandwidth" in err
     assert not list(tmp_path.glob("bad.*"))
+
+
+@pytest.mark.parametrize(("metric", "method"), [("wemd", "dense"), ("wemd", "knn"),
+                                                ("euclidean", "dense")])
+def test_cached_distances_give_the_estimators_embedding(tmp_path, metric, method):
+    from conformap import DiffusionMap
+    from conformap.cache import cached_distances
+
+    yy, xx = np.mgrid[:16, :16]
+    x = np.stack([np.exp(-((yy - 8 - 4 * np.sin(t)) ** 2 + (xx - 8 - 4 * np.cos(t)) ** 2) / 4)
+                  for t in np.linspace(0, 2 * np.pi, 30, endpoint=False)])
+    params = {"negative": "keep"} if metric == "wemd" else None
+    ref = DiffusionMap(2, metric=metric, method=method, n_neighbors=8, metric_params=params,
+                       random_state=0).fit(x)
+    stats: dict = {}
+    dist = cached_distances(x, tmp_path, metric=metric, method=method, n_neighbors=8,
+                            metric_params=params, stats=stats)
+    got = DiffusionMap(2, metric="precomputed", random_state=0).fit(dist)
+    np.testing.assert_allclose(got.embedding_, ref.embedding_, rtol=1e-7, atol=1e-10)
+    assert got.bandwidth_ == ref.bandwidth_
+    assert all(s["computed"] > 0 for s in stats.values())
+    with pytest.raises(ValueError, match="metric_params: metric='euclidean' takes none"):
+        cached_distances(x, tmp_path, metric="euclidean", metric_params={"level": 2})

@@ -17,7 +17,12 @@ every row is computed independently).
 >>> dist = cache.pairwise_distances(coeffs, key=key, metric="l1")   # doctest: +SKIP
 
 Passing ``key`` chains the stages without hashing the (large) coefficient array; without it, the
-input array is hashed (~1 GB/s).
+input array is hashed (~1 GB/s). :func:`cached_distances` does the whole chain in one call:
+
+>>> from conformap import DiffusionMap
+>>> from conformap.cache import cached_distances
+>>> dist = cached_distances(maps, "cache/", metric="wemd")              # doctest: +SKIP
+>>> dm = DiffusionMap(2, metric="precomputed").fit(dist)                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "CACHE_FORMAT",
     "DiskCache",
     "array_digest",
+    "cached_distances",
     "cached_kneighbors_distances",
     "cached_pairwise_distances",
     "cached_wemd_embedding",
@@ -444,3 +450,67 @@ def cached_pairwise_distances(X, cache_dir, **kwargs) -> np.ndarray:
 def cached_kneighbors_distances(X, n_neighbors, cache_dir, **kwargs) -> sp.csr_matrix:
     """``DiskCache(cache_dir).kneighbors_distances(X, n_neighbors, **kwargs)``."""
     return DiskCache(cache_dir).kneighbors_distances(X, n_neighbors, **kwargs)
+
+
+def cached_distances(
+    X,
+    cache_dir,
+    *,
+    metric: str = "wemd",
+    method: str = "dense",
+    n_neighbors: int | None = None,
+    metric_params: dict | None = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    stats: dict | None = None,
+):
+    """WEMD or Euclidean distances of ``X`` through the cache, ready for ``metric="precomputed"``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, *shape)
+        Densities (``metric="wemd"``) or any arrays (``metric="euclidean"``).
+    cache_dir : path
+    metric : {"wemd", "euclidean"}
+    method : {"dense", "knn"}
+        All pairs (ndarray (n, n)) or each item's ``n_neighbors`` nearest (sparse (n, n)), as in
+        :class:`conformap.DiffusionMap`.
+    n_neighbors : int, optional
+        Default ``min(n - 1, max(15, ceil(2 log2 n)))``, as :class:`conformap.DiffusionMap`.
+    metric_params : dict, optional
+        For "wemd": ``wavelet``, ``level``, ``mode``, ``negative``, ``dtype``.
+    n_jobs, progress
+        As in :func:`conformap.pairwise_distances`.
+    stats : dict, optional
+        Filled with :attr:`DiskCache.stats` (chunks reused / computed per stage).
+
+    Returns
+    -------
+    ndarray of shape (n, n) or scipy.sparse.csr_matrix of shape (n, n)
+        Equal to what ``DiffusionMap(metric=metric, method=method)`` computes internally, so
+        ``DiffusionMap(metric="precomputed").fit(result)`` gives the same embedding.
+    """
+    metric = check_choice(metric, "metric", ["wemd", "euclidean"])
+    method = check_choice(method, "method", ["dense", "knn"])
+    cache = DiskCache(cache_dir)
+    params = dict(metric_params or {})
+    if metric == "wemd":
+        key = cache.wemd_key(X, **params)
+        feats = cache.wemd_embedding(X, key=key, mmap=True, progress=progress, **params)
+        lp = "l1"
+    else:
+        if params:
+            raise ValueError(f"metric_params: metric='euclidean' takes none, got {params}")
+        feats = cache._features(X)
+        key, lp = array_digest(feats), "l2"
+    n = feats.shape[0]
+    if method == "knn":
+        k = n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
+        dist = cache.kneighbors_distances(feats, min(k, n - 1), key=key, metric=lp,
+                                          n_jobs=n_jobs, progress=progress)
+    else:
+        dist = cache.pairwise_distances(feats, key=key, metric=lp, n_jobs=n_jobs,
+                                        progress=progress)
+    if stats is not None:
+        stats.update(cache.stats)
+    return dist

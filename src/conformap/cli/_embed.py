@@ -135,36 +135,22 @@ def plan(args, stack):
 
 def fit_cached(args, data, method: str):
     """Fit through the on-disk cache: coefficients and distances resume from ``args.cache``."""
-    import math
-
-    from ..cache import DiskCache, array_digest
+    from ..cache import cached_distances
     from ..estimators import DiffusionMap
 
     if args.metric == "emd":
         raise ValueError("--cache: exact EMD distances are not cached; use --metric wemd or "
                          "drop --cache")
-    cache = DiskCache(args.cache)
-    progress = not args.quiet
-    n = data.shape[0]
+    stats: dict = {}
+    params = None
     if args.metric == "wemd":
         params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
-        key = cache.wemd_key(data, **params)
-        feats = cache.wemd_embedding(data, key=key, mmap=True, progress=progress, **params)
-        lp = "l1"
-    else:
-        feats = data.reshape(n, -1)
-        key, lp = array_digest(feats), "l2"
-    if method == "knn":
-        k = args.n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
-        k = min(k, n - 1)
-        dist = cache.kneighbors_distances(feats, k, key=key, metric=lp, n_jobs=args.n_jobs,
-                                          progress=progress)
-    else:
-        dist = cache.pairwise_distances(feats, key=key, metric=lp, n_jobs=args.n_jobs,
-                                        progress=progress)
+    dist = cached_distances(data, args.cache, metric=args.metric, method=method,
+                            n_neighbors=args.n_neighbors, metric_params=params,
+                            n_jobs=args.n_jobs, progress=not args.quiet, stats=stats)
     if not args.quiet:
         done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
-                         for kind, s in cache.stats.items())
+                         for kind, s in stats.items())
         print(f"conformap embed: cache {args.cache}: {done}", file=sys.stderr)
     dm = DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
                       bandwidth=args.bandwidth, random_state=args.seed)
