@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from . import datasets, evaluate
 from ._validation import ConformapWarning, NegativeDensityWarning
 from .bandwidth import select_bandwidth
-from .cache import DiskCache
+from .cache import DiskCache, cached_distances
 from .diffusion import DiffusionMapResult, diffusion_map, nystrom_extension
 from .distances import emd_distances, kneighbors_distances, pairwise_distances
 from .estimators import DiffusionMap
@@ -32,6 +32,7 @@ __all__ = [
     "ResourceError",
     "WaveletBand",
     "__version__",
+    "cached_distances",
     "datasets",
     "default_level",
     "diffusion_map",
