@@ -65,12 +65,14 @@ def run(args) -> int:
                         f"{rec.median_error:.2f}",
                         f"{rec.p90_error:.2f}",
                         f"{rec.circular_correlation:.3f}",
+                        f"{rec.geometry_correlation:.3f}",
                         f"{secs:.2f}",
                     ]
                 )
                 panels.append((tag, dm.embedding_, angles, rec))
                 print(
-                    f"  {tag:24s} median angular error {rec.median_error:6.2f} deg ({secs:.1f} s)",
+                    f"  {tag:24s} median angular error {rec.median_error:6.2f} deg, "
+                    f"geometry correlation {rec.geometry_correlation:.3f} ({secs:.1f} s)",
                     file=sys.stdout,
                 )
     header = [
@@ -81,6 +83,7 @@ def run(args) -> int:
         "median_err_deg",
         "p90_err_deg",
         "circ_corr",
+        "geometry_corr",
         "seconds",
     ]
     table = write_csv(out / "recovery.csv", header, rows)
