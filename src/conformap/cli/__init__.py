@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda msg, cat, *a, **k: f"conformap: warning: {msg}\n"
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `conformap demo | head`: the reader left; not our error
+        sys.stderr.close()
+        return 141
     except (ValueError, TypeError, OSError) as exc:
         print(f"conformap {args.command}: error: {exc}", file=sys.stderr)
         return 2
