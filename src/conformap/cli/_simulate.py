@@ -120,9 +120,11 @@ def _run_from_pdb(args, out: Path) -> int:
         chains=None if args.chains is None else [c for c in args.chains.split(",") if c],
     )
     if args.noise:
+        # The paper's noisy set: one std for the whole set, noise x the maximum voxel.
         rng = np.random.default_rng(args.seed)
-        for m in maps:  # the paper's noisy set: std = noise x max voxel, per map
-            m += rng.normal(0.0, args.noise * float(m.max()), m.shape).astype(m.dtype)
+        std = args.noise * float(maps.max())
+        for m in maps:
+            m += rng.normal(0.0, std, m.shape).astype(m.dtype)
     tmp = out.with_name(f".{out.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
