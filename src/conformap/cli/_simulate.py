@@ -24,7 +24,8 @@ def positive_float(text: str) -> float:
 def register(sub) -> None:
     p = sub.add_parser(
         "simulate",
-        help="simulate a data set (the ATP-synthase-like rotor) as MRC files",
+        help="simulate a data set (the ATP-synthase-like rotor, or maps of PDB/mmCIF models) "
+        "as MRC files",
         description="Simulate the earthmover paper's rotor data set: maps rotated by angles "
         "from 2/5 U[0,360] + 1/5 N(0,1) + 1/5 N(120,1) + 1/5 N(240,1), written as "
         "OUT/rotor_XXXX.mrc with OUT/ground_truth.csv (name, angle_deg).",
