@@ -247,7 +247,7 @@ def plan_all_pairs(
     n_voxels: int | None = None,
     memory_limit: int | None = None,
     features_in_memory: bool = True,
-    dense_max_items: int = 3000,
+    dense_max_items: int | None = None,
     option_names: dict | None = None,
 ) -> Estimate:
     """Choose dense or kNN for ``n`` items, or stop if nothing fits.
@@ -259,6 +259,8 @@ def plan_all_pairs(
     method : {"auto", "dense", "knn"}
         "auto" takes "dense" when ``n <= dense_max_items`` and it fits in memory, else "knn";
         an explicit method is checked and kept.
+    dense_max_items : int, optional
+        Default :data:`conformap.estimators.DENSE_MAX_ITEMS` (3000), the estimator's own limit.
     memory_limit : int, optional
         Bytes; default :data:`MEMORY_FRACTION` of :func:`available_memory`.
     option_names : dict, optional
@@ -278,6 +280,8 @@ def plan_all_pairs(
         ``memory_limit``; the message gives the estimate and the option to use instead.
     """
     method = check_choice(method, "method", ["auto", "dense", "knn"])
+    if dense_max_items is None:
+        from .estimators import DENSE_MAX_ITEMS as dense_max_items
     names = {"knn": "method='knn'", "memory": "memory_limit", "cache": "cache_dir"}
     names.update(option_names or {})
     limit = int(MEMORY_FRACTION * available_memory()) if memory_limit is None else int(memory_limit)
