@@ -7,8 +7,11 @@ Pipeline (``factorize``):
 2. Algorithm 1 (:func:`find_triplets`): for each :math:`\varphi_k` the best admissible pair
    :math:`(i, j)`, kept when its similarity exceeds :math:`\gamma`.
 3. The separability graph: vertices are the eigenvectors appearing as :math:`i` or :math:`j`
-   in a kept triplet, :math:`W_{ij}` the highest similarity of a triplet using the pair
-   (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the vertices into factors (:func:`max_cut`).
+   in a kept triplet but not as a :math:`k` (an eigenvector explained as a product is a
+   product eigenvector, not a factor eigenvector; this matters for more than two factors,
+   where :math:`\varphi_x\varphi_z` pairs with :math:`\varphi_y`), :math:`W_{ij}` the
+   highest similarity of a triplet using the pair (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the
+   vertices into factors (:func:`max_cut`).
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them.
 
@@ -140,7 +143,11 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: float, 
     sep = np.zeros((n_all, n_all))
     for (i, j, _k), s in zip(trip, search.scores, strict=True):
         sep[i, j] = sep[j, i] = max(sep[i, j], s)
-    vertices = np.unique(trip[:, :2]) if trip.size else np.zeros(0, dtype=np.int64)
+    # vertices: the factor eigenvectors, i.e. members of a kept pair that are not themselves
+    # explained as a product (with more than two factors a product such as phi_x * phi_z can
+    # pair with phi_y; it must not be binned as a factor eigenvector)
+    vertices = (np.setdiff1d(np.unique(trip[:, :2]), trip[:, 2]) if trip.size
+                else np.zeros(0, dtype=np.int64))
     out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
            "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
            "sdp_bound": 0.0, "t_triplets": t1 - t0}
