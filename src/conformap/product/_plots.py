@@ -21,11 +21,11 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
     factors = [f[:max_per_factor] for f in result.factors]
     n_rows = max(1, max(len(f) for f in factors))
     n_cols = len(factors)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.6 * n_cols, 2.1 * n_rows),
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.3 * n_cols, 1.8 * n_rows),
                              squeeze=False)
     phi = result.eigenvectors
     rng = np.random.default_rng(0)
-    sub = rng.permutation(phi.shape[0])[: min(phi.shape[0], 2500)]  # keep the PNG small
+    sub = rng.permutation(phi.shape[0])[: min(phi.shape[0], 1500)]  # keep the PNG small
     for c, cols in enumerate(factors):
         for r in range(n_rows):
             ax = axes[r, c]
@@ -36,7 +36,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
             v = phi[sub, k]
             if coords is not None:
                 lim = np.percentile(np.abs(v), 99) or 1.0
-                ax.scatter(coords[sub, 0], coords[sub, 1], c=v, s=2, cmap="RdBu_r",
+                ax.scatter(coords[sub, 0], coords[sub, 1], c=v, s=1.5, cmap="RdBu_r",
                            vmin=-lim, vmax=lim, linewidths=0, rasterized=True)
                 ax.set_xlabel(coord_labels[0], fontsize=7)
                 ax.set_ylabel(coord_labels[1], fontsize=7)
@@ -77,7 +77,7 @@ def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None,
     fig, axes = plt.subplots(1, nf, figsize=(3.4 * nf, 3.1), squeeze=False)
     rng = np.random.default_rng(0)
     n = result.eigenvectors.shape[0]
-    sub = rng.permutation(n)[: min(n, 2500)]
+    sub = rng.permutation(n)[: min(n, 1500)]
     for f in range(nf):
         ax = axes[0, f]
         emb = result.embedding(f, 2)

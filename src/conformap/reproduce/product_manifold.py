@@ -73,7 +73,7 @@ def _fig2(cfg, out, seed, rows):
     # left panel: the data coloured by z, then the factor eigenvectors on (x, y)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 2.6))
-    sub = np.random.default_rng(0).permutation(n)[:4000]
+    sub = np.random.default_rng(0).permutation(n)[:2000]
     sc = ax.scatter(X[sub, 0], X[sub, 1], c=X[sub, 2], s=2, cmap="coolwarm", rasterized=True)
     fig.colorbar(sc, ax=ax, label="z noise")
     ax.set_aspect("equal")
@@ -263,10 +263,10 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
             ("torus", Xt, rest, *colours(tt)),
             ("rectangle", rect_X, rect_res, *colours(rect_truth))]
     plt = _pyplot()
-    fig, axes = plt.subplots(3, 4, figsize=(12, 8.4))
+    fig, axes = plt.subplots(3, 4, figsize=(10.5, 7.4))
     rng = np.random.default_rng(0)
     for r, (name, X, res, colors, clabels, cyc) in enumerate(data):
-        sub = rng.permutation(X.shape[0])[:2000]
+        sub = rng.permutation(X.shape[0])[:1500]
         ev = factor_assignment(res.factors, res.eigenvectors,
                                {**(cryo_truth if r == 0 else tt if r == 1 else rect_truth)})
         for f in range(2):
