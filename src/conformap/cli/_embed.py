@@ -101,6 +101,7 @@ def plan(args, stack):
     """Pre-flight estimate of the all-pairs computation; returns the resources.Estimate."""
     import math
 
+    from ..estimators import DENSE_MAX_ITEMS
     from ..resources import plan_all_pairs
     from ..wemd import wemd_size
 
@@ -127,7 +128,7 @@ def plan(args, stack):
     )
     if not args.quiet:
         note = ""
-        if args.method == "auto" and est.method == "knn" and n <= 3000:
+        if args.method == "auto" and est.method == "knn" and n <= DENSE_MAX_ITEMS:
             note = " (the dense path would not fit in memory)"
         print(f"conformap embed: plan: {est.summary()}{note}", file=sys.stderr)
     return est
