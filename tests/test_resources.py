@@ -136,3 +136,22 @@ def test_cli_prints_the_plan(map_dir, tmp_path, capsys):
     assert "peak memory" in err
     with np.load(tmp_path / "e.npz") as z:
         assert "method_used" in str(z["params"])
+
+
+def test_cli_auto_switches_to_knn_when_dense_does_not_fit(tmp_path, capsys):
+    from conformap import wemd_size
+
+    n, length = 150, 32
+    x = np.random.default_rng(0).uniform(0.1, 1.0, (n, length)).astype(np.float32)
+    x[np.arange(n), np.arange(n) % length] += 5.0  # a moving peak, so the data have structure
+    np.save(tmp_path / "x.npy", x)
+    d = wemd_size((length,))
+    dense = estimate_all_pairs(n, d, method="dense", n_voxels=length)
+    knn = estimate_all_pairs(n, d, method="knn", n_voxels=length)
+    assert knn.peak_bytes < dense.peak_bytes
+    limit = (knn.peak_bytes + dense.peak_bytes) // 2
+    assert main(["embed", str(tmp_path / "x.npy"), "--out", str(tmp_path / "e"),
+                 "--max-memory", str(limit)]) == 0
+    err = capsys.readouterr().err
+    assert "plan: knn path for n=150" in err
+    assert "(the dense path would not fit in memory)" in err
