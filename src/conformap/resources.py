@@ -6,14 +6,15 @@ distances, kernel and eigensolver work arrays) and divides the work by a measure
 path, the blocked k-nearest-neighbour path, or stops with a :class:`ResourceError` whose message
 says which option to use.
 
-The default throughputs were measured on a shared 2-core machine:
-:func:`conformap.pairwise_distances` on float32 rows ran at 2.3e9 (64 x 200,000), 3.2e9
-(128 x 200,000), 3.6e9 (256 x 100,000) and 4.2e9 (512 x 20,000) coordinate pairs per second,
-and at 4.7e9 on the WEMD coefficients of 120 noisy rotor maps (D = 551,789);
-:func:`conformap.wemd_embedding` transformed 40 x 72 x 40 maps at 5e6 (8 maps) to 1e7 (120
-maps) voxels per second. The defaults (3e9 and 8e6) sit inside those ranges. Throughput scales
-roughly with the number of cores; pass ``throughput`` to use your own numbers, or
-:func:`measure_throughput` to measure them on the current machine.
+The default throughputs were measured on a shared 2-core machine with the register-tiled
+kernels of commit 34698ef: :func:`conformap.pairwise_distances` on random float32 rows ran at
+4.2e9 (64 x 200,000), 5.7e9 (128 x 200,000), 5.8e9 (256 x 100,000) and 6.8e9 (512 x 20,000)
+coordinate pairs per second, and at 9.5e9 on the WEMD coefficients of 300 noisy rotor maps
+(D = 551,789; the kernel skips constant columns, which zero padding creates);
+:func:`conformap.wemd_embedding` transformed 40 x 72 x 40 maps at 1e7 (120 maps) to 1.5e7
+(300 maps) voxels per second. The defaults (5e9 and 1e7) are at the low end, so estimates err
+towards "longer". Throughput scales roughly with the number of cores; pass ``throughput`` to
+use your own numbers, or :func:`measure_throughput` to measure them on the current machine.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ __all__ = [
 ]
 
 #: Coordinate pairs per second of the L1 / squared-L2 kernel (2 shared cores, float32).
-PAIRWISE_THROUGHPUT = 3.0e9
+PAIRWISE_THROUGHPUT = 5.0e9
 #: Voxels per second of the batched wavelet transform (2 shared cores).
-WAVELET_THROUGHPUT = 8.0e6
+WAVELET_THROUGHPUT = 1.0e7
 #: Dense path: n x n float64 arrays alive at the peak of the diffusion map (distances, kernel,
 #: normalised kernel, symmetric matrix, eigh work copy).
 DENSE_NN_ARRAYS = 5
