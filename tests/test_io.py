@@ -47,6 +47,7 @@ def test_mrcs_stack_npy_npz(tmp_path):
     write_mrc(tmp_path / "s.mrcs", imgs)
     st = read_stack(tmp_path / "s.mrcs")
     assert st.names == [f"s.mrcs:{i}" for i in range(5)]
+    assert len(st.voxel_size) == 2  # (y, x) of the images
     np.testing.assert_array_equal(st.data, imgs)
     np.save(tmp_path / "a.npy", imgs.astype(np.float64))
     np.testing.assert_allclose(read_stack(tmp_path / "a.npy").data, imgs)
@@ -236,3 +237,17 @@ def test_cli_bad_graphs_exit_2(tmp_path, capsys, bandwidth, match):
     assert rc == 2
     assert match in capsys.readouterr().err
     assert not list(tmp_path.glob("e.*"))
+
+
+def test_image_voxel_size_and_origin_round_trip(tmp_path):
+    img = blobs(1, (6, 7))[0]
+    write_mrc(tmp_path / "a.mrc", img, voxel_size=(1.25, 3.0), origin=(2.0, -1.0))
+    st = read_stack(tmp_path / "a.mrc")
+    assert st.data.shape == (1, 6, 7)
+    assert st.voxel_size == pytest.approx((1.25, 3.0))
+    assert st.origin == pytest.approx((2.0, -1.0))
+    write_mrc(tmp_path / "b.mrc", img, voxel_size=st.voxel_size, origin=st.origin)
+    assert read_stack(tmp_path / "b.mrc").voxel_size == pytest.approx((1.25, 3.0))
+    with pytest.raises(ValueError, match="voxel_size: expected a number or"):
+        write_mrc(tmp_path / "c.mrc", img, voxel_size=(1.0, 2.0, 3.0, 4.0))
+    assert not (tmp_path / "c.mrc").exists()

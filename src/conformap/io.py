@@ -102,6 +102,7 @@ def _read_mrc(path: Path):
         raise InputError(f"{path}: expected a 2-D or 3-D MRC array, got shape {data.shape}")
     if data.ndim == 3 and data.shape[0] == 1 and not is_stack:
         data = data[0]  # a volume one section thick is an image
+    if data.ndim == 2 or is_stack:  # images: keep the (y, x) voxel size and origin
         voxel, origin = voxel[1:], origin[1:]
     return data, voxel, origin, is_stack
 
@@ -284,23 +285,34 @@ def write_mrc(
     path : path
     data : array_like, shape (nz, ny, nx) or (ny, nx)
     voxel_size : float or (z, y, x) floats
-        Å per voxel (the order of :attr:`Stack.voxel_size`).
+        Å per voxel (the order of :attr:`Stack.voxel_size`); (y, x) for an image.
     origin : (z, y, x) floats, optional
-        Å; written to the header's origin (the order of :attr:`Stack.origin`).
+        Å; written to the header's origin (the order of :attr:`Stack.origin`); (y, x) for an
+        image.
     """
     import mrcfile
 
     path = Path(path)
     if not isinstance(voxel_size, int | float):
-        voxel_size = tuple(float(v) for v in voxel_size)[::-1]  # mrcfile wants (x, y, z)
+        vs = tuple(float(v) for v in voxel_size)
+        if len(vs) == 2:  # an image's (y, x): the section thickness is taken as y
+            vs = (vs[0], *vs)
+        if len(vs) != 3:
+            raise ValueError(f"voxel_size: expected a number or (z, y, x), got {voxel_size!r}")
+        voxel_size = vs[::-1]  # mrcfile wants (x, y, z)
+    if origin is not None:
+        org = tuple(float(v) for v in origin)
+        if len(org) == 2:
+            org = (0.0, *org)
+        if len(org) != 3:
+            raise ValueError(f"origin: expected (z, y, x), got {origin!r}")
     with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True) as mrc:
         mrc.set_data(np.asarray(data, dtype=np.float32))
         if path.suffix.lower() in STACK_SUFFIXES:
             mrc.set_image_stack()
         mrc.voxel_size = voxel_size
         if origin is not None:
-            oz, oy, ox = (float(v) for v in origin)
-            mrc.header.origin = (ox, oy, oz)
+            mrc.header.origin = org[::-1]
     return path
 
 
