@@ -113,37 +113,47 @@ def _run_from_pdb(args, out: Path) -> int:
     import numpy as np
 
     from ..io import write_csv, write_mrc
-    from ..structures import structures_to_maps
+    from ..structures import common_grid, molmap, read_models
 
-    maps, models, grid = structures_to_maps(
-        args.from_pdb, resolution=args.resolution, voxel_size=args.voxel_size,
-        padding=args.padding, remove_hydrogens=args.remove_hydrogens,
+    models = read_models(
+        args.from_pdb, remove_hydrogens=args.remove_hydrogens,
         chains=None if args.chains is None else [c for c in args.chains.split(",") if c],
     )
+    resolution = args.resolution
+    grid = common_grid(models, resolution=resolution, voxel_size=args.voxel_size,
+                       padding=args.padding)
+    names = []
+    for model in models:
+        stem = Path(model.source).name
+        for suffix in (".gz", ".pdb", ".ent", ".cif", ".mmcif", ".json"):
+            stem = stem.removesuffix(suffix)
+        num = f"{int(model.model):04d}" if model.model.isdigit() else model.model
+        # zero-padded so that the sorted file names keep the model order
+        names.append(f"{stem}_model{num}.mrc" if "#" in model.name else f"{stem}.mrc")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"--from-pdb: two inputs would both be written as {dup}; rename one")
+
+    def density(model):
+        return molmap(model.coords, model.weights, resolution=resolution, grid=grid)
+
+    std = 0.0
     if args.noise:
-        # The paper's noisy set: one std for the whole set, noise x the maximum voxel.
-        rng = np.random.default_rng(args.seed)
-        std = args.noise * float(maps.max())
-        for m in maps:
-            m += rng.normal(0.0, std, m.shape).astype(m.dtype)
+        # The paper's noisy set: one std for the whole set, noise x the maximum voxel. Maps are
+        # made one at a time (memory: one map), so the maximum takes a first pass.
+        std = args.noise * max(float(density(m).max()) for m in models)
+    rng = np.random.default_rng(args.seed)
     tmp = out.with_name(f".{out.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         rows = []
-        for i, (m, model) in enumerate(zip(maps, models, strict=True)):
-            stem = Path(model.source).name
-            for suffix in (".gz", ".pdb", ".ent", ".cif", ".mmcif", ".json"):
-                stem = stem.removesuffix(suffix)
-            num = f"{int(model.model):04d}" if model.model.isdigit() else model.model
-            # zero-padded so that the sorted file names keep the model order
-            name = f"{stem}_model{num}.mrc" if "#" in model.name else f"{stem}.mrc"
+        for i, (model, name) in enumerate(zip(models, names, strict=True)):
+            m = density(model)
+            if std:
+                m += rng.normal(0.0, std, m.shape).astype(m.dtype)
             write_mrc(tmp / name, m, voxel_size=grid.voxel_size, origin=grid.origin)
             rows.append((name, model.source, model.model, i, len(model.coords)))
-        names = [r[0] for r in rows]
-        if len(set(names)) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
-            raise ValueError(f"--from-pdb: two inputs would both be written as {dup}; rename one")
         write_csv(tmp / "models.csv", ["name", "source", "model", "index", "n_atoms"], rows)
         if out.exists():
             shutil.rmtree(out)
