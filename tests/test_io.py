@@ -193,7 +193,7 @@ def test_cli_embed_too_few_items_for_components(mrc_dir, tmp_path, capsys):
     rc = main(["embed", str(mrc_dir), "--out", str(tmp_path / "emb"), "--quiet",
                "--n-components", "5"])
     assert rc == 2
-    assert "--n-components 5: needs more than 5 items, got 4" in capsys.readouterr().err
+    assert "--n-components 5: needs at least 7 items, got 4" in capsys.readouterr().err
     assert not list(tmp_path.glob("emb*"))
 
 

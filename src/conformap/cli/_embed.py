@@ -106,10 +106,10 @@ def plan(args, stack):
     from ..wemd import wemd_size
 
     n, shape = stack.data.shape[0], stack.data.shape[1:]
-    if args.n_components + 1 > n:  # fail before the long computation, as diffusion_map would
+    if args.n_components + 2 > n:  # fail before the long computation, as diffusion_map would
         raise ValueError(
-            f"--n-components {args.n_components}: needs more than {args.n_components} items, "
-            f"got {n}; use fewer components or more data"
+            f"--n-components {args.n_components}: needs at least {args.n_components + 2} "
+            f"items, got {n}; use fewer components or more data"
         )
     voxels = math.prod(shape)
     if args.metric == "wemd":
