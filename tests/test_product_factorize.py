@@ -164,3 +164,18 @@ def test_bad_parameters(kwargs, match):
 def test_spectrum_rejects_1d_input():
     with pytest.raises(ValueError, match="shape"):
         laplacian_spectrum(np.arange(10.0), n_eigenvectors=3)
+
+
+def test_spectrum_agrees_with_core_diffusion_map():
+    # our ARPACK path and conformap.diffusion_map (dense eigh) compute the same operator
+    from conformap.product._spectrum import _radius_graph
+
+    X, _ = make_rectangle(400, rng=5)
+    spec = laplacian_spectrum(X, n_eigenvectors=8, bandwidth=0.3, rng=0)
+    dist = _radius_graph(X, 4 * 0.3, "l2")
+    ref = conformap.diffusion_map(dist, n_components=8, bandwidth=0.3, eigen_solver="dense",
+                                  alpha=1.0)
+    np.testing.assert_allclose(spec.markov_eigenvalues, ref.eigenvalues, rtol=1e-7, atol=1e-9)
+    for k in range(1, 9):
+        c = abs(np.corrcoef(spec.eigenvectors[:, k], ref.eigenvectors[:, k])[0, 1])
+        assert c > 0.999

@@ -3,8 +3,14 @@ r"""Laplacian eigenvectors with log-transformed eigenvalues (Sec. 2.3 of the pap
 We build the Gaussian affinity :math:`W_{ij} = e^{-d_{ij}^2 / (2\sigma^2)}`, the diffusion-map
 normalisation with :math:`\alpha = 1` (the limit operator is the Laplace-Beltrami operator
 whatever the sampling density, the paper's Remark 2) and take the Markov eigenvalues
-:math:`\mu_k` of :func:`conformap.diffusion_map`. For a flat factor and a Gaussian kernel the
-Markov operator acts on :math:`\cos(\omega \cdot x)` exactly as multiplication by
+:math:`\mu_k` and right eigenvectors :math:`\psi_k = v_k / v_0` exactly as
+:func:`conformap.diffusion_map` defines them. The eigenproblem is solved here with ARPACK
+(``scipy.sparse.linalg.eigsh``) rather than through ``diffusion_map``, whose block solver for
+more than 40 eigenpairs failed on our radius graphs (Cholesky breakdown) when this was
+written; the two agree to solver precision where both run (see the tests).
+
+For a flat factor and a Gaussian kernel the Markov operator acts on
+:math:`\cos(\omega \cdot x)` exactly as multiplication by
 :math:`e^{-\sigma^2 |\omega|^2 / 2}`, so
 
 .. math:: \lambda_k = -\frac{2 \ln \mu_k}{\sigma^2}
@@ -32,11 +38,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
+import scipy.sparse.csgraph
+import scipy.sparse.linalg
 
-from .._validation import check_choice, check_int, check_positive
+from .._validation import check_choice, check_int, check_positive, check_rng
 from ..bandwidth import BANDWIDTH_RULES, select_bandwidth
-from ..diffusion import diffusion_map
 from ..distances import kneighbors_distances, pairwise_distances
 
 __all__ = ["LaplacianSpectrum", "laplacian_spectrum"]
@@ -161,22 +169,82 @@ def laplacian_spectrum(
             f"n_eigenvectors: {n_vec} needs at least {n_vec + 2} items, got {n}; use fewer "
             "eigenvectors"
         )
-    res = diffusion_map(dist, n_components=n_vec, alpha=1.0, t=0.0, bandwidth=sigma, rng=rng)
-    mu = res.eigenvalues
+    if isinstance(sigma, str):
+        sigma = select_bandwidth(dist, rule=sigma)
+    mu, psi = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
     if (mu[1:] <= 0).any():
         bad = int(np.flatnonzero(mu <= 0)[0])
         raise ValueError(
             f"n_eigenvectors: the Markov eigenvalue mu_{bad} = {mu[bad]:.3g} is not positive, so "
-            f"its log transform is undefined at bandwidth {res.bandwidth:.4g}; use fewer "
-            "eigenvectors or a smaller bandwidth"
+            f"its log transform is undefined at bandwidth {sigma:.4g}; use fewer eigenvectors "
+            "or a smaller bandwidth"
         )
-    lam = -2.0 * np.log(mu) / res.bandwidth**2
+    lam = -2.0 * np.log(mu) / sigma**2
     lam[0] = 0.0
     lam = np.maximum.accumulate(np.maximum(lam, 0.0))  # exact monotonicity after rounding
     return LaplacianSpectrum(
-        eigenvectors=res.eigenvectors,
+        eigenvectors=psi,
         eigenvalues=lam,
         markov_eigenvalues=mu,
-        bandwidth=float(res.bandwidth),
+        bandwidth=float(sigma),
         graph=graph,
     )
+
+
+def _markov_eigenpairs(dist, sigma: float, m: int, gen: np.random.Generator):
+    """Top ``m`` eigenpairs of the alpha = 1 diffusion-map Markov matrix (see module doc)."""
+    n = dist.shape[0]
+    if sp.issparse(dist):
+        k = sp.csr_matrix(dist, dtype=np.float64, copy=True)
+        k.data = np.exp(-(k.data**2) / (2 * sigma * sigma))
+        k = k.maximum(k.T).tolil()
+        k.setdiag(1.0)
+        k = k.tocsr()
+    else:
+        d = np.asarray(dist, dtype=np.float64)
+        if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.isfinite(d).all():
+            raise ValueError(f"X: precomputed distances must be a finite (n, n) matrix, got "
+                             f"shape {d.shape}")
+        k = np.exp(-(d**2) / (2 * sigma * sigma))
+    graph = sp.csr_matrix(k)
+    graph.data[graph.data < 1e-12] = 0.0
+    graph.eliminate_zeros()
+    n_comp, labels = sp.csgraph.connected_components(graph, directed=False)
+    if n_comp > 1:
+        sizes = sorted(np.bincount(labels).tolist(), reverse=True)
+        raise ValueError(
+            f"the affinity graph falls apart into {n_comp} disconnected pieces (sizes "
+            f"{sizes[:6]}) at bandwidth sigma={sigma:.4g}; the eigenvectors would only separate "
+            "the pieces. Use a larger bandwidth, or factorize each piece separately"
+        )
+    q = np.asarray(k.sum(axis=1)).ravel()
+    if sp.issparse(k):
+        ka = sp.diags(1.0 / q) @ k @ sp.diags(1.0 / q)
+        deg = np.asarray(ka.sum(axis=1)).ravel()
+        s = sp.diags(deg**-0.5)
+        a = sp.csr_matrix(s @ ka @ s)
+        a = (a + a.T) * 0.5
+    else:
+        ka = k / q[:, None] / q[None, :]
+        deg = ka.sum(axis=1)
+        s = deg**-0.5
+        a = ka * s[:, None] * s[None, :]
+        a = (a + a.T) * 0.5
+    if sp.issparse(a) and n > 2 * m + 10:
+        mu, v = scipy.sparse.linalg.eigsh(a, k=m, which="LA", v0=gen.uniform(-1, 1, n),
+                                          tol=1e-10)
+    else:
+        dense = a.toarray() if sp.issparse(a) else a
+        mu, v = scipy.linalg.eigh(dense, subset_by_index=[n - m, n - 1])
+    order = np.argsort(mu)[::-1]
+    mu, v = np.clip(mu[order], -1.0, 1.0), v[:, order]
+    v0 = np.sqrt(deg / deg.sum())
+    psi = v / v0[:, None]
+    psi[:, 0] = 1.0
+    mu[0] = 1.0
+    # deterministic signs: the entry of largest magnitude of each column is positive
+    idx = np.argmax(np.abs(psi[:, 1:]), axis=0)
+    signs = np.sign(psi[idx, np.arange(1, m)])
+    signs[signs == 0] = 1.0
+    psi[:, 1:] *= signs
+    return mu, psi
