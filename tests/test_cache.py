@@ -258,3 +258,26 @@ def test_cached_distances_give_the_estimators_embedding(tmp_path, metric, method
     assert all(s["computed"] > 0 for s in stats.values())
     with pytest.raises(ValueError, match="metric_params: metric='euclidean' takes none"):
         cached_distances(x, tmp_path, metric="euclidean", metric_params={"level": 2})
+
+
+def test_cached_knn_bridges_clusters_like_the_estimator(tmp_path):
+    from conformap import DiffusionMap
+    from conformap.cache import cached_distances
+
+    # Three tight clusters of 12 on a circle plus a few items between them: a 5-NN graph falls
+    # apart into pieces, which both paths must bridge the same way.
+    rng = np.random.default_rng(0)
+    t = np.concatenate([c + rng.normal(0, 0.02, 12) for c in (0.0, 2.1, 4.2)] + [[1.0, 3.1, 5.2]])
+    yy, xx = np.mgrid[:16, :16]
+    x = np.stack([np.exp(-((yy - 8 - 5 * np.sin(a)) ** 2 + (xx - 8 - 5 * np.cos(a)) ** 2) / 3)
+                  for a in t])
+    import scipy.sparse.csgraph
+
+    raw = kneighbors_distances(wemd_embedding(x, negative="keep"), 5)
+    assert scipy.sparse.csgraph.connected_components(raw, directed=False)[0] > 1
+    ref = DiffusionMap(2, metric="wemd", method="knn", n_neighbors=5,
+                       metric_params={"negative": "keep"}, random_state=0).fit(x)
+    dist = cached_distances(x, tmp_path, method="knn", n_neighbors=5,
+                            metric_params={"negative": "keep"})
+    got = DiffusionMap(2, metric="precomputed", random_state=0).fit(dist)
+    np.testing.assert_allclose(got.embedding_, ref.embedding_, rtol=1e-7, atol=1e-10)

@@ -487,7 +487,8 @@ def cached_distances(
     Returns
     -------
     ndarray of shape (n, n) or scipy.sparse.csr_matrix of shape (n, n)
-        Equal to what ``DiffusionMap(metric=metric, method=method)`` computes internally, so
+        Equal to what ``DiffusionMap(metric=metric, method=method)`` computes internally (for
+        "knn" including :func:`conformap.distances.connect_components`), so
         ``DiffusionMap(metric="precomputed").fit(result)`` gives the same embedding.
     """
     metric = check_choice(metric, "metric", ["wemd", "euclidean"])
@@ -506,8 +507,12 @@ def cached_distances(
     n = feats.shape[0]
     if method == "knn":
         k = n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
+        from .distances import connect_components
+
         dist = cache.kneighbors_distances(feats, min(k, n - 1), key=key, metric=lp,
                                           n_jobs=n_jobs, progress=progress)
+        # As DiffusionMap does: bridge the pieces a kNN graph of clustered data falls into.
+        dist = connect_components(feats, dist, metric=lp, n_jobs=n_jobs)
     else:
         dist = cache.pairwise_distances(feats, key=key, metric=lp, n_jobs=n_jobs,
                                         progress=progress)
