@@ -223,3 +223,31 @@ def test_molmap_conserves_mass_and_centroid(coords, weights, resolution, spacing
     want = np.average(coords, axis=0, weights=weights)
     tol = 2 * np.pi * sigma**2 / h * alias + 3 * alias * np.abs(want) + 2e-5 * h
     assert (np.abs(cen - want) <= tol).all(), (cen, want, tol)
+
+
+@PROPS
+@given(junk=st.binary(max_size=3000), suffix=st.sampled_from([".mrc", ".map", ".mrcs", ".npy",
+                                                                ".npz"]))
+def test_junk_files_give_an_input_error_naming_them(tmp_path_factory, junk, suffix):
+    d = tmp_path_factory.mktemp("junk")
+    p = d / f"junk{suffix}"
+    p.write_bytes(junk)
+    with pytest.raises(InputError, match=rf"junk\{suffix}"):
+        read_stack(p)
+
+
+@PROPS
+@given(arrays(np.float32, st.tuples(st.integers(1, 3), st.integers(2, 5), st.integers(2, 5)),
+              elements=st.floats(-1.0, 1.0, width=32)))
+def test_any_float_array_is_read_or_refused_by_name(tmp_path_factory, x):
+    d = tmp_path_factory.mktemp("arr")
+    np.save(d / "a.npy", x)
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    ok = bool((flat.sum(axis=1) > 0).all())
+    if ok:
+        np.testing.assert_array_equal(read_stack(d / "a.npy").data, x)
+    else:
+        with pytest.raises(InputError, match=r"a\.npy:\d+: (the map is all zero|total mass)"):
+            read_stack(d / "a.npy")
+    # Signed feature arrays are accepted when they are not densities.
+    np.testing.assert_array_equal(read_stack(d / "a.npy", densities=False).data, x)
