@@ -155,3 +155,27 @@ def test_cli_auto_switches_to_knn_when_dense_does_not_fit(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "plan: knn path for n=150" in err
     assert "(the dense path would not fit in memory)" in err
+
+
+def test_exact_emd_estimate():
+    from conformap.resources import EMD_EXPONENT, EMD_PAIR_SECONDS_1024
+
+    est = estimate_all_pairs(10, 2048, exact_emd=True, baseline=0)
+    assert est.seconds["distances"] == pytest.approx(45 * EMD_PAIR_SECONDS_1024
+                                                     * 2**EMD_EXPONENT)
+    assert est.memory["emd_cost"] == 8 * 2048**2
+    with pytest.raises(ValueError, match="exact EMD is computed for all pairs only"):
+        estimate_all_pairs(10, 64, method="knn", exact_emd=True)
+    with pytest.raises(ValueError, match="not available for exact EMD"):
+        plan_all_pairs(10, 64, method="knn", exact_emd=True)
+    with pytest.raises(ResourceError, match="use the WEMD approximation"):
+        plan_all_pairs(10, 4096, exact_emd=True, memory_limit=100 * 2**20)
+    assert plan_all_pairs(10, 64, exact_emd=True).method == "dense"
+
+
+def test_cli_plan_for_exact_emd(tmp_path, capsys):
+    x = np.random.default_rng(0).uniform(0.1, 1, (5, 6, 6))
+    np.save(tmp_path / "x.npy", x)
+    assert main(["embed", str(tmp_path / "x.npy"), "--metric", "emd", "--out",
+                 str(tmp_path / "e"), "--n-components", "1"]) == 0
+    assert "emd_cost" in capsys.readouterr().err

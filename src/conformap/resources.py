@@ -51,6 +51,11 @@ MEMORY_FRACTION = 0.8
 #: Resident memory of Python with conformap, numba, scikit-learn and matplotlib loaded
 #: (measured: 292 MiB).
 BASELINE_BYTES = 300 * 2**20
+#: Seconds of one exact-EMD linear program between two dense 32 x 32 densities (POT network
+#: simplex, measured: 0.43 s; 256 voxels: 0.019 s, 2304 voxels: 5.4 s), and the exponent of
+#: its growth with the number of voxels (fitted to those: ~2.7).
+EMD_PAIR_SECONDS_1024 = 0.43
+EMD_EXPONENT = 2.7
 #: Rows per block of the kNN search (as in conformap.distances).
 KNN_BLOCK = 256
 
@@ -181,6 +186,7 @@ def estimate_all_pairs(
     throughput: float = PAIRWISE_THROUGHPUT,
     transform_throughput: float = WAVELET_THROUGHPUT,
     baseline: int = BASELINE_BYTES,
+    exact_emd: bool = False,
 ) -> Estimate:
     """Estimate peak memory and time of a diffusion map over all pairs of ``n`` items.
 
@@ -206,6 +212,11 @@ def estimate_all_pairs(
         Coordinate pairs per second, voxels per second.
     baseline : int
         Bytes of the interpreter and libraries (default :data:`BASELINE_BYTES`).
+    exact_emd : bool, default False
+        Distances are exact EMDs (``metric="emd"``; ``n_features`` = voxels): one linear
+        program per pair, :data:`EMD_PAIR_SECONDS_1024` x (voxels / 1024) ^
+        :data:`EMD_EXPONENT` seconds each (dense supports; sparse ones are faster), and a
+        voxels x voxels ground-cost matrix.
 
     Returns
     -------
@@ -227,6 +238,12 @@ def estimate_all_pairs(
         mem["diffusion"] = 8 * n * n * (DENSE_NN_ARRAYS - 1)
         secs["distances"] = n * (n - 1) / 2 * d / throughput
         secs["eigensolver"] = n**3 / 1e9  # LAPACK syevr on a few GFLOP/s: ~n^3 flops
+        if exact_emd:
+            mem["emd_cost"] = 8 * d * d
+            secs["distances"] = (n * (n - 1) / 2 * EMD_PAIR_SECONDS_1024
+                                 * (d / 1024) ** EMD_EXPONENT)
+    elif exact_emd:
+        raise ValueError("method: exact EMD is computed for all pairs only; use method='dense'")
     else:
         k = n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
         k = min(k, max(1, n - 1))
@@ -250,13 +267,14 @@ def plan_all_pairs(
     features_in_memory: bool = True,
     dense_max_items: int | None = None,
     option_names: dict | None = None,
+    exact_emd: bool = False,
 ) -> Estimate:
     """Choose dense or kNN for ``n`` items, or stop if nothing fits.
 
     Parameters
     ----------
-    n, n_features, dtype, n_neighbors, n_voxels, features_in_memory
-        As in :func:`estimate_all_pairs`.
+    n, n_features, dtype, n_neighbors, n_voxels, features_in_memory, exact_emd
+        As in :func:`estimate_all_pairs` (``exact_emd`` allows only the dense path).
     method : {"auto", "dense", "knn"}
         "auto" takes "dense" when ``n <= dense_max_items`` and it fits in memory, else "knn";
         an explicit method is checked and kept.
@@ -288,6 +306,17 @@ def plan_all_pairs(
     limit = int(MEMORY_FRACTION * available_memory()) if memory_limit is None else int(memory_limit)
     kw = dict(dtype=dtype, n_neighbors=n_neighbors, n_voxels=n_voxels,
               features_in_memory=features_in_memory)
+    if exact_emd:
+        if method == "knn":
+            raise ValueError(f"{names['knn']}: not available for exact EMD; use the dense path")
+        est = estimate_all_pairs(n, n_features, method="dense", exact_emd=True, **kw)
+        if est.peak_bytes > limit:
+            raise ResourceError(
+                f"exact EMD for {n} items of {n_features:,} voxels needs "
+                f"~{format_bytes(est.peak_bytes)} but the limit is {format_bytes(limit)}; use "
+                f"the WEMD approximation, downsample the maps, or raise {names['memory']}"
+            )
+        return est
     dense = estimate_all_pairs(n, n_features, method="dense", **kw)
     knn = estimate_all_pairs(n, n_features, method="knn", **kw)
     if method == "auto":

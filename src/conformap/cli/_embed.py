@@ -122,7 +122,7 @@ def plan(args, stack):
     est = plan_all_pairs(
         n, n_features, dtype=stack.data.dtype, method=method, n_neighbors=args.n_neighbors,
         n_voxels=voxels if args.metric == "wemd" else None, memory_limit=args.max_memory,
-        features_in_memory=not args.cache,
+        features_in_memory=not args.cache, exact_emd=args.metric == "emd",
         option_names={"knn": "--method knn", "memory": "--max-memory",
                       "cache": "--cache DIR"},
     )
