@@ -182,6 +182,10 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
     """
     paths = _expand(inputs)
     arrays, names = [], []
+    # One volume per .mrc/.map file: fill a preallocated array instead of stacking a list at
+    # the end, so reading takes the memory of the data once, not twice.
+    buffer = None
+    one_per_file = all(p.suffix.lower() in MAP_SUFFIXES for p in paths)
     voxel = origin = voxel_name = None
     first_shape = first_name = None
     for p in paths:
@@ -228,9 +232,15 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
                     "all items must share one grid (resample them first)"
                 )
             _check_item(item, name, densities)
-        arrays.extend(items)
+        if one_per_file:
+            if buffer is None:
+                buffer = np.empty((len(paths), *first_shape), dtype=np.float32)
+            buffer[len(names)] = items[0]
+        else:
+            arrays.extend(items)
         names.extend(item_names)
-    data = np.stack(arrays).astype(np.float32, copy=False)
+        del items
+    data = buffer if buffer is not None else np.stack(arrays).astype(np.float32, copy=False)
     return Stack(data=data, names=names, voxel_size=voxel, origin=origin)
 
 
