@@ -251,3 +251,11 @@ def test_image_voxel_size_and_origin_round_trip(tmp_path):
     with pytest.raises(ValueError, match="voxel_size: expected a number or"):
         write_mrc(tmp_path / "c.mrc", img, voxel_size=(1.0, 2.0, 3.0, 4.0))
     assert not (tmp_path / "c.mrc").exists()
+
+
+def test_mixed_inputs_keep_their_order(mrc_dir, tmp_path):
+    extra = blobs(2, seed=5)
+    np.save(tmp_path / "more.npy", extra)
+    st = read_stack([mrc_dir / "m1.mrc", tmp_path / "more.npy", mrc_dir / "m0.mrc"])
+    assert st.names == ["m1.mrc", "more.npy:0", "more.npy:1", "m0.mrc"]
+    np.testing.assert_array_equal(st.data, np.stack([blobs()[1], *extra, blobs()[0]]))
