@@ -221,7 +221,7 @@ def _fig5(spec, truth, out, seed, rows_extra):
                       "n_assigned": ev.n_assigned})
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    ax.imshow(grid, cmap="bwr_r", vmin=-1.5, vmax=1.5, aspect="auto")
+    ax.imshow(grid, cmap="bwr", vmin=-1.5, vmax=1.5, aspect="auto")  # +1 (x) red, -1 (y) blue
     ax.set_yticks(range(len(settings)),
                   [f"{n} = {v:.3g}" + (f" ({v / lam1:.2g}λ1)" if n == "δ" else "")
                    for n, v, _ in settings], fontsize=7)
@@ -440,6 +440,14 @@ def run(args) -> int:
         _log(f"Table 1: timings n={cfg['timing']}")
         _table1(cfg, out, seed, extra)
     elapsed = time.perf_counter() - t_start
+    previous = out / "results.json"
+    if args.only and previous.is_file():  # keep the other experiments of an earlier run
+        old = json.loads(previous.read_text())
+        if old.get("mode") == mode:
+            names = {r["experiment"] for r in rows}
+            rows = [r for r in old["rows"] if r["experiment"] not in names] + rows
+            extra = {**old.get("extra", {}), **extra}
+            elapsed += float(old.get("elapsed_s", 0.0))
     _write_results(out, rows, extra, cfg, mode, elapsed)
     for r in rows:
         _log(f"{r['experiment']}: accuracy {_fmt(r['accuracy'])} "
