@@ -135,7 +135,8 @@ def check_densities(
             idx = np.flatnonzero(has_neg)
             raise ValueError(
                 f"{name}: item {idx[0]} has negative values ({idx.size} item(s): {_head(idx)}); "
-                "pass negative='keep' (signed-measure WEMD) or negative='clip' (zero them)"
+                "pass negative='keep' (signed-measure WEMD) or negative='clip' (zero them); on the "
+                "command line: --negative keep or --negative clip"
             )
         if negative == "clip":
             arr = np.maximum(arr, 0)
@@ -148,7 +149,7 @@ def check_densities(
                 f"(negative mass up to {100 * frac.max():.1f}% of absolute mass); they are kept "
                 "and the WEMD is computed for the signed measures (a Kantorovich-Rubinstein "
                 "norm approximation). Pass negative='keep' to silence this, 'clip' to zero "
-                "them, or 'error' to refuse them.",
+                "them, or 'error' to refuse them (command line: --negative keep|clip|error).",
                 NegativeDensityWarning,
                 stacklevel=3,
             )

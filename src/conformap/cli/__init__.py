@@ -45,8 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as exc:
         print(f"conformap {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            f"conformap {args.command}: error: out of memory; use --method knn (sparse graph), "
+            "fewer or smaller inputs, or check the plan printed with --max-memory",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
-        print(f"conformap {args.command}: interrupted; no output was written", file=sys.stderr)
+        cached = (
+            " (chunks already saved under --cache are kept)" if getattr(args, "cache", None) else ""
+        )
+        print(
+            f"conformap {args.command}: interrupted; no output was written{cached}",
+            file=sys.stderr,
+        )
         return 130
 
 
