@@ -42,6 +42,7 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.csgraph
 import scipy.sparse.linalg
+from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_int, check_positive, check_rng
 from ..bandwidth import BANDWIDTH_RULES, select_bandwidth
@@ -171,7 +172,10 @@ def laplacian_spectrum(
         )
     if isinstance(sigma, str):
         sigma = select_bandwidth(dist, rule=sigma)
-    mu, psi = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
+    # ARPACK's dense work is level-2 BLAS on tall blocks: threads only oversubscribe a shared
+    # machine (measured 13.5 s threaded vs 6.9 s single-threaded, rectangle n=5000, N=100)
+    with threadpool_limits(limits=1, user_api="blas"):
+        mu, psi = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
     if (mu[1:] <= 0).any():
         bad = int(np.flatnonzero(mu <= 0)[0])
         raise ValueError(
