@@ -131,8 +131,8 @@ _CORE = np.array([[0.0, 0.0, 0.0, 1.0, 6.0], [8.0, -6.0, 2.0, 0.8, 5.0],
                   [-8.0, -6.0, -2.0, 0.8, 5.0]])  # x, y, z, amplitude, width
 # rotating subunit (offsets from its centre): asymmetric so that every angle gives a new image
 _ROTOR_CENTRE = np.array([0.0, 12.0, 4.0])
-_ROTOR = np.array([[10.0, 0.0, 0.0, 1.0, 3.5], [-5.0, 8.66, 0.0, 0.7, 3.0],
-                   [-5.0, -8.66, 0.0, 0.45, 2.5]])
+_ROTOR = np.array([[10.0, 0.0, 0.0, 1.0, 3.5], [-1.7, 9.8, 0.0, 0.6, 3.0],
+                   [-7.7, -6.4, 0.0, 0.3, 2.5]])  # at 0, 100 and 220 degrees: no symmetry
 _ARM_Y = -16.0
 _ARM_LENGTH = 24.0
 _ARM_T = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
