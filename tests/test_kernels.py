@@ -91,3 +91,13 @@ def test_filtered_subspace_solver_matches_dense_eigh():
     cos /= np.linalg.norm(sparse.eigenvectors[:, ok], axis=0)
     cos /= np.linalg.norm(dense.eigenvectors[:, ok], axis=0)
     assert cos.min() > 1 - 1e-8
+
+
+def test_triple_dots_matches_einsum():
+    from conformap._kernels import triple_dots
+
+    rng = np.random.default_rng(5)
+    phi_t = rng.standard_normal((30, 1500))
+    ti, tj, tk = (rng.integers(0, 30, 700) for _ in range(3))
+    ref = np.einsum("tx,tx,tx->t", phi_t[ti], phi_t[tj], phi_t[tk])
+    np.testing.assert_allclose(triple_dots(phi_t, ti, tj, tk), ref, rtol=1e-12, atol=1e-10)

@@ -301,3 +301,42 @@ def csr_step(a, y1: np.ndarray, y0: np.ndarray, alpha: float, beta: float, gamma
         out = np.empty_like(y1)
     _csr_step(a.indptr, a.indices, a.data, y1, y0, float(alpha), float(beta), float(gamma), out)
     return out
+
+
+_XB = 256  # samples per block of the triple-product kernel (rows stay in L1/L2)
+
+
+@numba.njit(parallel=True, fastmath=True, nogil=True, cache=True)
+def _triple_dots(phi_t, ti, tj, tk, out):  # pragma: no cover - compiled
+    n = phi_t.shape[1]
+    t = ti.shape[0]
+    nchunks = (t + 255) // 256
+    for c in numba.prange(nchunks):
+        t0 = c * 256
+        t1 = min(t, t0 + 256)
+        acc = np.zeros(t1 - t0)
+        for x0 in range(0, n, _XB):
+            x1 = min(n, x0 + _XB)
+            for q in range(t0, t1):
+                a = phi_t[ti[q], x0:x1]
+                b = phi_t[tj[q], x0:x1]
+                d = phi_t[tk[q], x0:x1]
+                s = 0.0
+                for x in range(x1 - x0):
+                    s += a[x] * b[x] * d[x]
+                acc[q - t0] += s
+        out[t0:t1] = acc
+
+
+def triple_dots(phi_t: np.ndarray, ti, tj, tk) -> np.ndarray:
+    r"""``out[q] = sum_x phi_t[ti[q], x] * phi_t[tj[q], x] * phi_t[tk[q], x]`` (threaded).
+
+    The numerators :math:`\langle \varphi_k, \varphi_i \varphi_j \rangle` of Algorithm 1 for a
+    list of admissible triplets, without materialising any product vector: triplets are
+    processed in groups, the samples in blocks that keep the touched rows in cache. ``phi_t`` is
+    the eigenvector matrix transposed (one eigenvector per C-contiguous row), float64.
+    """
+    ti, tj, tk = (np.ascontiguousarray(v, dtype=np.int64) for v in (ti, tj, tk))
+    out = np.empty(ti.shape[0])
+    _triple_dots(np.ascontiguousarray(phi_t, dtype=np.float64), ti, tj, tk, out)
+    return out
