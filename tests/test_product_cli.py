@@ -12,7 +12,7 @@ from conformap.datasets import make_rectangle
 @pytest.fixture(scope="module")
 def rect_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("rect")
-    X, t = make_rectangle(1200, rng=0)
+    X, t = make_rectangle(900, rng=0)
     np.save(d / "points.npy", X)
     with open(d / "truth.csv", "w") as fh:
         fh.write("name,x,y\n")
@@ -24,7 +24,7 @@ def rect_files(tmp_path_factory):
 
 def test_factorize_npy_with_labels(rect_files, capsys):
     out = rect_files / "out" / "rect"
-    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "25",
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20",
                "--labels", str(rect_files / "truth.csv"), "--out", str(out)])
     assert rc == 0
     summary = json.loads(out.with_suffix(".json").read_text())
@@ -33,10 +33,10 @@ def test_factorize_npy_with_labels(rect_files, capsys):
     assert summary["triplets"]
     assert len(summary["scores"]) == len(summary["triplets"])
     with np.load(out.with_suffix(".npz")) as z:
-        assert z["eigenvectors"].shape == (1200, 26)
+        assert z["eigenvectors"].shape == (900, 21)
         np.testing.assert_allclose(z["eigenvectors"][:, 0], 1.0)
-        assert z["eigenvalues"].shape == (26,)
-        assert z["separability"].shape == (26, 26)
+        assert z["eigenvalues"].shape == (21,)
+        assert z["separability"].shape == (21, 21)
     for suffix in ("_factors.png", "_separability.png", "_embeddings.png"):
         assert (out.parent / f"rect{suffix}").stat().st_size > 1000
     assert "2 factors" in capsys.readouterr().out
@@ -44,7 +44,7 @@ def test_factorize_npy_with_labels(rect_files, capsys):
 
 def test_factorize_csv_explicit_parameters(rect_files):
     out = rect_files / "csv_out"
-    rc = main(["factorize", str(rect_files / "points.csv"), "-N", "25", "--delta", "2.0",
+    rc = main(["factorize", str(rect_files / "points.csv"), "-N", "20", "--delta", "2.0",
                "--gamma", "0.8", "--out", str(out)])
     assert rc == 0
     summary = json.loads(out.with_suffix(".json").read_text())
@@ -79,3 +79,17 @@ def test_bad_inputs_clear_message(rect_files, tmp_path, capsys):
                str(tmp_path / "o")])
     assert rc == 2
     assert "--factors 3" in capsys.readouterr().err
+
+
+def test_factorize_precomputed_distances(tmp_path):
+    from conformap import pairwise_distances
+
+    X, _ = make_rectangle(500, rng=1)
+    np.save(tmp_path / "d.npy", pairwise_distances(X, metric="l2"))
+    out = tmp_path / "pre"
+    rc = main(["factorize", str(tmp_path / "d.npy"), "--metric", "precomputed", "-N", "15",
+               "--gamma", "0.7", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["n_items"] == 500
+    assert len(summary["factors"]) == 2

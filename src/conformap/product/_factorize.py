@@ -47,7 +47,7 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 from sklearn.base import BaseEstimator
 
-from .._validation import ConformapWarning, check_int, check_positive
+from .._validation import ConformapWarning, check_int, check_positive, check_rng
 from ._maxcut import max_cut
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, find_triplets
@@ -196,8 +196,6 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
         )
     if delta == "auto":
         delta = AUTO_DELTA * float(lam[1])
-    from .._validation import check_rng
-
     gen = check_rng(rng)
     cols = np.arange(1, phi.shape[1])
     top = _split(cols, phi, lam, delta=delta, gamma=gamma, n_parts=2 if hierarchical else k,
@@ -330,8 +328,6 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
     """
     delta, gamma = _check_thresholds(delta, gamma)
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
-    from .._validation import check_rng
-
     gen = check_rng(rng)
     t0 = time.perf_counter()
     spec = laplacian_spectrum(X, n_eigenvectors=n_vec, metric=metric,

@@ -47,7 +47,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
             ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.65, wspace=0.4)
     return save_figure(fig, path)
 
 
@@ -96,5 +96,5 @@ def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None,
         ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.35)
     return save_figure(fig, path)
