@@ -103,7 +103,7 @@ def test_estimator_contract():
     assert est.embeddings_[0].shape == (800, 2)
     assert est.eigenvectors_.shape == (800, 21)
     assert est.separability_.shape == (21, 21)
-    assert est.delta_ == pytest.approx(1.5 * est.eigenvalues_[1])
+    assert est.delta_ == pytest.approx(0.5 * est.eigenvalues_[1])
 
 
 def test_hierarchical_box_three_factors():

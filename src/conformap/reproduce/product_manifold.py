@@ -196,7 +196,7 @@ def _fig5(spec, truth, out, seed, rows_extra):
     from ..product import factorize_spectrum
 
     lam1 = float(spec.eigenvalues[1])
-    base_delta, base_gamma = 1.5 * lam1, 0.75
+    base_delta, base_gamma = 0.5 * lam1, 0.75
     deltas = [m * lam1 for m in (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)]
     gammas = [0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]
     settings = [("δ", d, {"delta": d, "gamma": base_gamma}) for d in deltas] + [
@@ -230,7 +230,7 @@ def _fig5(spec, truth, out, seed, rows_extra):
                   fontsize=8)
     ax.axhline(len(deltas) - 0.5, color="k", lw=1)
     ax.set_title(f"sensitivity (rectangle): δ varied at γ = {base_gamma}, γ varied at "
-                 f"δ = 1.5λ1 = {base_delta:.3g}", fontsize=8)
+                 f"δ = 0.5λ1 = {base_delta:.3g}", fontsize=8)
     save_figure(fig, out / "fig5_sensitivity.png")
     rows_extra["fig5"] = table
 
