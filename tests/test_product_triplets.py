@@ -96,3 +96,18 @@ def test_sign_invariance_and_candidates():
 def test_bad_inputs(phi_shape, lam, match):
     with pytest.raises(ValueError, match=match):
         find_triplets(np.ones(phi_shape), np.array(lam), delta=1.0, gamma=0.5)
+
+
+def test_per_eigenvector_delta_matches_brute_force():
+    rng = np.random.default_rng(7)
+    phi = rng.standard_normal((40, 12))
+    lam = np.sort(rng.uniform(0, 5, 12))
+    deltas = np.maximum(0.3, 0.2 * lam)
+    got = find_triplets(phi, lam, delta=deltas, gamma=0.1)
+    want = []
+    for k in range(12):  # brute force with a per-k window
+        want += [w for w in brute_force(phi[:, : k + 1], lam[: k + 1], deltas[k], 0.1)
+                 if w[2] == k]
+    assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]
+    with pytest.raises(ValueError, match="delta"):
+        find_triplets(phi, lam, delta=-deltas, gamma=0.1)

@@ -60,7 +60,7 @@ def register(sub) -> None:
                    help="non-trivial eigenvectors searched (default 100)")
     p.add_argument("--delta", type=_delta_arg, default="auto",
                    help="eigenvalue criterion |l_i + l_j - l_k| < delta in log-eigenvalue units "
-                   "(default auto = 0.5 x the first non-trivial eigenvalue)")
+                   "(default auto: max(0.5 lambda_1, 0.05 lambda_k) for eigenvector k)")
     p.add_argument("--gamma", type=_unit_float, default=0.75,
                    help="eigenvector criterion: minimum similarity (default 0.75)")
     p.add_argument("--factors", type=positive_int, default=2, help="number of factors (default 2)")

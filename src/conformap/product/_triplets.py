@@ -61,8 +61,10 @@ class TripletSearch:
         Every admissible :math:`(i, j, k)` (``keep_candidates=True`` only; else shape (0, 3)).
     candidate_scores : ndarray, shape (c,)
         Their similarities.
-    delta, gamma : float
-        The thresholds used.
+    delta : float or ndarray, shape (N,)
+        The eigenvalue threshold used (one per k if an array was given).
+    gamma : float
+        The similarity threshold used.
     """
 
     triplets: np.ndarray
@@ -72,7 +74,7 @@ class TripletSearch:
     n_candidates: np.ndarray
     candidates: np.ndarray
     candidate_scores: np.ndarray
-    delta: float
+    delta: float | np.ndarray
     gamma: float
 
 
@@ -113,7 +115,7 @@ def _product_norms(phi: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(sq.T @ sq, 0.0))
 
 
-def find_triplets(eigenvectors, eigenvalues, *, delta: float, gamma: float,
+def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
                   keep_candidates: bool = False) -> TripletSearch:
     r"""Algorithm 1: for each eigenvector, the element-wise product of two others it matches.
 
@@ -124,9 +126,10 @@ def find_triplets(eigenvectors, eigenvalues, *, delta: float, gamma: float,
         modified).
     eigenvalues : array_like, shape (N,)
         Their (log-transformed) Laplacian eigenvalues, sorted increasingly.
-    delta : float > 0
+    delta : float > 0, or array_like of shape (N,)
         Eigenvalue criterion: only pairs with :math:`|\lambda_i + \lambda_j - \lambda_k| <
-        \delta` are scored (same units as ``eigenvalues``).
+        \delta` are scored (same units as ``eigenvalues``); an array gives one threshold
+        :math:`\delta_k` per eigenvector k.
     gamma : float in [0, 1)
         Eigenvector criterion: keep the best pair when its similarity exceeds ``gamma``.
     keep_candidates : bool, default False
@@ -138,7 +141,11 @@ def find_triplets(eigenvectors, eigenvalues, *, delta: float, gamma: float,
     TripletSearch
     """
     phi, lam = _check_inputs(eigenvectors, eigenvalues)
-    delta = float(delta)
+    delta_k = np.broadcast_to(np.asarray(delta, dtype=np.float64), lam.shape)
+    if not (np.isfinite(delta_k).all() and (delta_k > 0).all()):
+        raise ValueError(f"delta: {delta!r} is invalid; use a finite number > 0 (or one per "
+                         "eigenvector)")
+    delta = float(delta_k[0]) if np.ndim(delta) == 0 else delta_k.copy()
     gamma = float(gamma)
     n_vec = phi.shape[1]
     norms = _product_norms(phi)
@@ -151,7 +158,7 @@ def find_triplets(eigenvectors, eigenvalues, *, delta: float, gamma: float,
     upper = np.triu(np.ones((n_vec, n_vec), dtype=bool), k=1)  # i < j
     with threadpool_limits(limits=1, user_api="blas"):
         for k in range(2, n_vec):
-            _best_pair_for(k, phi, lam, pair_sum, upper, norms, delta, keep_candidates,
+            _best_pair_for(k, phi, lam, pair_sum, upper, norms, delta_k[k], keep_candidates,
                            best_pair, best_score, n_cand, cand_rows, cand_scores)
     keep = best_score > gamma
     ks = np.flatnonzero(keep)
