@@ -1,8 +1,9 @@
 """Sweep delta (in multiples of lambda_1) and gamma on the quick-mode data sets.
 
 Run: ``python docs/product-manifold/sweep_defaults.py > docs/product-manifold/sweep_defaults.txt``
-Each line: data set, delta / lambda_1, gamma, (accuracy, eigenvectors assigned, confident
-accuracy, number of bins). Same data and seeds as ``conformap reproduce product-manifold``.
+Each line: data set, delta / lambda_1 (or "auto" = max(0.5 lambda_1, 0.05 lambda_k)), gamma,
+(accuracy, eigenvectors assigned, confident accuracy, number of bins).
+Same data and seeds as ``conformap reproduce product-manifold``.
 """
 
 import warnings
@@ -23,11 +24,12 @@ SETS = {
 for name, (make, n_vec, n_factors) in SETS.items():
     X, truth = make()
     spec = laplacian_spectrum(X, n_eigenvectors=n_vec, bandwidth="mst", rng=0)
-    for dm in (0.5, 1.0, 1.5, 2.0):
+    for dm in ("auto", 0.5, 1.0, 1.5, 2.0):
         for gamma in (0.75, 0.8, 0.85):
+            delta = dm if dm == "auto" else dm * spec.eigenvalues[1]
             try:
-                res = factorize_spectrum(spec, n_factors=n_factors,
-                                         delta=dm * spec.eigenvalues[1], gamma=gamma, rng=0)
+                res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
+                                         rng=0)
             except ValueError:
                 print(name, dm, gamma, ("no triplet",), flush=True)
                 continue
