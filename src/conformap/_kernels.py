@@ -132,28 +132,34 @@ def _micro_sq(x0, x1, x2, x3, y0, y1, y2, y3, kc):  # pragma: no cover - compile
 
 
 @numba.njit(nogil=True, cache=True)
-def _pack(X, r0, r1, run_start, run_off, k0, k1, buf):  # pragma: no cover - compiled
-    """Copy rows r0:r1 of X, packed coordinates k0:k1, into buf (zero rows pad to 4)."""
-    r = np.searchsorted(run_off, k0, side="right") - 1
-    k = k0
-    while k < k1:
-        inrun = k - run_off[r]
-        take = min(run_off[r + 1] - k, k1 - k)
-        src = run_start[r] + inrun
-        dst = k - k0
+def _pack(X, r0, r1, cols, k0, k1, buf):  # pragma: no cover - compiled
+    """Copy rows r0:r1 of X, packed coordinates k0:k1 (columns cols[k0:k1]), into buf.
+
+    A tile that is one contiguous run of columns is copied row by row; otherwise the columns
+    are gathered (short runs: one gather beats one small copy per run). Rows up to a
+    multiple of 4 are zero-filled.
+    """
+    w = k1 - k0
+    if cols[k1 - 1] - cols[k0] == w - 1:
+        c0 = cols[k0]
         for row in range(r0, r1):
-            buf[row - r0, dst : dst + take] = X[row, src : src + take]
-        k += take
-        r += 1
+            buf[row - r0, :w] = X[row, c0 : c0 + w]
+    else:
+        idx = cols[k0:k1]
+        for row in range(r0, r1):
+            src = X[row]
+            dst = buf[row - r0]
+            for k in range(w):
+                dst[k] = src[idx[k]]
     for row in range(r1 - r0, buf.shape[0]):
-        buf[row, : k1 - k0] = 0
+        buf[row, :w] = 0
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _pairwise(X, Y, run_start, run_off, items, nsplit, squared, symmetric, out):  # pragma: no cover
+def _pairwise(X, Y, cols, items, nsplit, squared, symmetric, out):  # pragma: no cover
     nx = X.shape[0]
     ny = Y.shape[0]
-    ncol = run_off[-1]
+    ncol = cols.shape[0]
     nkc = (ncol + _KC - 1) // _KC
     per_split = (nkc + nsplit - 1) // nsplit
     for p in numba.prange(items.shape[0]):
@@ -174,9 +180,9 @@ def _pairwise(X, Y, run_start, run_off, items, nsplit, squared, symmetric, out):
             k0 = kc * _KC
             k1 = min(ncol, k0 + _KC)
             w = k1 - k0
-            _pack(X, i0, i1, run_start, run_off, k0, k1, xp)
+            _pack(X, i0, i1, cols, k0, k1, xp)
             if not diag:
-                _pack(Y, j0, j1, run_start, run_off, k0, k1, yp)
+                _pack(Y, j0, j1, cols, k0, k1, yp)
             for i in range(0, mi, 4):
                 x0 = xp[i]
                 x1 = xp[i + 1]
@@ -263,7 +269,10 @@ def pairwise_block(X: np.ndarray, Y: np.ndarray | None, *, squared: bool) -> np.
     old = numba.get_parallel_chunksize()
     numba.set_parallel_chunksize(1)  # dynamic scheduling: items have unequal cost
     try:
-        _pairwise(X, Yv, start, offset, items, nsplit, squared, symmetric, parts)
+        cols = np.concatenate(
+            [np.arange(s, s + offset[r + 1] - offset[r]) for r, s in enumerate(start)]
+        ).astype(np.int64)
+        _pairwise(X, Yv, cols, items, nsplit, squared, symmetric, parts)
     finally:
         numba.set_parallel_chunksize(old)
     out = parts[0] if nsplit == 1 else parts.sum(axis=0)
