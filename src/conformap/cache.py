@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._validation import check_choice, check_densities, check_int
+from .distances import check_features
 from .io import atomic_path
 
 __all__ = [
@@ -276,20 +277,7 @@ class DiskCache:
 
     @staticmethod
     def _features(X) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim < 2 or X.shape[0] == 0:
-            raise ValueError(f"X: expected an array of shape (n, ...) with n >= 1, got {X.shape}")
-        if not np.issubdtype(X.dtype, np.number) or np.iscomplexobj(X):
-            raise TypeError(f"X: expected a real numeric array, got dtype {X.dtype}")
-        X = X.reshape(X.shape[0], -1)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
-        X = np.ascontiguousarray(X)
-        bad = ~np.isfinite(X).all(axis=1)
-        if bad.any():
-            raise ValueError(f"X: row {int(np.flatnonzero(bad)[0])} contains NaN or infinite "
-                             "values; remove or repair it")
-        return X
+        return check_features(X, "X")
 
     def pairwise_distances(
         self, X, *, key: str | None = None, metric: str = "l1", n_jobs: int | None = None,

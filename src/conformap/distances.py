@@ -23,7 +23,8 @@ _KNN_BLOCK = 256
 _EMD_MAX_VOXELS = 4096
 
 
-def _check_features(X, name: str) -> np.ndarray:
+def check_features(X, name: str) -> np.ndarray:
+    """Validate feature rows: (n, ...) real, finite; flattened, C-contiguous float32/64."""
     X = np.asarray(X)
     if X.ndim < 2 or X.shape[0] == 0:
         raise ValueError(f"{name}: expected an array of shape (n, ...) with n >= 1, got {X.shape}")
@@ -68,9 +69,9 @@ def pairwise_distances(
     ndarray of float64, shape (n, m)
     """
     metric = check_choice(metric, "metric", ["l1", "l2"])
-    X = _check_features(X, "X")
+    X = check_features(X, "X")
     if Y is not None:
-        Y = _check_features(Y, "Y")
+        Y = check_features(Y, "Y")
         if Y.shape[1] != X.shape[1]:
             raise ValueError(
                 f"Y: has {Y.shape[1]} features per row but X has {X.shape[1]}; pass arrays "
@@ -125,7 +126,7 @@ def kneighbors_distances(
         distances between duplicate rows are stored explicitly.
     """
     metric = check_choice(metric, "metric", ["l1", "l2"])
-    X = _check_features(X, "X")
+    X = check_features(X, "X")
     n = X.shape[0]
     k = check_int(n_neighbors, "n_neighbors", low=1, high=max(1, n - 1))
     if n < 2:
@@ -177,7 +178,7 @@ def connect_components(X, graph, *, metric: str = "l1", n_jobs: int | None = Non
     """
 
     metric = check_choice(metric, "metric", ["l1", "l2"])
-    X = _check_features(X, "X")
+    X = check_features(X, "X")
     g = sp.lil_matrix(graph, dtype=np.float64)
     set_threads(n_jobs)
     while True:
