@@ -112,7 +112,7 @@ def _check_kernel(k, sigma: float, n: int) -> None:
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) zero; use a larger "
             "bandwidth (e.g. bandwidth='auto')"
         )
-    if not sp.issparse(k) and vals.min() > 1 - 1e-9:
+    if vals.size and vals.min() > 1 - 1e-9:
         raise ValueError(
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) one, so the "
             "embedding carries no information; use a smaller bandwidth (e.g. bandwidth='auto')"
@@ -135,6 +135,8 @@ def _check_kernel(k, sigma: float, n: int) -> None:
 
 #: Up to this many eigenpairs the sparse path uses ARPACK; above, filtered subspace iteration.
 _ARPACK_MAX = 40
+#: Above this mean number of stored entries per row, ARPACK is used whatever the count.
+_FILTER_MAX_ROW_NNZ = 64
 
 
 def _orthonormalize(y: np.ndarray) -> np.ndarray:
@@ -150,7 +152,12 @@ def _orthonormalize(y: np.ndarray) -> np.ndarray:
         g = y.T @ y
         if shifted:
             g[np.diag_indices(p)] += 11 * (n * p + p * (p + 1)) * np.finfo(float).eps * p
-        r = scipy.linalg.cholesky(g, lower=False)
+        try:
+            r = scipy.linalg.cholesky(g, lower=False)
+        except np.linalg.LinAlgError:
+            # The filter made the block numerically rank-deficient (its columns collapse onto
+            # the dominant eigenvectors): Householder QR is unconditionally stable here.
+            return scipy.linalg.qr(y, mode="economic")[0]
         y = y @ scipy.linalg.solve_triangular(r, np.eye(p), lower=False)
     return y
 
@@ -299,7 +306,11 @@ def diffusion_map(
     else:
         gen = check_rng(rng)
         a_sp = sp.csr_matrix(a)
-        if m <= _ARPACK_MAX:
+        # Cost model: the filtered iteration does ~16 sparse block products per step, so it
+        # wins on sparse kNN graphs (n = 10,000, 15 neighbours, 401 pairs: 9.7 s vs ARPACK's
+        # 21 s) and loses on dense radius graphs (n = 5000, 854 entries per row, 101 pairs:
+        # 69 s vs 3.5 s), where ARPACK's single products per Lanczos step are cheap by comparison.
+        if m <= _ARPACK_MAX or a_sp.nnz > _FILTER_MAX_ROW_NNZ * n:
             v0 = gen.uniform(-1, 1, n)
             mu, v = scipy.sparse.linalg.eigsh(a_sp, k=m, which="LA", v0=v0, tol=1e-10)
         else:
