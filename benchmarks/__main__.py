@@ -119,20 +119,15 @@ def run_wemd(cfg, log):
 
 def run_triplets(cfg, log):
     params = {"n": cfg["n"], "n_vec": cfg["n_vec"]}
-    summary, outs = measure("benchmarks.bench_product", "TripletSearch",
-                            ["ours", "baseline", "prototype"], params, repeats=cfg["repeats"],
-                            log=log)
-    records = []
-    for name, impl in (("triplets", "ours"), ("triplets, admissible-only prototype", "prototype")):
-        a, b = outs[impl], outs["baseline"]
-        check = {
-            "identical_triplets": bool(np.array_equal(a["triplets"], b["triplets"])),
-            "n_triplets": int(len(b["triplets"])),
-            "max_score_diff": float(np.abs(a["best_score"] - b["best_score"]).max()),
-        }
-        records.append(_pair_record(name, params, {"ours": summary[impl],
-                                                   "baseline": summary["baseline"]}, check))
-    return records
+    summary, outs = measure("benchmarks.bench_product", "TripletSearch", ["ours", "baseline"],
+                            params, repeats=cfg["repeats"], log=log)
+    a, b = outs["ours"], outs["baseline"]
+    check = {
+        "identical_triplets": bool(np.array_equal(a["triplets"], b["triplets"])),
+        "n_triplets": int(len(b["triplets"])),
+        "max_score_diff": float(np.abs(a["best_score"] - b["best_score"]).max()),
+    }
+    return [_pair_record("triplets", params, summary, check)]
 
 
 def run_diffusion(cfg, log):

@@ -58,45 +58,6 @@ def triplets_published(phi: np.ndarray, lam: np.ndarray, delta: float, gamma: fl
     return np.column_stack([best_pair[ks], ks]).astype(np.int64), best_score
 
 
-def triplets_admissible_only(phi: np.ndarray, lam: np.ndarray, delta: float, gamma: float):
-    """Prototype proposed for ``conformap.product.find_triplets``: score admissible triplets only.
-
-    Since the eigenvalues are sorted, the admissible k of a pair (i, j) form one contiguous
-    range (``searchsorted``); the numerators of exactly those triplets come from a threaded
-    kernel (``conformap._kernels.triple_dots``) and the norms from one matrix product. Ties go
-    to the first pair in (i, j) order, as in the loop.
-    """
-    from conformap._kernels import triple_dots
-
-    n_vec = phi.shape[1]
-    phi = phi / np.linalg.norm(phi, axis=0)
-    sq = phi * phi
-    norms = np.sqrt(np.maximum(sq.T @ sq, 0.0))
-    i, j = np.triu_indices(n_vec, 1)
-    s = lam[i] + lam[j]
-    k0 = np.maximum(np.searchsorted(lam, s - delta, side="left"), j + 1)
-    k1 = np.searchsorted(lam, s + delta, side="right")
-    cnt = np.maximum(k1 - k0, 0)
-    i, j, k0, cnt = i[cnt > 0], j[cnt > 0], k0[cnt > 0], cnt[cnt > 0]
-    ti, tj = np.repeat(i, cnt), np.repeat(j, cnt)
-    tk = np.repeat(k0 - np.cumsum(cnt) + cnt, cnt) + np.arange(cnt.sum())
-    ok = np.abs(lam[ti] + lam[tj] - lam[tk]) < delta  # the strict criterion, exactly
-    ti, tj, tk = ti[ok], tj[ok], tk[ok]
-    num = triple_dots(phi.T, ti, tj, tk)
-    den = norms[ti, tj]
-    sim = np.minimum(np.abs(num) / np.where(den > 0, den, 1.0), 1.0) * (den > 0)
-    order = np.lexsort((tj, ti, -sim, tk))  # per k: best score, then first (i, j)
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = tk[order][1:] != tk[order][:-1]
-    best = order[first]
-    best_score = np.zeros(n_vec)
-    best_pair = np.full((n_vec, 2), -1)
-    best_score[tk[best]] = sim[best]
-    best_pair[tk[best]] = np.column_stack([ti[best], tj[best]])
-    ks = np.flatnonzero(best_score > gamma)
-    return np.column_stack([best_pair[ks], ks]).astype(np.int64), best_score
-
-
 class TripletSearch:
     """Algorithm 1 at N eigenvectors on n points of the rectangle (delta = 1.5 lambda_1)."""
 
@@ -110,8 +71,6 @@ class TripletSearch:
             from conformap.product import find_triplets
 
             find_triplets(self.phi[:100, :10], self.lam[:10], delta=self.delta, gamma=GAMMA)
-        if impl == "prototype":
-            triplets_admissible_only(self.phi[:100, :10], self.lam[:10], self.delta, GAMMA)
 
     def ours(self, phi):
         from conformap.product import find_triplets
@@ -120,12 +79,6 @@ class TripletSearch:
         res = find_triplets(phi, self.lam, delta=self.delta, gamma=GAMMA)
         t = time.perf_counter() - t0
         return {"triplets": res.triplets, "best_score": res.best_score}, {"triplets": t}
-
-    def prototype(self, phi):
-        t0 = time.perf_counter()
-        triplets, best = triplets_admissible_only(phi, self.lam, self.delta, GAMMA)
-        t = time.perf_counter() - t0
-        return {"triplets": triplets, "best_score": best}, {"triplets": t}
 
     def baseline(self, phi):
         t0 = time.perf_counter()

@@ -93,11 +93,19 @@ def test_filtered_subspace_solver_matches_dense_eigh():
     assert cos.min() > 1 - 1e-8
 
 
-def test_triple_dots_matches_einsum():
-    from conformap._kernels import triple_dots
+def test_pair_dots_matches_einsum():
+    from conformap._kernels import pair_dots
 
     rng = np.random.default_rng(5)
-    phi_t = rng.standard_normal((30, 1500))
-    ti, tj, tk = (rng.integers(0, 30, 700) for _ in range(3))
-    ref = np.einsum("tx,tx,tx->t", phi_t[ti], phi_t[tj], phi_t[tk])
-    np.testing.assert_allclose(triple_dots(phi_t, ti, tj, tk), ref, rtol=1e-12, atol=1e-10)
+    phi_t = rng.standard_normal((30, 1500))  # 1500 samples: several cache blocks, one partial
+    pi, pj = rng.integers(0, 30, 90), rng.integers(0, 30, 90)
+    cnt = rng.integers(0, 4, 90)  # pairs with 0..3 triplets, including none
+    ptr = np.concatenate([[0], np.cumsum(cnt)])
+    tk = rng.integers(0, 30, ptr[-1])
+    num, norm2 = pair_dots(phi_t, pi, pj, ptr, tk)
+    prod = phi_t[pi] * phi_t[pj]
+    np.testing.assert_allclose(norm2, np.einsum("px,px->p", prod, prod), rtol=1e-12)
+    ref = np.einsum("tx,tx->t", np.repeat(prod, cnt, axis=0), phi_t[tk])
+    np.testing.assert_allclose(num, ref, rtol=1e-12, atol=1e-10)
+    empty = pair_dots(phi_t, pi[:0], pj[:0], ptr[:1], tk[:0])
+    assert empty[0].shape == (0,) and empty[1].shape == (0,)

@@ -111,3 +111,31 @@ def test_per_eigenvector_delta_matches_brute_force():
     assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]
     with pytest.raises(ValueError, match="delta"):
         find_triplets(phi, lam, delta=-deltas, gamma=0.1)
+
+
+def test_irregular_per_eigenvector_delta_and_candidates():
+    """A delta that jumps up and down (non-monotone window edges) and every candidate scored."""
+    rng = np.random.default_rng(11)
+    n_vec = 16
+    phi = rng.standard_normal((50, n_vec))
+    lam = np.sort(rng.uniform(0, 6, n_vec))
+    deltas = rng.choice([0.05, 1.5], size=n_vec)
+    got = find_triplets(phi, lam, delta=deltas, gamma=0.05, keep_candidates=True)
+    unit = phi / np.linalg.norm(phi, axis=0)
+    want_cand, want_score = [], []
+    for k in range(n_vec):
+        for i in range(k):
+            for j in range(i + 1, k):
+                if abs(lam[i] + lam[j] - lam[k]) < deltas[k]:
+                    prod = unit[:, i] * unit[:, j]
+                    want_cand.append((i, j, k))
+                    want_score.append(abs(unit[:, k] @ prod) / np.linalg.norm(prod))
+    assert [tuple(c) for c in got.candidates.tolist()] == want_cand
+    np.testing.assert_allclose(got.candidate_scores, want_score, rtol=1e-10)
+    np.testing.assert_array_equal(got.n_candidates,
+                                  np.bincount([c[2] for c in want_cand], minlength=n_vec))
+    want = []
+    for k in range(n_vec):
+        want += [w for w in brute_force(phi[:, : k + 1], lam[: k + 1], deltas[k], 0.05)
+                 if w[2] == k]
+    assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["active_runs", "pairwise_block", "set_threads"]
+__all__ = ["active_runs", "pair_dots", "pairwise_block", "set_threads"]
 
 _B = 64  # rows per block on each side
 _KC = 2048  # packed coordinates per cache tile (2 x 64 x 2048 float32 = 1 MiB of L2)
@@ -312,40 +312,69 @@ def csr_step(a, y1: np.ndarray, y0: np.ndarray, alpha: float, beta: float, gamma
     return out
 
 
-_XB = 256  # samples per block of the triple-product kernel (rows stay in L1/L2)
+_XB = 512  # samples per cache block of the triplet kernel (its rows stay in L2)
+_PB = 32  # pairs per work item of the triplet kernel
 
 
 @numba.njit(parallel=True, fastmath=True, nogil=True, cache=True)
-def _triple_dots(phi_t, ti, tj, tk, out):  # pragma: no cover - compiled
+def _pair_dots(phi_t, pi, pj, ptr, tk, num, norm2):  # pragma: no cover - compiled
     n = phi_t.shape[1]
-    t = ti.shape[0]
-    nchunks = (t + 255) // 256
+    npairs = pi.shape[0]
+    nchunks = (npairs + _PB - 1) // _PB
     for c in numba.prange(nchunks):
-        t0 = c * 256
-        t1 = min(t, t0 + 256)
-        acc = np.zeros(t1 - t0)
+        p0 = c * _PB
+        p1 = min(npairs, p0 + _PB)
+        t0 = ptr[p0]
+        acc = np.zeros(ptr[p1] - t0)
+        nrm = np.zeros(p1 - p0)
+        prod = np.empty(_XB)
         for x0 in range(0, n, _XB):
-            x1 = min(n, x0 + _XB)
-            for q in range(t0, t1):
-                a = phi_t[ti[q], x0:x1]
-                b = phi_t[tj[q], x0:x1]
-                d = phi_t[tk[q], x0:x1]
+            w = min(n, x0 + _XB) - x0
+            for q in range(p0, p1):
+                a = phi_t[pi[q], x0:x0 + w]
+                b = phi_t[pj[q], x0:x0 + w]
                 s = 0.0
-                for x in range(x1 - x0):
-                    s += a[x] * b[x] * d[x]
-                acc[q - t0] += s
-        out[t0:t1] = acc
+                for x in range(w):
+                    v = a[x] * b[x]
+                    prod[x] = v
+                    s += v * v
+                nrm[q - p0] += s
+                for t in range(ptr[q], ptr[q + 1]):
+                    d = phi_t[tk[t], x0:x0 + w]
+                    s = 0.0
+                    for x in range(w):
+                        s += prod[x] * d[x]
+                    acc[t - t0] += s
+        num[t0:ptr[p1]] = acc
+        norm2[p0:p1] = nrm
 
 
-def triple_dots(phi_t: np.ndarray, ti, tj, tk) -> np.ndarray:
-    r"""``out[q] = sum_x phi_t[ti[q], x] * phi_t[tj[q], x] * phi_t[tk[q], x]`` (threaded).
+def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarray]:
+    r"""Numerators and squared norms of Algorithm 1 for lists of pairs and their triplets.
 
-    The numerators :math:`\langle \varphi_k, \varphi_i \varphi_j \rangle` of Algorithm 1 for a
-    list of admissible triplets, without materialising any product vector: triplets are
-    processed in groups, the samples in blocks that keep the touched rows in cache. ``phi_t`` is
-    the eigenvector matrix transposed (one eigenvector per C-contiguous row), float64.
+    For pair ``q`` = ``(pi[q], pj[q])`` with product :math:`p_q = \varphi_{i}\varphi_{j}`
+    (element-wise), returns ``norm2[q] = ||p_q||^2`` and, for its triplets
+    ``t in range(ptr[q], ptr[q + 1])``, ``num[t] = <phi_t[tk[t]], p_q>``. One pass over the
+    samples: each product is formed once per cache block of ``_XB`` samples and reused for all
+    of its k, and no length-n product vector is ever stored.
+
+    Parameters
+    ----------
+    phi_t : ndarray, shape (N, n)
+        Eigenvectors as C-contiguous rows, float64.
+    pi, pj : ndarray of int, shape (P,)
+    ptr : ndarray of int, shape (P + 1,)
+        Offsets of each pair's triplets in ``tk`` (non-decreasing, ``ptr[0] == 0``).
+    tk : ndarray of int, shape (T,)
+
+    Returns
+    -------
+    num : ndarray, shape (T,)
+    norm2 : ndarray, shape (P,)
     """
-    ti, tj, tk = (np.ascontiguousarray(v, dtype=np.int64) for v in (ti, tj, tk))
-    out = np.empty(ti.shape[0])
-    _triple_dots(np.ascontiguousarray(phi_t, dtype=np.float64), ti, tj, tk, out)
-    return out
+    pi, pj, ptr, tk = (np.ascontiguousarray(v, dtype=np.int64) for v in (pi, pj, ptr, tk))
+    num = np.empty(tk.shape[0])
+    norm2 = np.empty(pi.shape[0])
+    if pi.shape[0]:
+        _pair_dots(np.ascontiguousarray(phi_t, dtype=np.float64), pi, pj, ptr, tk, num, norm2)
+    return num, norm2
