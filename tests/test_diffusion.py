@@ -205,16 +205,6 @@ def test_sparse_bandwidth_too_large_is_an_error():
         diffusion_map(G, bandwidth=1e9)
 
 
-def test_orthonormalize_survives_a_rank_deficient_block():
-    from conformap.diffusion import _orthonormalize
-
-    rng = np.random.default_rng(0)
-    base = rng.standard_normal((500, 3))
-    y = np.hstack([base, base @ rng.standard_normal((3, 5))])  # rank 3, 8 columns
-    q = _orthonormalize(y)
-    np.testing.assert_allclose(q.T @ q, np.eye(8), atol=1e-8)
-
-
 def test_many_eigenpairs_sparse_matches_dense():
     th = np.random.default_rng(11).uniform(0, 2 * np.pi, 800)
     X = np.c_[np.cos(th), np.sin(th), 0.3 * np.cos(3 * th)]

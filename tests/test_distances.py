@@ -40,10 +40,11 @@ def test_progress_path_equals_plain_path():
     np.testing.assert_allclose(pairwise_distances(X, progress=True), pairwise_distances(X))
 
 
+@pytest.mark.parametrize("dim", [7, 40])  # k-d tree path, blocked brute-force path
 @pytest.mark.parametrize("metric", ["l1", "l2"])
-def test_kneighbors_matches_brute_force(metric):
+def test_kneighbors_matches_brute_force(metric, dim):
     rng = np.random.default_rng(3)
-    X = rng.standard_normal((300, 7))
+    X = rng.standard_normal((300, dim))
     k = 6
     G = kneighbors_distances(X, k, metric=metric)
     assert sp.issparse(G) and G.shape == (300, 300) and G.nnz == 300 * k
@@ -53,6 +54,17 @@ def test_kneighbors_matches_brute_force(metric):
     got = np.sort(G.toarray(), axis=1)[:, -k:]
     got = np.sort(np.where(G.toarray() > 0, G.toarray(), np.inf), axis=1)[:, :k]
     np.testing.assert_allclose(got, expect, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dim", [2, 40])
+def test_kneighbors_never_lists_a_row_as_its_own_neighbour(dim):
+    rng = np.random.default_rng(8)
+    X = np.repeat(rng.standard_normal((20, dim)), 6, axis=0)  # every row has 5 duplicates
+    G = kneighbors_distances(X, 4, metric="l2")
+    assert G.nnz == X.shape[0] * 4 and G.diagonal().sum() == 0
+    rows = np.repeat(np.arange(X.shape[0]), 4)
+    assert not np.any(G.indices == rows)
+    np.testing.assert_array_equal(G.data, 0.0)  # all 4 neighbours are exact duplicates
 
 
 def test_emd_1d_equals_analytic_wasserstein():

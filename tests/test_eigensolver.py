@@ -1,0 +1,93 @@
+"""Sparse top-eigenpair solver: orthonormalisation, Lanczos quadrature, agreement with eigh."""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.sparse as sp
+
+from conformap._eigensolver import lanczos_quadrature, orthonormalize, top_eigenpairs
+
+
+def normalized_graph(n, k, seed):
+    """A symmetrically normalised kNN kernel of random 2-D points: spectrum in [-1, 1]."""
+    from conformap import kneighbors_distances
+
+    X = np.random.default_rng(seed).uniform(0, 1, (n, 2)) * [2.0, 1.0]
+    d = kneighbors_distances(X, k, metric="l2")
+    d = d.maximum(d.T).tocsr()
+    w = d.copy()
+    w.data = np.exp(-(d.data / 0.08) ** 2 / 2)
+    w = w + sp.identity(n)
+    s = sp.diags(1 / np.sqrt(np.asarray(w.sum(axis=1)).ravel()))
+    return sp.csr_matrix(s @ w @ s)
+
+
+def test_orthonormalize_well_and_badly_conditioned_blocks():
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((2000, 40))
+    q = orthonormalize(y)
+    np.testing.assert_allclose(q.T @ q, np.eye(40), atol=1e-12)
+    # same column space: projecting y onto span(q) changes nothing
+    np.testing.assert_allclose(q @ (q.T @ y), y, atol=1e-10)
+    # columns scaled over 10 orders of magnitude and nearly parallel (a filtered block)
+    u = scipy.linalg.qr(rng.standard_normal((2000, 40)), mode="economic")[0]
+    bad = u @ np.diag(np.logspace(0, -10, 40)) @ scipy.linalg.qr(rng.standard_normal((40, 40)))[0]
+    q = orthonormalize(bad)
+    np.testing.assert_allclose(q.T @ q, np.eye(40), atol=1e-12)
+
+
+def test_orthonormalize_survives_a_rank_deficient_block():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((500, 3))
+    y = np.hstack([base, base @ rng.standard_normal((3, 5))])  # rank 3, 8 columns
+    q = orthonormalize(y)
+    np.testing.assert_allclose(q.T @ q, np.eye(8), atol=1e-8)
+
+
+def test_lanczos_quadrature_reproduces_moments_and_extremes():
+    a = normalized_graph(400, 8, seed=1)
+    v = np.random.default_rng(2).standard_normal(400)
+    nodes, weights = lanczos_quadrature(a, v, steps=30)
+    assert np.isclose(weights.sum(), 1.0) and np.all(np.diff(nodes) >= 0)
+    u = v / np.linalg.norm(v)
+    x = u.copy()
+    for j in range(1, 12):  # Gauss quadrature with s nodes is exact to degree 2s - 1
+        x = a @ x
+        np.testing.assert_allclose(np.sum(weights * nodes**j), u @ x, rtol=1e-9, atol=1e-12)
+    exact = np.linalg.eigvalsh(a.toarray())
+    # the solver filters on [nodes[0] - 0.05, cut]: the lower end must be covered
+    assert exact[0] <= nodes[0] < exact[0] + 0.05
+    assert exact[-1] - 0.01 <= nodes[-1] <= exact[-1] + 1e-12
+
+
+def test_lanczos_quadrature_stops_on_an_invariant_subspace():
+    a = sp.diags([0.5, 0.5, -0.25, -0.25, 0.1]).tocsr()  # three distinct eigenvalues
+    nodes, weights = lanczos_quadrature(a, np.ones(5), steps=5)
+    np.testing.assert_allclose(nodes, [-0.25, 0.1, 0.5], atol=1e-12)
+    np.testing.assert_allclose(weights, [0.4, 0.2, 0.4], atol=1e-12)
+
+
+@pytest.mark.parametrize("m", [30, 120])
+def test_top_eigenpairs_match_dense_eigh(m):
+    a = normalized_graph(900, 10, seed=3)
+    values, vectors = top_eigenpairs(a, m, np.random.default_rng(0))
+    exact, exact_vec = scipy.linalg.eigh(a.toarray())
+    exact, exact_vec = exact[::-1][:m], exact_vec[:, ::-1][:, :m]
+    np.testing.assert_allclose(values, exact, atol=1e-12)
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(m), atol=1e-10)
+    resid = np.linalg.norm(a @ vectors - vectors * values, axis=0)
+    assert resid.max() < 1e-9
+    gaps = np.minimum(np.abs(np.diff(exact, prepend=2)), np.abs(np.diff(exact, append=-2)))
+    ok = gaps > 1e-4  # isolated eigenvalues: the vectors agree up to sign
+    cos = np.abs(np.sum(vectors[:, ok] * exact_vec[:, ok], axis=0))
+    assert cos.min() > 1 - 1e-8
+
+
+def test_top_eigenpairs_same_seed_same_numbers_and_reports_non_convergence():
+    a = normalized_graph(500, 8, seed=4)
+    v1, x1 = top_eigenpairs(a, 50, np.random.default_rng(7))
+    v2, x2 = top_eigenpairs(a, 50, np.random.default_rng(7))
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_array_equal(x1, x2)
+    with pytest.raises(RuntimeError, match="did not converge in 1 filter steps"):
+        top_eigenpairs(a, 50, np.random.default_rng(7), degree=2, max_iter=1)
