@@ -109,3 +109,18 @@ def test_pair_dots_matches_einsum():
     np.testing.assert_allclose(num, ref, rtol=1e-12, atol=1e-10)
     empty = pair_dots(phi_t, pi[:0], pj[:0], ptr[:1], tk[:0])
     assert empty[0].shape == (0,) and empty[1].shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_abs_stats_and_compact_rows_match_numpy(dtype):
+    from conformap._kernels import abs_stats, compact_rows
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((7, 50)).astype(dtype)
+    colmax, rowsum = abs_stats(x)
+    np.testing.assert_allclose(colmax, np.abs(x).max(axis=0))
+    np.testing.assert_allclose(rowsum, np.abs(x).astype(np.float64).sum(axis=1), rtol=1e-6)
+    cols = np.sort(rng.choice(50, 18, replace=False))
+    want = x[:, cols].copy()
+    compact_rows(x, cols)
+    np.testing.assert_array_equal(x.reshape(-1)[: 7 * 18].reshape(7, 18), want)

@@ -11,7 +11,13 @@ import scipy.stats
 
 from conformap import NegativeDensityWarning, emd_distances, pairwise_distances
 from conformap.datasets import rotate_map, rotor_density
-from conformap.wemd import default_level, wemd_bands, wemd_embedding, wemd_size
+from conformap.wemd import (
+    default_level,
+    wemd_bands,
+    wemd_distances,
+    wemd_embedding,
+    wemd_size,
+)
 
 
 def published_wemd_vector(vol, level, wavelet="coif3"):
@@ -174,3 +180,73 @@ def test_bad_parameters():
         wemd_embedding(x, level=0)
     with pytest.raises(ValueError, match="dtype"):
         wemd_embedding(x, dtype=np.int32)
+
+
+def _padded_blobs(n, shape, rng):
+    """Smooth blobs well inside a larger box: much of the wavelet vector is exactly zero."""
+    gen = np.random.default_rng(rng)
+    inner = [s // 2 for s in shape]
+    x = np.zeros((n, *shape))
+    for i in range(n):
+        centre = [s // 4 + gen.uniform(0.3, 0.7) * h for s, h in zip(shape, inner, strict=True)]
+        x[i] = blob(shape, centre, sigma=2.0) * (np.indices(shape)[0] < shape[0] // 2 + 4)
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_support_columns_are_exact(dtype):
+    x = _padded_blobs(5, (40, 36, 24), rng=1).astype(dtype)
+    full = wemd_embedding(x, level=4)
+    sup, cols = wemd_embedding(x, level=4, columns="support", return_columns=True)
+    assert cols.dtype == np.int64 and np.all(np.diff(cols) > 0) and sup.shape == (5, cols.size)
+    assert cols.size < 0.9 * full.shape[1]
+    np.testing.assert_array_equal(sup, full[:, cols])  # same numbers, bit for bit
+    rest = np.ones(full.shape[1], dtype=bool)
+    rest[cols] = False
+    assert not full[:, rest].any()  # everything left out is zero for every item
+    np.testing.assert_array_equal(pairwise_distances(sup), pairwise_distances(full))
+    np.testing.assert_array_equal(wemd_embedding(x, level=4, columns="support", chunk_size=2),
+                                  sup)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resolved_columns_stay_within_the_rounding_bound(dtype):
+    x = rotor_density(np.linspace(0, 350, 12), shape=(20, 32, 20), dtype=np.float64)
+    ref = wemd_embedding(x, level=5)  # float64 reference
+    emb, cols = wemd_embedding(x.astype(dtype), level=5, columns="resolved",
+                               return_columns=True)
+    assert emb.dtype == dtype and emb.flags.c_contiguous and emb.flags.owndata
+    u = np.finfo(dtype).eps / 2
+    l1 = np.abs(ref).sum(axis=1)
+    bound = 2 * u * (l1[:, None] + l1[None, :]) + 2**8 * u * pairwise_distances(ref)
+    err = np.abs(pairwise_distances(emb) - pairwise_distances(ref))
+    assert np.all(err <= bound + 1e-300)
+    if dtype == np.float32:  # smooth maps: many coefficients below float32 resolution
+        assert cols.size < 0.8 * wemd_size((20, 32, 20), level=5)
+    # what was dropped is tiny in every item, not just on average
+    dropped = np.ones(ref.shape[1], dtype=bool)
+    dropped[cols] = False
+    assert np.all(np.abs(ref[:, dropped]).sum(axis=1) <= u * l1.min() * (1 + 1e-9))
+
+
+def test_resolved_never_drops_a_resolvable_column():
+    """Noise: every column with a coefficient above the budget is kept, whatever the rest."""
+    rng = np.random.default_rng(3)
+    x = (rng.random((6, 24, 24)) + 0.5).astype(np.float32)
+    full = wemd_embedding(x.astype(np.float64))
+    res, cols = wemd_embedding(x, columns="resolved", return_columns=True)
+    budget = 2.0**-24 * np.abs(full).sum(axis=1).min()
+    must_keep = np.flatnonzero(np.abs(full).max(axis=0) > budget * (1 + 1e-6))
+    assert np.isin(must_keep, cols).all()
+    assert res.shape[1] >= must_keep.size
+
+
+def test_wemd_distances_is_the_l1_of_the_embedding():
+    x = _padded_blobs(7, (32, 28), rng=2)
+    d = wemd_distances(x, columns="support")
+    np.testing.assert_array_equal(d, pairwise_distances(wemd_embedding(x)))
+    d_res = wemd_distances(x.astype(np.float32))
+    assert d_res.shape == (7, 7) and np.array_equal(d_res, d_res.T) and not np.diag(d_res).any()
+    np.testing.assert_allclose(d_res, d, rtol=1e-5)
+    with pytest.raises(ValueError, match="columns: 'some' is not supported"):
+        wemd_embedding(x, columns="some")

@@ -15,7 +15,14 @@ from .estimators import DiffusionMap
 from .product import ProductManifoldFactorizer, factorize
 from .resources import ResourceError, estimate_all_pairs, plan_all_pairs
 from .structures import read_models, structures_to_maps
-from .wemd import WaveletBand, default_level, wemd_bands, wemd_embedding, wemd_size
+from .wemd import (
+    WaveletBand,
+    default_level,
+    wemd_bands,
+    wemd_distances,
+    wemd_embedding,
+    wemd_size,
+)
 
 try:
     __version__ = version("conformap")
@@ -48,6 +55,7 @@ __all__ = [
     "select_bandwidth",
     "structures_to_maps",
     "wemd_bands",
+    "wemd_distances",
     "wemd_embedding",
     "wemd_size",
 ]

@@ -25,7 +25,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["active_runs", "pair_dots", "pairwise_block", "set_threads"]
+__all__ = [
+    "abs_stats", "active_runs", "compact_rows", "gather_scaled", "pair_dots", "pairwise_block",
+    "set_threads",
+]
 
 _B = 64  # rows per block on each side
 _KC = 2048  # packed coordinates per cache tile (2 x 64 x 2048 float32 = 1 MiB of L2)
@@ -378,3 +381,63 @@ def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarra
     if pi.shape[0]:
         _pair_dots(np.ascontiguousarray(phi_t, dtype=np.float64), pi, pj, ptr, tk, num, norm2)
     return num, norm2
+
+
+@numba.njit(nogil=True, cache=True)
+def _gather_scaled(src, idx, scale, out):  # pragma: no cover - compiled
+    for i in range(src.shape[0]):
+        s = scale[i]
+        row = src[i]
+        dst = out[i]
+        for t in range(idx.shape[0]):
+            dst[t] = row[idx[t]] * s
+
+
+def gather_scaled(src: np.ndarray, idx: np.ndarray, scale: np.ndarray, out: np.ndarray) -> None:
+    """``out[i, t] = src[i, idx[t]] * scale[i]``, cast to ``out``'s dtype (one pass, no GIL).
+
+    ``src`` (c, M) float64 C-contiguous, ``idx`` int64, ``scale`` (c,) float64, ``out`` (c, T)
+    float32 or float64 with unit stride along its rows (a column range of a larger array).
+    """
+    _gather_scaled(src, idx, scale, out)
+
+
+@numba.njit(nogil=True, cache=True)
+def _abs_stats(x, colmax, rowsum):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        row = x[i]
+        s = 0.0
+        for c in range(x.shape[1]):
+            v = abs(row[c])
+            s += v
+            if v > colmax[c]:
+                colmax[c] = v
+        rowsum[i] = s
+
+
+def abs_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column maxima and row sums of ``|x|`` (float64) in one pass, without a copy of ``x``."""
+    colmax = np.zeros(x.shape[1])
+    rowsum = np.empty(x.shape[0])
+    _abs_stats(x, colmax, rowsum)
+    return colmax, rowsum
+
+
+@numba.njit(nogil=True, cache=True)
+def _compact_rows(x, cols, flat):  # pragma: no cover - compiled
+    k = cols.shape[0]
+    tmp = np.empty(k, dtype=x.dtype)
+    for i in range(x.shape[0]):  # in order: row i's target never overlaps a row not yet read
+        row = x[i]
+        for t in range(k):
+            tmp[t] = row[cols[t]]
+        flat[i * k : (i + 1) * k] = tmp
+
+
+def compact_rows(x: np.ndarray, cols: np.ndarray) -> None:
+    """In place: the first ``n * len(cols)`` entries of ``x``'s buffer become ``x[:, cols]``.
+
+    ``x`` (n, D) C-contiguous, ``cols`` increasing int64. Afterwards
+    ``x.reshape(-1)[: n * k].reshape(n, k)`` holds the selected columns row after row.
+    """
+    _compact_rows(x, np.ascontiguousarray(cols, dtype=np.int64), x.reshape(-1))

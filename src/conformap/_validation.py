@@ -74,9 +74,20 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     return value
 
 
-def check_finite_items(x: np.ndarray, name: str) -> None:
+def row_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum of every item (axis 0), by reductions with no (n, V) temporary.
+
+    Both propagate NaN, and an infinity is an extreme, so an item is finite exactly when both
+    of its extremes are.
+    """
+    flat = x.reshape(x.shape[0], -1)
+    return flat.min(axis=1), flat.max(axis=1)
+
+
+def check_finite_items(x: np.ndarray, name: str, extremes=None) -> None:
     """Raise naming the first item (index along axis 0) that holds a NaN or an infinity."""
-    bad = ~np.isfinite(x.reshape(x.shape[0], -1)).all(axis=1)
+    lo, hi = row_extremes(x) if extremes is None else extremes
+    bad = ~(np.isfinite(lo) & np.isfinite(hi))
     if bad.any():
         idx = np.flatnonzero(bad)
         raise ValueError(
@@ -127,9 +138,10 @@ def check_densities(
     if dtype is None:
         dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.asarray(arr, dtype=dtype)
-    check_finite_items(arr, name)
+    lo, hi = row_extremes(arr)
+    check_finite_items(arr, name, (lo, hi))
     flat = arr.reshape(arr.shape[0], -1)
-    has_neg = (flat < 0).any(axis=1)
+    has_neg = lo < 0
     if has_neg.any():
         if negative == "error":
             idx = np.flatnonzero(has_neg)
@@ -141,6 +153,7 @@ def check_densities(
         if negative == "clip":
             arr = np.maximum(arr, 0)
             flat = arr.reshape(arr.shape[0], -1)
+            lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
         elif negative is None:
             neg_mass = -np.minimum(flat, 0).sum(axis=1)
             frac = neg_mass / np.abs(flat).sum(axis=1)
@@ -154,7 +167,7 @@ def check_densities(
                 stacklevel=3,
             )
     mass = flat.sum(axis=1, dtype=np.float64)
-    scale = np.abs(flat).max(axis=1)
+    scale = np.maximum(np.abs(lo), np.abs(hi))
     bad = mass <= 1e-12 * np.maximum(scale, np.finfo(float).tiny) * flat.shape[1]
     if bad.any():
         idx = np.flatnonzero(bad)

@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import pairwise_block, set_threads
-from ._validation import check_choice, check_densities, check_int
+from ._validation import check_choice, check_densities, check_int, row_extremes
 
 __all__ = ["connect_components", "emd_distances", "kneighbors_distances", "pairwise_distances"]
 
@@ -36,8 +36,9 @@ def check_features(X, name: str) -> np.ndarray:
     X = X.reshape(X.shape[0], -1)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if not np.isfinite(X).all():
-        bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+    lo, hi = row_extremes(X)  # row reductions: no (n, D) boolean temporary
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        bad = int(np.flatnonzero(~(np.isfinite(lo) & np.isfinite(hi)))[0])
         raise ValueError(f"{name}: row {bad} contains NaN or infinite values; remove or repair it")
     return np.ascontiguousarray(X)
 

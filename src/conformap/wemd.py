@@ -26,6 +26,7 @@ between rows (:func:`conformap.pairwise_distances` with ``metric="l1"``).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import os
 import warnings
@@ -37,9 +38,12 @@ import numpy as np
 import pywt
 from threadpoolctl import threadpool_limits
 
+from ._kernels import abs_stats, compact_rows, gather_scaled
 from ._validation import check_choice, check_densities, check_int
 
-__all__ = ["WaveletBand", "default_level", "wemd_bands", "wemd_embedding", "wemd_size"]
+__all__ = [
+    "WaveletBand", "default_level", "wemd_bands", "wemd_distances", "wemd_embedding", "wemd_size",
+]
 
 #: Bytes of wavelet temporaries we allow per chunk of the batched transform (per thread).
 _CHUNK_BYTES = 32 * 2**20
@@ -167,9 +171,11 @@ def wemd_embedding(
     mode: str = "zero",
     negative: str | None = None,
     dtype=None,
+    columns: str = "all",
+    return_columns: bool = False,
     chunk_size: int | None = None,
     progress: bool = False,
-) -> np.ndarray:
+):
     r"""Weighted wavelet coefficients whose pairwise L1 distances are the WEMD.
 
     Each density is normalised to unit total mass, transformed like :func:`pywt.wavedecn` over
@@ -201,6 +207,20 @@ def wemd_embedding(
         positive is always an error.
     dtype : {None, numpy.float32, numpy.float64}
         Output dtype; default: float32 for float32 input, float64 otherwise.
+    columns : {"all", "support", "resolved"}, default "all"
+        Which coefficients to return. "all": the whole vector, ``D = wemd_size(shape)``.
+        "support": only coefficients that are non-zero for at least one item (the others are
+        zero for every item, so every L1 distance is unchanged, exactly); for maps boxed with
+        empty space this is typically 60-70 % of D, and the transform never stores the rest.
+        "resolved": in addition, drop the columns :math:`S` of smallest largest-magnitude
+        :math:`m_c = \max_i |c_{ic}|` while :math:`\sum_{c \in S} m_c \le u \min_i
+        \|c_i\|_1` (u the unit roundoff of the output dtype): every distance then decreases
+        by at most :math:`u (\|c_x\|_1 + \|c_y\|_1)`, the same bound as rounding the
+        coefficients to the output dtype. Clean, smooth maps have most of their fine-scale
+        coefficients below that level (31 % of D remain for 200 noise-free rotor maps, level 5);
+        noisy maps keep nearly all of their support.
+    return_columns : bool, default False
+        Also return the indices (into the full vector, increasing) of the returned columns.
     chunk_size : int, optional
         Densities transformed per batch; default keeps each thread's temporaries near 32 MiB.
         Peak memory is the output plus about ``n_cores`` such chunks.
@@ -210,8 +230,11 @@ def wemd_embedding(
     Returns
     -------
     ndarray, shape (n, D)
-        ``D = wemd_size(shape, ...)``. Row ``i`` is the weighted coefficient vector of item ``i``;
-        ``abs(E[i] - E[k]).sum()`` is the WEMD between items ``i`` and ``k``.
+        ``D = wemd_size(shape, ...)`` (fewer columns unless ``columns="all"``). Row ``i`` is the
+        weighted coefficient vector of item ``i``; ``abs(E[i] - E[k]).sum()`` is the WEMD
+        between items ``i`` and ``k``.
+    columns : ndarray of int64, shape (D,)
+        Only with ``return_columns=True``.
 
     Raises
     ------
@@ -234,13 +257,13 @@ def wemd_embedding(
             raise ValueError(f"dtype: {dtype} is not supported; use numpy.float32 or numpy.float64")
     if negative is not None:
         check_choice(negative, "negative", ["keep", "clip", "error"])
+    columns = check_choice(columns, "columns", ["all", "support", "resolved"])
     x = check_densities(densities, "densities", negative=negative, dtype=dtype)
     n, shape = x.shape[0], x.shape[1:]
     bands = wemd_bands(shape, wavelet=wavelet, level=level, mode=mode)
     level = bands[0].level
     size = bands[-1].offset + bands[-1].size
-    mass = x.reshape(n, -1).sum(axis=1, dtype=np.float64)
-    out = np.empty((n, size), dtype=x.dtype)
+    mass = np.array([x[i].sum(dtype=np.float64) for i in range(n)])  # no (n, V) temporary
     if chunk_size is None:
         # The largest temporary is the first level's output, ~2^d times the (padded) item.
         per_item = 3 * (2 ** len(shape)) * math.prod(s // 2 + 9 for s in shape) * 8
@@ -252,6 +275,11 @@ def wemd_embedding(
         for lshape in _level_shapes(shape, wavelet, mode, level)
     ]
     weights = {band.level: band.weight for band in bands}
+    if columns == "all":
+        keep, kept = None, np.arange(size)
+    else:
+        keep, kept = _support(x, matrices, bands, chunk_size)
+    out = np.empty((n, kept.size), dtype=x.dtype)
 
     def work(i0: int) -> None:
         i1 = min(n, i0 + chunk_size)
@@ -259,9 +287,15 @@ def wemd_embedding(
         # float64 arithmetic even for float32 output: rounding only once, when storing, keeps
         # the small distances between near-identical items ~10x more accurate.
         chunk = x[i0:i1].astype(np.float64)
-        _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1])
+        _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1], keep)
 
-    starts = range(0, n, chunk_size)
+    _run_chunks(work, range(0, n, chunk_size), progress, "wavelet transform")
+    if columns == "resolved":
+        out, kept = _drop_unresolved(out, kept)
+    return (out, kept) if return_columns else out
+
+
+def _run_chunks(work, starts, progress: bool, desc: str) -> None:
     n_threads = min(len(starts), os.cpu_count() or 1)
     # One BLAS thread per worker: the matrices are small, so chunks in parallel scale better.
     with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
@@ -269,10 +303,101 @@ def wemd_embedding(
         if progress:
             from tqdm.auto import tqdm
 
-            done = tqdm(done, total=len(starts), desc="wavelet transform", unit="chunk", leave=False)
+            done = tqdm(done, total=len(starts), desc=desc, unit="chunk", leave=False)
         for _ in done:
             pass
-    return out
+
+
+def _support(x, matrices, bands, chunk_size):
+    """Coefficients that are non-zero for some item: where to write, and their global indices.
+
+    A coefficient is a sum of products of analysis-matrix entries and voxels, so it is zero for
+    every item wherever the transform of ``max_i |x_i|`` with ``|W|`` in place of ``W`` (a sum
+    of non-negative terms) is zero; elsewhere it is kept, even if it happens to cancel.
+    """
+    n = x.shape[0]
+    envelope = np.zeros(x.shape[1:])
+    for i0 in range(0, n, chunk_size):
+        np.maximum(envelope, np.abs(x[i0 : i0 + chunk_size]).max(axis=0), out=envelope)
+    abs_mats = [[np.abs(w) for w in mats] for mats in matrices]
+    size = bands[-1].offset + bands[-1].size
+    full = np.empty((1, size))
+    ones = {band.level: 1.0 for band in bands}
+    _transform_into(envelope[None], abs_mats, bands, ones, np.ones((1,) * x.ndim), full, None)
+    # each level's array holds 2 x (coefficient shape) per axis: approximation then detail
+    level_shape = {}
+    for band in bands:
+        level_shape.setdefault(band.level, tuple(2 * s for s in band.shape))
+    keep, kept, start = [], [], 0
+    for band in bands:
+        local = np.flatnonzero(full[0, band.offset : band.offset + band.size])
+        if local.size == band.size:
+            keep.append((start, None, local.size))
+        else:
+            pos = np.unravel_index(local, band.shape)
+            pos = [p + (band.shape[a] if k == "d" else 0)
+                   for a, (p, k) in enumerate(zip(pos, band.key, strict=True))]
+            keep.append((start, np.ravel_multi_index(pos, level_shape[band.level]), local.size))
+        kept.append(band.offset + local)
+        start += local.size
+    return keep, np.concatenate(kept).astype(np.int64)
+
+
+def _drop_unresolved(out: np.ndarray, kept: np.ndarray):
+    r"""Drop the columns whose total contribution is below the rounding of the output dtype.
+
+    With :math:`m_c = \max_i |c_{ic}|`, the smallest columns are dropped while their
+    :math:`\sum m_c \le u \min_i \|c_i\|_1`; rows are compacted in place (the buffer
+    shrinks afterwards), so no second copy of the coefficients is ever held.
+    """
+    n = out.shape[0]
+    colmax, l1 = abs_stats(out)
+    budget = np.finfo(out.dtype).eps / 2 * l1.min()
+    order = np.argsort(colmax, kind="stable")
+    n_drop = int(np.searchsorted(np.cumsum(colmax[order]), budget, side="right"))
+    if n_drop == 0:
+        return out, kept
+    cols = np.sort(order[n_drop:])
+    k = cols.size
+    compact_rows(out, cols)  # row i moves to the flat range [i k, (i + 1) k)
+    try:
+        out.resize((n, k), refcheck=False)  # realloc: shrinks in place, the tail is freed
+    except ValueError:  # the buffer is not ours to resize (e.g. a view): one copy
+        out = out.reshape(-1)[: n * k].reshape(n, k).copy()
+    return out, kept[cols]
+
+
+def wemd_distances(densities, *, wavelet: str = "coif3", level: int | None = None,
+                   mode: str = "zero", negative: str | None = None, dtype=None,
+                   columns: str = "resolved", n_jobs: int | None = None,
+                   progress: bool = False) -> np.ndarray:
+    r"""All pairwise WEMD distances, with the least memory and time.
+
+    ``pairwise_distances(wemd_embedding(densities, columns=columns, ...), metric="l1")``:
+    only the coefficients that can change a distance are stored (see ``columns`` in
+    :func:`wemd_embedding`), in float32 for float32 input, and the L1 kernel is threaded.
+    With the default ``columns="resolved"`` each distance is within :math:`2u(\|c_x\|_1 +
+    \|c_y\|_1)` of the WEMD of the unrounded coefficients (u the unit roundoff of ``dtype``;
+    the float32 tile sums of the kernel add at most :math:`2^8 u` relative); ``"support"`` or
+    ``"all"`` give exactly the distances of the stored coefficients.
+
+    Parameters
+    ----------
+    densities, wavelet, level, mode, negative, dtype, columns, progress
+        As in :func:`wemd_embedding`.
+    n_jobs : int, optional
+        Threads of the distance kernel (default all cores).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        Symmetric float64 distances, zero diagonal.
+    """
+    from .distances import pairwise_distances
+
+    emb = wemd_embedding(densities, wavelet=wavelet, level=level, mode=mode, negative=negative,
+                         dtype=dtype, columns=columns, progress=progress)
+    return pairwise_distances(emb, metric="l1", n_jobs=n_jobs, progress=progress)
 
 
 @functools.lru_cache(maxsize=64)
@@ -300,7 +425,26 @@ def _level_shapes(shape, wavelet: str, mode: str, level: int) -> list[tuple[int,
     return shapes
 
 
-def _transform_into(chunk, matrices, bands, weights, scale, out) -> None:
+def _axis_order(shape, mats) -> tuple[int, ...]:
+    """Order (1-based axes) in which applying the analysis matrices costs the fewest flops.
+
+    Every matrix changes its axis from ``L`` to ``R`` entries at ``R L`` flops per line, so the
+    axes that grow least should go first (for 47 x 104 x 47 at level 1: 10 % fewer flops than
+    the last-to-first order).
+    """
+    best, best_cost = None, math.inf
+    for order in itertools.permutations(range(1, len(shape) + 1)):
+        cur, cost = list(shape), 0
+        for ax in order:
+            rows, cols = mats[ax - 1].shape
+            cost += rows * cols * math.prod(cur) // cur[ax - 1]
+            cur[ax - 1] = rows
+        if cost < best_cost:
+            best, best_cost = order, cost
+    return best
+
+
+def _transform_into(chunk, matrices, bands, weights, scale, out, keep) -> None:
     """Multilevel separable DWT of a chunk as matrix products; weighted details into ``out``.
 
     Each level applies the analysis matrix of every axis with one BLAS call per axis (the
@@ -308,16 +452,19 @@ def _transform_into(chunk, matrices, bands, weights, scale, out) -> None:
     then the detail (second half), so a band such as ``"dad"`` is a slice of the level's
     array and is written into its place in ``out`` already multiplied by its weight and by
     ``1 / mass`` of its item (the transform is linear, so normalising afterwards is the same).
+    ``keep`` (from :func:`_support`) lists, per band, where its kept coefficients go in
+    ``out`` and which they are (``None``: all of them); ``None`` writes the full vector.
     """
     c = chunk.shape[0]
     d = chunk.ndim - 1
     y = chunk
     by_level: dict[int, list] = {}
+    band_ix = {id(band): i for i, band in enumerate(bands)}
     for band in bands:
         by_level.setdefault(band.level, []).append(band)
     for idx, mats in enumerate(matrices):
         j = idx + 1
-        for ax in range(d, 0, -1):
+        for ax in _axis_order(y.shape[1:], mats):
             w = mats[ax - 1]
             shp = y.shape
             if ax == d:
@@ -328,10 +475,19 @@ def _transform_into(chunk, matrices, bands, weights, scale, out) -> None:
                 y = y.reshape(*shp[:ax], w.shape[0], *shp[ax + 1 :])
         half = [s // 2 for s in y.shape[1:]]
         for band in by_level[j]:
-            sl = tuple(
-                slice(0, h) if k == "a" else slice(h, 2 * h) for k, h in zip(band.key, half, strict=True)
-            )
-            dst = out[:, band.offset : band.offset + band.size].reshape(c, *band.shape)
-            np.multiply(y[(slice(None), *sl)], scale * weights[j], out=dst, casting="same_kind")
+            sl = tuple(slice(0, h) if k == "a" else slice(h, 2 * h)
+                       for k, h in zip(band.key, half, strict=True))
+            src = y[(slice(None), *sl)]
+            if keep is None:
+                start, idx, count = band.offset, None, band.size
+            else:
+                start, idx, count = keep[band_ix[id(band)]]
+            if idx is None:
+                dst = out[:, start : start + count].reshape(c, *band.shape)
+                np.multiply(src, scale * weights[j], out=dst, casting="same_kind")
+            elif count:
+                # idx: positions of the kept coefficients in one item's level array
+                gather_scaled(y.reshape(c, -1), idx, scale.reshape(c) * weights[j],
+                              out[:, start : start + count])
         if j < len(matrices):
             y = np.ascontiguousarray(y[(slice(None), *(slice(0, h) for h in half))])
