@@ -40,7 +40,7 @@ SUITES = {
         },
     },
     "full": {
-        "wemd": {"n": [400, 800], "extrapolate_to": None, "repeats": 1},
+        "wemd": {"n": [400, 800], "noisy_n": [400], "extrapolate_to": None, "repeats": 1},
         "triplets": {"n": 10_000, "n_vec": 400, "repeats": 2},
         "diffusion": {"n": 10_000, "n_vec": 400, "repeats": 1},
         "solver_check": {"n": 3000, "n_vec": 100},
@@ -87,8 +87,11 @@ def run_wemd(cfg, log):
     source = "paper" if PAPER_MAP.exists() else "procedural"
     if source == "procedural":
         log("  (the paper's map is absent: procedural rotor of the same shape instead)")
-    for n in cfg["n"]:
+    cases = [(n, 0.0) for n in cfg["n"]] + [(n, 0.1) for n in cfg.get("noisy_n", [])]
+    for n, noise in cases:
         params = {"n": n, "source": source, "level": 5}
+        if noise:
+            params["noise"] = noise
         summary, outs = measure("benchmarks.bench_wemd", "WemdPipeline", ["ours", "baseline"],
                                 params, repeats=cfg["repeats"], log=log)
         check = distance_agreement(outs["ours"]["distances"], outs["baseline"]["distances"],

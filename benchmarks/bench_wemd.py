@@ -23,11 +23,12 @@ PAPER_MAP = Path(__file__).resolve().parents[2] / "shared" / "data" / "rotating_
 ROTOR_SHAPE = (47, 104, 47)
 
 
-def rotor_maps(n: int, source: str = "auto") -> tuple[np.ndarray, str]:
+def rotor_maps(n: int, source: str = "auto", noise: float = 0.0) -> tuple[np.ndarray, str]:
     """``n`` rotor maps (float32, 47 x 104 x 47) at the paper's random angles, and their source.
 
     ``source="paper"`` rotates the paper's map (error if absent), ``"procedural"`` uses
     :func:`conformap.datasets.make_rotor`, ``"auto"`` the paper's map when it exists.
+    ``noise`` is the datasets' Gaussian noise level (0.1 = the paper's noisy case).
     """
     from conformap.datasets import make_rotor, rotate_map
 
@@ -37,9 +38,9 @@ def rotor_maps(n: int, source: str = "auto") -> tuple[np.ndarray, str]:
         import mrcfile
 
         vol = mrcfile.read(PAPER_MAP)
-        maps, _ = rotate_map(vol, n, rng=0)
+        maps, _ = rotate_map(vol, n, noise=noise, rng=0)
     else:
-        maps, _ = make_rotor(n, shape=ROTOR_SHAPE, rng=0)
+        maps, _ = make_rotor(n, shape=ROTOR_SHAPE, noise=noise, rng=0)
     return np.ascontiguousarray(maps, dtype=np.float32), source
 
 
@@ -85,9 +86,9 @@ def wemd_ours(volumes, *, wavelet="coif3", level=5, mode="zero"):
 class WemdPipeline:
     """Transform + all pairwise distances of ``n`` rotor maps (47 x 104 x 47, coif3, level 5)."""
 
-    def setup(self, n, source="auto", level=5):
+    def setup(self, n, source="auto", level=5, noise=0.0):
         self.level = level
-        self.maps, self.source = rotor_maps(n, source)
+        self.maps, self.source = rotor_maps(n, source, noise)
         return self.maps
 
     def warmup(self, impl):

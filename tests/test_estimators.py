@@ -7,7 +7,13 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from conformap import DiffusionMap, diffusion_map, pairwise_distances, wemd_embedding
+from conformap import (
+    DiffusionMap,
+    diffusion_map,
+    pairwise_distances,
+    wemd_distances,
+    wemd_embedding,
+)
 from conformap.datasets import make_rotor
 from conformap.evaluate import circle_recovery
 
@@ -37,7 +43,7 @@ def test_wemd_recovers_the_rotor_circle_and_fit_returns_self(rotor):
 
 def test_estimator_equals_function_on_precomputed_distances(rotor):
     maps, _ = rotor
-    D = pairwise_distances(wemd_embedding(maps))
+    D = wemd_distances(maps)  # the estimator's default: columns="resolved"
     a = DiffusionMap(metric="wemd").fit(maps)
     b = DiffusionMap(metric="precomputed").fit(D)
     c = diffusion_map(D)
@@ -68,6 +74,23 @@ def test_transform_of_training_items_reproduces_embedding(rotor, method):
         # The kNN graph is symmetrised (union) for training, so a training item's out-of-sample
         # row sees only its own k nearest: close, not identical.
         assert np.median(np.abs(new - dm.embedding_[:10])) < 0.1 * scale
+
+
+def test_compact_wemd_features_give_the_full_vectors_answers(rotor):
+    """Fit on the resolved columns, transform with the full vectors: same as all columns."""
+    maps, _ = rotor
+    full = DiffusionMap(metric="wemd", metric_params={"columns": "all"}).fit(maps)
+    compact = DiffusionMap(metric="wemd").fit(maps)
+    assert compact._fit_features.shape[1] < full._fit_features.shape[1]
+    D = pairwise_distances(wemd_embedding(maps))
+    assert np.abs(wemd_distances(maps) - D).max() <= 1e-6 * D.max()
+    scale = np.abs(full.embedding_).max()
+    np.testing.assert_allclose(compact.embedding_, full.embedding_, atol=1e-5 * scale)
+    new_maps, _ = make_rotor(5, shape=(24, 40, 24), rng=98)
+    np.testing.assert_allclose(compact.transform(new_maps), full.transform(new_maps),
+                               atol=1e-5 * scale)
+    np.testing.assert_allclose(compact.transform(maps[:5]), compact.embedding_[:5],
+                               atol=1e-6 * scale)
 
 
 def test_transform_places_new_maps_at_their_angles(rotor):

@@ -466,7 +466,8 @@ def cached_distances(
     n_neighbors : int, optional
         Default ``min(n - 1, max(15, ceil(2 log2 n)))``, as :class:`conformap.DiffusionMap`.
     metric_params : dict, optional
-        For "wemd": ``wavelet``, ``level``, ``mode``, ``negative``, ``dtype``.
+        For "wemd": ``wavelet``, ``level``, ``mode``, ``negative``, ``dtype``, ``columns``
+        (default "resolved", as :class:`conformap.DiffusionMap`).
     n_jobs, progress
         As in :func:`conformap.pairwise_distances`.
     stats : dict, optional
@@ -484,9 +485,21 @@ def cached_distances(
     cache = DiskCache(cache_dir)
     params = dict(metric_params or {})
     if metric == "wemd":
+        from .wemd import resolved_columns
+
+        columns = check_choice(params.pop("columns", "resolved"), "metric_params['columns']",
+                               ["all", "support", "resolved"])
         key = cache.wemd_key(X, **params)
         feats = cache.wemd_embedding(X, key=key, mmap=True, progress=progress, **params)
         lp = "l1"
+        if columns == "resolved":
+            # as DiffusionMap does (columns="resolved"): the same columns, so the same numbers;
+            # "support" and "all" give the full vectors' distances exactly (zero columns are
+            # skipped by the kernel), so they need nothing here
+            cols = resolved_columns(feats)
+            if cols.size < feats.shape[1]:
+                feats = np.ascontiguousarray(feats[:, cols])
+                key = _derive_key("resolved", key, {"columns": cols.size})
     else:
         if params:
             raise ValueError(f"metric_params: metric='euclidean' takes none, got {params}")

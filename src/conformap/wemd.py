@@ -351,13 +351,9 @@ def _drop_unresolved(out: np.ndarray, kept: np.ndarray):
     shrinks afterwards), so no second copy of the coefficients is ever held.
     """
     n = out.shape[0]
-    colmax, l1 = abs_stats(out)
-    budget = np.finfo(out.dtype).eps / 2 * l1.min()
-    order = np.argsort(colmax, kind="stable")
-    n_drop = int(np.searchsorted(np.cumsum(colmax[order]), budget, side="right"))
-    if n_drop == 0:
+    cols = resolved_columns(out)
+    if cols.size == out.shape[1]:
         return out, kept
-    cols = np.sort(order[n_drop:])
     k = cols.size
     compact_rows(out, cols)  # row i moves to the flat range [i k, (i + 1) k)
     try:
@@ -365,6 +361,20 @@ def _drop_unresolved(out: np.ndarray, kept: np.ndarray):
     except ValueError:  # the buffer is not ours to resize (e.g. a view): one copy
         out = out.reshape(-1)[: n * k].reshape(n, k).copy()
     return out, kept[cols]
+
+
+def resolved_columns(coefficients: np.ndarray) -> np.ndarray:
+    r"""Columns of a coefficient matrix that ``columns="resolved"`` keeps (increasing indices).
+
+    The columns of smallest :math:`m_c = \max_i |c_{ic}|` are dropped while
+    :math:`\sum m_c \le u \min_i \|c_i\|_1`, u the unit roundoff of the matrix's dtype;
+    one pass over ``coefficients`` (which may be a memory map), no copy.
+    """
+    colmax, l1 = abs_stats(coefficients)
+    budget = np.finfo(coefficients.dtype).eps / 2 * l1.min()
+    order = np.argsort(colmax, kind="stable")
+    n_drop = int(np.searchsorted(np.cumsum(colmax[order]), budget, side="right"))
+    return np.sort(order[n_drop:])
 
 
 def wemd_distances(densities, *, wavelet: str = "coif3", level: int | None = None,
