@@ -319,6 +319,46 @@ _XB = 512  # samples per cache block of the triplet kernel (its rows stay in L2)
 _PB = 32  # pairs per work item of the triplet kernel
 
 
+@numba.njit(fastmath=True, nogil=True, cache=True)
+def _dots1(a, b, d0):  # pragma: no cover - compiled
+    """sum((a b)^2), sum(a b d0): the product is never stored."""
+    n2 = a[0] - a[0]
+    s0 = n2
+    for x in range(a.shape[0]):
+        v = a[x] * b[x]
+        n2 += v * v
+        s0 += v * d0[x]
+    return n2, s0
+
+
+@numba.njit(fastmath=True, nogil=True, cache=True)
+def _dots2(a, b, d0, d1):  # pragma: no cover - compiled
+    n2 = a[0] - a[0]
+    s0 = n2
+    s1 = n2
+    for x in range(a.shape[0]):
+        v = a[x] * b[x]
+        n2 += v * v
+        s0 += v * d0[x]
+        s1 += v * d1[x]
+    return n2, s0, s1
+
+
+@numba.njit(fastmath=True, nogil=True, cache=True)
+def _dots3(a, b, d0, d1, d2):  # pragma: no cover - compiled
+    n2 = a[0] - a[0]
+    s0 = n2
+    s1 = n2
+    s2 = n2
+    for x in range(a.shape[0]):
+        v = a[x] * b[x]
+        n2 += v * v
+        s0 += v * d0[x]
+        s1 += v * d1[x]
+        s2 += v * d2[x]
+    return n2, s0, s1, s2
+
+
 @numba.njit(parallel=True, fastmath=True, nogil=True, cache=True)
 def _pair_dots(phi_t, pi, pj, ptr, tk, num, norm2):  # pragma: no cover - compiled
     n = phi_t.shape[1]
@@ -330,24 +370,36 @@ def _pair_dots(phi_t, pi, pj, ptr, tk, num, norm2):  # pragma: no cover - compil
         t0 = ptr[p0]
         acc = np.zeros(ptr[p1] - t0)
         nrm = np.zeros(p1 - p0)
-        prod = np.empty(_XB)
         for x0 in range(0, n, _XB):
-            w = min(n, x0 + _XB) - x0
+            x1 = min(n, x0 + _XB)
             for q in range(p0, p1):
-                a = phi_t[pi[q], x0:x0 + w]
-                b = phi_t[pj[q], x0:x0 + w]
-                s = 0.0
-                for x in range(w):
-                    v = a[x] * b[x]
-                    prod[x] = v
-                    s += v * v
-                nrm[q - p0] += s
-                for t in range(ptr[q], ptr[q + 1]):
-                    d = phi_t[tk[t], x0:x0 + w]
-                    s = 0.0
-                    for x in range(w):
-                        s += prod[x] * d[x]
-                    acc[t - t0] += s
+                a = phi_t[pi[q], x0:x1]
+                b = phi_t[pj[q], x0:x1]
+                # the k of a pair in groups of up to three, fused with the product and its
+                # norm: each sample of a and b is loaded once per group, not once per k
+                t = ptr[q]
+                end = ptr[q + 1]
+                if t == end:  # a pair without triplets: only its norm
+                    n2, s0 = _dots1(a, b, a)
+                while t < end:
+                    left = end - t
+                    if left >= 3:
+                        n2, s0, s1, s2 = _dots3(a, b, phi_t[tk[t], x0:x1],
+                                                phi_t[tk[t + 1], x0:x1], phi_t[tk[t + 2], x0:x1])
+                        acc[t - t0] += s0
+                        acc[t + 1 - t0] += s1
+                        acc[t + 2 - t0] += s2
+                        t += 3
+                    elif left == 2:
+                        n2, s0, s1 = _dots2(a, b, phi_t[tk[t], x0:x1], phi_t[tk[t + 1], x0:x1])
+                        acc[t - t0] += s0
+                        acc[t + 1 - t0] += s1
+                        t += 2
+                    else:
+                        n2, s0 = _dots1(a, b, phi_t[tk[t], x0:x1])
+                        acc[t - t0] += s0
+                        t += 1
+                nrm[q - p0] += n2  # every group computes the same norm: keep the last
         num[t0:ptr[p1]] = acc
         norm2[p0:p1] = nrm
 

@@ -77,7 +77,7 @@ class TripletSearch:
     gamma: float
 
 
-def _check_inputs(eigenvectors, eigenvalues):
+def _check_inputs(eigenvectors, eigenvalues, *, transposed: bool = False):
     phi = np.asarray(eigenvectors, dtype=np.float64)
     lam = np.asarray(eigenvalues, dtype=np.float64)
     if phi.ndim != 2:
@@ -95,16 +95,22 @@ def _check_inputs(eigenvectors, eigenvalues):
             f"eigenvectors: got {phi.shape[1]} non-trivial eigenvectors; the triplet search "
             "needs at least 3 (two factors and one product); compute more eigenvectors"
         )
-    if not (np.isfinite(phi).all() and np.isfinite(lam).all()):
+    if not (np.isfinite(phi.min()) and np.isfinite(phi.max()) and np.isfinite(lam).all()):
         raise ValueError("eigenvectors/eigenvalues: contain NaN or infinite values")
     if np.any(np.diff(lam) < -1e-12 * max(1.0, float(np.abs(lam).max()))):
         raise ValueError(
             "eigenvalues: must be sorted increasingly (the Laplacian's log-transformed "
             "eigenvalues, smallest first); sort the eigenvectors together with them"
         )
-    norms = np.linalg.norm(phi, axis=0)
+    norms = np.sqrt(np.einsum("ij,ij->j", phi, phi))
     if (norms == 0).any():
         raise ValueError(f"eigenvectors: column {int(np.flatnonzero(norms == 0)[0])} is zero")
+    if transposed:  # one eigenvector per C-contiguous row, for the compiled kernel
+        phi_t = np.ascontiguousarray(phi.T)
+        if phi_t is phi.T or np.shares_memory(phi_t, phi):
+            phi_t = phi_t.copy()
+        phi_t /= norms[:, None]
+        return phi_t, lam
     return phi / norms, lam  # a normalised copy: the caller's array is untouched
 
 
@@ -139,16 +145,16 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
     -------
     TripletSearch
     """
-    phi, lam = _check_inputs(eigenvectors, eigenvalues)
+    phi_t, lam = _check_inputs(eigenvectors, eigenvalues, transposed=True)
     delta_k = np.broadcast_to(np.asarray(delta, dtype=np.float64), lam.shape)
     if not (np.isfinite(delta_k).all() and (delta_k > 0).all()):
         raise ValueError(f"delta: {delta!r} is invalid; use a finite number > 0 (or one per "
                          "eigenvector)")
     delta = float(delta_k[0]) if np.ndim(delta) == 0 else delta_k.copy()
     gamma = float(gamma)
-    n_vec = phi.shape[1]
+    n_vec = phi_t.shape[0]
     pi, pj, ptr, tk = _admissible(lam, delta_k)
-    num, norm2 = pair_dots(phi.T, pi, pj, ptr, tk)
+    num, norm2 = pair_dots(phi_t, pi, pj, ptr, tk)
     cnt = np.diff(ptr)
     ti, tj = np.repeat(pi, cnt), np.repeat(pj, cnt)
     den = np.repeat(np.sqrt(np.maximum(norm2, 0.0)), cnt)
