@@ -195,7 +195,9 @@ def estimate_all_pairs(
     n : int
         Items.
     n_features : int
-        ``D``, coordinates per item (``wemd_size(shape)`` for WEMD, voxels for Euclidean).
+        ``D``, coordinates per item (``wemd_size(shape)`` for WEMD, voxels for Euclidean). For
+        WEMD this is an upper bound: only the coefficients that can change a distance are
+        stored (``columns="resolved"``, a third to two thirds of D for boxed maps).
     dtype : numpy dtype
         Of the feature vectors.
     method : {"dense", "knn"}
