@@ -111,6 +111,44 @@ def test_pair_dots_matches_einsum():
     assert empty[0].shape == (0,) and empty[1].shape == (0,)
 
 
+def test_pair_dots_float32_within_block_bound():
+    from conformap._kernels import _XB, pair_dots
+
+    rng = np.random.default_rng(6)
+    phi_t = rng.standard_normal((20, 3000))
+    phi_t /= np.linalg.norm(phi_t, axis=1, keepdims=True)
+    pi, pj = rng.integers(0, 20, 40), rng.integers(0, 20, 40)
+    ptr = np.arange(41) * 2
+    tk = rng.integers(0, 20, 80)
+    num64, n64 = pair_dots(phi_t, pi, pj, ptr, tk)
+    num32, n32 = pair_dots(phi_t.astype(np.float32), pi, pj, ptr, tk)
+    assert num32.dtype == np.float64
+    u = 2.0**-24
+    norm = np.sqrt(n64)
+    # the bounds used by find_triplets' float32 screening (relative to ||phi_i phi_j||)
+    assert np.all(np.abs(num32 - num64) <= (_XB + 4) * u * np.repeat(norm, 2))
+    assert np.all(np.abs(np.sqrt(n32) - norm) <= (_XB + 7) * u / 2 * norm)
+
+
+def test_triplet_dots_and_transpose_scaled_match_numpy():
+    from conformap._kernels import transpose_scaled, triplet_dots
+
+    rng = np.random.default_rng(7)
+    phi = rng.standard_normal((1001, 70))  # not a multiple of the 64 x 64 tiles
+    scale = rng.uniform(0.5, 2.0, 70)
+    for dtype in (np.float32, np.float64):
+        t = transpose_scaled(phi, scale, dtype)
+        assert t.dtype == dtype and t.flags.c_contiguous and t.shape == (70, 1001)
+        np.testing.assert_array_equal(t, (phi * scale).T.astype(dtype))
+    ti, tj, tk = rng.integers(0, 70, (3, 25))
+    num, norm2 = triplet_dots(phi, scale, ti, tj, tk)
+    f = phi * scale
+    prod = f[:, ti] * f[:, tj]
+    np.testing.assert_allclose(norm2, (prod**2).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(num, (prod * f[:, tk]).sum(0), rtol=1e-10, atol=1e-12)
+    assert triplet_dots(phi, scale, ti[:0], tj[:0], tk[:0])[0].shape == (0,)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_abs_stats_and_compact_rows_match_numpy(dtype):
     from conformap._kernels import abs_stats, compact_rows

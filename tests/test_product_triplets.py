@@ -139,3 +139,37 @@ def test_irregular_per_eigenvector_delta_and_candidates():
         want += [w for w in brute_force(phi[:, : k + 1], lam[: k + 1], deltas[k], 0.05)
                  if w[2] == k]
     assert [tuple(t) for t in got.triplets.tolist()] == [w[:3] for w in want]
+
+
+def test_float32_screening_resolves_differences_below_float32():
+    # phi_4 is an even mix of the products phi_0 phi_1 and phi_2 phi_3, the second weighted by
+    # w = 1 +- 3e-8 or 1e-7: the two pairs' similarities differ by ~1e-8..5e-8, at the level of
+    # float32 rounding (float32 scores alone rank 3 of these 40 cases wrongly), so the
+    # screening must hand the decision to float64.
+    lam = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 9.0])
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        phi = rng.standard_normal((4000, 6))
+        p01 = phi[:, 0] * phi[:, 1]
+        p23 = phi[:, 2] * phi[:, 3]
+        p23 -= p01 * (p01 @ p23) / (p01 @ p01)  # orthogonal products: the mix is even
+        phi[:, 3] = p23 / phi[:, 2]
+        for w in (1 + 3e-8, 1 - 3e-8, 1 + 1e-7, 1 - 1e-7):
+            phi[:, 4] = p01 / np.linalg.norm(p01) + w * p23 / np.linalg.norm(p23)
+            fast = find_triplets(phi, lam, delta=0.5, gamma=0.5)
+            full = find_triplets(phi, lam, delta=0.5, gamma=0.5, keep_candidates=True)
+            expected = [2, 3] if w > 1 else [0, 1]
+            assert fast.best_pair[4].tolist() == expected
+            assert full.best_pair[4].tolist() == expected
+            assert fast.best_score[4] == pytest.approx(full.best_score[4], abs=1e-14)
+
+
+def test_near_ties_go_to_the_first_pair():
+    # two identical products: a tie up to rounding, won by the lexicographically first pair
+    rng = np.random.default_rng(12)
+    phi = rng.standard_normal((500, 5))
+    phi[:, 2] = phi[:, 0] * 3.0  # phi_1 phi_2 = 3 phi_0 phi_1 exactly up to rounding
+    phi[:, 3] = phi[:, 0] * phi[:, 1]
+    lam = np.array([1.0, 1.0, 1.0, 2.0, 9.0])
+    res = find_triplets(phi, lam, delta=0.5, gamma=0.5)
+    assert res.best_pair[3].tolist() == [0, 1]

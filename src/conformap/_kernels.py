@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = [
     "abs_stats", "active_runs", "compact_rows", "gather_scaled", "pair_dots", "pairwise_block",
-    "set_threads",
+    "set_threads", "transpose_scaled", "triplet_dots",
 ]
 
 _B = 64  # rows per block on each side
@@ -404,6 +404,87 @@ def _pair_dots(phi_t, pi, pj, ptr, tk, num, norm2):  # pragma: no cover - compil
         norm2[p0:p1] = nrm
 
 
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _transpose_scaled(x, scale, out):  # pragma: no cover - compiled
+    n, m = x.shape
+    for b in numba.prange((n + 63) // 64):  # 64 x 64 tiles: reads and writes stay in cache
+        r0 = b * 64
+        r1 = min(n, r0 + 64)
+        for c0 in range(0, m, 64):
+            for r in range(r0, r1):
+                for c in range(c0, min(m, c0 + 64)):
+                    out[c, r] = x[r, c] * scale[c]
+
+
+def transpose_scaled(x: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
+    """``(x * scale).T`` as a new C-contiguous array of ``dtype``, in one threaded pass.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, m)
+    scale : ndarray, shape (m,)
+        Multiplies column ``c`` of ``x`` (in x's precision, then rounded to ``dtype``).
+    dtype : numpy dtype
+        Of the result, shape (m, n).
+    """
+    x = np.ascontiguousarray(x)
+    out = np.empty((x.shape[1], x.shape[0]), dtype=dtype)
+    _transpose_scaled(x, np.ascontiguousarray(scale, dtype=x.dtype), out)
+    return out
+
+
+_TD_PARTS = 8  # fixed split of the samples: same sums on any number of threads
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _triplet_dots(phi, scale, ti, tj, tk, num, norm2):  # pragma: no cover - compiled
+    n = phi.shape[0]
+    c = ti.shape[0]
+    pnum = np.zeros((_TD_PARTS, c))
+    pn2 = np.zeros((_TD_PARTS, c))
+    for p in numba.prange(_TD_PARTS):
+        for x in range(p * n // _TD_PARTS, (p + 1) * n // _TD_PARTS):
+            row = phi[x]  # one sample of every eigenvector: the gathers below hit L1
+            for q in range(c):
+                v = (row[ti[q]] * scale[ti[q]]) * (row[tj[q]] * scale[tj[q]])
+                pn2[p, q] += v * v
+                pnum[p, q] += v * (row[tk[q]] * scale[tk[q]])
+    for q in range(c):
+        a = 0.0
+        b = 0.0
+        for p in range(_TD_PARTS):
+            a += pnum[p, q]
+            b += pn2[p, q]
+        num[q] = a
+        norm2[q] = b
+
+
+def triplet_dots(phi: np.ndarray, scale: np.ndarray, ti, tj, tk) -> tuple[np.ndarray, np.ndarray]:
+    r"""``num[q] = <f_{tk[q]}, p_q>``, ``norm2[q] = ||p_q||^2``, ``p_q = f_{ti[q]} f_{tj[q]}``.
+
+    ``f_c = scale[c] phi[:, c]``. For a few triplets of a sample-major matrix (no transposed
+    copy), in float64: the samples are the outer loop, so each row of ``phi`` is read once and
+    the gathers stay in L1.
+
+    Parameters
+    ----------
+    phi : ndarray, shape (n, N)
+    scale : ndarray, shape (N,)
+    ti, tj, tk : ndarray of int, shape (c,)
+
+    Returns
+    -------
+    num, norm2 : ndarray, shape (c,)
+    """
+    ti, tj, tk = (np.ascontiguousarray(v, dtype=np.int64) for v in (ti, tj, tk))
+    num = np.empty(ti.shape[0])
+    norm2 = np.empty(ti.shape[0])
+    if ti.shape[0]:
+        _triplet_dots(np.ascontiguousarray(phi, dtype=np.float64),
+                      np.ascontiguousarray(scale, dtype=np.float64), ti, tj, tk, num, norm2)
+    return num, norm2
+
+
 def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarray]:
     r"""Numerators and squared norms of Algorithm 1 for lists of pairs and their triplets.
 
@@ -416,7 +497,8 @@ def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarra
     Parameters
     ----------
     phi_t : ndarray, shape (N, n)
-        Eigenvectors as C-contiguous rows, float64.
+        Eigenvectors as C-contiguous rows, float64 or float32. In float32 the sums run in
+        float32 within each block of ``_XB`` samples and in float64 across blocks.
     pi, pj : ndarray of int, shape (P,)
     ptr : ndarray of int, shape (P + 1,)
         Offsets of each pair's triplets in ``tk`` (non-decreasing, ``ptr[0] == 0``).
@@ -431,7 +513,9 @@ def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarra
     num = np.empty(tk.shape[0])
     norm2 = np.empty(pi.shape[0])
     if pi.shape[0]:
-        _pair_dots(np.ascontiguousarray(phi_t, dtype=np.float64), pi, pj, ptr, tk, num, norm2)
+        if phi_t.dtype != np.float32:
+            phi_t = phi_t.astype(np.float64, copy=False)
+        _pair_dots(np.ascontiguousarray(phi_t), pi, pj, ptr, tk, num, norm2)
     return num, norm2
 
 
