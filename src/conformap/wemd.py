@@ -29,6 +29,7 @@ import functools
 import itertools
 import math
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -282,13 +283,20 @@ def wemd_embedding(
         keep, kept = _support(x, matrices, bands, chunk_size)
     out = np.empty((n, kept.size), dtype=x.dtype)
 
+    per_chunk = chunk_size * _workspace_items(shape, matrices)
+    local = threading.local()
+
     def work(i0: int) -> None:
         i1 = min(n, i0 + chunk_size)
         scale = (1.0 / mass[i0:i1]).reshape((-1,) + (1,) * len(shape))
+        if not hasattr(local, "bufs"):  # per thread, reused by all of its chunks
+            local.bufs = (np.empty(per_chunk), np.empty(per_chunk), np.empty(per_chunk))
         # float64 arithmetic even for float32 output: rounding only once, when storing, keeps
         # the small distances between near-identical items ~10x more accurate.
-        chunk = x[i0:i1].astype(np.float64)
-        _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1], keep)
+        chunk = local.bufs[2][: (i1 - i0) * math.prod(shape)].reshape(i1 - i0, *shape)
+        np.copyto(chunk, x[i0:i1])
+        _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1], keep,
+                        local.bufs[:2])
 
     _run_chunks(work, range(0, n, chunk_size), progress, "wavelet transform")
     if columns == "resolved":
@@ -455,7 +463,18 @@ def _axis_order(shape, mats) -> tuple[int, ...]:
     return best
 
 
-def _transform_into(chunk, matrices, bands, weights, scale, out, keep) -> None:
+def _workspace_items(shape, matrices) -> int:
+    """Entries of the largest array :func:`_transform_into` holds for one item."""
+    cur, largest = list(shape), math.prod(shape)
+    for mats in matrices:
+        for ax in _axis_order(cur, mats):
+            cur[ax - 1] = mats[ax - 1].shape[0]
+            largest = max(largest, math.prod(cur))
+        cur = [s // 2 for s in cur]
+    return largest
+
+
+def _transform_into(chunk, matrices, bands, weights, scale, out, keep, work=None) -> None:
     """Multilevel separable DWT of a chunk as matrix products; weighted details into ``out``.
 
     Each level applies the analysis matrix of every axis with one BLAS call per axis (the
@@ -465,9 +484,24 @@ def _transform_into(chunk, matrices, bands, weights, scale, out, keep) -> None:
     ``1 / mass`` of its item (the transform is linear, so normalising afterwards is the same).
     ``keep`` (from :func:`_support`) lists, per band, where its kept coefficients go in
     ``out`` and which they are (``None``: all of them); ``None`` writes the full vector.
+    ``work``: two float64 buffers of ``len(chunk) * _workspace_items(...)`` entries that every
+    intermediate array is written into (allocated here if not given). Reusing them across
+    chunks matters: fresh multi-MiB temporaries are mmap-ed, zero-filled by the kernel and
+    unmapped again for every chunk, which cost a third of the transform's time.
     """
     c = chunk.shape[0]
     d = chunk.ndim - 1
+    if work is None:
+        size = c * _workspace_items(chunk.shape[1:], matrices)
+        work = (np.empty(size), np.empty(size))
+    nxt = 0
+
+    def buffer(shp):
+        nonlocal nxt
+        buf = work[nxt][: math.prod(shp)].reshape(shp)
+        nxt = 1 - nxt
+        return buf
+
     y = chunk
     by_level: dict[int, list] = {}
     band_ix = {id(band): i for i, band in enumerate(bands)}
@@ -478,12 +512,13 @@ def _transform_into(chunk, matrices, bands, weights, scale, out, keep) -> None:
         for ax in _axis_order(y.shape[1:], mats):
             w = mats[ax - 1]
             shp = y.shape
+            new = buffer((*shp[:ax], w.shape[0], *shp[ax + 1 :]))
             if ax == d:
-                y = np.matmul(y.reshape(-1, shp[-1]), w.T).reshape(*shp[:-1], w.shape[0])
+                np.matmul(y.reshape(-1, shp[-1]), w.T, out=new.reshape(-1, w.shape[0]))
             else:
                 pre, post = math.prod(shp[:ax]), math.prod(shp[ax + 1 :])
-                y = np.matmul(w, y.reshape(pre, shp[ax], post))
-                y = y.reshape(*shp[:ax], w.shape[0], *shp[ax + 1 :])
+                np.matmul(w, y.reshape(pre, shp[ax], post), out=new.reshape(pre, -1, post))
+            y = new
         half = [s // 2 for s in y.shape[1:]]
         for band in by_level[j]:
             sl = tuple(slice(0, h) if k == "a" else slice(h, 2 * h)
@@ -501,4 +536,6 @@ def _transform_into(chunk, matrices, bands, weights, scale, out, keep) -> None:
                 gather_scaled(y.reshape(c, -1), idx, scale.reshape(c) * weights[j],
                               out[:, start : start + count])
         if j < len(matrices):
-            y = np.ascontiguousarray(y[(slice(None), *(slice(0, h) for h in half))])
+            approx = y[(slice(None), *(slice(0, h) for h in half))]
+            y = buffer(approx.shape)
+            np.copyto(y, approx)
