@@ -265,7 +265,6 @@ def wemd_embedding(
     bands = wemd_bands(shape, wavelet=wavelet, level=level, mode=mode)
     level = bands[0].level
     size = bands[-1].offset + bands[-1].size
-    mass = np.array([x[i].sum(dtype=np.float64) for i in range(n)])  # no (n, V) temporary
     if chunk_size is None:
         # The largest temporary is the first level's output, ~2^d times the (padded) item.
         per_item = 3 * (2 ** len(shape)) * math.prod(s // 2 + 9 for s in shape) * 8
@@ -288,13 +287,14 @@ def wemd_embedding(
 
     def work(i0: int) -> None:
         i1 = min(n, i0 + chunk_size)
-        scale = (1.0 / mass[i0:i1]).reshape((-1,) + (1,) * len(shape))
         if not hasattr(local, "bufs"):  # per thread, reused by all of its chunks
             local.bufs = (np.empty(per_chunk), np.empty(per_chunk), np.empty(per_chunk))
         # float64 arithmetic even for float32 output: rounding only once, when storing, keeps
         # the small distances between near-identical items ~10x more accurate.
         chunk = local.bufs[2][: (i1 - i0) * math.prod(shape)].reshape(i1 - i0, *shape)
         np.copyto(chunk, x[i0:i1])
+        mass = chunk.reshape(i1 - i0, -1).sum(axis=1)  # > 0: checked by check_densities
+        scale = (1.0 / mass).reshape((-1,) + (1,) * len(shape))
         _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1], keep,
                         local.bufs[:2])
 
