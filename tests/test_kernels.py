@@ -162,3 +162,26 @@ def test_abs_stats_and_compact_rows_match_numpy(dtype):
     want = x[:, cols].copy()
     compact_rows(x, cols)
     np.testing.assert_array_equal(x.reshape(-1)[: 7 * 18].reshape(7, 18), want)
+    # rows move in parallel waves: few kept columns (fast-growing waves), almost all kept
+    # (rows one by one), none, the first and the last
+    for k in (1, 3, 25, 49, 50):
+        for sel in (np.sort(rng.choice(50, k, replace=False)), np.arange(k), np.arange(50 - k, 50)):
+            x = rng.standard_normal((300, 50)).astype(dtype)
+            want = x[:, sel].copy()
+            compact_rows(x, sel)
+            np.testing.assert_array_equal(x.reshape(-1)[: 300 * k].reshape(300, k), want)
+
+
+def test_row_abs_stats_accumulates_and_matches_abs_stats():
+    from conformap._kernels import abs_stats, row_abs_stats
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((40, 3000)).astype(np.float32)
+    colmax = np.zeros(3000, np.float32)
+    l1 = np.empty(40)
+    for i0 in range(0, 40, 7):  # chunk by chunk, as the transform's threads do
+        row_abs_stats(x[i0 : i0 + 7], colmax, l1[i0 : i0 + 7])
+    want_max, want_l1 = abs_stats(x)
+    np.testing.assert_array_equal(colmax, want_max)
+    np.testing.assert_array_equal(l1, want_l1)  # same kernel, same rounding
+    np.testing.assert_allclose(l1, np.abs(x).astype(np.float64).sum(axis=1), rtol=1e-12)

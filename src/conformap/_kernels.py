@@ -27,7 +27,7 @@ import numpy as np
 
 __all__ = [
     "abs_stats", "active_runs", "compact_rows", "gather_scaled", "pair_dots", "pairwise_block",
-    "set_threads", "transpose_scaled", "triplet_dots",
+    "row_abs_stats", "set_threads", "transpose_scaled", "triplet_dots",
 ]
 
 _B = 64  # rows per block on each side
@@ -542,41 +542,68 @@ def gather_scaled(src: np.ndarray, idx: np.ndarray, scale: np.ndarray, out: np.n
     _gather_scaled(src, idx, scale, out)
 
 
-@numba.njit(parallel=True, fastmath=True, nogil=True, cache=True)
-def _abs_stats(x, colmax, rowpart):  # pragma: no cover - compiled
-    n, dim = x.shape
-    nblk = rowpart.shape[0]
-    step = (dim + nblk - 1) // nblk
-    for b in numba.prange(nblk):  # column blocks: no two threads touch the same column
-        c0 = b * step
-        c1 = min(dim, c0 + step)
-        for i in range(n):
-            row = x[i]
-            s = 0.0
-            for c in range(c0, c1):  # branch-free, so that it vectorises
-                v = abs(row[c])
-                s += v
-                colmax[c] = max(colmax[c], v)
-            rowpart[b, i] = s
+@numba.njit(fastmath=True, nogil=True, cache=True)
+def _row_abs_stats(rows, colmax, l1):  # pragma: no cover - compiled
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        s = 0.0
+        for c in range(row.shape[0]):  # branch-free, so that it vectorises
+            v = abs(row[c])
+            s += v
+            colmax[c] = max(colmax[c], v)
+        l1[i] = s
+
+
+def row_abs_stats(rows: np.ndarray, colmax: np.ndarray, l1: np.ndarray) -> None:
+    """``l1[i] = sum(|rows[i]|)`` (float64) and ``colmax = max(colmax, max_i |rows[i]|)``.
+
+    ``colmax`` has the dtype of ``rows`` (a maximum is exact in it) and is updated in place,
+    so a thread can fold the rows of all of its chunks into one array while writing them.
+    """
+    _row_abs_stats(rows, colmax, l1)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _abs_stats(x, parts, l1):  # pragma: no cover - compiled
+    n = x.shape[0]
+    k = parts.shape[0]
+    for p in numba.prange(k):  # row ranges, each with its own column maxima
+        r0 = p * n // k
+        r1 = (p + 1) * n // k
+        _row_abs_stats(x[r0:r1], parts[p], l1[r0:r1])
 
 
 def abs_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column maxima and row sums of ``|x|`` (float64) in one threaded pass, without a copy."""
-    colmax = np.zeros(x.shape[1])
-    rowpart = np.zeros((max(1, min(64, x.shape[1] // 4096)), x.shape[0]))
-    _abs_stats(x, colmax, rowpart)
-    return colmax, rowpart.sum(axis=0)
+    """Column maxima (float64) and row sums of ``|x|`` in one threaded pass, without a copy.
+
+    Row sums are those of :func:`row_abs_stats` (same kernel, same rounding).
+    """
+    n, dim = x.shape
+    k = max(1, min(n, numba.get_num_threads(), (1 << 28) // max(1, dim * x.itemsize)))
+    parts = np.zeros((k, dim), dtype=x.dtype)
+    l1 = np.empty(n)
+    _abs_stats(x, parts, l1)
+    return parts.max(axis=0).astype(np.float64), l1
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _compact_rows(x, cols, flat):  # pragma: no cover - compiled
+    n, dim = x.shape
     k = cols.shape[0]
-    tmp = np.empty(k, dtype=x.dtype)
-    for i in range(x.shape[0]):  # in order: row i's target never overlaps a row not yet read
-        row = x[i]
-        for t in range(k):
-            tmp[t] = row[cols[t]]
-        flat[i * k : (i + 1) * k] = tmp
+    # Row i's target [i k, (i + 1) k) overlaps the sources [m D, (m + 1) D) of rows
+    # m <= ((i + 1) k - 1) // D only (never of a later row), so rows [a, b) can move in
+    # parallel once every row before a has: waves that grow by the factor D / k. Within a row
+    # the gather is safe in place: write i k + t <= read i D + cols[t] (cols[t] >= t).
+    a = 0
+    while a < n:
+        b = a + 1
+        while b < n and ((b + 1) * k - 1) // dim < a:
+            b += 1
+        for i in numba.prange(a, b):
+            row = x[i]
+            for t in range(k):
+                flat[i * k + t] = row[cols[t]]
+        a = b
 
 
 def compact_rows(x: np.ndarray, cols: np.ndarray) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 import pywt
 from threadpoolctl import threadpool_limits
 
-from ._kernels import abs_stats, compact_rows, gather_scaled
+from ._kernels import abs_stats, compact_rows, gather_scaled, row_abs_stats
 from ._validation import check_choice, check_densities, check_int
 
 __all__ = [
@@ -284,6 +284,9 @@ def wemd_embedding(
 
     per_chunk = chunk_size * _workspace_items(shape, matrices)
     local = threading.local()
+    stats = columns == "resolved"
+    l1 = np.empty(n) if stats else None
+    colmaxes: list[np.ndarray] = []  # one per thread
 
     def work(i0: int) -> None:
         i1 = min(n, i0 + chunk_size)
@@ -297,10 +300,16 @@ def wemd_embedding(
         scale = (1.0 / mass).reshape((-1,) + (1,) * len(shape))
         _transform_into(chunk, matrices, bands, weights, scale, out[i0:i1], keep,
                         local.bufs[:2])
+        if stats:  # while the rows are still in cache: no extra pass over the output
+            if not hasattr(local, "colmax"):
+                local.colmax = np.zeros(out.shape[1], dtype=out.dtype)
+                colmaxes.append(local.colmax)
+            row_abs_stats(out[i0:i1], local.colmax, l1[i0:i1])
 
     _run_chunks(work, range(0, n, chunk_size), progress, "wavelet transform")
-    if columns == "resolved":
-        out, kept = _drop_unresolved(out, kept)
+    if stats:
+        colmax = np.maximum.reduce(colmaxes).astype(np.float64)
+        out, kept = _drop_unresolved(out, kept, _resolved_from_stats(colmax, l1, out.dtype))
     return (out, kept) if return_columns else out
 
 
@@ -352,15 +361,13 @@ def _support(x, matrices, bands, chunk_size):
     return keep, np.concatenate(kept).astype(np.int64)
 
 
-def _drop_unresolved(out: np.ndarray, kept: np.ndarray):
-    r"""Drop the columns whose total contribution is below the rounding of the output dtype.
+def _drop_unresolved(out: np.ndarray, kept: np.ndarray, cols: np.ndarray):
+    """Keep only the columns ``cols`` of ``out`` (see :func:`resolved_columns`).
 
-    With :math:`m_c = \max_i |c_{ic}|`, the smallest columns are dropped while their
-    :math:`\sum m_c \le u \min_i \|c_i\|_1`; rows are compacted in place (the buffer
-    shrinks afterwards), so no second copy of the coefficients is ever held.
+    Rows are compacted in place (the buffer shrinks afterwards), so no second copy of the
+    coefficients is ever held.
     """
     n = out.shape[0]
-    cols = resolved_columns(out)
     if cols.size == out.shape[1]:
         return out, kept
     k = cols.size
@@ -380,7 +387,12 @@ def resolved_columns(coefficients: np.ndarray) -> np.ndarray:
     one pass over ``coefficients`` (which may be a memory map), no copy.
     """
     colmax, l1 = abs_stats(coefficients)
-    budget = np.finfo(coefficients.dtype).eps / 2 * l1.min()
+    return _resolved_from_stats(colmax, l1, coefficients.dtype)
+
+
+def _resolved_from_stats(colmax: np.ndarray, l1: np.ndarray, dtype) -> np.ndarray:
+    """:func:`resolved_columns` from the column maxima and row L1 norms of ``|c|``."""
+    budget = np.finfo(dtype).eps / 2 * l1.min()
     order = np.argsort(colmax, kind="stable")
     n_drop = int(np.searchsorted(np.cumsum(colmax[order]), budget, side="right"))
     return np.sort(order[n_drop:])
