@@ -30,8 +30,10 @@ __all__ = [
     "row_abs_stats", "set_threads", "transpose_scaled", "triplet_dots",
 ]
 
-_B = 64  # rows per block on each side
-_KC = 2048  # packed coordinates per cache tile (2 x 64 x 2048 float32 = 1 MiB of L2)
+# Rows per block on each side: 128 re-packs each block half as often as 64 (n = 800 WEMD,
+# 236k columns: 1.98 s -> 1.70 s on Zen 4); the micro-kernel's 8 rows x _KC stay in L2.
+_B = 128
+_KC = 2048  # packed coordinates per cache tile; also bounds the float32 tile sums (_KC / 8)
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
