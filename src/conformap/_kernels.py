@@ -181,8 +181,11 @@ def _pairwise(X, Y, cols, items, nsplit, squared, symmetric, ones, out):  # prag
         mi = (i1 - i0 + 3) // 4 * 4
         mj = (j1 - j0 + 3) // 4 * 4
         diag = symmetric and bi == bj
-        xp = np.empty((mi, _KC), dtype=X.dtype)
-        yp = xp if diag else np.empty((mj, _KC), dtype=X.dtype)
+        # packed tiles no wider than the data: short vectors (kNN of a few hundred features)
+        # must not allocate, and page-fault, 2 x 1 MiB per block pair
+        kw = min(_KC, ncol)
+        xp = np.empty((mi, kw), dtype=X.dtype)
+        yp = xp if diag else np.empty((mj, kw), dtype=X.dtype)
         acc = np.zeros((mi, mj), dtype=np.float64)
         for kc in range(part * per_split, min(nkc, (part + 1) * per_split)):
             k0 = kc * _KC
