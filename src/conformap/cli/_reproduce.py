@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import logging
+import sys
 
 #: paper name -> module in conformap.reproduce with register_options(parser) and run(args)
 PAPERS = {"earthmover": "earthmover", "product-manifold": "product_manifold"}
@@ -21,4 +24,21 @@ def register(sub) -> None:
             name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__
         )
         mod.register_options(q)
-        q.set_defaults(func=mod.run)
+        q.set_defaults(func=functools.partial(_run_with_progress, mod, name))
+
+
+def _run_with_progress(mod, name: str, args) -> int:
+    """Run a reproduction with its progress lines (INFO records of its logger) on stdout."""
+    log = logging.getLogger(mod.__name__)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter(f"[{name}] %(message)s"))
+    old = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False  # not a second time through the root's "conformap:" warnings handler
+    try:
+        return mod.run(args)
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old[0])
+        log.propagate = old[1]

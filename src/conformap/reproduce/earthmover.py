@@ -12,11 +12,13 @@ items.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 QUICK_SIZES = (25, 50, 100, 200)
 FULL_SIZES = (25, 50, 100, 200, 400, 800)
@@ -100,6 +102,11 @@ def fig3(args, out: Path, plt) -> dict:
     return {"wemd_monotone_until_deg": first_drop(w), "l2_monotone_until_deg": first_drop(l2)}
 
 
+def _log(msg: str) -> None:
+    """Progress line (``conformap reproduce`` shows this logger's INFO records on stdout)."""
+    logger.info(msg)
+
+
 def _data_at(args, angles):
     from ..datasets import rotate_map, rotor_density
 
@@ -130,7 +137,7 @@ def run(args) -> int:
         "level": args.level,
     }
     summary["fig3"] = fig3(args, out, plt)
-    print(f"fig3 done: {summary['fig3']}", file=sys.stdout)
+    _log(f"fig3 done: {summary['fig3']}")
 
     errors: dict = {}  # (noise, metric, n) -> list of median errors over seeds
     geometry: dict = {}  # (noise, metric, n) -> list of geometry correlations over seeds
@@ -188,10 +195,9 @@ def run(args) -> int:
                         else circle_recovery(res.embedding, angles[:nb]).median_error
                     )
                     bw_err.setdefault((noise, metric, rule), []).append(err)
-            print(
+            _log(
                 f"seed {seed} noise {noise}: transform {t_wt:.1f}s, WEMD {t_w:.1f}s, L2 {t_l:.1f}s "
-                f"({time.perf_counter() - t_start:.0f}s so far)",
-                file=sys.stdout,
+                f"({time.perf_counter() - t_start:.0f}s so far)"
             )
 
     # Fig. 5 grid.
@@ -287,9 +293,8 @@ def run(args) -> int:
             + "\n### Fig. 4: running times on this machine (largest n measured; smaller n scaled: "
             "transform linear, distances quadratic)\n" + time_md
         )
-    print(
+    _log(
         f"wrote {out}/fig3_distance_vs_angle.png, fig4_timings.png, fig5_embeddings.png, "
-        f"tables.md, results.json in {summary['seconds']:.0f} s",
-        file=sys.stdout,
+        f"tables.md, results.json in {summary['seconds']:.0f} s"
     )
     return 0

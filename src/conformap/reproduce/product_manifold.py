@@ -8,12 +8,14 @@ cores); ``--full`` uses the paper's 10,000 samples and N up to 400 for Table 1.
 from __future__ import annotations
 
 import json
+import logging
 import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 QUICK = {"rect": 5000, "cryo": 3000, "torus": 4000, "box": 6000, "timing": 3000,
          "timing_N": (50, 100, 200, 400), "N": 100, "N_cryo": 50}
@@ -31,7 +33,8 @@ def register_options(p) -> None:
 
 
 def _log(msg: str) -> None:
-    print(f"[product-manifold] {msg}", file=sys.stdout, flush=True)
+    """Progress line (``conformap reproduce`` shows this logger's INFO records on stdout)."""
+    logger.info(msg)
 
 
 def _acc_row(name, res, ev, n, params, extra=""):
