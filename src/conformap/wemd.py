@@ -497,9 +497,8 @@ def _transform_into(chunk, matrices, bands, weights, scale, out, keep, work=None
     ``keep`` (from :func:`_support`) lists, per band, where its kept coefficients go in
     ``out`` and which they are (``None``: all of them); ``None`` writes the full vector.
     ``work``: two float64 buffers of ``len(chunk) * _workspace_items(...)`` entries that every
-    intermediate array is written into (allocated here if not given). Reusing them across
-    chunks matters: fresh multi-MiB temporaries are mmap-ed, zero-filled by the kernel and
-    unmapped again for every chunk, which cost a third of the transform's time.
+    intermediate array is written into (allocated here if not given), so a thread allocates
+    them once instead of once per chunk (800 rotor maps: 4.25 s -> 3.6-4.0 s).
     """
     c = chunk.shape[0]
     d = chunk.ndim - 1
