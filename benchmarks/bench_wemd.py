@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from conformap._kernels import _KC
+
 #: The paper's map; present on dev machines and CI, not for users (then: procedural rotor).
 PAPER_MAP = Path(__file__).resolve().parents[2] / "shared" / "data" / "rotating_shaft_res6.mrc"
 ROTOR_SHAPE = (47, 104, 47)
@@ -105,9 +107,10 @@ class WemdPipeline:
         return {"distances": dist, "l1_norms": norms}, phases
 
 
-#: float32 unit roundoff; the tile sums of the L1 kernel have at most _KC / 8 = 256 terms.
+#: float32 unit roundoff; the tile sums of the L1 kernel have at most _KC / 8 terms each
+#: (8 float32 lanes), taken from the kernel so the bound follows its tile width.
 _U32 = 2.0**-24
-_TILE_TERMS = 256
+_TILE_TERMS = _KC // 8
 
 
 def distance_agreement(ours: np.ndarray, ref: np.ndarray, l1_norms: np.ndarray | None = None,

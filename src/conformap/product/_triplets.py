@@ -114,7 +114,8 @@ def _validated(eigenvectors, eigenvalues):
         if not (np.isfinite(phi.min()) and np.isfinite(phi.max())):
             raise ValueError("eigenvectors: contain NaN or infinite values")
         big = np.abs(phi).max(axis=0)
-        norms = big * np.sqrt(np.einsum("ij,ij->j", phi / big, phi / big))
+        scaled = phi / big
+        norms = big * np.sqrt(np.einsum("ij,ij->j", scaled, scaled))
     if (norms == 0).any():
         raise ValueError(f"eigenvectors: column {int(np.flatnonzero(norms == 0)[0])} is zero")
     return phi, lam, norms
@@ -222,7 +223,7 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     summed in float32 and the blocks in float64, each float32 similarity is within
     :math:`\epsilon = 1.5 (m + 7) u` (u = 2^-24; about 4.7e-5 at m = 512) of the float64 one:
     rounding the inputs and the product costs 3u, each block sum :math:`\gamma_{m+4}
-    \sum |arphi_iarphi_jarphi_k| \le \gamma_{m+4} \|arphi_iarphi_j\|` by
+    \sum |\varphi_i\varphi_j\varphi_k| \le \gamma_{m+4} \|\varphi_i\varphi_j\|` by
     Cauchy-Schwarz, and the norm of the product :math:`(m + 7) u / 2` relative. A triplet whose
     float32 score is more than :math:`2\epsilon` below the best float32 score of its k can
     therefore not be the best in float64; the rest (a few per k) are rescored in float64,
