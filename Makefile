@@ -14,7 +14,7 @@ $(BIN)/conformap: pyproject.toml
 install: $(BIN)/conformap
 
 demo: install
-	$(BIN)/conformap demo --out conformap-demo
+	$(BIN)/conformap demo --out conformap-demo --overwrite
 
 test: install
 	$(BIN)/python -m pytest -q -n 2

@@ -129,7 +129,7 @@ def _write(path, data):
 )
 def test_bad_inputs_exit_2_with_message_and_no_output(tmp_path, capsys, name, data, message):
     src = _write(tmp_path / name, data)
-    stem = tmp_path / "out" / "emb"
+    stem = tmp_path / "emb"
     code, _, err = run(["embed", src, "--out", stem, "--quiet"], capsys)
     assert code == 2
     assert message in err

@@ -112,7 +112,7 @@ def test_pair_dots_matches_einsum():
 
 
 def test_pair_dots_float32_within_block_bound():
-    from conformap._kernels import _XB, pair_dots
+    from conformap._kernels import TRIPLET_BLOCK, pair_dots
 
     rng = np.random.default_rng(6)
     phi_t = rng.standard_normal((20, 3000))
@@ -126,8 +126,8 @@ def test_pair_dots_float32_within_block_bound():
     u = 2.0**-24
     norm = np.sqrt(n64)
     # the bounds used by find_triplets' float32 screening (relative to ||phi_i phi_j||)
-    assert np.all(np.abs(num32 - num64) <= (_XB + 4) * u * np.repeat(norm, 2))
-    assert np.all(np.abs(np.sqrt(n32) - norm) <= (_XB + 7) * u / 2 * norm)
+    assert np.all(np.abs(num32 - num64) <= (TRIPLET_BLOCK + 4) * u * np.repeat(norm, 2))
+    assert np.all(np.abs(np.sqrt(n32) - norm) <= (TRIPLET_BLOCK + 7) * u / 2 * norm)
 
 
 def test_triplet_dots_and_transpose_scaled_match_numpy():

@@ -24,6 +24,7 @@ def rect_files(tmp_path_factory):
 
 def test_factorize_npy_with_labels(rect_files, capsys):
     out = rect_files / "out" / "rect"
+    out.parent.mkdir()
     rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20",
                "--labels", str(rect_files / "truth.csv"), "--out", str(out)])
     assert rc == 0

@@ -22,12 +22,17 @@ follows a GEMM:
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Iterator
+
 import numba
 import numpy as np
 
 __all__ = [
     "abs_stats", "active_runs", "compact_rows", "gather_scaled", "pair_dots", "pairwise_block",
-    "row_abs_stats", "set_threads", "transpose_scaled", "triplet_dots",
+    "restores_threads", "row_abs_stats", "set_threads", "threads", "transpose_scaled", "triplet_dots",
+    "TRIPLET_BLOCK",
 ]
 
 # Rows per block on each side: 128 re-packs each block half as often as 64 (n = 800 WEMD,
@@ -223,11 +228,16 @@ def _varying_columns(X, Y, mask):  # pragma: no cover - compiled
         c1 = min(dim, c0 + step)
         ref = X[0, c0:c1].copy()
         hit = np.zeros(c1 - c0, dtype=np.bool_)
-        for A in (X, Y):
-            for i in range(A.shape[0]):
-                row = A[i, c0:c1]
-                for c in range(c1 - c0):
-                    hit[c] |= row[c] != ref[c]
+        # Two loops, not `for A in (X, Y)`: a tuple of a read-only (or memory-mapped) and a
+        # writable array has two numba types and cannot be iterated.
+        for i in range(X.shape[0]):
+            row = X[i, c0:c1]
+            for c in range(c1 - c0):
+                hit[c] |= row[c] != ref[c]
+        for i in range(Y.shape[0]):
+            row = Y[i, c0:c1]
+            for c in range(c1 - c0):
+                hit[c] |= row[c] != ref[c]
         mask[c0:c1] = hit
 
 
@@ -247,15 +257,52 @@ def active_runs(X: np.ndarray, Y: np.ndarray | None = None) -> tuple[np.ndarray,
     return start, offset
 
 
-def set_threads(n_jobs: int | None) -> int:
-    """Number of numba threads for ``n_jobs`` (None or -1: all cores). Returns the value used."""
+def _thread_count(n_jobs: int | None) -> int:
     avail = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None or n_jobs < 0:
-        n = avail if n_jobs in (None, -1) else max(1, avail + 1 + n_jobs)
-    else:
-        n = min(max(1, n_jobs), avail)
+        return avail if n_jobs in (None, -1) else max(1, avail + 1 + n_jobs)
+    return min(max(1, n_jobs), avail)
+
+
+def set_threads(n_jobs: int | None) -> int:
+    """Set numba's thread count for ``n_jobs`` (None or -1: all cores); returns the value used.
+
+    This changes the count for the rest of the process; library functions use :func:`threads`,
+    which restores the previous count when the call ends.
+    """
+    n = _thread_count(n_jobs)
     numba.set_num_threads(n)
     return n
+
+
+def restores_threads(func):
+    """Decorator: ``func`` may call :func:`set_threads`; the caller's count is restored after."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        old = numba.get_num_threads()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            numba.set_num_threads(old)
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def threads(n_jobs: int | None) -> Iterator[int]:
+    """Use ``n_jobs`` numba threads inside the block and restore the previous count after.
+
+    >>> with threads(1) as n:  # doctest: +SKIP
+    ...     pairwise_block(x, None, squared=False)
+    """
+    old = numba.get_num_threads()
+    n = _thread_count(n_jobs)
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)
 
 
 def pairwise_block(X: np.ndarray, Y: np.ndarray | None, *, squared: bool) -> np.ndarray:
@@ -324,7 +371,11 @@ def csr_step(a, y1: np.ndarray, y0: np.ndarray, alpha: float, beta: float, gamma
     return out
 
 
-_XB = 512  # samples per cache block of the triplet kernel (its rows stay in L2)
+#: Samples per cache block of the triplet kernel (its rows stay in L2); public because the
+#: float32 error bound of product._triplets depends on it.
+#: Samples per cache block of the triplet kernel (its rows stay in L2). Public: the float32
+#: error bound of the triplet search (product._triplets) depends on it.
+TRIPLET_BLOCK = 512
 _PB = 32  # pairs per work item of the triplet kernel
 
 
@@ -379,8 +430,8 @@ def _pair_dots(phi_t, pi, pj, ptr, tk, num, norm2):  # pragma: no cover - compil
         t0 = ptr[p0]
         acc = np.zeros(ptr[p1] - t0)
         nrm = np.zeros(p1 - p0)
-        for x0 in range(0, n, _XB):
-            x1 = min(n, x0 + _XB)
+        for x0 in range(0, n, TRIPLET_BLOCK):
+            x1 = min(n, x0 + TRIPLET_BLOCK)
             for q in range(p0, p1):
                 a = phi_t[pi[q], x0:x1]
                 b = phi_t[pj[q], x0:x1]
@@ -500,14 +551,14 @@ def pair_dots(phi_t: np.ndarray, pi, pj, ptr, tk) -> tuple[np.ndarray, np.ndarra
     For pair ``q`` = ``(pi[q], pj[q])`` with product :math:`p_q = \varphi_{i}\varphi_{j}`
     (element-wise), returns ``norm2[q] = ||p_q||^2`` and, for its triplets
     ``t in range(ptr[q], ptr[q + 1])``, ``num[t] = <phi_t[tk[t]], p_q>``. One pass over the
-    samples: each product is formed once per cache block of ``_XB`` samples and reused for all
-    of its k, and no length-n product vector is ever stored.
+    samples: each product is formed once per cache block of ``TRIPLET_BLOCK`` samples and
+    reused for all of its k, and no length-n product vector is ever stored.
 
     Parameters
     ----------
     phi_t : ndarray, shape (N, n)
         Eigenvectors as C-contiguous rows, float64 or float32. In float32 the sums run in
-        float32 within each block of ``_XB`` samples and in float64 across blocks.
+        float32 within each block of ``TRIPLET_BLOCK`` samples and in float64 across blocks.
     pi, pj : ndarray of int, shape (P,)
     ptr : ndarray of int, shape (P + 1,)
         Offsets of each pair's triplets in ``tk`` (non-decreasing, ``ptr[0] == 0``).

@@ -6,8 +6,10 @@ versions and the cache format. Work is done in chunks of rows; every chunk is sa
 (written to a temporary file, then renamed) as soon as it is computed, so a run that is
 interrupted (Ctrl-C, a killed job, a full disk) recomputes only the chunks it had not saved. When
 all chunks exist they are assembled into ``result.npy`` (``result.npz`` for sparse
-k-nearest-neighbour distances) and the chunks are deleted. A chunk or result that cannot be read
-is recomputed. Cached numbers are bitwise identical to uncached ones (chunking is over rows and
+k-nearest-neighbour distances) and the chunks are deleted. Every saved file has a checksum of
+its bytes next to it (``<file>.blake2b``, BLAKE2b-128); a chunk or result that cannot be read,
+has the wrong shape, or whose bytes do not match the checksum is reported (a logged warning),
+deleted and recomputed, never used. Cached numbers are bitwise identical to uncached ones (chunking is over rows and
 every row is computed independently).
 
 >>> from conformap.cache import DiskCache
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ._kernels import restores_threads
 from ._validation import check_choice, check_densities, check_int
 from .distances import check_features
 from .io import atomic_path
@@ -56,7 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Bump when the layout or the meaning of cached files changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: every file has a .blake2b checksum of its bytes
 #: Target size of one saved chunk of WEMD coefficients.
 _CHUNK_BYTES = 64 * 2**20
 #: Number of row blocks a dense distance matrix is saved in (at least 32 rows each).
@@ -134,28 +137,77 @@ class DiskCache:
         s[what] += k
 
     @staticmethod
-    def _load(path: Path, shape: tuple, dtype, *, mmap: bool = False):
-        """The array at ``path`` if it exists and has the expected shape/dtype, else None."""
+    def _checksum_path(path: Path) -> Path:
+        return path.with_name(path.name + ".blake2b")
+
+    @staticmethod
+    def _file_digest(path: Path) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        with open(path, "rb") as fh:
+            while block := fh.read(16 * 2**20):
+                h.update(block)
+        return h.hexdigest()
+
+    @classmethod
+    def _seal(cls, path: Path) -> None:
+        """Record the checksum of ``path``'s bytes (after the file itself is in place)."""
+        with atomic_path(cls._checksum_path(path)) as tmp:
+            tmp.write_text(cls._file_digest(path) + "\n")
+
+    @classmethod
+    def _discard(cls, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        cls._checksum_path(path).unlink(missing_ok=True)
+
+    @classmethod
+    def _verified(cls, path: Path) -> bool:
+        """True if ``path`` exists and its bytes match the recorded checksum.
+
+        A file whose bytes changed (a flipped bit, an overwritten block, a foreign file of the
+        right size) or that has no checksum (a run killed between the two writes) is reported,
+        deleted and recomputed: the cache never uses bytes it did not write.
+        """
         if not path.exists():
+            return False
+        try:
+            want = cls._checksum_path(path).read_text().strip()
+        except OSError:
+            want = None
+        if want is None:
+            logger.warning("cache: %s has no checksum (an interrupted write?); discarding and "
+                           "recomputing it", path)
+        elif cls._file_digest(path) != want:
+            logger.warning("cache: %s does not match its checksum (the file is corrupted); "
+                           "discarding and recomputing it", path)
+        else:
+            return True
+        cls._discard(path)
+        return False
+
+    @classmethod
+    def _load(cls, path: Path, shape: tuple, dtype, *, mmap: bool = False):
+        """The array at ``path`` if its checksum, shape and dtype are right, else None."""
+        if not cls._verified(path):
             return None
         try:
             arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except Exception as exc:  # truncated or foreign file: recompute it
             logger.warning("cache: %s is unreadable (%s); recomputing it", path, exc)
-            path.unlink(missing_ok=True)
+            cls._discard(path)
             return None
         if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
             logger.warning("cache: %s has shape %s %s, expected %s %s; recomputing it",
                            path, arr.shape, arr.dtype, shape, np.dtype(dtype))
             del arr
-            path.unlink(missing_ok=True)
+            cls._discard(path)
             return None
         return arr
 
-    @staticmethod
-    def _save(path: Path, arr) -> None:
+    @classmethod
+    def _save(cls, path: Path, arr) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.save(fh, arr, allow_pickle=False)
+        cls._seal(path)
 
     @staticmethod
     def _clean_parts(d: Path) -> None:
@@ -268,6 +320,7 @@ class DiskCache:
                     mm[i0:i1] = np.load(d / f"part-{i0:09d}-{i1:09d}.npy", mmap_mode="r")
                 mm.flush()
                 del mm
+            self._seal(result)
         self._clean_parts(d)
         if mmap:
             return np.load(result, mmap_mode="r")
@@ -279,6 +332,7 @@ class DiskCache:
     def _features(X) -> np.ndarray:
         return check_features(X, "X")
 
+    @restores_threads
     def pairwise_distances(
         self, X, *, key: str | None = None, metric: str = "l1", n_jobs: int | None = None,
         progress: bool = False,
@@ -341,6 +395,7 @@ class DiskCache:
 
     # -- k-nearest-neighbour distances ----------------------------------------------------------
 
+    @restores_threads
     def kneighbors_distances(
         self, X, n_neighbors: int, *, key: str | None = None, metric: str = "l1",
         n_jobs: int | None = None, progress: bool = False,
@@ -364,7 +419,7 @@ class DiskCache:
         d = self._entry("knn", key, {"metric": metric, "n": n, "k": k})
         result = d / "result.npz"
         indices = values = None
-        if result.exists():
+        if self._verified(result):
             try:
                 with np.load(result, allow_pickle=False) as z:
                     indices, values = z["indices"], z["values"]
@@ -408,6 +463,7 @@ class DiskCache:
                 self._count("knn", "computed")
             with atomic_path(result) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, indices=indices, values=values)
+            self._seal(result)
             self._clean_parts(d)
         indptr = np.arange(0, n * k + 1, k)
         return sp.csr_matrix((values.ravel(), indices.ravel(), indptr), shape=(n, n))

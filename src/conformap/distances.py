@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import pairwise_block, set_threads
+from ._kernels import pairwise_block, restores_threads, set_threads
 from ._validation import check_choice, check_densities, check_int, row_extremes
 
 __all__ = ["connect_components", "emd_distances", "kneighbors_distances", "pairwise_distances"]
@@ -47,6 +47,7 @@ def _finish(d2: np.ndarray, metric: str) -> np.ndarray:
     return np.sqrt(d2, out=d2) if metric == "l2" else d2
 
 
+@restores_threads
 def pairwise_distances(
     X, Y=None, *, metric: str = "l1", n_jobs: int | None = None, progress: bool = False
 ) -> np.ndarray:
@@ -102,6 +103,7 @@ def pairwise_distances(
     return _finish(out, metric)
 
 
+@restores_threads
 def kneighbors_distances(
     X,
     n_neighbors: int,
@@ -179,6 +181,7 @@ def _kneighbors_tree(X: np.ndarray, k: int, metric: str, threads: int):
     return idx[keep].reshape(n, k).astype(np.int64), dist[keep].reshape(n, k)
 
 
+@restores_threads
 def connect_components(X, graph, *, metric: str = "l1", n_jobs: int | None = None):
     """Add the shortest edges that join the pieces of a k-nearest-neighbour graph.
 

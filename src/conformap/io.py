@@ -11,7 +11,7 @@ import contextlib
 import csv
 import glob
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +20,11 @@ import numpy as np
 
 __all__ = [
     "InputError",
+    "OutputError",
     "Stack",
     "atomic_path",
+    "check_output_dir",
+    "check_output_files",
     "read_metadata_column",
     "read_stack",
     "write_csv",
@@ -244,23 +247,140 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
     return Stack(data=data, names=names, voxel_size=voxel, origin=origin)
 
 
+class OutputError(ValueError):
+    """An output location cannot be used; the message names the path the user gave."""
+
+
+def _create_temp(directory: Path, name: str, suffix: str) -> Path:
+    """Create an empty temporary file in ``directory`` with mode ``0o666 & ~umask``.
+
+    ``tempfile.mkstemp`` would make it 0600, and the final file keeps the temporary's mode,
+    so collaborators could not read a shared run's outputs.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = directory / f".{name}.{secrets.token_hex(4)}.part{suffix}"
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{directory}: cannot create a temporary file for {name}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place only if the block succeeds.
 
-    Readers never see a half-written file, and a failed run leaves no partial output.
+    Readers never see a half-written file, and a failed run leaves no partial output. The file
+    gets the permissions of an ordinary new file (``0o666`` less the process umask). Missing
+    parent directories are created (library use); the command line checks its output
+    locations first (:func:`check_output_files`) and never creates a missing parent silently.
+
+    Raises
+    ------
+    OSError
+        The location cannot be written; the message names ``path``, not the temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _create_temp(path.parent, path.name, path.suffix)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"{path}: cannot write here ({exc.strerror or exc})") from exc
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"{path}: cannot write here ({exc.strerror or exc})"
+                            ) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _probe_writable(directory: Path) -> str | None:
+    """None if a file can be created in ``directory`` (tried, then removed), else the reason."""
+    try:
+        tmp = _create_temp(directory, "conformap-write-test", "")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    tmp.unlink()
+    return None
+
+
+def check_output_dir(directory, *, given: str | None = None, may_create: bool = False,
+                     option: str = "--out") -> Path:
+    """Check that files can be written in ``directory`` before any work is done.
+
+    Parameters
+    ----------
+    directory : path
+    given : str, optional
+        The path as the user wrote it, for the message (default ``directory``).
+    may_create : bool, default False
+        ``directory`` is a command's own output directory: it may be missing (the command
+        creates it when it writes), provided that its parent exists and is writable. Any other
+        missing directory is an error: a typo such as ``/nonexistent/emb`` must not create
+        ``/nonexistent``.
+    option : str
+        Option name for the message.
+
+    Raises
+    ------
+    OutputError
+        Naming ``given``: the directory (or its parent) is missing, is a file, or is not
+        writable (a read-only file system, no permission).
+    """
+    d = Path(directory)
+    given = str(d) if given is None else str(given)
+    where = f"{option} {given}" if option else given
+    if d.exists():
+        if not d.is_dir():
+            raise OutputError(f"{where}: {d} is a file, not a directory; choose another path")
+    elif may_create:
+        parent = d.parent
+        if not parent.is_dir():
+            what = "is a file" if parent.exists() else "does not exist"
+            raise OutputError(f"{where}: the parent directory {parent} {what}; create it first "
+                              "or choose another path")
+        check_output_dir(parent, given=given, option=option)
+        return d
+    else:
+        probe = d
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            raise OutputError(f"{where}: {probe} is a file, not a directory; choose another path")
+        raise OutputError(f"{where}: directory {d} does not exist; create it first "
+                          f"(mkdir -p {d}) or choose another path")
+    reason = _probe_writable(d)
+    if reason is not None:
+        raise OutputError(f"{where}: cannot write in {d} ({reason}); choose another path")
+    return d
+
+
+def check_output_files(paths: Sequence[str | os.PathLike], *, overwrite: bool = False,
+                       given: str | None = None, option: str = "--out") -> list[Path]:
+    """Check before any work that ``paths`` can be written: parents writable, none existing.
+
+    An existing file is refused unless ``overwrite``; an existing directory is always refused.
+    Messages name ``given`` (the user's spelling of the output) and the offending file.
+    """
+    out = [Path(p) for p in paths]
+    given = str(out[0]) if given is None and out else given
+    where = f"{option} {given}" if option else str(given)
+    for parent in dict.fromkeys(p.parent for p in out):
+        check_output_dir(parent, given=given, option=option)
+    for p in out:
+        if p.is_dir():
+            raise OutputError(f"{where}: {p} is a directory; choose another path")
+        if p.exists() and not overwrite:
+            raise OutputError(f"{where}: {p} exists; pass --overwrite to replace it, or choose "
+                              "another path")
+    return out
 
 
 def write_npz(path, **arrays) -> Path:

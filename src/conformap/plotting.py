@@ -8,10 +8,11 @@ import numpy as np
 
 from .io import atomic_path
 
-__all__ = ["save_figure", "scatter_embedding"]
+__all__ = ["pyplot", "save_figure", "scatter_embedding"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -23,7 +24,7 @@ def _pyplot():
 def save_figure(fig, path) -> Path:
     """Save a figure atomically and close it."""
     path = Path(path)
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
@@ -32,7 +33,7 @@ def save_figure(fig, path) -> Path:
 
 def scatter_embedding(embedding, path, *, color=None, color_label=None, title=None, cyclic=False):
     """Scatter the first two embedding coordinates (or coordinate 1 vs index for k = 1)."""
-    plt = _pyplot()
+    plt = pyplot()
     emb = np.asarray(embedding)
     fig, ax = plt.subplots(figsize=(4.6, 4))
     x = emb[:, 0]

@@ -1,4 +1,18 @@
-"""Argument helpers shared by the sub-commands."""
+"""Argument helpers shared by the sub-commands, and the one output rule every command follows.
+
+Output rule (every command, including any added later, calls these helpers):
+
+* ``--out`` is checked before any computation: its directory must exist and be writable (a
+  command's own output *directory*, e.g. ``simulate --out maps/``, may be missing and is created,
+  but its parent must exist; a missing parent such as ``/nonexistent/emb`` is an error, never
+  created silently);
+* an existing output file (or a non-empty output directory) is refused unless ``--overwrite``;
+* a dotted stem keeps its name: ``--out run-0.1`` writes ``run-0.1.npz``, ``run-0.1.csv``, ...;
+* ``--quiet`` turns off progress bars and progress messages.
+
+Errors are :class:`conformap.io.OutputError` (a ValueError: exit status 2) naming the path as
+the user gave it.
+"""
 
 from __future__ import annotations
 
@@ -43,10 +57,56 @@ def nonneg_float(text: str) -> float:
     return value
 
 
-def output_stem(out: str) -> Path:
-    """``OUT`` or ``OUT.npz`` -> ``OUT`` (outputs are OUT.npz, OUT.csv, OUT.png)."""
+def output_stem(out: str, suffixes: tuple[str, ...] = (".npz",)) -> Path:
+    """``OUT`` or ``OUT.npz`` -> ``OUT``; any other dot is part of the name (``run-0.1``)."""
     p = Path(out)
-    return p.with_suffix("") if p.suffix.lower() == ".npz" else p
+    return p.with_suffix("") if p.suffix.lower() in suffixes else p
+
+
+def stem_path(stem: Path, ending: str) -> Path:
+    """``stem`` + ``ending`` (``.npz``, ``_factors.png``): unlike ``with_suffix``, keeps dots."""
+    return stem.with_name(stem.name + ending)
+
+
+def add_output_options(p: argparse.ArgumentParser, *, quiet: bool = True) -> None:
+    """``--overwrite`` and ``--quiet``, the same for every command."""
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs (default: refuse to overwrite)")
+    if quiet:
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bars or progress messages")
+
+
+def progress_enabled(args) -> bool:
+    """Progress bars unless ``--quiet``."""
+    return not getattr(args, "quiet", False)
+
+
+def check_stem_outputs(args, stem: Path, endings, *, option: str = "--out") -> list[Path]:
+    """Check the files ``stem + ending`` before computing (see the module docstring)."""
+    from ..io import check_output_files
+
+    given = getattr(args, option.lstrip("-").replace("-", "_"), None)
+    return check_output_files([stem_path(stem, e) for e in endings],
+                              overwrite=getattr(args, "overwrite", False),
+                              given=str(given if given is not None else stem), option=option)
+
+
+def check_output_directory(args, *, option: str = "--out") -> Path:
+    """Check a command's own output directory before computing (see the module docstring).
+
+    It may be missing (its parent must exist and be writable); an existing non-empty one is
+    refused unless ``--overwrite``. Returns the path; the command creates it when it writes.
+    """
+    from ..io import OutputError, check_output_dir
+
+    given = str(getattr(args, option.lstrip("-").replace("-", "_")))
+    out = Path(given)
+    check_output_dir(out, given=given, may_create=True, option=option)
+    if out.is_dir() and any(out.iterdir()) and not getattr(args, "overwrite", False):
+        raise OutputError(f"{option} {given}: directory exists and is not empty; pass "
+                          "--overwrite to replace its outputs, or choose another directory")
+    return out
 
 
 def add_embedding_options(p: argparse.ArgumentParser) -> None:
@@ -90,3 +150,36 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+class StepProgress:
+    """A progress bar over a command's stages (tqdm on stderr; off under ``--quiet``).
+
+    >>> with StepProgress(args, "factorize", ["read", "eigenvectors", "write"]) as steps:
+    ...     read(); steps.done()          # doctest: +SKIP
+    """
+
+    def __init__(self, args, desc: str, steps):
+        from tqdm.auto import tqdm
+
+        self.steps = list(steps)
+        self.i = 0
+        self.bar = tqdm(total=len(self.steps), desc=desc, unit="step", leave=False,
+                        disable=not progress_enabled(args))
+        self._show()
+
+    def _show(self) -> None:
+        if self.i < len(self.steps):
+            self.bar.set_postfix_str(self.steps[self.i], refresh=True)
+
+    def done(self) -> None:
+        """The current stage finished; show the next one."""
+        self.i += 1
+        self.bar.update(1)
+        self._show()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()

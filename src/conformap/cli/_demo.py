@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
+from ._common import add_output_options, check_output_directory, progress_enabled
 
 
 def register(sub) -> None:
@@ -16,10 +16,13 @@ def register(sub) -> None:
         "summary figure and a table of angular recovery errors.",
     )
     p.add_argument(
-        "--out", default="conformap-demo", help="output directory (default conformap-demo)"
+        "--out", default="conformap-demo",
+        help="output directory (default conformap-demo): created if missing (its parent must "
+        "exist); an existing non-empty one is refused unless --overwrite",
     )
     p.add_argument("--sizes", type=int, nargs="+", default=[25, 100], help="sample sizes")
     p.add_argument("--seed", type=int, default=0)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -28,22 +31,28 @@ def run(args) -> int:
     from ..estimators import DiffusionMap
     from ..evaluate import circle_recovery
     from ..io import atomic_path, write_csv
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
+    from tqdm.auto import tqdm
+
     from ._common import output_stem
     from ._embed import write_outputs
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_directory(args)  # before any computation
+    out.mkdir(exist_ok=True)
     rows, panels = [], []
     t0 = time.perf_counter()
+    bar = tqdm(total=4 * len(args.sizes), desc="demo", unit="embedding", leave=False,
+               disable=not progress_enabled(args))
     for noise in (0.0, 0.1):
         for n in args.sizes:
             maps, angles = make_rotor(n, noise=noise, rng=args.seed)
             for metric in ("wemd", "euclidean"):
                 params = {"negative": "keep"} if metric == "wemd" else None
+                bar.set_postfix_str(f"{'noisy' if noise else 'clean'} n={n} {metric}")
                 t1 = time.perf_counter()
                 dm = DiffusionMap(2, metric=metric, metric_params=params).fit(maps)
                 secs = time.perf_counter() - t1
+                bar.update(1)
                 rec = circle_recovery(dm.embedding_, angles)
                 tag = f"{'noisy' if noise else 'clean'}_n{n}_{metric}"
                 names = [f"rotor_{i:04d}" for i in range(n)]
@@ -70,11 +79,12 @@ def run(args) -> int:
                     ]
                 )
                 panels.append((tag, dm.embedding_, angles, rec))
-                print(
+                tqdm.write(
                     f"  {tag:24s} median angular error {rec.median_error:6.2f} deg, "
                     f"geometry correlation {rec.geometry_correlation:.3f} ({secs:.1f} s)",
                     file=sys.stdout,
                 )
+    bar.close()
     header = [
         "data",
         "n",
@@ -92,7 +102,7 @@ def run(args) -> int:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
         tmp.write_text("\n".join(lines) + "\n")
-    plt = _pyplot()
+    plt = pyplot()
     cols = 2 * len(args.sizes)
     fig, axes = plt.subplots(2, cols, figsize=(3 * cols, 6.2), squeeze=False)
     for ax, (tag, emb, ang, rec) in zip(axes.ravel(), panels, strict=True):

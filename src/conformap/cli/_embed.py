@@ -7,7 +7,17 @@ import sys
 
 import numpy as np
 
-from ._common import add_embedding_options, output_stem
+from ._common import (
+    add_embedding_options,
+    add_output_options,
+    check_stem_outputs,
+    output_stem,
+    progress_enabled,
+    stem_path,
+)
+
+#: What ``embed`` writes next to OUT.
+OUTPUT_ENDINGS = (".npz", ".csv", ".png")
 
 
 def memory_arg(text: str) -> int:
@@ -30,11 +40,13 @@ def register(sub) -> None:
         "(embedding, eigenvalues, names, bandwidth, ...), OUT.csv and OUT.png.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--out", required=True, help="output stem: writes OUT.npz, OUT.csv, OUT.png")
+    p.add_argument("--out", required=True,
+                   help="output stem: writes OUT.npz, OUT.csv, OUT.png (OUT's directory must "
+                   "exist; existing files are refused unless --overwrite)")
     p.add_argument("--color-by", default=None, metavar="FILE.csv:COLUMN",
                    help="colour the plot by a ground-truth column, joined on item names")
     p.add_argument("--cyclic", action="store_true", help="use a cyclic colour map (angles)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or plan")
+    add_output_options(p)
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="keep the WEMD coefficients and distances in DIR, keyed by the inputs and "
                    "parameters, so an interrupted or repeated run resumes where it stopped")
@@ -51,7 +63,7 @@ def make_estimator(args, *, method=None):
     params = None
     if args.metric == "wemd":
         params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative,
-                  "progress": not getattr(args, "quiet", True)}
+                  "progress": progress_enabled(args)}
     return DiffusionMap(
         args.n_components,
         metric=args.metric,
@@ -63,7 +75,7 @@ def make_estimator(args, *, method=None):
         n_neighbors=args.n_neighbors,
         n_jobs=args.n_jobs,
         random_state=args.seed,
-        progress=not getattr(args, "quiet", True),
+        progress=progress_enabled(args),
     )
 
 
@@ -77,10 +89,9 @@ def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False
     from ..io import write_csv, write_npz
     from ..plotting import scatter_embedding
 
-    stem.parent.mkdir(parents=True, exist_ok=True)
     emb = dm.embedding_
     npz = write_npz(
-        stem.with_suffix(".npz"),
+        stem_path(stem, ".npz"),
         embedding=emb,
         eigenvalues=dm.eigenvalues_,
         eigenvectors=dm.eigenvectors_,
@@ -90,9 +101,9 @@ def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False
         params=np.array(json.dumps(params or {}, default=str)),
     )
     header = ["name"] + [f"psi{k + 1}" for k in range(emb.shape[1])]
-    csv = write_csv(stem.with_suffix(".csv"), header,
+    csv = write_csv(stem_path(stem, ".csv"), header,
                     [[n, *(f"{v:.8g}" for v in row)] for n, row in zip(names, emb, strict=True)])
-    png = scatter_embedding(emb, stem.with_suffix(".png"), color=color, color_label=color_label,
+    png = scatter_embedding(emb, stem_path(stem, ".png"), color=color, color_label=color_label,
                             cyclic=cyclic, title=title)
     return npz, csv, png
 
@@ -166,6 +177,7 @@ def run(args) -> int:
     from ..io import read_metadata_column, read_stack
 
     stem = output_stem(args.out)
+    check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
     stack = read_stack(args.inputs, densities=args.metric != "euclidean")
     color = label = None
     if args.color_by:  # read before the long computation so a bad table fails fast

@@ -9,9 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import bandwidth_arg, output_stem, positive_int
+from ._common import (
+    StepProgress,
+    add_output_options,
+    bandwidth_arg,
+    check_stem_outputs,
+    output_stem,
+    positive_int,
+    progress_enabled,
+    stem_path,
+)
+
+#: What ``factorize`` writes next to OUT.
+OUTPUT_ENDINGS = (".json", ".npz", "_factors.png", "_separability.png", "_embeddings.png")
 
 POINT_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
+#: Fewest items factorize accepts (a constant and two non-trivial eigenvectors).
+MIN_ITEMS = 3
 
 
 def _unit_float(text: str) -> float:
@@ -52,7 +66,9 @@ def register(sub) -> None:
         "OUT_separability.png, OUT_embeddings.png.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, directories or globs")
-    p.add_argument("--out", required=True, help="output stem: OUT.json, OUT.npz, OUT_*.png")
+    p.add_argument("--out", required=True,
+                   help="output stem: OUT.json, OUT.npz, OUT_*.png (OUT's directory must exist; "
+                   "existing files are refused unless --overwrite)")
     p.add_argument("--metric", choices=["euclidean", "wemd", "precomputed"], default="euclidean",
                    help="distance between items: euclidean (default), wemd (maps), or "
                    "precomputed (INPUT is an (n, n) distance matrix)")
@@ -75,6 +91,7 @@ def register(sub) -> None:
                    help="ground-truth coordinates (rows in input order or joined on names) to "
                    "plot the factor eigenvectors on; default: the first two numeric columns")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -162,37 +179,63 @@ def _read_labels(spec: str, names: list[str]):
 
 def run(args) -> int:
     from ..datasets import pca_standardize
-    from ..io import atomic_path, write_npz
-    from ..plotting import _pyplot  # noqa: F401  (fail early if matplotlib is broken)
+    from ..plotting import pyplot
     from ..product import factorize
-    from ..product._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 
-    stem = output_stem(args.out)
-    if stem.suffix.lower() == ".json":
-        stem = stem.with_suffix("")
+    pyplot()  # fail early if matplotlib is broken
+    stem = output_stem(args.out, (".json", ".npz"))
+    check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
     if args.hierarchical and args.factors < 3:
         raise ValueError("--hierarchical: needs --factors 3 or more (the first split is the "
                          "ordinary two-factor algorithm)")
-    data, names = _read_points(args.inputs)
-    coords = coord_names = None
-    if args.labels:  # read before the long computation so a bad table fails fast
-        coords, coord_names = _read_labels(args.labels, names)
-    if args.metric == "precomputed":
-        x, metric = data, "precomputed"
-    elif args.metric == "wemd":
-        from ..wemd import wemd_embedding
+    steps = ["read", *(["wavelet transform"] if args.metric == "wemd" else []),
+             *(["PCA"] if args.pca is not None else []),
+             "eigenvectors, triplets, max-cut", "write"]
+    with StepProgress(args, "factorize", steps) as bar:
+        data, names = _read_points(args.inputs)
+        if len(names) < MIN_ITEMS:
+            raise ValueError(
+                f"{' '.join(map(str, args.inputs))}: {len(names)} item(s); factorize needs at "
+                f"least {MIN_ITEMS} (a graph Laplacian of fewer points has no non-trivial "
+                "eigenvectors to split)"
+            )
+        coords = coord_names = None
+        if args.labels:  # read before the long computation so a bad table fails fast
+            coords, coord_names = _read_labels(args.labels, names)
+        bar.done()
+        if args.metric == "precomputed":
+            x, metric = data, "precomputed"
+        elif args.metric == "wemd":
+            from ..wemd import wemd_embedding
 
-        x, metric = wemd_embedding(data), "l1"
-    else:
-        x, metric = data.reshape(len(data), -1).astype(np.float64), "l2"
-    if args.pca is not None:
-        if metric == "precomputed":
-            raise ValueError("--pca: cannot be combined with --metric precomputed")
-        x, metric = pca_standardize(x, args.pca), "l2"
-    res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
-                    delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
-                    metric=metric, hierarchical=args.hierarchical, rng=args.seed)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+            x, metric = wemd_embedding(data, progress=progress_enabled(args)), "l1"
+            bar.done()
+        else:
+            x, metric = data.reshape(len(data), -1).astype(np.float64), "l2"
+        if args.pca is not None:
+            if metric == "precomputed":
+                raise ValueError("--pca: cannot be combined with --metric precomputed")
+            x, metric = pca_standardize(x, args.pca), "l2"
+            bar.done()
+        res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
+                        delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
+                        metric=metric, hierarchical=args.hierarchical, rng=args.seed)
+        bar.done()
+        paths = _write(args, stem, res, names, coords, coord_names)
+        bar.done()
+    json_path, npz, *figs = paths
+    sizes = ", ".join(f"factor {i + 1}: {f.tolist()}" for i, f in enumerate(res.factors))
+    print(f"factorized {len(names)} items into {len(res.factors)} factors ({sizes}); "
+          f"{len(res.triplets)} product triplets; wrote {json_path}, {npz}, "
+          + ", ".join(str(p) for p in figs), file=sys.stdout)
+    return 0
+
+
+def _write(args, stem, res, names, coords, coord_names):
+    """Write OUT.json, OUT.npz and the three figures; return their paths."""
+    from ..io import atomic_path, write_npz
+    from ..product import plot_embeddings, plot_factor_eigenvectors, plot_separability
+
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     summary = {
         "factors": [f.tolist() for f in res.factors],
@@ -215,24 +258,19 @@ def run(args) -> int:
         "params": params,
         "index_convention": "column indices into eigenvectors (column 0 = constant)",
     }
-    json_path = stem.with_suffix(".json")
+    json_path = stem_path(stem, ".json")
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, default=str))
     emb = {f"factor{f}_embedding": res.embedding(f, 2) for f in range(len(res.factors))}
-    npz = write_npz(stem.with_suffix(".npz"), eigenvectors=res.eigenvectors,
+    npz = write_npz(stem_path(stem, ".npz"), eigenvectors=res.eigenvectors,
                     eigenvalues=res.eigenvalues, separability=res.separability,
                     triplets=res.triplets, scores=res.scores, names=np.array(names), **emb)
-    base = stem.name
     figs = [
-        plot_factor_eigenvectors(res, stem.with_name(base + "_factors.png"), coords=coords,
+        plot_factor_eigenvectors(res, stem_path(stem, "_factors.png"), coords=coords,
                                  coord_labels=coord_names or ("", "")),
-        plot_separability(res, stem.with_name(base + "_separability.png")),
-        plot_embeddings(res, stem.with_name(base + "_embeddings.png"),
+        plot_separability(res, stem_path(stem, "_separability.png")),
+        plot_embeddings(res, stem_path(stem, "_embeddings.png"),
                         color=None if coords is None else [coords[:, 0], coords[:, 1]],
                         color_labels=coord_names),
     ]
-    sizes = ", ".join(f"factor {i + 1}: {f.tolist()}" for i, f in enumerate(res.factors))
-    print(f"factorized {len(names)} items into {len(res.factors)} factors ({sizes}); "
-          f"{len(res.triplets)} product triplets; wrote {json_path}, {npz}, "
-          + ", ".join(str(p) for p in figs), file=sys.stdout)
-    return 0
+    return [json_path, npz, *figs]

@@ -7,6 +7,8 @@ import importlib
 import logging
 import sys
 
+from ._common import add_output_options, check_output_directory, progress_enabled
+
 #: paper name -> module in conformap.reproduce with register_options(parser) and run(args)
 PAPERS = {"earthmover": "earthmover", "product-manifold": "product_manifold"}
 
@@ -24,14 +26,30 @@ def register(sub) -> None:
             name, help=mod.__doc__.strip().splitlines()[0], description=mod.__doc__
         )
         mod.register_options(q)
+        add_output_options(q)
         q.set_defaults(func=functools.partial(_run_with_progress, mod, name))
 
 
 def _run_with_progress(mod, name: str, args) -> int:
-    """Run a reproduction with its progress lines (INFO records of its logger) on stdout."""
+    """Run a reproduction with its progress lines (INFO records of its logger) on stdout.
+
+    The output directory is checked first (see cli/_common.py); each progress line also
+    advances a tqdm bar of the stages done (stderr). ``--quiet`` shows neither.
+    """
+    check_output_directory(args)  # before any computation
+    if not progress_enabled(args):
+        return mod.run(args)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=f"reproduce {name}", unit="stage", leave=False)
+
+    class _Handler(logging.Handler):
+        def emit(self, record):
+            tqdm.write(f"[{name}] {record.getMessage()}", file=sys.stdout)
+            bar.update(1)
+
     log = logging.getLogger(mod.__name__)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter(f"[{name}] %(message)s"))
+    handler = _Handler()
     old = log.level, log.propagate
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -39,6 +57,7 @@ def _run_with_progress(mod, name: str, args) -> int:
     try:
         return mod.run(args)
     finally:
+        bar.close()
         log.removeHandler(handler)
         log.setLevel(old[0])
         log.propagate = old[1]

@@ -6,7 +6,14 @@ import shutil
 import sys
 from pathlib import Path
 
-from ._common import nonneg_float, positive_int
+from ._common import (
+    StepProgress,
+    add_output_options,
+    check_output_directory,
+    nonneg_float,
+    positive_int,
+    progress_enabled,
+)
 
 
 def positive_float(text: str) -> float:
@@ -30,7 +37,9 @@ def register(sub) -> None:
         "from 2/5 U[0,360] + 1/5 N(0,1) + 1/5 N(120,1) + 1/5 N(240,1), written as "
         "OUT/rotor_XXXX.mrc with OUT/ground_truth.csv (name, angle_deg).",
     )
-    p.add_argument("--out", required=True, help="output directory (must not exist or be empty)")
+    p.add_argument("--out", required=True,
+                   help="output directory: created if missing (its parent must exist); an "
+                   "existing non-empty one is refused unless --overwrite, which replaces it")
     p.add_argument("-n", "--n", type=positive_int, default=100, help="number of maps (default 100)")
     p.add_argument("--noise", type=nonneg_float, default=0.0,
                    help="noise std as a fraction of the max voxel (paper's noisy set: 0.1)")
@@ -60,33 +69,43 @@ def register(sub) -> None:
     g.add_argument("--chains", default=None, metavar="A,B,...",
                    help="keep only these chains (e.g. the moving part of a complex)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    add_output_options(p)
     p.set_defaults(func=run)
+
+
+def _progress(args, items, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="map", leave=False, disable=not progress_enabled(args))
 
 
 def run(args) -> int:
     from .. import datasets
     from ..io import read_stack, write_csv, write_mrc
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a directory; choose another path")
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise ValueError(f"--out {out}: directory exists and is not empty; use --overwrite")
+    out = check_output_directory(args)  # before any computation
     if args.from_pdb:
         if args.map:
             raise ValueError("--map and --from-pdb: choose one input")
         return _run_from_pdb(args, out)
-    voxel = args.voxel_size
-    if args.map:
-        stack = read_stack(args.map)
-        if stack.data.shape[0] != 1 or stack.data.ndim != 4:
-            raise ValueError(f"--map {args.map}: expected a single 3-D map, got {stack.data.shape}")
-        maps, angles = datasets.rotate_map(stack.data[0], args.n, noise=args.noise, rng=args.seed)
-        voxel = voxel or (stack.voxel_size[0] if stack.voxel_size else 1.0)
-    else:
-        shape = tuple(args.shape) if args.shape else datasets.DEFAULT_ROTOR_SHAPE
-        maps, angles = datasets.make_rotor(args.n, noise=args.noise, shape=shape, rng=args.seed)
+    voxel, origin = args.voxel_size, None
+    with StepProgress(args, "simulate", ["simulate maps"]) as bar:
+        if args.map:
+            stack = read_stack(args.map)
+            if stack.data.shape[0] != 1 or stack.data.ndim != 4:
+                raise ValueError(
+                    f"--map {args.map}: expected a single 3-D map, got {stack.data.shape}")
+            maps, angles = datasets.rotate_map(stack.data[0], args.n, noise=args.noise,
+                                               rng=args.seed)
+            # The rotation is about the box centre, so the maps keep the input's frame: its
+            # voxel size (unless --voxel-size) and its origin.
+            voxel = voxel or (stack.voxel_size if stack.voxel_size else 1.0)
+            origin = stack.origin
+        else:
+            shape = tuple(args.shape) if args.shape else datasets.DEFAULT_ROTOR_SHAPE
+            maps, angles = datasets.make_rotor(args.n, noise=args.noise, shape=shape,
+                                               rng=args.seed)
+        bar.done()
     voxel = voxel or 1.0
     # Build everything in a sibling temp directory, then move it into place: no partial output.
     tmp = out.with_name(f".{out.name}.part")
@@ -94,9 +113,9 @@ def run(args) -> int:
     tmp.mkdir(parents=True)
     try:
         names = []
-        for i, m in enumerate(maps):
+        for i, m in enumerate(_progress(args, maps, "writing maps")):
             name = f"rotor_{i:04d}.mrc"
-            write_mrc(tmp / name, m, voxel_size=voxel)
+            write_mrc(tmp / name, m, voxel_size=voxel, origin=origin)
             names.append(name)
         write_csv(tmp / "ground_truth.csv", ["name", "angle_deg"],
                   [(nm, f"{a:.6f}") for nm, a in zip(names, angles, strict=True)])
@@ -141,14 +160,16 @@ def _run_from_pdb(args, out: Path) -> int:
     if args.noise:
         # The paper's noisy set: one std for the whole set, noise x the maximum voxel. Maps are
         # made one at a time (memory: one map), so the maximum takes a first pass.
-        std = args.noise * max(float(density(m).max()) for m in models)
+        std = args.noise * max(float(density(m).max())
+                                for m in _progress(args, models, "molmap (noise scale)"))
     rng = np.random.default_rng(args.seed)
     tmp = out.with_name(f".{out.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         rows = []
-        for i, (model, name) in enumerate(zip(models, names, strict=True)):
+        pairs = _progress(args, list(zip(models, names, strict=True)), "molmap")
+        for i, (model, name) in enumerate(pairs):
             m = density(model)
             if std:
                 m += rng.normal(0.0, std, m.shape).astype(m.dtype)

@@ -14,6 +14,7 @@ from ._factorize import (
     factorize_spectrum,
 )
 from ._maxcut import CutResult, cut_weight, max_cut
+from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, find_triplets, triplet_scores
 
@@ -30,5 +31,8 @@ __all__ = [
     "find_triplets",
     "laplacian_spectrum",
     "max_cut",
+    "plot_embeddings",
+    "plot_factor_eigenvectors",
+    "plot_separability",
     "triplet_scores",
 ]

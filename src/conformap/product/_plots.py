@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import _pyplot, save_figure
+from ..plotting import pyplot, save_figure
 
 __all__ = ["plot_embeddings", "plot_factor_eigenvectors", "plot_separability"]
 
@@ -17,7 +17,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
     the coordinate plane (the paper's Figs. 2, 3); otherwise it is plotted against the
     factor's leading eigenvector (a curve when the factor is one-dimensional).
     """
-    plt = _pyplot()
+    plt = pyplot()
     factors = [f[:max_per_factor] for f in result.factors]
     n_rows = max(1, max(len(f) for f in factors))
     n_cols = len(factors)
@@ -53,7 +53,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
 
 def plot_separability(result, path, *, title=None):
     """The separability matrix W (Eq. 21) on the graph's vertices, ordered by factor."""
-    plt = _pyplot()
+    plt = pyplot()
     order = np.concatenate([*result.factors, result.unassigned]).astype(int)
     w = result.separability[np.ix_(order, order)]
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
@@ -72,7 +72,7 @@ def plot_separability(result, path, *, title=None):
 
 def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None, title=None):
     """Each factor's 2-D embedding (its two leading eigenvectors)."""
-    plt = _pyplot()
+    plt = pyplot()
     nf = len(result.factors)
     fig, axes = plt.subplots(1, nf, figsize=(3.4 * nf, 3.1), squeeze=False)
     rng = np.random.default_rng(0)

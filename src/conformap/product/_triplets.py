@@ -219,7 +219,8 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     r"""Float64 similarities of every triplet that can be the best of its k (others: -1).
 
     All admissible triplets are first scored in float32 (half the memory traffic of the
-    bandwidth-bound kernel). With unit-norm columns, blocks of :math:`m` = ``_XB`` samples
+    bandwidth-bound kernel). With unit-norm columns, blocks of :math:`m` =
+    ``TRIPLET_BLOCK`` samples
     summed in float32 and the blocks in float64, each float32 similarity is within
     :math:`\epsilon = 1.5 (m + 7) u` (u = 2^-24; about 4.7e-5 at m = 512) of the float64 one:
     rounding the inputs and the product costs 3u, each block sum :math:`\gamma_{m+4}
@@ -230,7 +231,7 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     together with every pair whose float32 product norm is below 1e-10, where underflow could
     matter. The result is the same best pair and score as an all-float64 search.
     """
-    from .._kernels import _XB
+    from .._kernels import TRIPLET_BLOCK
 
     cnt = np.diff(ptr)
     num, norm2 = pair_dots(transpose_scaled(phi, 1.0 / norms, np.float32), pi, pj, ptr, tk)
@@ -238,7 +239,7 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     sim32 = _similarity(num, norm2)
     best32 = np.full(phi.shape[1], -np.inf)
     np.maximum.at(best32, tk, sim32)
-    eps = 1.5 * (_XB + 7) * 2.0**-24 * 2  # a factor 2 to spare
+    eps = 1.5 * (TRIPLET_BLOCK + 7) * 2.0**-24 * 2  # a factor 2 to spare
     rescore = np.flatnonzero((sim32 >= best32[tk] - 2 * eps) | (norm2 < 1e-20))
     sim = np.full(tk.size, -1.0)
     num64, norm64 = triplet_dots(phi, 1.0 / norms, ti[rescore], tj[rescore], tk[rescore])

@@ -121,10 +121,10 @@ def run(args) -> int:
     from ..distances import pairwise_distances
     from ..evaluate import circle_recovery
     from ..io import atomic_path
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..wemd import wemd_embedding
 
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = tuple(args.sizes) if args.sizes else (FULL_SIZES if args.full else QUICK_SIZES)

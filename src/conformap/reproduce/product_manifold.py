@@ -56,9 +56,9 @@ def _fmt(v):
 def _fig2(cfg, out, seed, rows):
     from ..datasets import make_rectangle
     from ..evaluate import factor_assignment
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..product import factorize_spectrum, laplacian_spectrum
-    from ..product._plots import plot_factor_eigenvectors
+    from ..product import plot_factor_eigenvectors
 
     n = cfg["rect"]
     X, truth = make_rectangle(n, rng=seed)
@@ -74,7 +74,7 @@ def _fig2(cfg, out, seed, rows):
         results[label] = (res, ev)
     res, ev = results["defaults"]
     # left panel: the data coloured by z, then the factor eigenvectors on (x, y)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4, 2.6))
     sub = np.random.default_rng(0).permutation(n)[:2000]
     sc = ax.scatter(X[sub, 0], X[sub, 1], c=X[sub, 2], s=2, cmap="coolwarm", rasterized=True)
@@ -106,7 +106,7 @@ def _fig3(cfg, out, seed, rows):
     from ..datasets import make_product_cryoem
     from ..evaluate import factor_assignment
     from ..product import factorize
-    from ..product._plots import plot_factor_eigenvectors
+    from ..product import plot_factor_eigenvectors
 
     n = cfg["cryo"]
     sims = (("a", "x-stretch, low noise (SNR 1)", 1.0, False),
@@ -137,9 +137,9 @@ def _fig3(cfg, out, seed, rows):
 
 def _example_images(path, seed):
     from ..datasets import make_product_cryoem
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     clean, t = make_product_cryoem(4, snr=None, rng=seed + 7)
     noisy = [make_product_cryoem(4, snr=s, rng=seed + 7)[0] for s in (1.0, 0.1)]
     fig, axes = plt.subplots(3, 4, figsize=(6.4, 5))
@@ -159,7 +159,7 @@ def _example_images(path, seed):
 
 def _fig4(spec, truth, results, out, rows_extra):
     from ..evaluate import factor_r2
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..product import triplet_scores
 
     res, _ = results["defaults"]
@@ -168,7 +168,7 @@ def _fig4(spec, truth, results, out, rows_extra):
     products = [k for k in res.triplets[:, 2] if r2[k - 1].max() < 0.1]
     rng = np.random.default_rng(4)
     ks = sorted(rng.choice(products, size=min(6, len(products)), replace=False).tolist())
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(ks), figsize=(2.3 * len(ks), 2.5), squeeze=False)
     outliers = []
     for ax, k in zip(axes[0], ks, strict=True):
@@ -196,7 +196,7 @@ def _fig4(spec, truth, results, out, rows_extra):
 
 def _fig5(spec, truth, out, seed, rows_extra):
     from ..evaluate import factor_assignment
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..product import factorize_spectrum
 
     lam1 = float(spec.eigenvalues[1])
@@ -223,7 +223,7 @@ def _fig5(spec, truth, out, seed, rows_extra):
                     grid[r, c - 1] = sign
         table.append({"param": name, "value": round(val, 4), "accuracy": ev.accuracy,
                       "n_assigned": ev.n_assigned})
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4.2))
     ax.imshow(grid, cmap="bwr", vmin=-1.5, vmax=1.5, aspect="auto")  # +1 (x) red, -1 (y) blue
     ax.set_yticks(range(len(settings)),
@@ -244,7 +244,7 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
 
     from ..datasets import make_torus
     from ..evaluate import factor_assignment
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..product import factorize
 
     n = cfg["torus"]
@@ -266,7 +266,7 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
     data = [("cryo-EM (3a)", cryo_X, cryo_res, *colours(cryo_truth)),
             ("torus", Xt, rest, *colours(tt)),
             ("rectangle", rect_X, rect_res, *colours(rect_truth))]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(3, 4, figsize=(10.5, 7.4))
     rng = np.random.default_rng(0)
     for r, (name, X, res, colors, clabels, cyc) in enumerate(data):
@@ -310,7 +310,7 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
 def _fig7(cfg, out, seed, rows):
     from ..datasets import make_box
     from ..evaluate import factor_assignment
-    from ..plotting import _pyplot, save_figure
+    from ..plotting import pyplot, save_figure
     from ..product import factorize
 
     n = cfg["box"]
@@ -332,7 +332,7 @@ def _fig7(cfg, out, seed, rows):
     for lvl, level in enumerate(res.levels[1:]):
         bins += [(f"bin #{3 + 2 * lvl}", level["bins"][0]),
                  (f"bin #{4 + 2 * lvl}", level["bins"][1])]
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(bins), figsize=(2.2 * len(bins), 3.6), squeeze=False)
     for ax, (name, cols) in zip(axes[0], bins, strict=True):
         cols = [c for c in cols if c in ev.columns][:14]
