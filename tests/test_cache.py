@@ -281,3 +281,80 @@ def test_cached_knn_bridges_clusters_like_the_estimator(tmp_path):
                             metric_params={"negative": "keep"})
     got = DiffusionMap(2, metric="precomputed", random_state=0).fit(dist)
     np.testing.assert_allclose(got.embedding_, ref.embedding_, rtol=1e-7, atol=1e-10)
+
+
+def _flip_a_byte(path, offset=-5):
+    """Same size, different bytes: the damage only a checksum can see."""
+    b = bytearray(path.read_bytes())
+    b[offset] ^= 0x40
+    path.write_bytes(bytes(b))
+
+
+@pytest.mark.parametrize("stage", ["wemd", "pairwise", "knn"])
+def test_corrupted_bytes_of_the_right_size_are_discarded(tmp_path, stage, caplog):
+    x = densities(n=30)
+    c = DiskCache(tmp_path)
+    e = wemd_embedding(x)
+    if stage == "wemd":
+        want, again = c.wemd_embedding(x), lambda c: c.wemd_embedding(x)
+        name = "result.npy"
+    elif stage == "pairwise":
+        want, again = c.pairwise_distances(e), lambda c: c.pairwise_distances(e)
+        name = "result.npy"
+    else:
+        want = c.kneighbors_distances(e, 5).toarray()
+        again = lambda c: c.kneighbors_distances(e, 5).toarray()  # noqa: E731
+        name = "result.npz"
+    (entry,) = [p for p in c.entries() if p.name.startswith(stage)]
+    result = entry / name
+    assert (entry / (name + ".blake2b")).is_file()
+    size = result.stat().st_size
+    _flip_a_byte(result)
+    assert result.stat().st_size == size
+    c2 = DiskCache(tmp_path)
+    got = again(c2)
+    np.testing.assert_array_equal(got, want)
+    assert c2.stats[stage]["computed"] >= 1 and c2.stats[stage]["reused"] == 0
+    assert "does not match its checksum" in caplog.text
+    # the recomputed entry is sealed again and reused next time, silently
+    caplog.clear()
+    c3 = DiskCache(tmp_path)
+    np.testing.assert_array_equal(again(c3), want)
+    assert c3.stats[stage] == {"reused": 1, "computed": 0}
+    assert "checksum" not in caplog.text
+
+
+def test_corrupted_chunk_of_an_interrupted_run_is_recomputed(tmp_path, small_chunks,
+                                                             monkeypatch, caplog):
+    x = densities(n=20)
+    real = conformap.wemd.wemd_embedding
+    calls = []
+
+    def flaky(chunk, **kw):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise Interrupted
+        return real(chunk, **kw)
+
+    monkeypatch.setattr(conformap.wemd, "wemd_embedding", flaky)
+    with pytest.raises(Interrupted):
+        cached_wemd_embedding(x, tmp_path)
+    monkeypatch.setattr(conformap.wemd, "wemd_embedding", real)
+    (entry,) = DiskCache(tmp_path).entries()
+    first = sorted(entry.glob("part-*.npy"))[0]
+    _flip_a_byte(first, offset=-1)
+    c = DiskCache(tmp_path)
+    np.testing.assert_array_equal(c.wemd_embedding(x), real(x))
+    assert c.stats["wemd"]["reused"] == 1  # the intact chunk only
+    assert str(first) in caplog.text and "checksum" in caplog.text
+
+
+def test_entry_without_checksum_is_not_trusted(tmp_path, caplog):
+    x = densities()
+    c = DiskCache(tmp_path)
+    want = c.wemd_embedding(x)
+    (entry,) = c.entries()
+    (entry / "result.npy.blake2b").unlink()
+    c2 = DiskCache(tmp_path)
+    np.testing.assert_array_equal(c2.wemd_embedding(x), want)
+    assert c2.stats["wemd"]["computed"] >= 1 and "no checksum" in caplog.text

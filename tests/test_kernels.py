@@ -185,3 +185,39 @@ def test_row_abs_stats_accumulates_and_matches_abs_stats():
     np.testing.assert_array_equal(colmax, want_max)
     np.testing.assert_array_equal(l1, want_l1)  # same kernel, same rounding
     np.testing.assert_allclose(l1, np.abs(x).astype(np.float64).sum(axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("which", ["X", "Y", "both"])
+def test_read_only_and_memory_mapped_inputs(tmp_path, which):
+    """numba types a read-only array differently; mixing one with a writable one used to crash."""
+    from conformap import pairwise_distances
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((7, 33)), rng.random((5, 33))
+    want = np.abs(a[:, None] - b[None]).sum(-1)
+    np.save(tmp_path / "b.npy", b)
+    mm = np.load(tmp_path / "b.npy", mmap_mode="r")
+    ro = a.copy()
+    ro.setflags(write=False)
+    X = ro if which in ("X", "both") else a
+    Y = mm if which in ("Y", "both") else b
+    np.testing.assert_allclose(pairwise_distances(X, Y, metric="l1"), want, rtol=1e-12)
+    np.testing.assert_allclose(pairwise_distances(mm, metric="l1"),
+                               np.abs(b[:, None] - b[None]).sum(-1), rtol=1e-12, atol=1e-12)
+
+
+def test_thread_count_is_restored_after_a_call():
+    import numba
+
+    from conformap import kneighbors_distances, pairwise_distances
+    from conformap._kernels import threads
+
+    x = np.random.default_rng(0).random((40, 64))
+    before = numba.get_num_threads()
+    pairwise_distances(x, n_jobs=1)
+    assert numba.get_num_threads() == before
+    kneighbors_distances(x, 3, n_jobs=1)
+    assert numba.get_num_threads() == before
+    with threads(1) as n:
+        assert n == 1 and numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before

@@ -20,6 +20,8 @@ __all__ = [
     "check_int",
     "check_positive",
     "check_rng",
+    "warn_negative_voxels",
+    "warn_once",
 ]
 
 
@@ -28,7 +30,85 @@ class ConformapWarning(UserWarning):
 
 
 class NegativeDensityWarning(ConformapWarning):
-    """Some densities have negative voxels (typical of noisy maps); see ``wemd_embedding``."""
+    """Some densities have negative voxels (typical of noisy maps); see ``wemd_embedding``.
+
+    The message is the same sentence every time, so that Python's default warning filter shows
+    it once per run however many calls see noisy maps; the numbers of each call are attributes
+    (and are logged at INFO level by ``conformap._validation``).
+
+    Attributes
+    ----------
+    name : str
+        The argument that held the densities.
+    n_negative, n_items : int
+        Items with a negative voxel, and all items.
+    fraction : float
+        Largest share of negative mass in an item's absolute mass.
+    """
+
+    def __init__(self, message: str, *, name: str = "densities", n_negative: int = 0,
+                 n_items: int = 0, fraction: float = 0.0):
+        super().__init__(message)
+        self.name, self.n_negative, self.n_items = name, n_negative, n_items
+        self.fraction = fraction
+
+
+#: How to choose a negative-voxel policy, in the API's own spelling: ``negative=`` of
+#: ``wemd_embedding``/``wemd_distances``, ``metric_params={"negative": ...}`` of DiffusionMap.
+NEGATIVE_ADVICE = (
+    "pass negative='{keep}' (signed-measure WEMD) or negative='{clip}' (zero them) to "
+    "wemd_embedding/wemd_distances, or metric_params={{'negative': '{keep}'}} (or '{clip}') "
+    "to DiffusionMap"
+)
+
+NEGATIVE_WARNING = (
+    "some densities have negative voxels (typical of noisy maps); they are kept and the WEMD is "
+    "computed for the signed measures (a Kantorovich-Rubinstein norm approximation). To choose "
+    "explicitly and silence this: negative='keep' (the default behaviour), 'clip' (zero them) "
+    "or 'error' (refuse them), as the negative= argument of wemd_embedding/wemd_distances or "
+    "metric_params={'negative': ...} of DiffusionMap."
+)
+
+
+def warn_negative_voxels(name: str, n_negative: int, n_items: int, fraction: float) -> None:
+    """Emit the :class:`NegativeDensityWarning`, once per run (see :func:`warn_once`)."""
+    import logging
+
+    logging.getLogger(__name__).info(
+        "%s: %d of %d items have negative voxels (negative mass up to %.1f%% of absolute mass)",
+        name, n_negative, n_items, 100 * fraction)
+    warn_once(NegativeDensityWarning(NEGATIVE_WARNING, name=name, n_negative=n_negative,
+                                     n_items=n_items, fraction=fraction))
+
+
+#: (category, message) of the warnings shown so far in this process.
+_SHOWN: set = set()
+
+
+def _filter_action(warning: Warning, module: str) -> str:
+    """The action of the first :mod:`warnings` filter that matches (as ``warnings`` does)."""
+    text = str(warning)
+    for action, msg, cat, mod, _lineno in warnings.filters:
+        if ((msg is None or msg.match(text)) and issubclass(type(warning), cat)
+                and (mod is None or mod.match(module))):
+            return action
+    return warnings.defaultaction
+
+
+def warn_once(warning: Warning, *, stacklevel: int = 3) -> None:
+    """Warn, but only once per run for the same category and message.
+
+    Python's own "default" filter is meant to do this, but its registry is cleared whenever any
+    library touches the filters (``catch_warnings``), so a noisy data set used to warn on every
+    call. A filter that asks for every occurrence ("always", as ``pytest.warns`` sets) or
+    turns warnings into errors still gets each one.
+    """
+    key = (type(warning), str(warning))
+    action = _filter_action(warning, __name__)
+    if action in ("default", "once", "module") and key in _SHOWN:
+        return
+    _SHOWN.add(key)
+    warnings.warn(warning, stacklevel=stacklevel)
 
 
 def check_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
@@ -147,8 +227,7 @@ def check_densities(
             idx = np.flatnonzero(has_neg)
             raise ValueError(
                 f"{name}: item {idx[0]} has negative values ({idx.size} item(s): {_head(idx)}); "
-                "pass negative='keep' (signed-measure WEMD) or negative='clip' (zero them); on the "
-                "command line: --negative keep or --negative clip"
+                f"{NEGATIVE_ADVICE.format(keep='keep', clip='clip')}"
             )
         if negative == "clip":
             arr = np.maximum(arr, 0)
@@ -159,15 +238,7 @@ def check_densities(
             for i in np.flatnonzero(has_neg):  # temporaries (two of them were 1.5 GB at n = 800)
                 neg = -float(flat[i][flat[i] < 0].sum(dtype=np.float64))
                 frac = max(frac, neg / (float(flat[i].sum(dtype=np.float64)) + 2 * neg))
-            warnings.warn(
-                f"{name}: {int(has_neg.sum())} of {arr.shape[0]} items have negative voxels "
-                f"(negative mass up to {100 * frac:.1f}% of absolute mass); they are kept "
-                "and the WEMD is computed for the signed measures (a Kantorovich-Rubinstein "
-                "norm approximation). Pass negative='keep' to silence this, 'clip' to zero "
-                "them, or 'error' to refuse them (command line: --negative keep|clip|error).",
-                NegativeDensityWarning,
-                stacklevel=3,
-            )
+            warn_negative_voxels(name, int(has_neg.sum()), arr.shape[0], frac)
     mass = flat.sum(axis=1, dtype=np.float64)
     scale = np.maximum(np.abs(lo), np.abs(hi))
     bad = mass <= 1e-12 * np.maximum(scale, np.finfo(float).tiny) * flat.shape[1]

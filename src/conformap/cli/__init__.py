@@ -9,6 +9,7 @@ import sys
 import warnings
 
 from .._validation import ConformapWarning
+from ._common import format_warning
 
 __all__ = ["build_parser", "main"]
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="conformap: %(message)s")
     warnings.simplefilter("default", ConformapWarning)
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"conformap: warning: {msg}\n"
+    warnings.formatwarning = format_warning
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `conformap demo | head`: the reader left; not our error

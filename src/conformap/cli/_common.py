@@ -20,6 +20,20 @@ import argparse
 from pathlib import Path
 
 
+def format_warning(message, category, *args, **kwargs) -> str:
+    """One ``conformap: warning:`` line; library advice rephrased with the command's flags."""
+    from .._validation import NegativeDensityWarning
+
+    if isinstance(message, NegativeDensityWarning) and message.n_items:
+        text = (f"{message.n_negative} of {message.n_items} items have negative voxels "
+                f"(negative mass up to {100 * message.fraction:.1f}% of absolute mass); they are "
+                "kept and the WEMD is computed for the signed measures. --negative keep "
+                "silences this, --negative clip zeroes them, --negative error refuses them")
+    else:
+        text = str(message)
+    return f"conformap: warning: {text}\n"
+
+
 def bandwidth_arg(text: str):
     """``auto``/rule name, or a positive float."""
     from ..bandwidth import BANDWIDTH_RULES
