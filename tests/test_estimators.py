@@ -121,10 +121,119 @@ def test_bad_parameters_named():
         DiffusionMap(metric="cosine").fit(X)
     with pytest.raises(ValueError, match="method: 'fast'"):
         DiffusionMap(metric="euclidean", method="fast").fit(X)
-    with pytest.raises(ValueError, match="n_components: 12 needs at least 14 items"):
+    with pytest.raises(ValueError, match="n_components: 12 needs at least 14 items, got 10"):
         DiffusionMap(12, metric="euclidean").fit(X)
     with pytest.raises(ValueError, match="metric_params"):
         DiffusionMap(metric="euclidean", metric_params={"level": 3}).fit(X)
     dm = DiffusionMap(metric="euclidean").fit(X)
     with pytest.raises(ValueError, match="features"):
         dm.transform(np.ones((2, 6)))
+
+
+# -- scikit-learn's estimator checks ---------------------------------------------------------
+
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from conformap import ProductManifoldFactorizer  # noqa: E402
+from conformap.estimators import expected_failed_checks  # noqa: E402
+
+# Small parameters keep the ~140 checks fast; gamma=0 lets the factorizer accept the checks'
+# random data (which has no product structure).
+CHECKED = [
+    DiffusionMap(metric="euclidean"),
+    DiffusionMap(metric="wemd", metric_params={"negative": "keep"}),
+    ProductManifoldFactorizer(n_eigenvectors=5, gamma=0.0, n_rounds=20),
+]
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    import warnings
+
+    with warnings.catch_warnings():
+        # the checks' random data trigger our data warnings; they are not check failures
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+def test_euclidean_diffusion_map_has_no_expected_failures():
+    assert expected_failed_checks(DiffusionMap(metric="euclidean")) == {}
+    assert expected_failed_checks(DiffusionMap(metric="precomputed")) == {}
+    for est in CHECKED[1:]:
+        reasons = expected_failed_checks(est)
+        assert reasons and all(len(r) > 40 for r in reasons.values())
+
+
+def test_tags_declare_input_requirements():
+    wemd = DiffusionMap(metric="wemd").__sklearn_tags__().input_tags
+    assert wemd.positive_only and not wemd.sparse and not wemd.allow_nan
+    pre = DiffusionMap(metric="precomputed").__sklearn_tags__().input_tags
+    assert pre.pairwise and pre.sparse
+    fac = ProductManifoldFactorizer(metric="precomputed").__sklearn_tags__().input_tags
+    assert fac.pairwise
+
+
+def test_n_features_in_and_item_shape(rotor):
+    maps, _ = rotor
+    dm = DiffusionMap(metric="wemd").fit(maps[:20])
+    assert dm.n_features_in_ == 24 * 40 * 24 and dm.item_shape_ == (24, 40, 24)
+    with pytest.raises(ValueError, match=r"items have shape \(24, 24, 40\)"):
+        dm.transform(maps[:2].transpose(0, 1, 3, 2))
+    X = np.random.default_rng(0).random((20, 7))
+    dm = DiffusionMap(metric="euclidean").fit(X)
+    assert dm.n_features_in_ == 7
+    with pytest.raises(ValueError, match="X has 6 features, but DiffusionMap is expecting 7"):
+        dm.transform(X[:, :6])
+
+
+def test_read_only_and_memory_mapped_inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    A, B = rng.random((5, 30)), rng.random((25, 30))
+    np.save(tmp_path / "b.npy", B)
+    B_mm = np.load(tmp_path / "b.npy", mmap_mode="r")
+    B_ro = B.copy()
+    B_ro.setflags(write=False)
+    want = DiffusionMap(metric="euclidean").fit(B).transform(A)
+    for train in (B_ro, B_mm):
+        dm = DiffusionMap(metric="euclidean").fit(train)
+        np.testing.assert_allclose(dm.transform(A), want, rtol=1e-10, atol=1e-12)
+        A_ro = A.copy()
+        A_ro.setflags(write=False)
+        np.testing.assert_allclose(dm.transform(A_ro), want, rtol=1e-10, atol=1e-12)
+    maps = make_rotor(20, shape=(12, 20, 12), rng=0)[0]
+    maps.setflags(write=False)
+    DiffusionMap(metric="wemd").fit(maps).transform(maps[:3])
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (np.empty((0, 5)), "0 sample"),
+        (np.empty((10, 0)), "0 feature"),
+        (np.empty((10, 0, 4)), "0 feature"),
+        (np.ones(5), "Reshape your data"),
+        (np.ones((1, 5)), "1 sample"),
+    ],
+)
+def test_empty_and_degenerate_inputs_get_clear_errors(X, match):
+    with pytest.raises(ValueError, match=match):
+        DiffusionMap(metric="euclidean").fit(X)
+
+
+def test_sparse_input_refused_for_items_accepted_as_distances():
+    import scipy.sparse as sp
+
+    X = sp.random(20, 6, density=0.5, random_state=0, format="csr")
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        DiffusionMap(metric="euclidean").fit(X)
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        DiffusionMap(metric="wemd").fit(X)
+    D = pairwise_distances(np.random.default_rng(0).random((30, 4)), metric="l2")
+    for graph in (sp.csr_matrix(D), sp.coo_matrix(D), sp.csc_matrix(D)):
+        dm = DiffusionMap(metric="precomputed").fit(graph)
+        assert dm.embedding_.shape == (30, 2) and dm.n_features_in_ == 30
+
+
+def test_factorizer_single_point_error():
+    with pytest.raises(ValueError, match="1 sample"):
+        ProductManifoldFactorizer().fit(np.ones((1, 3)))

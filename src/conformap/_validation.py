@@ -20,6 +20,7 @@ __all__ = [
     "check_int",
     "check_positive",
     "check_rng",
+    "validate_items",
     "warn_negative_voxels",
     "warn_once",
 ]
@@ -256,3 +257,88 @@ def check_densities(
 def _head(idx: np.ndarray, k: int = 5) -> str:
     s = ", ".join(str(int(i)) for i in idx[:k])
     return s + (", ..." if idx.size > k else "")
+
+
+def validate_items(estimator, X, *, reset: bool, min_samples: int = 1, min_features: int = 1,
+                   precomputed: bool = False, needs: str | None = None):
+    """Validate an estimator's input with scikit-learn (``validate_data``), once, at the top.
+
+    Rejects sparse input (unless ``precomputed``), complex, non-numeric, NaN/inf and empty
+    arrays with scikit-learn's standard messages; converts to float64 (float32 is kept). Sets
+    (``reset``, in fit) or checks (in transform) ``n_features_in_``: values per item (voxels of
+    a map, coordinates of a vector), or the training items for ``precomputed`` distances.
+    Items of more than one axis (maps, images) keep their shape and ``item_shape_`` records
+    it. Read-only and memory-mapped arrays are accepted as they are (no copy).
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+    X : array_like, shape (n, ...) or (n, n) for ``precomputed``
+    reset : bool
+        True in fit, False in transform.
+    min_samples : int
+        Fewest items accepted (fit).
+    needs : str, optional
+        What needs ``min_samples`` items, for the message (e.g. ``"n_components: 12"``).
+    min_features : int
+        Fewest values per item (a density needs 2 voxels for a non-trivial distance).
+    precomputed : bool
+        ``X`` is a distance matrix: square in fit, (m, n_train) in transform; dense or
+        sparse (CSR/CSC/COO).
+
+    Returns
+    -------
+    ndarray or sparse matrix
+    """
+    import scipy.sparse as sp
+    from sklearn.utils.validation import check_array, validate_data
+
+    name = type(estimator).__name__
+    if precomputed:
+        X = validate_data(estimator, X, reset=reset, accept_sparse=("csr", "csc", "coo"),
+                          dtype=np.float64)
+        _check_min_samples(X, min_samples, needs or name)
+        if reset and X.shape[0] != X.shape[1]:
+            raise ValueError(
+                f"X: metric='precomputed' expects a square (n, n) distance matrix, got shape "
+                f"{X.shape}; pass the distances between all training items"
+            )
+        return X
+    dtype = [np.float64, np.float32]
+    nd = X.ndim if isinstance(X, np.ndarray) else (2 if sp.issparse(X) else None)
+    if nd is None:  # lists, DataFrames, array-likes: their numpy shape
+        nd = 2 if hasattr(X, "columns") else np.asarray(X).ndim
+    if nd <= 2:
+        X = validate_data(estimator, X, reset=reset, accept_sparse=False, dtype=dtype,
+                          ensure_min_features=1)
+    else:
+        X = check_array(X, accept_sparse=False, allow_nd=True, dtype=dtype, input_name="X",
+                        estimator=name)
+        if X.size == 0:
+            raise ValueError(f"X: items of shape {X.shape[1:]} hold 0 feature(s) (shape="
+                             f"{X.shape}) while a minimum of 1 is required by {name}")
+        validate_data(estimator, X.reshape(X.shape[0], -1), reset=reset, skip_check_array=True)
+    _check_min_samples(X, min_samples, needs or name)
+    if reset:
+        n_values = int(np.prod(X.shape[1:]))
+        if n_values < min_features:
+            raise ValueError(
+                f"X: items hold {n_values} feature(s) (shape={X.shape}) while a minimum of "
+                f"{min_features} is required by {name}: the distance between densities of one "
+                "voxel is always 0"
+            )
+        estimator.item_shape_ = tuple(X.shape[1:])
+    elif tuple(X.shape[1:]) != getattr(estimator, "item_shape_", tuple(X.shape[1:])):
+        raise ValueError(f"X: items have shape {X.shape[1:]} but the training items had "
+                         f"{estimator.item_shape_}; pass data of the training shape")
+    return X
+
+
+def _check_min_samples(X, min_samples: int, needs: str) -> None:
+    n = X.shape[0]
+    if n < min_samples:
+        raise ValueError(
+            f"X: {needs} needs at least {min_samples} items, got {n} sample(s) (shape="
+            f"{X.shape}); pass more items" + ("" if "n_components" not in needs
+                                              else " or use fewer components")
+        )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, validate_items
 from .diffusion import diffusion_map, nystrom_extension
 from .distances import (
     connect_components,
@@ -17,7 +19,7 @@ from .distances import (
 )
 from .wemd import wemd_embedding, wemd_size
 
-__all__ = ["METRICS", "DiffusionMap", "features_for_metric"]
+__all__ = ["METRICS", "DiffusionMap", "expected_failed_checks", "features_for_metric"]
 
 METRICS = ("wemd", "euclidean", "emd", "precomputed")
 #: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
@@ -112,6 +114,36 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
+    def __sklearn_tags__(self):
+        """Input requirements by metric: what scikit-learn's checks (and pipelines) may pass."""
+        tags = super().__sklearn_tags__()
+        metric = self.metric
+        tags.input_tags.allow_nan = False
+        # (n, n) distances may be a sparse k-nearest-neighbour graph; items never are.
+        tags.input_tags.sparse = metric == "precomputed"
+        tags.input_tags.pairwise = metric == "precomputed"
+        # WEMD and EMD compare densities: non-negative values with positive mass (WEMD also
+        # accepts signed maps, with a NegativeDensityWarning).
+        tags.input_tags.positive_only = metric in ("wemd", "emd")
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    def _validate_input(self, X, *, reset: bool):
+        """Validate ``X`` at the boundary of fit (``reset``) and transform (scikit-learn's
+        ``validate_data``); see :func:`conformap._validation.validate_items`."""
+        n_min = self._min_samples() if reset else 1
+        return validate_items(self, X, reset=reset, min_samples=n_min,
+                              needs=f"n_components: {self.n_components}" if n_min > 1 else None,
+                              precomputed=self.metric == "precomputed",
+                              min_features=2 if self.metric in ("wemd", "emd") else 1)
+
+    def _min_samples(self) -> int:
+        """Items needed: the constant eigenvector plus ``n_components`` (and one to spare)."""
+        n_comp = self.n_components
+        if isinstance(n_comp, numbers.Integral) and not isinstance(n_comp, bool) and n_comp > 0:
+            return int(n_comp) + 2
+        return 1  # a bad n_components is reported by diffusion_map, naming it
+
     def _distances(self, A, B=None):
         """Distances between feature rows (or densities for emd); B=None means A vs A."""
         if self.metric == "emd":
@@ -123,8 +155,9 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         """Fit on ``X``: densities (n, *shape), feature vectors (n, D) or distances (n, n)."""
         metric = check_choice(self.metric, "metric", METRICS)
         method = check_choice(self.method, "method", ["auto", "dense", "knn"])
+        X = self._validate_input(X, reset=True)
         if metric == "precomputed":
-            dist = X if sp.issparse(X) else np.asarray(X, dtype=float)
+            dist = X
             self._fit_features = None
             n = dist.shape[0]
             self.n_neighbors_ = None
@@ -188,6 +221,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         for metric="precomputed", an (m, n_train) matrix of distances to the training items.
         """
         check_is_fitted(self, "result_")
+        X = self._validate_input(X, reset=False)
         if self.metric == "precomputed":
             dist = X
         else:
@@ -227,3 +261,45 @@ def _keep_nearest(dist: np.ndarray, k: int) -> sp.csr_matrix:
     idx = np.argpartition(dist, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(dist, idx, axis=1)
     return sp.csr_matrix((vals.ravel(), idx.ravel(), np.arange(0, m * k + 1, k)), shape=(m, n))
+
+
+#: scikit-learn checks that WEMD/EMD diffusion maps fail by design, with the reason.
+_DENSITY_CHECKS = {
+    "check_positive_only_tag_during_fit": (
+        "WEMD accepts signed maps (noisy cryo-EM maps have negative voxels; they are kept, with "
+        "a NegativeDensityWarning), so a negative value is not an error; it refuses only items "
+        "of non-positive total mass, naming the item"
+    ),
+    "check_estimators_dtypes": (
+        "the check casts random data in [0, 1) to integers, which leaves items that are all "
+        "zero; a density of zero mass cannot be normalised and is refused by name"
+    ),
+}
+#: scikit-learn checks that ProductManifoldFactorizer fails by design, with the reason.
+_FACTORIZER_CHECKS = {
+    name: (
+        "the check's data has no product structure at all (every product similarity is 0): "
+        "with no eigenvector triplet the factorizer refuses the data with an error naming "
+        "gamma and delta instead of inventing factors"
+    )
+    for name in ("check_positive_only_tag_during_fit", "check_dtype_object")
+}
+
+
+def expected_failed_checks(estimator) -> dict[str, str]:
+    """scikit-learn estimator checks ``estimator`` is known to fail, each with the reason.
+
+    For ``sklearn.utils.estimator_checks.check_estimator(est, expected_failed_checks=...)`` or
+    ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``.
+    ``DiffusionMap(metric="euclidean")`` and ``metric="precomputed"`` pass every check;
+    ``metric="wemd"``/``"emd"`` compare densities (``positive_only`` tag) and fail the two
+    checks whose data are not densities; ``ProductManifoldFactorizer`` needs data with some
+    product structure (use a small ``gamma`` for random data).
+    """
+    from .product import ProductManifoldFactorizer
+
+    if isinstance(estimator, DiffusionMap) and estimator.metric in ("wemd", "emd"):
+        return dict(_DENSITY_CHECKS)
+    if isinstance(estimator, ProductManifoldFactorizer):
+        return dict(_FACTORIZER_CHECKS)
+    return {}

@@ -53,7 +53,13 @@ import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 from sklearn.base import BaseEstimator
 
-from .._validation import ConformapWarning, check_int, check_positive, check_rng
+from .._validation import (
+    ConformapWarning,
+    check_int,
+    check_positive,
+    check_rng,
+    validate_items,
+)
 from ._maxcut import max_cut
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, find_triplets
@@ -395,9 +401,21 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.n_components = n_components
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        """Dense points (or a dense/sparse distance matrix with metric="precomputed")."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = self.metric == "precomputed"
+        tags.input_tags.pairwise = self.metric == "precomputed"
+        return tags
+
     def fit(self, X, y=None):
         """Compute the factorization of ``X``; returns ``self``."""
         n_comp = check_int(self.n_components, "n_components", low=1)
+        # A constant and two non-trivial eigenvectors need three points.
+        X = validate_items(self, X, reset=True, min_samples=3,
+                           precomputed=self.metric == "precomputed",
+                           needs="a constant and two non-trivial eigenvectors")
         res = factorize(X, n_eigenvectors=self.n_eigenvectors, n_factors=self.n_factors,
                         delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
                         metric=self.metric, hierarchical=self.hierarchical,
