@@ -1,0 +1,119 @@
+"""Start-up time: ``import conformap`` and ``conformap --help``, lazy imports against eager ones.
+
+``python -m benchmarks.bench_import [--repeats 7] [--out docs/import-time.json]``
+
+Every measurement is a fresh interpreter (``python -X importtime``; the operating system's file
+cache is warm after the first, discarded, run). Ours and the baseline alternate in the same run:
+
+* ``import conformap`` (lazy, PEP 562 ``__getattr__``) against the *eager* import, i.e. every
+  public name resolved at once, which is what ``import conformap`` did before (numba, scipy.stats,
+  scipy.ndimage and scikit-learn loaded up front);
+* ``conformap --help`` (the console script's work: build the parser, print the help) against the
+  same with the eager import first.
+
+Reported: median wall time of the interpreter (what a user waits), the median cumulative
+``-X importtime`` of the ``conformap`` package, and the ratios eager / lazy. The machine is shared
+and noisy: compare ratios, not absolute seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EAGER = "import conformap; [getattr(conformap, n) for n in conformap.__all__]"
+CASES = {
+    "import": {
+        "lazy": "import conformap",
+        "eager": EAGER,
+    },
+    "help": {
+        "lazy": "from conformap.cli import main; main(['--help'])",
+        "eager": EAGER + "; from conformap.cli import main; main(['--help'])",
+    },
+}
+IMPORTTIME = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)$")
+
+
+def _one(code: str) -> dict:
+    """Wall seconds of a fresh interpreter running ``code``, and the package's import time."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0,):
+        raise RuntimeError(f"{code!r} failed:\n{proc.stderr[-2000:]}")
+    # Sum of the top-level imports from the first conformap one on: everything the code
+    # imported (interpreter start-up, site and encodings, comes before and is left out).
+    cumulative, started = 0, False
+    for line in proc.stderr.splitlines():
+        m = IMPORTTIME.match(line)
+        if not m or m.group(2):
+            continue  # nested imports are inside their parent's cumulative time
+        started = started or m.group(3).startswith("conformap")
+        if started:
+            cumulative += int(m.group(1))
+    return {"wall_s": wall, "import_s": cumulative / 1e6}
+
+
+def measure(repeats: int = 7) -> dict:
+    """Median wall and import seconds per case and implementation, and eager / lazy ratios."""
+    for code in (c for case in CASES.values() for c in case.values()):
+        _one(code)  # warm the file cache and bytecode; discarded
+    runs: dict = {case: {impl: [] for impl in impls} for case, impls in CASES.items()}
+    for _ in range(repeats):
+        for case, impls in CASES.items():
+            for impl, code in impls.items():  # interleaved: same load for both
+                runs[case][impl].append(_one(code))
+    out: dict = {}
+    for case, impls in runs.items():
+        res = {impl: {key: statistics.median(r[key] for r in rs) for key in ("wall_s", "import_s")}
+               for impl, rs in impls.items()}
+        res["ratio_wall"] = res["eager"]["wall_s"] / res["lazy"]["wall_s"]
+        res["ratio_import"] = res["eager"]["import_s"] / max(res["lazy"]["import_s"], 1e-9)
+        res["target_s"] = 1.0
+        res["met"] = res["lazy"]["wall_s"] < 1.0
+        out[case] = res
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--out", default=str(ROOT / "docs" / "import-time.json"),
+                   help="JSON results (default docs/import-time.json)")
+    args = p.parse_args(argv)
+    results = measure(args.repeats)
+    doc = {
+        "command": "python -m benchmarks.bench_import --repeats %d" % args.repeats,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "note": "medians of fresh interpreters, lazy and eager interleaved; shared noisy "
+                "machine: compare the ratios",
+        "results": results,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    for case, r in results.items():
+        print(f"{case:7s} lazy {r['lazy']['wall_s']:.2f} s (imports {r['lazy']['import_s']:.2f} s)"
+              f"  eager {r['eager']['wall_s']:.2f} s (imports {r['eager']['import_s']:.2f} s)"
+              f"  ratio {r['ratio_wall']:.1f}x  target < 1 s: {'met' if r['met'] else 'MISSED'}")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
