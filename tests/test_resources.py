@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -67,13 +69,20 @@ def test_explicit_dense_that_does_not_fit_names_the_option():
         plan_all_pairs(n, d, method="dense", memory_limit=knn.peak_bytes + 1)
     assert isinstance(info.value, MemoryError)
     assert isinstance(info.value, ValueError)
-    with pytest.raises(ResourceError, match=r"use --method knn .* or raise --max-memory"):
-        plan_all_pairs(n, d, method="dense", memory_limit=knn.peak_bytes + 1,
-                       option_names={"knn": "--method knn", "memory": "--max-memory"})
+    # The remedies are data; the command line phrases them with its flags.
+    from conformap.cli._common import flag_spelling
+
+    err = info.value
+    assert [(r.option, r.value) for r in err.remedies] == [("method", "knn"),
+                                                           ("memory_limit", None)]
+    assert "--" not in str(err)
+    cli = err.respell(flag_spelling)
+    assert isinstance(cli, ResourceError) and cli.remedies == err.remedies
+    assert re.search(r"use --method knn \(memory ~.*\), or raise --max-memory", str(cli))
 
 
 def test_features_too_large_suggest_the_cache():
-    with pytest.raises(ResourceError, match=r"feature vectors alone take .*use cache_dir"):
+    with pytest.raises(ResourceError, match=r"use cache_dir to keep the feature vectors"):
         plan_all_pairs(200, 10**7, memory_limit=GiB)
     # Memory-mapped features (a cache) do not count against the limit.
     assert plan_all_pairs(200, 10**7, memory_limit=GiB, features_in_memory=False).method == "dense"

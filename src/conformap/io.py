@@ -248,7 +248,28 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
 
 
 class OutputError(ValueError):
-    """An output location cannot be used; the message names the path the user gave."""
+    """An output location cannot be used.
+
+    Attributes
+    ----------
+    path : Path
+        The offending file or directory.
+    reason : {"exists", "missing", "not_a_directory", "is_a_directory", "unwritable"}
+    detail : str
+        The operating system's words for "unwritable" (e.g. "Read-only file system").
+    """
+
+    MESSAGES = {
+        "exists": "{path} exists; pass overwrite=True to replace it, or choose another path",
+        "missing": "directory {path} does not exist; create it first or choose another path",
+        "not_a_directory": "{path} is a file, not a directory; choose another path",
+        "is_a_directory": "{path} is a directory; choose another path",
+        "unwritable": "cannot write in {path} ({detail}); choose another path",
+    }
+
+    def __init__(self, path, reason: str, detail: str = "", message: str | None = None):
+        self.path, self.reason, self.detail = Path(path), reason, detail
+        super().__init__(message or self.MESSAGES[reason].format(path=path, detail=detail))
 
 
 def _create_temp(directory: Path, name: str, suffix: str) -> Path:
@@ -311,75 +332,68 @@ def _probe_writable(directory: Path) -> str | None:
     return None
 
 
-def check_output_dir(directory, *, given: str | None = None, may_create: bool = False,
-                     option: str = "--out") -> Path:
+def check_output_dir(directory, *, may_create: bool = False) -> Path:
     """Check that files can be written in ``directory`` before any work is done.
 
     Parameters
     ----------
     directory : path
-    given : str, optional
-        The path as the user wrote it, for the message (default ``directory``).
     may_create : bool, default False
-        ``directory`` is a command's own output directory: it may be missing (the command
+        ``directory`` is a command's own output directory: it may be missing (the caller
         creates it when it writes), provided that its parent exists and is writable. Any other
         missing directory is an error: a typo such as ``/nonexistent/emb`` must not create
         ``/nonexistent``.
-    option : str
-        Option name for the message.
 
     Raises
     ------
     OutputError
-        Naming ``given``: the directory (or its parent) is missing, is a file, or is not
-        writable (a read-only file system, no permission).
+        With ``reason`` "missing", "not_a_directory" or "unwritable" (a read-only file system,
+        no permission; tried by creating and removing a file) and the offending ``path``.
     """
     d = Path(directory)
-    given = str(d) if given is None else str(given)
-    where = f"{option} {given}" if option else given
     if d.exists():
         if not d.is_dir():
-            raise OutputError(f"{where}: {d} is a file, not a directory; choose another path")
+            raise OutputError(d, "not_a_directory")
     elif may_create:
         parent = d.parent
-        if not parent.is_dir():
-            what = "is a file" if parent.exists() else "does not exist"
-            raise OutputError(f"{where}: the parent directory {parent} {what}; create it first "
-                              "or choose another path")
-        check_output_dir(parent, given=given, option=option)
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(parent, "not_a_directory")
+        if not parent.exists():
+            raise OutputError(parent, "missing")
+        check_output_dir(parent)
         return d
     else:
         probe = d
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
         if probe.exists() and not probe.is_dir():
-            raise OutputError(f"{where}: {probe} is a file, not a directory; choose another path")
-        raise OutputError(f"{where}: directory {d} does not exist; create it first "
-                          f"(mkdir -p {d}) or choose another path")
+            raise OutputError(probe, "not_a_directory")
+        raise OutputError(d, "missing")
     reason = _probe_writable(d)
     if reason is not None:
-        raise OutputError(f"{where}: cannot write in {d} ({reason}); choose another path")
+        raise OutputError(d, "unwritable", reason)
     return d
 
 
-def check_output_files(paths: Sequence[str | os.PathLike], *, overwrite: bool = False,
-                       given: str | None = None, option: str = "--out") -> list[Path]:
+def check_output_files(paths: Sequence[str | os.PathLike], *, overwrite: bool = False
+                       ) -> list[Path]:
     """Check before any work that ``paths`` can be written: parents writable, none existing.
 
-    An existing file is refused unless ``overwrite``; an existing directory is always refused.
-    Messages name ``given`` (the user's spelling of the output) and the offending file.
+    An existing file is refused unless ``overwrite``; an existing directory always is.
+
+    Raises
+    ------
+    OutputError
+        See :func:`check_output_dir`; also ``reason`` "exists" and "is_a_directory".
     """
     out = [Path(p) for p in paths]
-    given = str(out[0]) if given is None and out else given
-    where = f"{option} {given}" if option else str(given)
     for parent in dict.fromkeys(p.parent for p in out):
-        check_output_dir(parent, given=given, option=option)
+        check_output_dir(parent)
     for p in out:
         if p.is_dir():
-            raise OutputError(f"{where}: {p} is a directory; choose another path")
+            raise OutputError(p, "is_a_directory")
         if p.exists() and not overwrite:
-            raise OutputError(f"{where}: {p} exists; pass --overwrite to replace it, or choose "
-                              "another path")
+            raise OutputError(p, "exists")
     return out
 
 

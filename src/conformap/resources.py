@@ -30,7 +30,9 @@ from ._validation import check_choice, check_int
 
 __all__ = [
     "Estimate",
+    "Remedy",
     "ResourceError",
+    "api_spelling",
     "available_memory",
     "estimate_all_pairs",
     "format_bytes",
@@ -60,8 +62,61 @@ EMD_EXPONENT = 2.7
 KNN_BLOCK = 256
 
 
+@dataclass(frozen=True)
+class Remedy:
+    """One way out of a :class:`ResourceError`, as data: the caller phrases it.
+
+    Attributes
+    ----------
+    verb : str
+        "use" or "raise".
+    option : str or None
+        The parameter, in the Python API's name: ``"method"``, ``"memory_limit"``,
+        ``"cache_dir"``; None for advice that is not an option (``text`` says it all).
+    value : str or None
+        The option's value (``"knn"``), if any.
+    note : str
+        What it costs or does, e.g. ``"(memory ~1.2 GiB)"``.
+    """
+
+    verb: str = "use"
+    option: str | None = None
+    value: str | None = None
+    note: str = ""
+
+
+def api_spelling(option: str, value: str | None) -> str:
+    """How the Python API spells an option: ``method='knn'``, ``memory_limit``."""
+    return option if value is None else f"{option}={value!r}"
+
+
 class ResourceError(MemoryError, ValueError):
-    """The computation would not fit; the message names the option that makes it fit."""
+    """The computation would not fit; the message names the options that make it fit.
+
+    Parameters
+    ----------
+    problem : str
+        What does not fit and by how much.
+    remedies : sequence of Remedy
+        Ways out, in order of preference.
+    spell : callable (option, value) -> str, optional
+        How to name an option; default :func:`api_spelling`. The command line passes its
+        own flag names, so this module never phrases command-line flags.
+    """
+
+    def __init__(self, problem: str, remedies=(), *, spell=api_spelling):
+        self.problem = problem
+        self.remedies = tuple(remedies)
+        parts = [" ".join(x for x in (r.verb if r.option else "",
+                                      spell(r.option, r.value) if r.option else "",
+                                      r.note) if x)
+                 for r in self.remedies]
+        advice = parts[0] if len(parts) < 2 else ", ".join(parts[:-1]) + ", or " + parts[-1]
+        super().__init__(f"{problem}; {advice}" if advice else problem)
+
+    def respell(self, spell) -> ResourceError:
+        """The same error, its options named by ``spell`` (e.g. as command-line flags)."""
+        return ResourceError(self.problem, self.remedies, spell=spell)
 
 
 @dataclass(frozen=True)
@@ -268,7 +323,6 @@ def plan_all_pairs(
     memory_limit: int | None = None,
     features_in_memory: bool = True,
     dense_max_items: int | None = None,
-    option_names: dict | None = None,
     exact_emd: bool = False,
 ) -> Estimate:
     """Choose dense or kNN for ``n`` items, or stop if nothing fits.
@@ -284,10 +338,6 @@ def plan_all_pairs(
         Default :data:`conformap.estimators.DENSE_MAX_ITEMS` (3000), the estimator's own limit.
     memory_limit : int, optional
         Bytes; default :data:`MEMORY_FRACTION` of :func:`available_memory`.
-    option_names : dict, optional
-        How to name the options in messages: keys ``knn`` (default ``"method='knn'"``),
-        ``memory`` (``"memory_limit"``) and ``cache`` (``"cache_dir"``); the CLI passes
-        ``--method knn``, ``--max-memory`` and ``--cache DIR``.
 
     Returns
     -------
@@ -298,25 +348,26 @@ def plan_all_pairs(
     ------
     ResourceError
         (a MemoryError and a ValueError) if the chosen or requested path would exceed
-        ``memory_limit``; the message gives the estimate and the option to use instead.
+        ``memory_limit``; the message gives the estimate and the options to use instead, and
+        its ``remedies`` hold them as data (:class:`Remedy`, Python API names) for callers
+        that phrase them otherwise (:meth:`ResourceError.respell`).
     """
     method = check_choice(method, "method", ["auto", "dense", "knn"])
     if dense_max_items is None:
         from .estimators import DENSE_MAX_ITEMS as dense_max_items
-    names = {"knn": "method='knn'", "memory": "memory_limit", "cache": "cache_dir"}
-    names.update(option_names or {})
     limit = int(MEMORY_FRACTION * available_memory()) if memory_limit is None else int(memory_limit)
     kw = dict(dtype=dtype, n_neighbors=n_neighbors, n_voxels=n_voxels,
               features_in_memory=features_in_memory)
     if exact_emd:
         if method == "knn":
-            raise ValueError(f"{names['knn']}: not available for exact EMD; use the dense path")
+            raise ValueError("method='knn': not available for exact EMD; use the dense path")
         est = estimate_all_pairs(n, n_features, method="dense", exact_emd=True, **kw)
         if est.peak_bytes > limit:
             raise ResourceError(
                 f"exact EMD for {n} items of {n_features:,} voxels needs "
-                f"~{format_bytes(est.peak_bytes)} but the limit is {format_bytes(limit)}; use "
-                f"the WEMD approximation, downsample the maps, or raise {names['memory']}"
+                f"~{format_bytes(est.peak_bytes)} but the limit is {format_bytes(limit)}",
+                [Remedy(note="use the WEMD approximation"), Remedy(note="downsample the maps"),
+                 _RAISE_LIMIT],
             )
         return est
     dense = estimate_all_pairs(n, n_features, method="dense", **kw)
@@ -329,27 +380,33 @@ def plan_all_pairs(
     elif method == "dense":
         if dense.peak_bytes <= limit:
             return dense
-        hint = (f"use {names['knn']} (memory ~{format_bytes(knn.peak_bytes)})"
-                if knn.peak_bytes <= limit else _feature_hint(knn, names))
+        if knn.peak_bytes <= limit:
+            hint = [Remedy("use", "method", "knn", f"(memory ~{format_bytes(knn.peak_bytes)})")]
+        else:
+            hint = _feature_hint(knn)
         raise ResourceError(
             f"the dense all-pairs path for {n} items needs ~{format_bytes(dense.peak_bytes)} "
-            f"but the limit is {format_bytes(limit)}; {hint}, or raise {names['memory']}"
+            f"but the limit is {format_bytes(limit)}", [*hint, _RAISE_LIMIT],
         )
     elif knn.peak_bytes <= limit:
         return knn
     raise ResourceError(
         f"even the k-nearest-neighbour path for {n} items x {n_features:,} features needs "
-        f"~{format_bytes(knn.peak_bytes)} but the limit is {format_bytes(limit)}; "
-        f"{_feature_hint(knn, names)}, or raise {names['memory']}"
+        f"~{format_bytes(knn.peak_bytes)} but the limit is {format_bytes(limit)}",
+        [*_feature_hint(knn), _RAISE_LIMIT],
     )
 
 
-def _feature_hint(est: Estimate, names: dict) -> str:
+_RAISE_LIMIT = Remedy("raise", "memory_limit")
+
+
+def _feature_hint(est: Estimate) -> list[Remedy]:
     if est.memory.get("features", 0) > est.peak_bytes / 2:
-        return (f"the feature vectors alone take {format_bytes(est.memory['features'])}: use "
-                f"{names['cache']} to keep them on disk (memory-mapped), downsample the maps "
-                "or use fewer items")
-    return "use fewer items or fewer neighbours"
+        return [Remedy("use", "cache_dir", None,
+                       f"to keep the feature vectors (alone "
+                       f"{format_bytes(est.memory['features'])}) on disk, memory-mapped"),
+                Remedy(note="downsample the maps or use fewer items")]
+    return [Remedy(note="use fewer items or fewer neighbours")]
 
 
 def measure_throughput(n_rows: int = 32, n_features: int = 100_000, dtype=np.float32) -> float:

@@ -113,7 +113,18 @@ def _resolve(shape: Sequence[int], wavelet: str, level: int | None, mode: str):
     if not w.orthogonal:
         raise ValueError(f"wavelet: {wavelet!r} is not orthogonal; WEMD needs an orthonormal basis")
     check_choice(mode, "mode", pywt.Modes.modes)
-    level = default_level(shape) if level is None else check_int(level, "level", low=1, high=30)
+    deepest = default_level(shape)
+    if level is None:
+        level = deepest
+    else:
+        level = check_int(level, "level", low=1)
+        if level > deepest:
+            # Deeper levels only transform the zero padding: the coarsest wavelets already
+            # span the grid, so they add coefficients but no information.
+            raise ValueError(
+                f"level: {level} is too deep for a grid of shape {shape}; use at most {deepest} "
+                "(ceil(log2(max(shape))), the default: the coarsest wavelets then span the grid)"
+            )
     return shape, w, level
 
 

@@ -34,6 +34,17 @@ def format_warning(message, category, *args, **kwargs) -> str:
     return f"conformap: warning: {text}\n"
 
 
+#: Python API parameter -> the command line's flag (for messages the library returns as data).
+FLAGS = {"method": "--method", "memory_limit": "--max-memory", "cache_dir": "--cache DIR",
+         "negative": "--negative", "level": "--level", "n_neighbors": "--n-neighbors"}
+
+
+def flag_spelling(option: str, value: str | None) -> str:
+    """How the command line spells an option: ``--method knn``, ``--max-memory``."""
+    flag = FLAGS.get(option, "--" + option.replace("_", "-"))
+    return flag if value is None else f"{flag} {value}"
+
+
 def bandwidth_arg(text: str):
     """``auto``/rule name, or a positive float."""
     from ..bandwidth import BANDWIDTH_RULES
@@ -96,14 +107,37 @@ def progress_enabled(args) -> bool:
     return not getattr(args, "quiet", False)
 
 
+#: How the command line words an :class:`conformap.io.OutputError` (the library gives data).
+OUTPUT_MESSAGES = {
+    "exists": "{path} exists; pass --overwrite to replace it, or choose another path",
+    "missing": "directory {path} does not exist; create it first (mkdir -p {path}) or choose "
+               "another path",
+    "not_a_directory": "{path} is a file, not a directory; choose another path",
+    "is_a_directory": "{path} is a directory; choose another path",
+    "unwritable": "cannot write in {path} ({detail}); choose another path",
+}
+
+
+def _given(args, option: str) -> str:
+    return str(getattr(args, option.lstrip("-").replace("-", "_")))
+
+
+def _phrased(err, option: str, given: str):
+    from ..io import OutputError
+
+    text = OUTPUT_MESSAGES[err.reason].format(path=err.path, detail=err.detail)
+    return OutputError(err.path, err.reason, err.detail, message=f"{option} {given}: {text}")
+
+
 def check_stem_outputs(args, stem: Path, endings, *, option: str = "--out") -> list[Path]:
     """Check the files ``stem + ending`` before computing (see the module docstring)."""
-    from ..io import check_output_files
+    from ..io import OutputError, check_output_files
 
-    given = getattr(args, option.lstrip("-").replace("-", "_"), None)
-    return check_output_files([stem_path(stem, e) for e in endings],
-                              overwrite=getattr(args, "overwrite", False),
-                              given=str(given if given is not None else stem), option=option)
+    try:
+        return check_output_files([stem_path(stem, e) for e in endings],
+                                  overwrite=getattr(args, "overwrite", False))
+    except OutputError as err:
+        raise _phrased(err, option, _given(args, option)) from None
 
 
 def check_output_directory(args, *, option: str = "--out") -> Path:
@@ -114,12 +148,16 @@ def check_output_directory(args, *, option: str = "--out") -> Path:
     """
     from ..io import OutputError, check_output_dir
 
-    given = str(getattr(args, option.lstrip("-").replace("-", "_")))
+    given = _given(args, option)
     out = Path(given)
-    check_output_dir(out, given=given, may_create=True, option=option)
+    try:
+        check_output_dir(out, may_create=True)
+    except OutputError as err:
+        raise _phrased(err, option, given) from None
     if out.is_dir() and any(out.iterdir()) and not getattr(args, "overwrite", False):
-        raise OutputError(f"{option} {given}: directory exists and is not empty; pass "
-                          "--overwrite to replace its outputs, or choose another directory")
+        raise OutputError(out, "exists", message=(
+            f"{option} {given}: directory exists and is not empty; pass --overwrite to "
+            "replace its outputs, or choose another directory"))
     return out
 
 
@@ -154,7 +192,8 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
         "--level",
         type=positive_int,
         default=None,
-        help="WEMD levels (default floor(log2(min(shape))))",
+        help="WEMD levels, at most ceil(log2(max(shape))) of the grid, which is also the "
+        "default (the coarsest wavelets then span the grid)",
     )
     g.add_argument(
         "--negative",

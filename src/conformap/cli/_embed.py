@@ -9,6 +9,7 @@ import numpy as np
 
 from ._common import (
     add_embedding_options,
+    flag_spelling,
     add_output_options,
     check_stem_outputs,
     output_stem,
@@ -113,8 +114,8 @@ def plan(args, stack):
     import math
 
     from ..estimators import DENSE_MAX_ITEMS
-    from ..resources import plan_all_pairs
-    from ..wemd import wemd_size
+    from ..resources import ResourceError, plan_all_pairs
+    from ..wemd import default_level, wemd_size
 
     n, shape = stack.data.shape[0], stack.data.shape[1:]
     if args.n_components + 2 > n:  # fail before the long computation, as diffusion_map would
@@ -123,6 +124,11 @@ def plan(args, stack):
             f"items, got {n}; use fewer components or more data"
         )
     voxels = math.prod(shape)
+    if args.metric == "wemd" and args.level is not None and args.level > default_level(shape):
+        raise ValueError(
+            f"--level {args.level}: too deep for the grid of shape {shape}; use at most "
+            f"{default_level(shape)} (ceil(log2(max(shape))), the default)"
+        )
     if args.metric == "wemd":
         n_features = wemd_size(shape, wavelet=args.wavelet, level=args.level)
     else:
@@ -130,13 +136,14 @@ def plan(args, stack):
     method = args.method
     if args.metric == "emd" and method == "auto":
         method = "dense"
-    est = plan_all_pairs(
-        n, n_features, dtype=stack.data.dtype, method=method, n_neighbors=args.n_neighbors,
-        n_voxels=voxels if args.metric == "wemd" else None, memory_limit=args.max_memory,
-        features_in_memory=not args.cache, exact_emd=args.metric == "emd",
-        option_names={"knn": "--method knn", "memory": "--max-memory",
-                      "cache": "--cache DIR"},
-    )
+    try:
+        est = plan_all_pairs(
+            n, n_features, dtype=stack.data.dtype, method=method, n_neighbors=args.n_neighbors,
+            n_voxels=voxels if args.metric == "wemd" else None, memory_limit=args.max_memory,
+            features_in_memory=not args.cache, exact_emd=args.metric == "emd",
+        )
+    except ResourceError as err:
+        raise err.respell(flag_spelling) from None
     if not args.quiet:
         note = ""
         if args.method == "auto" and est.method == "knn" and n <= DENSE_MAX_ITEMS:
