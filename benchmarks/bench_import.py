@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = measure(args.repeats)
     doc = {
-        "command": "python -m benchmarks.bench_import --repeats %d" % args.repeats,
+        "command": f"python -m benchmarks.bench_import --repeats {args.repeats}",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": os.cpu_count()},

@@ -81,16 +81,20 @@ def test_cli_outputs_are_readable_by_the_group(points, tmp_path, umask, capsys):
 
 def test_atomic_write_error_names_the_final_path(tmp_path):
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(OSError) as info:
+    with pytest.raises(OSError, match="cannot write here") as info:
         cio.write_npz(tmp_path / "afile" / "x.npz", x=np.ones(2))
     msg = str(info.value)
     assert str(tmp_path / "afile" / "x.npz") in msg and ".part" not in msg
 
 
 def test_failed_block_leaves_nothing(tmp_path):
-    with pytest.raises(RuntimeError), cio.atomic_path(tmp_path / "o.npz") as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError
+    def half_write():
+        with cio.atomic_path(tmp_path / "o.npz") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        half_write()
     assert list(tmp_path.iterdir()) == []
 
 

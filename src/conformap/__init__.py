@@ -68,17 +68,17 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
-    from . import datasets, evaluate
-    from ._validation import ConformapWarning, NegativeDensityWarning
-    from .bandwidth import select_bandwidth
-    from .cache import DiskCache, cached_distances
-    from .diffusion import DiffusionMapResult, diffusion_map, nystrom_extension
-    from .distances import emd_distances, kneighbors_distances, pairwise_distances
-    from .estimators import DiffusionMap
-    from .product import ProductManifoldFactorizer, factorize
-    from .resources import ResourceError, estimate_all_pairs, plan_all_pairs
-    from .structures import read_models, structures_to_maps
-    from .wemd import (
+    from . import datasets, evaluate  # noqa: F401
+    from ._validation import ConformapWarning, NegativeDensityWarning  # noqa: F401
+    from .bandwidth import select_bandwidth  # noqa: F401
+    from .cache import DiskCache, cached_distances  # noqa: F401
+    from .diffusion import DiffusionMapResult, diffusion_map, nystrom_extension  # noqa: F401
+    from .distances import emd_distances, kneighbors_distances, pairwise_distances  # noqa: F401
+    from .estimators import DiffusionMap  # noqa: F401
+    from .product import ProductManifoldFactorizer, factorize  # noqa: F401
+    from .resources import ResourceError, estimate_all_pairs, plan_all_pairs  # noqa: F401
+    from .structures import read_models, structures_to_maps  # noqa: F401
+    from .wemd import (  # noqa: F401  # noqa: F401
         WaveletBand,
         default_level,
         wemd_bands,

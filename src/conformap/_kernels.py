@@ -30,9 +30,19 @@ import numba
 import numpy as np
 
 __all__ = [
-    "abs_stats", "active_runs", "compact_rows", "gather_scaled", "pair_dots", "pairwise_block",
-    "restores_threads", "row_abs_stats", "set_threads", "threads", "transpose_scaled", "triplet_dots",
     "TRIPLET_BLOCK",
+    "abs_stats",
+    "active_runs",
+    "compact_rows",
+    "gather_scaled",
+    "pair_dots",
+    "pairwise_block",
+    "restores_threads",
+    "row_abs_stats",
+    "set_threads",
+    "threads",
+    "transpose_scaled",
+    "triplet_dots",
 ]
 
 # Rows per block on each side: 128 re-packs each block half as often as 64 (n = 800 WEMD,

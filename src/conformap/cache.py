@@ -9,8 +9,8 @@ all chunks exist they are assembled into ``result.npy`` (``result.npz`` for spar
 k-nearest-neighbour distances) and the chunks are deleted. Every saved file has a checksum of
 its bytes next to it (``<file>.blake2b``, BLAKE2b-128); a chunk or result that cannot be read,
 has the wrong shape, or whose bytes do not match the checksum is reported (a logged warning),
-deleted and recomputed, never used. Cached numbers are bitwise identical to uncached ones (chunking is over rows and
-every row is computed independently).
+deleted and recomputed, never used. Cached numbers are bitwise identical to uncached ones
+(chunking is over rows and every row is computed independently).
 
 >>> from conformap.cache import DiskCache
 >>> cache = DiskCache("cache/")                                     # doctest: +SKIP

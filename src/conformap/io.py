@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -259,7 +260,7 @@ class OutputError(ValueError):
         The operating system's words for "unwritable" (e.g. "Read-only file system").
     """
 
-    MESSAGES = {
+    MESSAGES: ClassVar[dict[str, str]] = {
         "exists": "{path} exists; pass overwrite=True to replace it, or choose another path",
         "missing": "directory {path} does not exist; create it first or choose another path",
         "not_a_directory": "{path} is a file, not a directory; choose another path",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+
 from ._common import add_output_options, check_output_directory, progress_enabled
 
 
@@ -27,13 +28,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from tqdm.auto import tqdm
+
     from ..datasets import make_rotor
     from ..estimators import DiffusionMap
     from ..evaluate import circle_recovery
     from ..io import atomic_path, write_csv
     from ..plotting import pyplot, save_figure
-    from tqdm.auto import tqdm
-
     from ._common import output_stem
     from ._embed import write_outputs
 

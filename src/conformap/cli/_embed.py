@@ -9,9 +9,9 @@ import numpy as np
 
 from ._common import (
     add_embedding_options,
-    flag_spelling,
     add_output_options,
     check_stem_outputs,
+    flag_spelling,
     output_stem,
     progress_enabled,
     stem_path,
