@@ -229,3 +229,6 @@ def test_reproduce_earthmover_small(tmp_path, capsys):
     ):
         assert (tmp_path / "em" / name).is_file()
     assert "Median angular recovery error" in (tmp_path / "em" / "tables.md").read_text()
+    # progress: readable lines on stdout (no raw dicts), a tqdm bar of stages on stderr
+    assert "[earthmover] fig3 done: distance grows" in out and "{" not in out
+    assert "reproduce earthmover" in err

@@ -137,7 +137,8 @@ def run(args) -> int:
         "level": args.level,
     }
     summary["fig3"] = fig3(args, out, plt)
-    _log(f"fig3 done: {summary['fig3']}")
+    _log("fig3 done: distance grows with the angle up to "
+         + ", ".join(f"{v:g} deg ({k.split('_')[0].upper()})" for k, v in summary["fig3"].items()))
 
     errors: dict = {}  # (noise, metric, n) -> list of median errors over seeds
     geometry: dict = {}  # (noise, metric, n) -> list of geometry correlations over seeds

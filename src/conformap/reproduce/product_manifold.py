@@ -363,7 +363,7 @@ def _table1(cfg, out, seed, rows_extra):
         table.append({"N": N, "diffusion_map_s": t["diffusion_map"], "alg1_s": t["triplets"],
                       "sorting_s": t["sorting"], "accuracy": ev.accuracy,
                       "n_assigned": ev.n_assigned})
-        _log(f"Table 1: N={N}: {t}")
+        _log(f"Table 1: N={N}: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
     rows_extra["table1"] = {"n": n, "rows": table}
 
 
