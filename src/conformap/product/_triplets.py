@@ -219,9 +219,8 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     r"""Float64 similarities of every triplet that can be the best of its k (others: -1).
 
     All admissible triplets are first scored in float32 (half the memory traffic of the
-    bandwidth-bound kernel). With unit-norm columns, blocks of :math:`m` =
-    ``TRIPLET_BLOCK`` samples
-    summed in float32 and the blocks in float64, each float32 similarity is within
+    bandwidth-bound kernel). With unit-norm columns, blocks of :math:`m` = ``TRIPLET_BLOCK``
+    samples summed in float32 and the blocks in float64, each float32 similarity is within
     :math:`\epsilon = 1.5 (m + 7) u` (u = 2^-24; about 4.7e-5 at m = 512) of the float64 one:
     rounding the inputs and the product costs 3u, each block sum :math:`\gamma_{m+4}
     \sum |\varphi_i\varphi_j\varphi_k| \le \gamma_{m+4} \|\varphi_i\varphi_j\|` by
