@@ -4,7 +4,6 @@ against the grid, maps keep their origin, and a single point to factorize is a c
 from __future__ import annotations
 
 import math
-import subprocess
 import sys
 import warnings
 
@@ -40,37 +39,51 @@ def test_negative_warning_advises_options_that_exist(noisy):
         DiffusionMap(metric="wemd", metric_params={"negative": "error"}).fit(noisy)
 
 
-def test_negative_warning_once_per_run():
-    code = (
-        "import warnings\n"
-        "import conformap\n"
-        "from conformap.datasets import make_rotor\n"
-        "maps = make_rotor(10, noise=0.1, shape=(10, 16, 10), rng=0)[0]\n"
-        "conformap.DiffusionMap(metric='wemd').fit(maps)\n"
-        "conformap.wemd_distances(maps)\n"
-        "conformap.wemd_embedding(maps)\n"
-        "conformap.wemd_embedding(maps[:5])\n"
-    )
-    proc = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
-                          text=True, check=True)
-    assert proc.stderr.count("NegativeDensityWarning") == 1, proc.stderr
+@pytest.fixture
+def fresh_run(monkeypatch):
+    """A new run as far as warnings go: nothing shown yet."""
+    import conformap._validation as v
+
+    monkeypatch.setattr(v, "_SHOWN", set())
 
 
-def test_cli_warns_once_with_its_own_flags(tmp_path):
-    def cli(*argv):  # a fresh process: the command's own warning filters and formatting
-        code = "import sys; from conformap.cli import main; sys.exit(main(sys.argv[1:]))"
-        proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stderr
+def test_negative_warning_once_per_run(noisy, fresh_run):
+    from conformap import wemd_distances
 
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        DiffusionMap(metric="wemd").fit(noisy)
+        wemd_distances(noisy)
+        wemd_embedding(noisy)
+        wemd_embedding(noisy[:5])
+    assert sum(issubclass(w.category, NegativeDensityWarning) for w in seen) == 1
+    # a filter that asks for every occurrence still gets every one
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        wemd_embedding(noisy)
+        wemd_embedding(noisy)
+    assert sum(issubclass(w.category, NegativeDensityWarning) for w in seen) == 2
+
+
+def test_cli_warns_once_with_its_own_flags(tmp_path, capsys, monkeypatch, fresh_run):
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    monkeypatch.setattr(warnings, "showwarning", show)  # print, as outside pytest
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() sets it
     d = tmp_path / "noisy"
-    cli("simulate", "--out", d, "-n", "10", "--noise", "0.1", "--shape", *SHAPE, "--quiet")
-    err = cli("embed", d, "--out", tmp_path / "e", "--quiet")
+    assert main(["simulate", "--out", str(d), "-n", "10", "--noise", "0.1", "--shape",
+                 *map(str, SHAPE), "--quiet"]) == 0
+    with warnings.catch_warnings():
+        assert main(["embed", str(d), "--out", str(tmp_path / "e"), "--quiet"]) == 0
+        assert main(["embed", str(d), "--out", str(tmp_path / "e2"), "--quiet"]) == 0
+    err = capsys.readouterr().err
     assert err.count("negative voxels") == 1, err
     assert "--negative keep" in err and "metric_params" not in err
-    err = cli("embed", d, "--out", tmp_path / "f", "--quiet", "--negative", "keep")
-    assert "negative voxels" not in err
+    with warnings.catch_warnings():
+        assert main(["embed", str(d), "--out", str(tmp_path / "f"), "--quiet", "--negative",
+                     "keep"]) == 0
+    assert "negative voxels" not in capsys.readouterr().err
 
 
 def test_level_is_checked_against_the_grid(tmp_path, capsys):

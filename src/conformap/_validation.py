@@ -308,16 +308,19 @@ def validate_items(estimator, X, *, reset: bool, min_samples: int = 1, min_featu
     nd = X.ndim if isinstance(X, np.ndarray) else (2 if sp.issparse(X) else None)
     if nd is None:  # lists, DataFrames, array-likes: their numpy shape
         nd = 2 if hasattr(X, "columns") else np.asarray(X).ndim
+    # NaN/inf are checked below, naming the first bad item (scikit-learn's message does not).
     if nd <= 2:
         X = validate_data(estimator, X, reset=reset, accept_sparse=False, dtype=dtype,
-                          ensure_min_features=1)
+                          ensure_min_features=1, ensure_all_finite=False)
     else:
         X = check_array(X, accept_sparse=False, allow_nd=True, dtype=dtype, input_name="X",
-                        estimator=name)
+                        estimator=name, ensure_all_finite=False)
         if X.size == 0:
             raise ValueError(f"X: items of shape {X.shape[1:]} hold 0 feature(s) (shape="
                              f"{X.shape}) while a minimum of 1 is required by {name}")
         validate_data(estimator, X.reshape(X.shape[0], -1), reset=reset, skip_check_array=True)
+    if X.size:  # bad values first: they are reported whatever the other problems
+        check_finite_items(X, "X")
     _check_min_samples(X, min_samples, needs or name)
     if reset:
         n_values = int(np.prod(X.shape[1:]))
