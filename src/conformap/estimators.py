@@ -84,7 +84,20 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     bandwidth_ : float
     n_neighbors_ : int or None
         Neighbours used (knn path), else None.
+    n_features_in_ : int
+        Values per training item (voxels of a map, coordinates of a vector); for
+        metric="precomputed", the number of training items.
+    item_shape_ : tuple of int
+        Shape of one training item (e.g. (nz, ny, nx)); ``transform`` requires the same.
     result_ : DiffusionMapResult
+
+    Notes
+    -----
+    Input is validated once, at the top of ``fit`` and ``transform``, by scikit-learn's
+    ``validate_data``: read-only and memory-mapped arrays are used as they are; sparse items,
+    complex or non-numeric arrays, NaN/inf (naming the item), empty arrays and too few items
+    are clear errors. ``__sklearn_tags__`` declares what each metric accepts;
+    :func:`expected_failed_checks` lists the scikit-learn checks WEMD fails by design.
     """
 
     def __init__(

@@ -383,6 +383,9 @@ class ProductManifoldFactorizer(BaseEstimator):
     embeddings_ : list of ndarray, each shape (n, <= n_components)
         Per-factor diffusion coordinates.
     bandwidth_, delta_ : float
+    n_features_in_ : int
+        Values per point (or training items for metric="precomputed").
+    item_shape_ : tuple of int
     result_ : FactorizationResult
     """
 
