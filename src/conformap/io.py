@@ -153,7 +153,7 @@ def _check_item(item: np.ndarray, name: str, densities: bool) -> None:
         )
 
 
-def read_stack(inputs, *, densities: bool = True) -> Stack:
+def read_stack(inputs, *, densities: bool = True, datadir=None) -> Stack:
     """Read densities from files (see the module docstring for the accepted inputs).
 
     Parameters
@@ -165,6 +165,9 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
         Items must be densities (positive total mass; required by WEMD and EMD). Pass False
         for feature vectors or point coordinates compared by Euclidean distance, which may be
         signed or zero.
+    datadir : path, optional
+        For a RELION ``.star`` or cryoSPARC ``.cs`` particle file: the folder its stack paths
+        are relative to (see :mod:`conformap.particles`).
 
     Returns
     -------
@@ -180,6 +183,10 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
         non-numeric arrays, and items with NaN/infinite voxels, all zeros or non-positive total
         mass (naming the item).
     """
+    from . import particles  # one dispatch: STAR/.cs particle sets
+
+    if particles.is_particle_file(inputs):
+        return particles.read_particles(_expand(inputs)[0], datadir=datadir, densities=densities)
     paths = _expand(inputs)
     arrays, names = [], []
     # One volume per .mrc/.map file: fill a preallocated array instead of stacking a list at
