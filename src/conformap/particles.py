@@ -36,10 +36,12 @@ __all__ = [
     "PARTICLE_SUFFIXES",
     "ParticleTable",
     "is_particle_file",
+    "particle_set_names",
     "particle_block_name",
     "read_particle_table",
     "read_particles",
     "read_star_blocks",
+    "write_particle_set",
 ]
 
 PARTICLE_SUFFIXES = (".star", ".cs")
@@ -399,6 +401,13 @@ def _check_images(data: np.ndarray, table: ParticleTable, densities: bool) -> No
         )
 
 
+def particle_set_names(n: int, n_stacks: int = 3) -> list[str]:
+    """The ``rlnImageName`` of each image (in image order) that :func:`write_particle_set` uses."""
+    n_stacks = max(1, min(int(n_stacks), n))
+    return [f"{i // n_stacks + 1:06d}@Particles/stack_{i % n_stacks + 1:02d}.mrcs"
+            for i in range(n)]
+
+
 def write_particle_set(
     images,
     folder,
@@ -450,14 +459,12 @@ def write_particle_set(
         raise ValueError(f"relion: expected '3.0' or '3.1', got {relion!r}")
     folder = Path(folder)
     n = len(images)
+    names = particle_set_names(n, n_stacks)
     n_stacks = max(1, min(int(n_stacks), n))
-    names = [""] * n
     for s in range(n_stacks):
         members = np.arange(s, n, n_stacks)
-        rel = f"Particles/stack_{s + 1:02d}.mrcs"
-        write_mrc(folder / rel, images[members], voxel_size=pixel_size)
-        for j, i in enumerate(members):
-            names[i] = f"{j + 1:06d}@{rel}"
+        write_mrc(folder / f"Particles/stack_{s + 1:02d}.mrcs", images[members],
+                  voxel_size=pixel_size)
     df = pd.DataFrame({"rlnImageName": names})
     for key, values in (columns or {}).items():
         df[key] = np.asarray(values)

@@ -8,16 +8,20 @@ import numpy as np
 
 from .io import atomic_path
 
-__all__ = ["save_figure", "scatter_embedding"]
+__all__ = ["pyplot", "save_figure", "scatter_embedding"]
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt
+
+
+_pyplot = pyplot  # the name other modules used before it was public
 
 
 def save_figure(fig, path) -> Path:

@@ -13,7 +13,8 @@ from .._validation import ConformapWarning
 __all__ = ["build_parser", "main"]
 
 #: Sub-command modules (``_<name>.py``), each with ``register(subparsers)``.
-COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize")
+COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize",
+            "particles", "export", "report", "trajectory")
 
 
 def build_parser() -> argparse.ArgumentParser:

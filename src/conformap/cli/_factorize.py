@@ -75,10 +75,12 @@ def register(sub) -> None:
                    help="ground-truth coordinates (rows in input order or joined on names) to "
                    "plot the factor eigenvectors on; default: the first two numeric columns")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--datadir", default=None, metavar="DIR",
+                   help="for a .star/.cs particle file: the folder its stack paths are relative to")
     p.set_defaults(func=run)
 
 
-def _read_points(inputs: list[str]):
+def _read_points(inputs: list[str], *, datadir=None, densities=True):
     """A point cloud / feature array and item names."""
     from ..io import InputError, read_stack
 
@@ -112,7 +114,7 @@ def _read_points(inputs: list[str]):
             bad = int(np.flatnonzero(~np.isfinite(data.reshape(len(data), -1)).all(1))[0])
             raise InputError(f"{path}: row {bad} contains NaN or infinite values")
         return data, [str(i) for i in range(len(data))]
-    stack = read_stack(inputs)
+    stack = read_stack(inputs, datadir=datadir, densities=densities)
     return stack.data, stack.names
 
 
@@ -173,7 +175,8 @@ def run(args) -> int:
     if args.hierarchical and args.factors < 3:
         raise ValueError("--hierarchical: needs --factors 3 or more (the first split is the "
                          "ordinary two-factor algorithm)")
-    data, names = _read_points(args.inputs)
+    data, names = _read_points(args.inputs, datadir=args.datadir,
+                               densities=args.metric == "wemd")  # images may be zero-mean
     coords = coord_names = None
     if args.labels:  # read before the long computation so a bad table fails fast
         coords, coord_names = _read_labels(args.labels, names)
