@@ -230,6 +230,14 @@ def _thumbnails(emb: EmbeddingFile, input_override, max_thumbnails: int, seed: i
     return urls, f"{len(urls)} of {len(emb.names)} items ({where})"
 
 
+def _cyclic_scale() -> list:
+    """plotly's Twilight as an explicit scale (plotly.js has no cyclic scale built in)."""
+    from plotly.colors import cyclical
+
+    cols = cyclical.Twilight
+    return [[i / (len(cols) - 1), c] for i, c in enumerate(cols)]
+
+
 def _fig_json(fig) -> str:
     import plotly.io as pio
 
@@ -300,12 +308,23 @@ def _bandwidth(emb: EmbeddingFile):
         marks = [(r, v) for r, v in rules.items() if r != "n_items" and np.isfinite(v)]
         if used is not None:
             marks.append(("used", float(used)))
-        for j, (rule, v) in enumerate(marks):
-            fig.add_vline(x=v, line_dash="solid" if rule == "used" else "dot",
-                          line_color="#d62728" if rule == "used" else "#777", row=1, col=1)
-            fig.add_annotation(x=np.log10(v), y=1.0 - 0.07 * j, yref="y domain", xref="x",
-                               text=f"{rule} {v:.3g}", showarrow=False, xanchor="left",
-                               font={"size": 10})
+        merged: list[tuple[str, float]] = []  # one line (and label) per distinct sigma
+        for rule, v in sorted(marks, key=lambda m: m[1]):
+            if merged and abs(v - merged[-1][1]) <= 0.01 * merged[-1][1]:
+                merged[-1] = (merged[-1][0] + " = " + rule, merged[-1][1])
+            else:
+                merged.append((rule, v))
+        marks = merged
+        lo, hi = float(np.min(a["bw_log_kernel_sum"])), float(np.max(a["bw_log_kernel_sum"]))
+        for j, (rule, v) in enumerate(marks):  # lines as traces: shapes misplace on log axes
+            used_rule = rule.endswith("used")
+            fig.add_trace(go.Scatter(
+                x=[v, v], y=[lo, hi], mode="lines+text", showlegend=False,
+                text=["", f"{rule} {v:.3g}"], textposition="top right" if j % 2 else
+                "bottom right", textfont={"size": 10},
+                line={"color": "#d62728" if used_rule else "#777",
+                      "dash": "solid" if used_rule else "dot", "width": 2 if used_rule else 1},
+                hovertemplate=f"{rule}: σ = {v:.4g}<extra></extra>"), row=1, col=1)
         fig.update_xaxes(type="log", title_text="σ", row=1, col=1)
         fig.update_yaxes(title_text="log S(σ)", row=1, col=1)
         note = (f"Kernel sum on a random subsample of {rules.get('n_items')} items; its slope "
@@ -353,7 +372,7 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
     for spec in color_by:
         cols, col = metadata_columns(spec, emb.names)
         colors.update(cols)
-        first = first or col
+        first = first or col or next(iter(cols), None)
     colors.update({c: v for c, v in particle_metadata(emb).items() if c not in colors})
     for k in range(min(k_dim, 10)):
         colors[f"psi{k + 1}"] = emb.embedding[:, k]
@@ -403,6 +422,8 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
         "colors": {c: [None if not np.isfinite(v) else round(float(v), 6) for v in vals[shown]]
                    for c, vals in colors.items()},
         "first_color": first,
+        "cyclic": first if emb.params.get("cyclic") else None,
+        "cyclic_scale": _cyclic_scale(),
         "coords": [[round(float(v), 7) for v in emb.embedding[shown, j]]
                    for j in range(min(k_dim, 10))],
         "thumbs": {str(i): u for i, u in thumbs.items()},

@@ -126,7 +126,7 @@ function applyColor(name) {
       Plotly.restyle(gd, {"marker.color": ["#1f77b4"], "marker.showscale": [false]});
     } else {
       Plotly.restyle(gd, {"marker.color": [vals], "marker.showscale": [true],
-                          "marker.colorscale": ["Viridis"],
+                          "marker.colorscale": [name === D.cyclic ? D.cyclic_scale : "Viridis"],
                           "marker.colorbar": [{title: {text: name, side: "right"}}]});
     }
   }

@@ -41,7 +41,7 @@ def run(args) -> int:
         raise ValueError(f"--out {out}: already holds particles.star; choose another folder")
     rng = np.random.default_rng(args.seed)
     maps, angles = make_rotor(args.n, rng=rng)
-    images = maps.sum(axis=1)  # along y, the rotation axis
+    images = maps.sum(axis=2)  # along y (axis 2 of (n, z, y, x)), the rotation axis
     images += rng.normal(scale=args.noise * float(images.max()), size=images.shape)
     images = images.astype(np.float32)
     write_particle_set(images, out, pixel_size=args.pixel_size, relion=args.relion, rng=rng)
