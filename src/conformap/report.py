@@ -389,8 +389,10 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
             e2 = emb.arrays[f"factor{f}_embedding"]
             members = (emb.summary or {}).get("factors", [[]] * (f + 1))[f]
             title = f"factor {f + 1} embedding (eigenvectors {members[:2]})"
-            scatters.append(_scatter(e2[shown, 0], e2[shown, 1], shown, names, title,
-                                     "coordinate 1", "coordinate 2", gl))
+            two = e2.ndim == 2 and e2.shape[1] > 1  # a one-eigenvector factor: against the index
+            scatters.append(_scatter(e2[shown, 0], e2[shown, 1] if two else shown.astype(float),
+                                     shown, names, title, "coordinate 1",
+                                     "coordinate 2" if two else "item", gl))
     main = _scatter(emb.embedding[shown, 0],
                     emb.embedding[shown, 1] if k_dim > 1 else shown.astype(float), shown, names,
                     "Embedding", "psi1", "psi2" if k_dim > 1 else "item", gl)
