@@ -107,8 +107,12 @@ def run(args) -> int:
                          "nor images; trajectory averages 2-D or 3-D items")
     low = float(np.min(n_eff))
     if low < 3:
-        print(f"conformap trajectory: warning: the emptiest bin averages only {low:.1f} "
-              "effective items; use fewer --bins or a larger --width", file=sys.stderr)
+        import warnings
+
+        from .._validation import ConformapWarning
+
+        warnings.warn(f"the emptiest bin averages only {low:.1f} effective items; use fewer "
+                      "--bins or a larger --width", ConformapWarning, stacklevel=1)
     print(f"wrote {len(written)} files to {out}/ ({args.bins} averages along psi{k}, "
           f"n_eff {low:.1f} to {float(np.max(n_eff)):.1f})", file=sys.stdout)
     return 0
