@@ -35,21 +35,29 @@ def save_figure(fig, path) -> Path:
 
 
 def scatter_embedding(embedding, path, *, color=None, color_label=None, title=None, cyclic=False):
-    """Scatter the first two embedding coordinates (or coordinate 1 vs index for k = 1)."""
-    plt = _pyplot()
+    """Scatter the first two embedding coordinates (or coordinate 1 vs index for k = 1).
+
+    Always with axis labels and a labelled colour bar: ``color`` (e.g. a ground-truth column)
+    or, when none is given, the item's position in the input (so the bar says what the colours
+    mean either way). A cyclic ``color`` whose values lie in [0, 360] is drawn on the full
+    0-360 range, so that 0 and 360 get the same colour.
+    """
+    plt = pyplot()
     emb = np.asarray(embedding)
-    fig, ax = plt.subplots(figsize=(4.6, 4))
+    fig, ax = plt.subplots(figsize=(4.8, 4), layout="constrained")
     x = emb[:, 0]
     y = emb[:, 1] if emb.shape[1] > 1 else np.arange(emb.shape[0])
     kw = {"s": 14, "linewidths": 0}
-    if color is not None:
-        sc = ax.scatter(x, y, c=color, cmap="twilight" if cyclic else "viridis", **kw)
-        fig.colorbar(sc, ax=ax, label=color_label or "")
-    else:
-        ax.scatter(x, y, **kw)
+    if color is None:
+        color, color_label, cyclic = np.arange(emb.shape[0]), "item (input order)", False
+    c = np.asarray(color, dtype=float)
+    if cyclic and c.size and np.nanmin(c) >= 0 and np.nanmax(c) <= 360:
+        kw.update(vmin=0.0, vmax=360.0)
+    sc = ax.scatter(x, y, c=c, cmap="twilight" if cyclic else "viridis", **kw)
+    fig.colorbar(sc, ax=ax, label=color_label or "colour value")
     ax.set_xlabel("ψ1")
     ax.set_ylabel("ψ2" if emb.shape[1] > 1 else "item")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=9)
     ax.set_aspect("equal" if emb.shape[1] > 1 else "auto", adjustable="datalim")
     return save_figure(fig, path)
