@@ -147,5 +147,5 @@ def embedding_extras(data, dm, *, metric: str, metric_params=None, rng=0,
         dist = pairwise_distances(feats, metric="l1" if metric == "wemd" else "l2")
         sigmas, log_s, rules = bandwidth_curve(dist)
         out["bw_sigmas"], out["bw_log_kernel_sum"] = sigmas, log_s
-        out["bw_rules"] = np.array(json.dumps({**rules, "n_items": int(len(sub))}))
+        out["bw_rules"] = np.array(json.dumps({**rules, "n_items": len(sub)}))
     return out

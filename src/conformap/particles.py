@@ -35,9 +35,11 @@ import numpy as np
 __all__ = [
     "PARTICLE_SUFFIXES",
     "ParticleTable",
+    "cs_names",
     "is_particle_file",
-    "particle_set_names",
     "particle_block_name",
+    "particle_set_names",
+    "read_cs",
     "read_particle_table",
     "read_particles",
     "read_star_blocks",

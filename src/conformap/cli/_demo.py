@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..plotting import pyplot, save_figure
 
-
 #: Appended to recovery.md under the table: what each column means.
 RECOVERY_COLUMNS = """\
 Columns:
