@@ -137,3 +137,14 @@ def test_write_particle_set_round_trip(tmp_path, images):
     pos = {n: i for i, n in enumerate(particle_set_names(len(imgs)))}
     np.testing.assert_array_equal(st.data, imgs[[pos[n] for n in st.names]])
     assert st.voxel_size == (1.25, 1.25)
+
+
+def test_color_by_joins_on_full_image_names(tmp_path):
+    """rlnImageName values share file names (stack.mrcs): the join must use the whole name."""
+    from conformap.io import read_metadata_column
+
+    names = ["000002@Stacks/s1.mrcs", "000001@Stacks/s1.mrcs", "000001@Stacks/s2.mrcs"]
+    csv = tmp_path / "t.csv"
+    csv.write_text("name,v\n000001@Stacks/s1.mrcs,1\n000001@Stacks/s2.mrcs,2\n"
+                   "000002@Stacks/s1.mrcs,3\n")
+    np.testing.assert_array_equal(read_metadata_column(f"{csv}:v", names), [3, 1, 2])

@@ -353,9 +353,12 @@ def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
     if column not in rows[0]:
         raise InputError(f"{p}: no column {column!r}; columns are {list(rows[0])}")
     key = next(iter(rows[0]))
+    exact = {r[key]: r[column] for r in rows}  # e.g. rlnImageName 000003@Particles/a.mrcs
     by_name = {Path(r[key]).name: r[column] for r in rows}
     try:
-        if all(Path(n).name in by_name for n in names):
+        if all(n in exact for n in names):
+            return np.array([float(exact[n]) for n in names])
+        if all(Path(n).name in by_name for n in names) and len(by_name) == len(rows):
             return np.array([float(by_name[Path(n).name]) for n in names])
         if len(rows) == len(names):
             return np.array([float(r[column]) for r in rows])
