@@ -406,8 +406,8 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
     facts = {
         "file": str(emb.path), "kind": emb.kind, "items": n, "coordinates": k_dim,
         "metric": str(emb.arrays.get("metric", emb.params.get("metric", ""))),
-        "bandwidth": float(emb.arrays["bandwidth"]) if "bandwidth" in emb.arrays else
-        (emb.summary or {}).get("bandwidth"),
+        "bandwidth": f"{float(emb.arrays['bandwidth']):.4g}" if "bandwidth" in emb.arrays
+        else (emb.summary or {}).get("bandwidth"),
         "inputs": emb.inputs,
     }
     factor_rows = []

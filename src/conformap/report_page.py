@@ -24,7 +24,8 @@ td { font-family: ui-monospace, Menlo, Consolas, monospace; word-break: break-al
 #hovercard { position: fixed; display: none; pointer-events: none; background: #fff;
              border: 1px solid #999; padding: 4px; box-shadow: 0 2px 6px rgba(0,0,0,.25);
              font-size: .8em; z-index: 10; max-width: 260px; }
-#hovercard img { display: block; width: 128px; height: auto; image-rendering: pixelated; }
+#hovercard img { display: block; width: 128px; height: 128px; object-fit: contain;
+                image-rendering: pixelated; }
 .note { color: #555; font-size: .9em; }
 button { font-size: .9em; }
 </style>
@@ -114,9 +115,10 @@ function onHover(ev) {
   const src = D.thumbs[String(p.customdata)];
   if (src) { img.src = src; img.style.display = "block"; } else { img.style.display = "none"; }
   const e = ev.event || {clientX: 0, clientY: 0};
-  card.style.left = (e.clientX + 18) + "px";
-  card.style.top = Math.max(0, e.clientY - 60) + "px";
-  card.style.display = "block";
+  card.style.display = "block";  // above the cursor: plotly's own label sits beside the point
+  card.style.left = Math.max(0, e.clientX - 70) + "px";
+  const above = e.clientY - card.offsetHeight - 42;
+  card.style.top = (above >= 0 ? above : e.clientY + 24) + "px";
 }
 
 function applyColor(name) {
