@@ -111,6 +111,8 @@ def test_mismatch_by_name_is_an_error(embedded, tmp_path, capsys):
         match_rows(["x", "y"], ["x", "z"], "t.star")
     # duplicates (symmetry expansion) are matched in order of occurrence
     np.testing.assert_array_equal(match_rows(["a", "b", "a"], ["a", "a", "b"], "t"), [0, 2, 1])
+    # a table that is a subset of the embedded particles is fine
+    np.testing.assert_array_equal(match_rows(["c", "a"], ["a", "b", "c"], "t"), [2, 0])
     assert main(["export", str(d / "embcs.npz"), "--star", str(star), "--out",
                  str(tmp_path / "x.star")]) == 2
     assert "no embedding row with their name" in capsys.readouterr().err

@@ -113,6 +113,14 @@ def test_report_in_chromium(browser, reports, tmp_path):
         # colour menu: switch to a STAR column, a colour bar with its title appears
         page.select_option("#csel", "rlnDefocusU")
         assert page.locator("#main .colorbar .cbtitle").text_content() == "rlnDefocusU"
+        # the axis menus switch coordinates
+        page.select_option("#xsel", "psi2")
+        with np.load(reports / "emb.npz") as z:
+            psi2 = z["embedding"][:, 1]
+        xs = page.evaluate("() => Array.from(document.getElementById('main').data[0].x)")
+        np.testing.assert_allclose(xs, psi2, rtol=1e-5)
+        assert page.locator("#main .xtitle").text_content() == "psi2"
+        page.select_option("#xsel", "psi1")
         # a box selection over the upper-right quarter downloads exactly those rows
         geo = page.evaluate("""() => {
             const gd = document.getElementById('main'), L = gd._fullLayout;

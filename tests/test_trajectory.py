@@ -78,8 +78,11 @@ def test_trajectory_on_images_writes_a_montage(tmp_path):
     star = write_star31(tmp_path, imgs, ang)
     assert main(["embed", str(star), "--out", str(tmp_path / "emb"), "--quiet"]) == 0
     out = tmp_path / "traj"
-    assert main(["trajectory", str(tmp_path / "emb.npz"), "--coordinate", "2", "--bins", "6",
-                 "--out", str(out)]) == 0
+    from conformap._validation import ConformapWarning
+
+    with pytest.warns(ConformapWarning, match="effective items"):  # 6 bins of 30 images
+        assert main(["trajectory", str(tmp_path / "emb.npz"), "--coordinate", "2", "--bins",
+                     "6", "--out", str(out)]) == 0
     with mrcfile.open(out / "psi2_averages.mrcs") as m:
         assert m.data.shape == (6, 24, 24) and m.voxel_size.x == pytest.approx(2.5)
     from PIL import Image

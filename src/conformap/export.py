@@ -183,11 +183,14 @@ def match_rows(table_names, emb_names, source) -> np.ndarray:
     Names that occur several times (symmetry-expanded particle sets) are matched in order of
     occurrence: the k-th table row named X gets the k-th embedding row named X.
 
+    Embedding rows that no table row claims are allowed: the table may be a subset of the
+    embedded particles (e.g. after a RELION selection job).
+
     Raises
     ------
     InputError
-        A table row with no embedding row, or embedding rows no table row claims (naming the
-        first few), i.e. the embedding was not computed from this particle set.
+        A table row with no embedding row (naming the first few): the embedding was not
+        computed from this particle set.
     """
     pool: dict[str, list[int]] = defaultdict(list)
     for i, name in enumerate(emb_names):
@@ -210,13 +213,6 @@ def match_rows(table_names, emb_names, source) -> np.ndarray:
             f"with their name ({first}); the embedding must be computed from this particle set "
             "(conformap embed on the same file)"
         )
-    extra = len(emb_names) - len(table_names)
-    if extra > 0:
-        used = np.zeros(len(emb_names), dtype=bool)
-        used[out] = True
-        spare = [str(emb_names[i]) for i in np.flatnonzero(~used)[:3]]
-        raise _error(f"{source}: the embedding has {extra} rows that no particle row matches "
-                     f"(e.g. {spare}); export to the particle set the embedding was computed from")
     return out
 
 

@@ -330,8 +330,11 @@ def _bandwidth(emb: EmbeddingFile):
         note = (f"Kernel sum on a random subsample of {rules.get('n_items')} items; its slope "
                 "in log σ is the dimension the data show at scale σ. ")
     if has_deg:
-        fig.add_trace(go.Histogram(x=a["kernel_degrees"], nbinsx=40, showlegend=False,
-                                   marker_color="#1f77b4"), row=1, col=2)
+        counts, edges = np.histogram(a["kernel_degrees"], bins=40)  # 40 bars, not n values
+        fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=counts,
+                             width=float(edges[1] - edges[0]), showlegend=False,
+                             marker_color="#1f77b4", hovertemplate="q ≈ %{x:.4g}: %{y} items"
+                             "<extra></extra>"), row=1, col=2)
         fig.update_xaxes(title_text="q_i", row=1, col=2)
         fig.update_yaxes(title_text="items", row=1, col=2)
         note += "Items with a degree far below the rest are isolated at this bandwidth."
@@ -421,13 +424,12 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
         "factors": [json.loads(_fig_json(s)) for s in scatters],
         "spectrum": json.loads(_fig_json(spectrum)),
         "bandwidth": json.loads(_fig_json(bw_fig)) if bw_fig is not None else None,
-        "colors": {c: [None if not np.isfinite(v) else round(float(v), 6) for v in vals[shown]]
+        "colors": {c: [float(f"{v:.6g}") if np.isfinite(v) else None for v in vals[shown]]
                    for c, vals in colors.items()},
         "first_color": first,
         "cyclic": first if emb.params.get("cyclic") else None,
         "cyclic_scale": _cyclic_scale(),
-        "coords": [[round(float(v), 7) for v in emb.embedding[shown, j]]
-                   for j in range(min(k_dim, 10))],
+        "n_coords": min(k_dim, 10),  # coordinates psi1..psi10 are in "colors"
         "thumbs": {str(i): u for i, u in thumbs.items()},
         "n": n,
         "source": emb.path.name,

@@ -138,7 +138,8 @@ function setAxes() {
   const xs = document.getElementById("xsel"), ys = document.getElementById("ysel");
   const gd = document.getElementById("main");
   const i = xs.selectedIndex, j = ys.selectedIndex;
-  Plotly.restyle(gd, {x: [D.coords[i]], y: [D.coords[j] || gd.data[0].y],
+  const coord = k => D.colors["psi" + (k + 1)];
+  Plotly.restyle(gd, {x: [coord(i)], y: [coord(j) || gd.data[0].y],
                       hovertemplate: ["%{text}<br>" + xs.value + " = %{x:.4g}<br>" + ys.value +
                                       " = %{y:.4g}<extra></extra>"]});
   Plotly.relayout(gd, {"xaxis.title.text": xs.value, "yaxis.title.text": ys.value});
@@ -161,7 +162,7 @@ async function main() {
     gd.on("plotly_hover", onHover);
     gd.on("plotly_unhover", () => { card.style.display = "none"; });
   }
-  const coordNames = D.coords.map((_, k) => "psi" + (k + 1));
+  const coordNames = Array.from({length: D.n_coords}, (_, k) => "psi" + (k + 1));
   addOptions(document.getElementById("xsel"), coordNames, "psi1");
   addOptions(document.getElementById("ysel"), coordNames, coordNames.length > 1 ? "psi2" : "");
   if (coordNames.length < 2) document.getElementById("ysel").disabled = true;
