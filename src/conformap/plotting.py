@@ -12,7 +12,7 @@ __all__ = ["pyplot", "save_figure", "scatter_embedding"]
 
 
 def pyplot():
-    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

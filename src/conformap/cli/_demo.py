@@ -6,8 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-from ..plotting import pyplot, save_figure
-
 #: Appended to recovery.md under the table: what each column means.
 RECOVERY_COLUMNS = """\
 Columns:
@@ -39,6 +37,8 @@ circular mean is then nearly undefined, so the sine deviations it is built on ar
 
 def plot_summary(panels, path, *, n_cols: int):
     """All embeddings side by side, coloured by the true angle, one shared colour bar."""
+    from ..plotting import pyplot, save_figure
+
     plt = pyplot()
     rows = -(-len(panels) // n_cols)
     fig, axes = plt.subplots(rows, n_cols, figsize=(3.1 * n_cols + 0.9, 3.0 * rows + 0.6),
