@@ -137,3 +137,18 @@ def test_cs_round_trip(embedded, tmp_path):
 
     with pytest.raises(InputError, match=r"must end in \.cs"):
         export_cs(emb, names, cs, tmp_path / "o.star")
+
+
+def test_star30_round_trip(tmp_path):
+    from particle_sets import write_star30
+
+    imgs, _ = blob_images(12)
+    star = write_star30(tmp_path, imgs)
+    assert main(["embed", str(star), "--out", str(tmp_path / "e"), "--quiet"]) == 0
+    out = tmp_path / "o.star"
+    assert main(["export", str(tmp_path / "e.npz"), "--star", str(star), "--out", str(out)]) == 0
+    cols = ["rlnImageName", "rlnDetectorPixelSize", "rlnMagnification"]
+    a = starfile.read(star, parse_as_string=cols)
+    b = starfile.read(out, parse_as_string=cols)
+    assert b[cols].equals(a[cols]) and list(b.columns[3:]) == ["conformapPsi1", "conformapPsi2"]
+    assert "data_\n" in out.read_text()  # still the single unnamed block of RELION 3.0
