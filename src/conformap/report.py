@@ -112,29 +112,21 @@ def _numeric(values) -> np.ndarray | None:
 
 
 def _join_keys(keys: list[str], names: list[str], source) -> np.ndarray:
-    """Row of ``keys`` for each name: exact match, else unique file-name match, else order."""
-    pos = {}
-    for i, k in enumerate(keys):
-        pos.setdefault(k, i)
-    if all(n in pos for n in names):
-        return np.array([pos[n] for n in names])
-    base = {}
-    for i, k in enumerate(keys):
-        base.setdefault(Path(k).name, []).append(i)
-    if all(len(base.get(Path(n).name, ())) == 1 for n in names):
-        return np.array([base[Path(n).name][0] for n in names])
-    if len(keys) == len(names):
-        return np.arange(len(names))
-    missing = [n for n in names if n not in pos][:3]
-    raise _error(f"{source}: no row for items {missing} (rows are matched on the first column)")
+    """Row of ``keys`` for each name (:func:`conformap.io.join_names`), or an error."""
+    from .io import join_names
+
+    order = join_names(keys, names)
+    if order is None:
+        missing = [n for n in names if n not in set(keys)][:3]
+        raise _error(f"{source}: no row for items {missing} (rows are matched on the first "
+                     "column)")
+    return order
 
 
 def metadata_columns(spec: str, names: list[str]) -> tuple[dict[str, np.ndarray], str | None]:
     """Numeric columns of ``FILE.csv[:COLUMN]`` for each item, and the column asked for.
 
-    Rows are joined on the CSV's first column: exact item names first (``rlnImageName`` values
-    such as ``000003@Particles/stack_01.mrcs``), then file names without folders when those are
-    unique, else in order when the CSV has one row per item.
+    Rows are joined on the CSV's first column by :func:`conformap.io.join_names`.
     """
     file, column = spec, None
     if not Path(spec).is_file() and ":" in spec:
