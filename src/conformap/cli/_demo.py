@@ -43,10 +43,14 @@ def plot_summary(panels, path, *, n_cols: int):
     rows = -(-len(panels) // n_cols)
     fig, axes = plt.subplots(rows, n_cols, figsize=(3.1 * n_cols + 0.9, 3.0 * rows + 0.6),
                              squeeze=False, layout="constrained")
-    sc = None
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    first = None
     for ax, (tag, emb, ang, rec) in zip(axes.ravel(), panels, strict=True):
+        # one colour bar for the whole figure: all panels share the 0-360 angle scale
         sc = ax.scatter(emb[:, 0], emb[:, 1], c=ang, cmap="twilight", vmin=0, vmax=360, s=10,
                         linewidths=0)
+        first = first or sc
         data, n, metric = tag.split("_")
         name = {"wemd": "WEMD", "euclidean": "Euclidean"}.get(metric, metric)
         ax.set_title(f"{data}, n = {n[1:]}, {name}\nmedian error {rec.median_error:.1f}°",
@@ -55,9 +59,7 @@ def plot_summary(panels, path, *, n_cols: int):
         ax.set_ylabel("ψ2", fontsize=8)
         ax.tick_params(labelsize=6)
         ax.set_aspect("equal", adjustable="datalim")
-    for ax in axes.ravel()[len(panels):]:
-        ax.axis("off")
-    fig.colorbar(sc, ax=axes, label="true rotor angle (deg)", shrink=0.8)
+    fig.colorbar(first, ax=axes, label="true rotor angle (deg)", shrink=0.8)
     fig.suptitle("Rotor embeddings coloured by true angle (WEMD vs Euclidean)", fontsize=10)
     return save_figure(fig, path)
 
