@@ -148,3 +148,16 @@ def test_color_by_joins_on_full_image_names(tmp_path):
     csv.write_text("name,v\n000001@Stacks/s1.mrcs,1\n000001@Stacks/s2.mrcs,2\n"
                    "000002@Stacks/s1.mrcs,3\n")
     np.testing.assert_array_equal(read_metadata_column(f"{csv}:v", names), [3, 1, 2])
+
+
+@pytest.mark.parametrize("relion", ["3.1", "3.0"])
+def test_simulate_particles_cli(tmp_path, capsys, relion):
+    out = tmp_path / "p"
+    assert main(["simulate-particles", "--out", str(out), "-n", "12", "--relion", relion,
+                 "--pixel-size", "2"]) == 0
+    st = read_stack(out / "particles.star")
+    assert st.data.shape == (12, 40, 40) and st.voxel_size == (2.0, 2.0)
+    truth = (out / "ground_truth.csv").read_text().splitlines()
+    assert truth[0] == "name,angle_deg" and [r.split(",")[0] for r in truth[1:]] == st.names
+    assert main(["simulate-particles", "--out", str(out), "-n", "12"]) == 2  # never overwrites
+    assert "already holds particles.star" in capsys.readouterr().err
