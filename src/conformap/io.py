@@ -26,6 +26,7 @@ __all__ = [
     "atomic_path",
     "check_output_dir",
     "check_output_files",
+    "join_names",
     "read_metadata_column",
     "read_stack",
     "write_csv",
@@ -157,7 +158,7 @@ def _check_item(item: np.ndarray, name: str, densities: bool) -> None:
         )
 
 
-def read_stack(inputs, *, densities: bool = True) -> Stack:
+def read_stack(inputs, *, densities: bool = True, datadir=None) -> Stack:
     """Read densities from files (see the module docstring for the accepted inputs).
 
     Parameters
@@ -169,6 +170,9 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
         Items must be densities (positive total mass; required by WEMD and EMD). Pass False
         for feature vectors or point coordinates compared by Euclidean distance, which may be
         signed or zero.
+    datadir : path, optional
+        For a RELION ``.star`` or cryoSPARC ``.cs`` particle file: the folder its stack paths
+        are relative to (see :mod:`conformap.particles`).
 
     Returns
     -------
@@ -184,6 +188,10 @@ def read_stack(inputs, *, densities: bool = True) -> Stack:
         non-numeric arrays, and items with NaN/infinite voxels, all zeros or non-positive total
         mass (naming the item).
     """
+    from . import particles  # one dispatch: STAR/.cs particle sets
+
+    if particles.is_particle_file(inputs):
+        return particles.read_particles(_expand(inputs)[0], datadir=datadir, densities=densities)
     paths = _expand(inputs)
     arrays, names = [], []
     # One volume per .mrc/.map file: fill a preallocated array instead of stacking a list at
@@ -464,9 +472,9 @@ def write_mrc(
 def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
     """Values of ``FILE.csv:COLUMN`` for each item name, joined on the CSV's first column.
 
-    Rows are matched by file name (with or without directory; ``stack.mrcs:3`` matches a row
-    named so). If the CSV has no row for some names but has exactly one row per item, rows are
-    taken in order.
+    Rows are matched by :func:`join_names`: the exact item name (``stack.mrcs:3``, an
+    ``rlnImageName``), else the file name with or without directory, else the CSV's order when
+    it has exactly one row per item.
     """
     if ":" not in spec:
         raise InputError(f"--color-by {spec!r}: expected FILE.csv:COLUMN")
@@ -481,13 +489,35 @@ def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
     if column not in rows[0]:
         raise InputError(f"{p}: no column {column!r}; columns are {list(rows[0])}")
     key = next(iter(rows[0]))
-    by_name = {Path(r[key]).name: r[column] for r in rows}
+    order = join_names([r[key] for r in rows], names)
     try:
-        if all(Path(n).name in by_name for n in names):
-            return np.array([float(by_name[Path(n).name]) for n in names])
-        if len(rows) == len(names):
-            return np.array([float(r[column]) for r in rows])
+        if order is not None:
+            return np.array([float(rows[i][column]) for i in order])
     except ValueError as exc:
         raise InputError(f"{p}: column {column!r} is not numeric ({exc})") from exc
-    missing = [n for n in names if Path(n).name not in by_name][:3]
+    known = {Path(r[key]).name for r in rows}
+    missing = [n for n in names if Path(n).name not in known][:3]
     raise InputError(f"{p}: no row for items {missing} (matched on column {key!r})")
+
+
+def join_names(keys: Sequence[str], names: Sequence[str]) -> np.ndarray | None:
+    """Row of ``keys`` (a table's first column) for each item name, or None if none fits.
+
+    The rule ``--color-by`` tables and the report's metadata follow: the exact name first (a
+    RELION ``rlnImageName`` such as ``000003@Particles/stack_01.mrcs``, whose file name other
+    items share), then the file name without folders when those are unique in the table, then
+    the table's order when it has exactly one row per item.
+    """
+    pos: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        pos.setdefault(k, i)
+    if all(n in pos for n in names):
+        return np.array([pos[n] for n in names], dtype=np.int64)
+    base: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        base.setdefault(Path(k).name, []).append(i)
+    if all(len(base.get(Path(n).name, ())) == 1 for n in names):
+        return np.array([base[Path(n).name][0] for n in names], dtype=np.int64)
+    if len(keys) == len(names):
+        return np.arange(len(names), dtype=np.int64)
+    return None

@@ -14,7 +14,8 @@ from ._common import format_warning
 __all__ = ["build_parser", "main"]
 
 #: Sub-command modules (``_<name>.py``), each with ``register(subparsers)``.
-COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize")
+COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize",
+            "particles", "export", "report", "trajectory")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,63 @@ import time
 
 from ._common import add_output_options, check_output_directory, progress_enabled
 
+#: Appended to recovery.md under the table: what each column means.
+RECOVERY_COLUMNS = """\
+Columns:
+
+* **data**, **n**, **metric**: the rotor maps (clean, or with Gaussian noise of s.d. 0.1 of the
+  maximum voxel), how many, and the distance (WEMD or Euclidean) of the diffusion map.
+* **bandwidth**: the kernel width sigma chosen by the "auto" rule (in the metric's units).
+* **median_err_deg**, **p90_err_deg**: the median and 90th percentile of the absolute angular
+  error, in degrees, between each map's true rotor angle and its angle around the centre of the
+  (psi1, psi2) embedding, after the best rotation (and reflection) of the embedding.
+* **circ_corr**: the circular correlation coefficient (Jammalamadaka & SenGupta) between the
+  estimated and the true angles: sum sin(a - mean a) sin(b - mean b), normalised; 1 when the
+  angles agree up to a rotation.
+* **geometry_corr**: the Spearman rank correlation between all pairwise distances in the
+  embedding (each axis scaled to [-1, 1]) and the chord distances between the true angles on the
+  unit circle: 1 when the embedding keeps which maps are near and which are far.
+* **seconds**: wall time of the fit (distances, kernel, eigenvectors).
+
+Why circ_corr and geometry_corr can disagree: circ_corr looks only at the angle of each point
+around the embedding's centre, geometry_corr only at distances between points. An embedding
+whose points sit at the right angles but at very different radii (or bunched in tight clusters,
+as the rotor's three dominant states are) keeps a high circ_corr while its distances, and so
+geometry_corr, are off. Conversely, an embedding that is a faithful arc but not a closed circle
+keeps most distances (high geometry_corr) while its angles around the centre are compressed.
+circ_corr is also unstable when the angles cluster at three states 120 degrees apart: their
+circular mean is then nearly undefined, so the sine deviations it is built on are ill-defined.
+"""
+
+
+def plot_summary(panels, path, *, n_cols: int):
+    """All embeddings side by side, coloured by the true angle, one shared colour bar."""
+    from ..plotting import pyplot, save_figure
+
+    plt = pyplot()
+    rows = -(-len(panels) // n_cols)
+    fig, axes = plt.subplots(rows, n_cols, figsize=(3.1 * n_cols + 0.9, 3.0 * rows + 0.6),
+                             squeeze=False, layout="constrained")
+    for ax in axes.ravel()[len(panels):]:
+        ax.axis("off")
+    first = None
+    for ax, (tag, emb, ang, rec) in zip(axes.ravel(), panels, strict=True):
+        # one colour bar for the whole figure: all panels share the 0-360 angle scale
+        sc = ax.scatter(emb[:, 0], emb[:, 1], c=ang, cmap="twilight", vmin=0, vmax=360, s=10,
+                        linewidths=0)
+        first = first or sc
+        data, n, metric = tag.split("_")
+        name = {"wemd": "WEMD", "euclidean": "Euclidean"}.get(metric, metric)
+        ax.set_title(f"{data}, n = {n[1:]}, {name}\nmedian error {rec.median_error:.1f}°",
+                     fontsize=8)
+        ax.set_xlabel("ψ1", fontsize=8)
+        ax.set_ylabel("ψ2", fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.set_aspect("equal", adjustable="datalim")
+    fig.colorbar(first, ax=axes, label="true rotor angle (deg)", shrink=0.8)
+    fig.suptitle("Rotor embeddings coloured by true angle (WEMD vs Euclidean)", fontsize=10)
+    return save_figure(fig, path)
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -34,7 +91,6 @@ def run(args) -> int:
     from ..estimators import DiffusionMap
     from ..evaluate import circle_recovery
     from ..io import atomic_path, write_csv
-    from ..plotting import pyplot, save_figure
     from ._common import output_stem
     from ._embed import write_outputs
 
@@ -102,18 +158,8 @@ def run(args) -> int:
     with atomic_path(md) as tmp:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-        tmp.write_text("\n".join(lines) + "\n")
-    plt = pyplot()
-    cols = 2 * len(args.sizes)
-    fig, axes = plt.subplots(2, cols, figsize=(3 * cols, 6.2), squeeze=False)
-    for ax, (tag, emb, ang, rec) in zip(axes.ravel(), panels, strict=True):
-        ax.scatter(emb[:, 0], emb[:, 1], c=ang, cmap="twilight", s=10, linewidths=0)
-        ax.set_title(f"{tag}\nmedian err {rec.median_error:.1f}°", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_aspect("equal", adjustable="datalim")
-    fig.suptitle("Rotor embeddings coloured by true angle (WEMD vs Euclidean)")
-    summary = save_figure(fig, out / "summary.png")
+        tmp.write_text("\n".join(lines) + "\n\n" + RECOVERY_COLUMNS)
+    summary = plot_summary(panels, out / "summary.png", n_cols=2 * len(args.sizes))
     print(
         f"demo finished in {time.perf_counter() - t0:.0f} s; wrote {summary}, {table}, {md} "
         f"and one .npz/.csv/.png per embedding in {out}/",

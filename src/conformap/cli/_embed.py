@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True,
                    help="output stem: writes OUT.npz, OUT.csv, OUT.png (OUT's directory must "
                    "exist; existing files are refused unless --overwrite)")
+    p.add_argument("--datadir", default=None, metavar="DIR",
+                   help="for a .star/.cs particle file: the folder its stack paths are relative to")
     p.add_argument("--color-by", default=None, metavar="FILE.csv:COLUMN",
                    help="colour the plot by a ground-truth column, joined on item names")
     p.add_argument("--cyclic", action="store_true", help="use a cyclic colour map (angles)")
@@ -81,11 +83,12 @@ def make_estimator(args, *, method=None):
 
 
 def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False, title=None,
-                  params=None, metric=None):
+                  params=None, metric=None, extra=None):
     """Write OUT.npz, OUT.csv and OUT.png for a fitted DiffusionMap; return the paths.
 
     ``metric`` overrides ``dm.metric`` in OUT.npz (the cached path fits on precomputed
-    distances).
+    distances); ``extra`` holds more arrays for OUT.npz (:func:`conformap.diagnostics.
+    embedding_extras`: thumbnails and bandwidth diagnostics for ``conformap report``).
     """
     from ..io import write_csv, write_npz
     from ..plotting import scatter_embedding
@@ -100,6 +103,7 @@ def write_outputs(stem, dm, names, *, color=None, color_label=None, cyclic=False
         bandwidth=np.float64(dm.bandwidth_),
         metric=np.array(metric or dm.metric),
         params=np.array(json.dumps(params or {}, default=str)),
+        **(extra or {}),
     )
     header = ["name"] + [f"psi{k + 1}" for k in range(emb.shape[1])]
     csv = write_csv(stem_path(stem, ".csv"), header,
@@ -180,12 +184,28 @@ def fit_cached(args, data, method: str):
                          "with other --bandwidth/--n-components/--alpha reuses them)") from exc
 
 
+def report_extras(args, stack, dm) -> dict:
+    """Inputs (absolute, for ``conformap trajectory``), thumbnails, bandwidth diagnostics."""
+    from pathlib import Path
+
+    from ..diagnostics import embedding_extras
+
+    params = None
+    if args.metric == "wemd":
+        params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
+    extra = embedding_extras(stack.data, dm, metric=args.metric, metric_params=params,
+                             rng=args.seed)
+    extra["inputs"] = np.array(json.dumps([str(Path(i).absolute()) for i in args.inputs]))
+    extra["datadir"] = np.array(str(Path(args.datadir).absolute()) if args.datadir else "")
+    return extra
+
+
 def run(args) -> int:
     from ..io import read_metadata_column, read_stack
 
     stem = output_stem(args.out)
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    stack = read_stack(args.inputs, densities=args.metric != "euclidean")
+    stack = read_stack(args.inputs, densities=args.metric != "euclidean", datadir=args.datadir)
     color = label = None
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)
@@ -198,9 +218,11 @@ def run(args) -> int:
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     params["method_used"] = est.method
     params["voxel_size"], params["origin"] = stack.voxel_size, stack.origin  # (z, y, x) Å
+    extra = report_extras(args, stack, dm)
     title = f"{args.metric} diffusion map, n={len(stack.names)}, σ={dm.bandwidth_:.3g}"
     paths = write_outputs(stem, dm, stack.names, color=color, color_label=label,
-                          cyclic=args.cyclic, title=title, params=params, metric=args.metric)
+                          cyclic=args.cyclic, title=title, params=params, metric=args.metric,
+                          extra=extra)
     print(f"embedded {len(stack.names)} items (bandwidth {dm.bandwidth_:.4g}); wrote "
           + ", ".join(str(p) for p in paths), file=sys.stdout)
     return 0

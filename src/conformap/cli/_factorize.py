@@ -92,10 +92,12 @@ def register(sub) -> None:
                    "plot the factor eigenvectors on; default: the first two numeric columns")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     add_output_options(p)
+    p.add_argument("--datadir", default=None, metavar="DIR",
+                   help="for a .star/.cs particle file: the folder its stack paths are relative to")
     p.set_defaults(func=run)
 
 
-def _read_points(inputs: list[str]):
+def _read_points(inputs: list[str], *, datadir=None, densities=True):
     """A point cloud / feature array and item names."""
     from ..io import InputError, read_stack
 
@@ -129,7 +131,7 @@ def _read_points(inputs: list[str]):
             bad = int(np.flatnonzero(~np.isfinite(data.reshape(len(data), -1)).all(1))[0])
             raise InputError(f"{path}: row {bad} contains NaN or infinite values")
         return data, [str(i) for i in range(len(data))]
-    stack = read_stack(inputs)
+    stack = read_stack(inputs, datadir=datadir, densities=densities)
     return stack.data, stack.names
 
 
@@ -192,7 +194,8 @@ def run(args) -> int:
              *(["PCA"] if args.pca is not None else []),
              "eigenvectors, triplets, max-cut", "write"]
     with StepProgress(args, "factorize", steps) as bar:
-        data, names = _read_points(args.inputs)
+        data, names = _read_points(args.inputs, datadir=args.datadir,
+                                   densities=args.metric == "wemd")  # images may be zero-mean
         if len(names) < MIN_ITEMS:
             raise ValueError(
                 f"{' '.join(map(str, args.inputs))}: {len(names)} item(s); factorize needs at "

@@ -1,0 +1,118 @@
+"""``conformap trajectory``: kernel averages of the inputs along one embedding coordinate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ._common import positive_int
+
+
+def _width(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0")
+    return value
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "trajectory",
+        help="average the input maps (or images) along one embedding coordinate",
+        description="Read the items that EMB.npz embedded again (the paths it records, or "
+        "--input), average them with Gaussian kernel weights around --bins centres along "
+        "psi_K (centres evenly spaced between the 2nd and 98th percentiles; kernel s.d. "
+        "--width bin spacings) and write, for maps, OUT/psiK_binNN.mrc (voxel size and origin "
+        "of the inputs) plus OUT/psiK_movie.cxc, a ChimeraX script that plays them as a "
+        "volume movie; for images, OUT/psiK_averages.mrcs and a labelled montage "
+        "OUT/psiK_montage.png. OUT/psiK_bins.csv lists each centre and its effective number "
+        "of items.",
+    )
+    p.add_argument("embedding", metavar="EMB.npz", help="output of conformap embed")
+    p.add_argument("--coordinate", type=positive_int, default=1, metavar="K",
+                   help="which coordinate psi_K to follow (1-based; default 1)")
+    p.add_argument("--bins", type=positive_int, default=10, help="averages (default 10)")
+    p.add_argument("--width", type=_width, default=0.5,
+                   help="kernel s.d. in bin spacings (default 0.5: FWHM 1.18 spacings)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--input", nargs="+", default=None, metavar="INPUT",
+                   help="the embedded items, if they moved since 'conformap embed'")
+    p.add_argument("--datadir", default=None, metavar="DIR",
+                   help="for a .star/.cs particle file: the folder its stack paths are relative to")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in OUT")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from ..io import InputError, read_stack, write_csv, write_mrc
+    from ..report import load_embedding
+    from ..trajectory import bin_weights, kernel_average, write_cxc, write_montage
+
+    emb = load_embedding(args.embedding)
+    k_dim = emb.embedding.shape[1]
+    if args.coordinate > k_dim:
+        raise InputError(f"--coordinate {args.coordinate}: the embedding has {k_dim} "
+                         f"coordinates (1 ... {k_dim})")
+    if args.bins < 2:
+        raise InputError(f"--bins {args.bins}: need at least 2 averages")
+    inputs = args.input or emb.inputs
+    if not inputs:
+        raise InputError(f"{args.embedding}: records no input paths (written by an older "
+                         "conformap); pass --input with the embedded items")
+    out = Path(args.out)
+    k = args.coordinate
+    # the outputs, known before reading anything: refuse to overwrite first
+    planned = [out / f"psi{k}_bins.csv", out / f"psi{k}_movie.cxc", out / f"psi{k}_montage.png",
+               out / f"psi{k}_averages.mrcs"]
+    planned += [out / f"psi{k}_bin{j + 1:02d}.mrc" for j in range(args.bins)]
+    clash = [p for p in planned if p.exists()]
+    if clash and not args.overwrite:
+        raise InputError(f"--out {out}: {clash[0].name} exists; pass --overwrite to replace the "
+                         "outputs, or choose another folder")
+    stack = read_stack(inputs, densities=False, datadir=args.datadir or emb.datadir)
+    if stack.names != emb.names:
+        raise InputError(
+            f"{', '.join(map(str, inputs))}: {len(stack.names)} items that do not match the "
+            f"{len(emb.names)} embedded items (by name and order); pass --input with the items "
+            "that were embedded"
+        )
+    centres, weights, n_eff = bin_weights(emb.embedding[:, k - 1], args.bins, width=args.width)
+    avg = kernel_average(stack.data, weights)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_csv(out / f"psi{k}_bins.csv", ["bin", f"psi{k}_centre", "n_eff"],
+                         [[j + 1, f"{c:.6g}", f"{e:.1f}"]
+                          for j, (c, e) in enumerate(zip(centres, n_eff, strict=True))])]
+    voxel = stack.voxel_size or 1.0
+    if avg.ndim == 4:  # maps
+        files = [write_mrc(out / f"psi{k}_bin{j + 1:02d}.mrc", a, voxel_size=voxel,
+                           origin=stack.origin) for j, a in enumerate(avg)]
+        written += files
+        written.append(write_cxc(out / f"psi{k}_movie.cxc", files))
+    elif avg.ndim == 3:  # images
+        written.append(write_mrc(out / f"psi{k}_averages.mrcs", avg, voxel_size=voxel,
+                                 origin=stack.origin))
+        labels = [f"ψ{k} = {c:.3g}\nn_eff {e:.0f}" for c, e in zip(centres, n_eff, strict=True)]
+        written.append(write_montage(out / f"psi{k}_montage.png", avg, labels,
+                                     title=f"averages along ψ{k} ({len(emb.names)} images, "
+                                     f"kernel s.d. {args.width:g} bin spacings)"))
+    else:
+        raise InputError(f"{inputs[0]}: items of shape {stack.data.shape[1:]} are neither maps "
+                         "nor images; trajectory averages 2-D or 3-D items")
+    low = float(np.min(n_eff))
+    if low < 3:
+        import warnings
+
+        from .._validation import ConformapWarning
+
+        warnings.warn(f"the emptiest bin averages only {low:.1f} effective items; use fewer "
+                      "--bins or a larger --width", ConformapWarning, stacklevel=1)
+    print(f"wrote {len(written)} files to {out}/ ({args.bins} averages along psi{k}, "
+          f"n_eff {low:.1f} to {float(np.max(n_eff)):.1f})", file=sys.stdout)
+    return 0
