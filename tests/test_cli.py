@@ -201,6 +201,10 @@ def test_demo_small(tmp_path, capsys):
     table = (tmp_path / "demo" / "recovery.csv").read_text().splitlines()
     assert len(table) == 1 + 4  # clean/noisy x wemd/euclidean
     assert "median angular error" in out
+    md = (tmp_path / "demo" / "recovery.md").read_text()
+    for column in table[0].split(","):  # every column of the table is defined under it
+        assert f"**{column}**" in md
+    assert "Why circ_corr and geometry_corr can disagree" in md
 
 
 @pytest.mark.slow
