@@ -134,68 +134,115 @@ def test_embed_refuses_to_overwrite_unless_asked(points, tmp_path, capsys):
     assert (tmp_path / "e.npz").read_bytes() != b"" and before
 
 
-def test_every_command_refuses_existing_outputs(points, rect, tmp_path, capsys):
-    """The same rule for each command, checked before any work (so these calls are fast)."""
-    full = tmp_path / "full"
-    full.mkdir()
-    (full / "keep.txt").write_text("precious")
-    (tmp_path / "f_factors.png").write_text("old")
-    cases = [
-        ["simulate", "--out", full, "-n", "2"],
-        ["demo", "--out", full, "--sizes", "8"],
-        ["reproduce", "earthmover", "--out", full, "--sizes", "8"],
-        ["reproduce", "product-manifold", "--out", full],
-        ["factorize", rect, "--out", tmp_path / "f"],
-    ]
-    for argv in cases:
-        code, _, err = run(argv, capsys)
-        assert code == 2, argv
-        assert "--overwrite" in err, (argv, err)
-    assert (full / "keep.txt").read_text() == "precious"
-    assert (tmp_path / "f_factors.png").read_text() == "old"
-
-
-def test_every_command_has_overwrite_and_quiet():
-    from conformap.cli import COMMANDS, build_parser
+def _registered_commands() -> dict[str, object]:
+    """Every command the parser knows ("reproduce earthmover" for nested ones) -> its parser."""
+    from conformap.cli import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    for name in COMMANDS:
-        parsers = [sub.choices[name]]
-        nested = [a for a in parsers[0]._actions if a.dest == "paper"]
+    found = {}
+    for name, p in sub.choices.items():
+        nested = [a for a in p._actions if a.dest == "paper"]
         if nested:
-            parsers = list(nested[0].choices.values())
-        for p in parsers:
-            opts = {o for a in p._actions for o in a.option_strings}
-            assert {"--overwrite", "--quiet"} <= opts, name
+            found.update({f"{name} {paper}": q for paper, q in nested[0].choices.items()})
+        else:
+            found[name] = p
+    return found
+
+
+@pytest.fixture(scope="module")
+def inputs(points, rect, tmp_path_factory):
+    """What the commands read: the checks come first, so only embed's output is real."""
+    d = tmp_path_factory.mktemp("inputs")
+    assert main(["embed", str(points), "--metric", "euclidean", "--out", str(d / "emb"),
+                 "--quiet"]) == 0
+    (d / "in.star").write_text("data_particles\n")
+    return {"points": points, "rect": rect, "emb": d / "emb.npz", "star": d / "in.star"}
+
+
+#: Every command: (argv writing to OUT, the name OUT gets, an existing output it must refuse,
+#: relative to OUT's directory). test_the_table_covers_every_command keeps it complete.
+CASES = {
+    "simulate": (lambda i, o: ["simulate", "--out", o, "-n", "2"], "full", "full/keep.txt"),
+    "demo": (lambda i, o: ["demo", "--out", o, "--sizes", "8"], "full", "full/keep.txt"),
+    "reproduce earthmover": (lambda i, o: ["reproduce", "earthmover", "--out", o, "--sizes",
+                                           "8"], "full", "full/keep.txt"),
+    "reproduce product-manifold": (lambda i, o: ["reproduce", "product-manifold", "--out", o],
+                                   "full", "full/keep.txt"),
+    "embed": (lambda i, o: ["embed", i["points"], "--metric", "euclidean", "--out", o],
+              "e", "e.png"),
+    "factorize": (lambda i, o: ["factorize", i["rect"], "--out", o], "f", "f_factors.png"),
+    "simulate-particles": (lambda i, o: ["simulate-particles", "--out", o, "-n", "3"],
+                           "full", "full/keep.txt"),
+    "export": (lambda i, o: ["export", i["emb"], "--star", i["star"], "--out", o],
+               "sel.star", "sel.star"),
+    "report": (lambda i, o: ["report", i["emb"], "--out", o], "r.html", "r.html"),
+    "trajectory": (lambda i, o: ["trajectory", i["emb"], "--bins", "4", "--out", o],
+                   "traj", "traj/psi1_bins.csv"),
+}
+
+
+def test_the_table_covers_every_command():
+    """A new command cannot escape the output rule: it must be added to CASES."""
+    from conformap.cli import COMMANDS
+
+    registered = _registered_commands()
+    assert set(CASES) == set(registered)
+    assert len(COMMANDS) <= len(registered)
+
+
+def test_every_command_has_overwrite_and_quiet():
+    for name, p in _registered_commands().items():
+        opts = {o for a in p._actions for o in a.option_strings}
+        assert {"--overwrite", "--quiet"} <= opts, name
 
 
 @pytest.fixture
 def no_compute(monkeypatch):
-    """Any computation fails the test: output checks must come first."""
+    """Any computation (or reading of inputs) fails the test: output checks must come first."""
+    import conformap.datasets
     from conformap import estimators, product
+    from conformap import report as creport
 
     def boom(*a, **k):
         raise AssertionError("computed before checking the output")
 
     monkeypatch.setattr(estimators.DiffusionMap, "fit", boom)
     monkeypatch.setattr(product, "factorize", boom)
+    monkeypatch.setattr(cio, "read_stack", boom)
+    monkeypatch.setattr(creport, "load_embedding", boom)
+    monkeypatch.setattr(conformap.datasets, "make_rotor", boom)
 
 
-@pytest.mark.parametrize("command", ["embed", "factorize"])
-def test_output_into_a_file_names_the_path(points, tmp_path, capsys, no_compute, command):
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_every_command_refuses_existing_outputs(inputs, tmp_path, capsys, no_compute, command):
+    """The same rule for each command, checked before any work."""
+    argv, name, clash = CASES[command]
+    (tmp_path / clash).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / clash).write_text("precious")
+    code, _, err = run([*argv(inputs, tmp_path / name), "--quiet"], capsys)
+    assert code == 2, err
+    assert "exist" in err and "--overwrite" in err, err
+    assert (tmp_path / clash).read_text() == "precious"
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_output_into_a_file_names_the_path(inputs, tmp_path, capsys, no_compute, command):
+    argv, name, _ = CASES[command]
     (tmp_path / "afile").write_text("x")
-    given = tmp_path / "afile" / "emb"
-    code, _, err = run([command, points, "--out", given, "--quiet"], capsys)
-    assert code == 2
-    assert f"--out {given}" in err and "is a file" in err and "Errno" not in err
+    given = tmp_path / "afile" / name
+    code, _, err = run([*argv(inputs, given), "--quiet"], capsys)
+    assert code == 2, err
+    assert f"--out {given}" in err and "is a file" in err and "Errno" not in err, err
+    assert (tmp_path / "afile").read_text() == "x"
 
 
-@pytest.mark.parametrize("command", ["embed", "factorize"])
-def test_missing_parent_is_refused_not_created(points, tmp_path, capsys, no_compute, command):
-    given = tmp_path / "nonexistent" / "emb"
-    code, _, err = run([command, points, "--out", given, "--quiet"], capsys)
-    assert code == 2 and f"--out {given}" in err and "does not exist" in err
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_missing_parent_is_refused_not_created(inputs, tmp_path, capsys, no_compute, command):
+    argv, name, _ = CASES[command]
+    given = tmp_path / "nonexistent" / name
+    code, _, err = run([*argv(inputs, given), "--quiet"], capsys)
+    assert code == 2 and f"--out {given}" in err and "does not exist" in err, err
     assert not (tmp_path / "nonexistent").exists()
 
 
@@ -227,17 +274,16 @@ def _erofs_for(directory, monkeypatch):
     monkeypatch.setattr(cio.os, "open", fake)
 
 
-@pytest.mark.parametrize("command", ["embed", "factorize", "simulate"])
-def test_read_only_location_fails_before_computing(points, tmp_path, capsys, monkeypatch,
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_read_only_location_fails_before_computing(inputs, tmp_path, capsys, monkeypatch,
                                                     no_compute, command):
+    argv, name, _ = CASES[command]
     ro = tmp_path / "ro"
     ro.mkdir()
     _erofs_for(ro, monkeypatch)
-    given = ro / "out"
-    argv = ([command, "--out", given, "-n", "2"] if command == "simulate"
-            else [command, points, "--out", given])
-    code, _, err = run([*argv, "--quiet"], capsys)
-    assert code == 2
+    given = ro / name
+    code, _, err = run([*argv(inputs, given), "--quiet"], capsys)
+    assert code == 2, err
     assert f"--out {given}" in err and "Read-only file system" in err and ".part" not in err
 
 
@@ -271,3 +317,40 @@ def test_quiet_embed_and_factorize_print_nothing_on_stderr(points, rect, tmp_pat
     assert code == 0 and err == "", err
     code, _, err = run(["factorize", rect, "-N", "12", "--out", tmp_path / "g"], capsys)
     assert code == 0 and "factorize" in err
+
+
+def _no_progress(err: str) -> bool:
+    """Only warnings (``conformap: warning: ...``) may remain under --quiet."""
+    return all(line.startswith("conformap: warning") for line in err.splitlines() if line)
+
+
+def test_particle_commands_follow_the_rule(tmp_path, capsys):
+    """simulate-particles, export, report, trajectory: --quiet, progress, --overwrite."""
+    p = tmp_path / "p"
+    code, _, err = run(["simulate-particles", "--out", p, "-n", "30", "--quiet"], capsys)
+    assert code == 0 and _no_progress(err), err
+    code, _, err = run(["simulate-particles", "--out", p, "-n", "30", "--overwrite"], capsys)
+    assert code == 0 and "simulate-particles" in err, err
+    code, _, err = run(["embed", p / "particles.star", "--metric", "euclidean", "--out",
+                        tmp_path / "emb", "--quiet"], capsys)
+    assert code == 0, err
+    emb = tmp_path / "emb.npz"
+    commands = {
+        "export": ["export", emb, "--star", p / "particles.star", "--out", tmp_path / "s-0.1.star"],
+        "report": ["report", emb, "--out", tmp_path / "r-0.1.html", "--max-thumbnails", "2"],
+        "trajectory": ["trajectory", emb, "--bins", "3", "--out", tmp_path / "t"],
+    }
+    for name, argv in commands.items():
+        code, _, err = run([*argv, "--quiet"], capsys)
+        assert code == 0 and _no_progress(err), (name, err)
+        code, _, err = run(argv, capsys)
+        assert code == 2 and "--overwrite" in err, (name, err)
+        code, _, err = run([*argv, "--overwrite"], capsys)
+        assert code == 0 and name in err, (name, err)  # the progress bar's label
+    # dotted names kept
+    assert (tmp_path / "s-0.1.star").is_file() and (tmp_path / "r-0.1.html").is_file()
+    # trajectory adds another coordinate's outputs beside the first without --overwrite
+    code, _, err = run(["trajectory", emb, "--bins", "3", "--coordinate", "2", "--out",
+                        tmp_path / "t", "--quiet"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "t" / "psi2_bins.csv").is_file() and (tmp_path / "t" / "psi1_bins.csv")

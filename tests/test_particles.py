@@ -160,4 +160,5 @@ def test_simulate_particles_cli(tmp_path, capsys, relion):
     truth = (out / "ground_truth.csv").read_text().splitlines()
     assert truth[0] == "name,angle_deg" and [r.split(",")[0] for r in truth[1:]] == st.names
     assert main(["simulate-particles", "--out", str(out), "-n", "12"]) == 2  # never overwrites
-    assert "already holds particles.star" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not empty" in err and "--overwrite" in err

@@ -309,12 +309,17 @@ def export_cs(embedding, names, cs_in, out, *, where=None, indices=None,
 
 
 def _check_out(out, source, overwrite: bool) -> Path:
+    """Refuse ``out`` before reading anything: wrong suffix, the input itself, or unusable.
+
+    Existence, missing parent and write access follow the one output rule
+    (:func:`conformap.io.check_output_files`).
+    """
+    from .io import check_output_files
+
     out, source = Path(out), Path(source)
     if out.suffix.lower() != source.suffix.lower():
-        raise _error(f"--out {out}: must end in {source.suffix} like the input {source.name}")
-    if out.exists() and not overwrite:
-        raise _error(f"--out {out}: exists; pass --overwrite to replace it, or choose another "
-                     "name")
+        raise _error(f"{out}: must end in {source.suffix} like the input {source.name}")
     if out.exists() and out.resolve() == source.resolve():
-        raise _error(f"--out {out}: is the input file; write to another name")
+        raise _error(f"{out}: is the input file; write to another name")
+    check_output_files([out], overwrite=overwrite)
     return out

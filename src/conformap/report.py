@@ -352,15 +352,17 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
         Caps that keep the page small for large n (both said on the page).
     seed : int
         For the subsamples.
+    overwrite : bool
+        Replace an existing ``out`` (else :class:`conformap.io.OutputError`).
     """
     import plotly.offline
 
     from .io import atomic_path
     from .report_page import PAGE
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise _error(f"--out {out}: exists; pass --overwrite to replace it")
+    from .io import check_output_files
+
+    (out,) = check_output_files([out], overwrite=overwrite)  # before any work
     n, k_dim = emb.embedding.shape
     colors: dict[str, np.ndarray] = {}
     first = None

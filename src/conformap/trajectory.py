@@ -59,21 +59,28 @@ def bin_weights(psi, n_bins: int, *, width: float = 0.5, quantiles=(0.02, 0.98))
     return centres, w / w.sum(axis=1, keepdims=True), n_eff
 
 
-def kernel_average(data, weights, *, chunk: int = 256) -> np.ndarray:
+def kernel_average(data, weights, *, chunk: int = 256, progress: bool = False) -> np.ndarray:
     """``weights @ data`` over items, in chunks of items (float64 accumulation).
 
     Parameters
     ----------
     data : ndarray, shape (n, *shape)
     weights : ndarray, shape (B, n)
+    chunk : int
+        Items per block (memory: ``chunk * prod(shape)`` float64).
+    progress : bool
+        A tqdm bar over the blocks (on stderr).
 
     Returns
     -------
     ndarray, shape (B, *shape), float32
     """
+    from tqdm.auto import tqdm
+
     n = data.shape[0]
     acc = np.zeros((weights.shape[0], int(np.prod(data.shape[1:]))), dtype=np.float64)
-    for s in range(0, n, chunk):
+    for s in tqdm(range(0, n, chunk), desc="kernel averages", unit="block", leave=False,
+                  disable=not progress):
         block = np.asarray(data[s : s + chunk], dtype=np.float64).reshape(-1, acc.shape[1])
         acc += weights[:, s : s + chunk] @ block
     return acc.reshape((weights.shape[0], *data.shape[1:])).astype(np.float32)

@@ -6,7 +6,9 @@ Output rule (every command, including any added later, calls these helpers):
   command's own output *directory*, e.g. ``simulate --out maps/``, may be missing and is created,
   but its parent must exist; a missing parent such as ``/nonexistent/emb`` is an error, never
   created silently);
-* an existing output file (or a non-empty output directory) is refused unless ``--overwrite``;
+* an existing output file (or a non-empty output directory; or, for a command that adds its
+  files beside others such as ``trajectory``, one of the files it would write) is refused
+  unless ``--overwrite``;
 * a dotted stem keeps its name: ``--out run-0.1`` writes ``run-0.1.npz``, ``run-0.1.csv``, ...;
 * ``--quiet`` turns off progress bars and progress messages.
 
@@ -129,22 +131,31 @@ def _phrased(err, option: str, given: str):
     return OutputError(err.path, err.reason, err.detail, message=f"{option} {given}: {text}")
 
 
-def check_stem_outputs(args, stem: Path, endings, *, option: str = "--out") -> list[Path]:
-    """Check the files ``stem + ending`` before computing (see the module docstring)."""
+def _check_files(args, paths, option: str) -> list[Path]:
     from ..io import OutputError, check_output_files
 
     try:
-        return check_output_files([stem_path(stem, e) for e in endings],
-                                  overwrite=getattr(args, "overwrite", False))
+        return check_output_files(paths, overwrite=getattr(args, "overwrite", False))
     except OutputError as err:
         raise _phrased(err, option, _given(args, option)) from None
 
 
-def check_output_directory(args, *, option: str = "--out") -> Path:
+def check_stem_outputs(args, stem: Path, endings, *, option: str = "--out") -> list[Path]:
+    """Check the files ``stem + ending`` before computing (see the module docstring).
+
+    ``endings=[""]`` checks the single file ``stem`` itself (``export --out sub.star``).
+    """
+    return _check_files(args, [stem_path(stem, e) for e in endings], option)
+
+
+def check_output_directory(args, *, option: str = "--out", files=None) -> Path:
     """Check a command's own output directory before computing (see the module docstring).
 
-    It may be missing (its parent must exist and be writable); an existing non-empty one is
-    refused unless ``--overwrite``. Returns the path; the command creates it when it writes.
+    It may be missing (its parent must exist and be writable). Without ``files``, an existing
+    non-empty one is refused unless ``--overwrite``; with ``files`` (names relative to the
+    directory, for a command that adds its outputs next to others, e.g. ``trajectory``'s
+    ``psi2_*`` beside ``psi1_*``), only those that exist are refused. Returns the path; the
+    command creates it when it writes.
     """
     from ..io import OutputError, check_output_dir
 
@@ -154,6 +165,10 @@ def check_output_directory(args, *, option: str = "--out") -> Path:
         check_output_dir(out, may_create=True)
     except OutputError as err:
         raise _phrased(err, option, given) from None
+    if files is not None:
+        if out.is_dir():
+            _check_files(args, [out / f for f in files], option)
+        return out
     if out.is_dir() and any(out.iterdir()) and not getattr(args, "overwrite", False):
         raise OutputError(out, "exists", message=(
             f"{option} {given}: directory exists and is not empty; pass --overwrite to "

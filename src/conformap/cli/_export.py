@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ._common import StepProgress, add_output_options, check_stem_outputs
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--indices", default=None, metavar="FILE",
                    help="keep the rows listed in FILE: one 0-based embedding row index or item "
                    "name a line (the report's selection download)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -34,13 +36,17 @@ def run(args) -> int:
     from ..export import export_cs, export_star, parse_where, read_selection
     from ..report import load_embedding
 
-    emb = load_embedding(args.embedding)
-    where = parse_where(args.where, emb.embedding.shape[1]) if args.where else None
-    indices = read_selection(args.indices, emb.names) if args.indices else None
+    check_stem_outputs(args, Path(args.out), [""])  # before reading anything
     source = Path(args.star or args.cs)
     export = export_star if args.star else export_cs
-    out, kept, total = export(emb.embedding, emb.names, source, args.out, where=where,
-                              indices=indices, overwrite=args.overwrite)
+    with StepProgress(args, "export", ["read embedding", f"read {source.name} and write"]) as bar:
+        emb = load_embedding(args.embedding)
+        where = parse_where(args.where, emb.embedding.shape[1]) if args.where else None
+        indices = read_selection(args.indices, emb.names) if args.indices else None
+        bar.done()
+        out, kept, total = export(emb.embedding, emb.names, source, args.out, where=where,
+                                  indices=indices, overwrite=args.overwrite)
+        bar.done()
     print(f"wrote {out}: {kept} of {total} particles, with {emb.embedding.shape[1]} coordinate "
           "columns", file=sys.stdout)
     return 0

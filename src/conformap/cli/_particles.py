@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ._common import nonneg_float, positive_int
+from ._common import (
+    StepProgress,
+    add_output_options,
+    check_output_directory,
+    nonneg_float,
+    positive_int,
+)
 
 
 def register(sub) -> None:
@@ -25,6 +30,7 @@ def register(sub) -> None:
     p.add_argument("--relion", choices=["3.0", "3.1"], default="3.1",
                    help="STAR layout (default 3.1: optics block)")
     p.add_argument("--seed", type=int, default=0)
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -35,19 +41,24 @@ def run(args) -> int:
     from ..io import write_csv
     from ..particles import particle_set_names, read_particle_table, write_particle_set
 
-    out = Path(args.out)
+    out = check_output_directory(args)  # before any computation
     star = out / "particles.star"
-    if star.exists():
-        raise ValueError(f"--out {out}: already holds particles.star; choose another folder")
-    rng = np.random.default_rng(args.seed)
-    maps, angles = make_rotor(args.n, rng=rng)
-    images = maps.sum(axis=2)  # along y (axis 2 of (n, z, y, x)), the rotation axis
-    images += rng.normal(scale=args.noise * float(images.max()), size=images.shape)
-    images = images.astype(np.float32)
-    write_particle_set(images, out, pixel_size=args.pixel_size, relion=args.relion, rng=rng)
-    # ground truth in the STAR file's (shuffled) row order, keyed by rlnImageName
-    order = {name: i for i, name in enumerate(particle_set_names(args.n))}
-    rows = [[name, f"{angles[order[name]]:.4f}"] for name in read_particle_table(star).names]
-    truth = write_csv(out / "ground_truth.csv", ["name", "angle_deg"], rows)
+    with StepProgress(args, "simulate-particles", ["simulate rotor", "project, add noise",
+                                                   "write particle set"]) as bar:
+        rng = np.random.default_rng(args.seed)
+        maps, angles = make_rotor(args.n, rng=rng)
+        bar.done()
+        images = maps.sum(axis=2)  # along y (axis 2 of (n, z, y, x)), the rotation axis
+        images += rng.normal(scale=args.noise * float(images.max()), size=images.shape)
+        images = images.astype(np.float32)
+        bar.done()
+        out.mkdir(exist_ok=True)  # its parent was checked: never created here
+        write_particle_set(images, out, pixel_size=args.pixel_size, relion=args.relion,
+                           rng=rng)
+        # ground truth in the STAR file's (shuffled) row order, keyed by rlnImageName
+        order = {name: i for i, name in enumerate(particle_set_names(args.n))}
+        rows = [[name, f"{angles[order[name]]:.4f}"] for name in read_particle_table(star).names]
+        truth = write_csv(out / "ground_truth.csv", ["name", "angle_deg"], rows)
+        bar.done()
     print(f"wrote {star} ({args.n} particles, 3 stacks) and {truth}", file=sys.stdout)
     return 0

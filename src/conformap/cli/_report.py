@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import positive_int
+from ._common import StepProgress, add_output_options, check_stem_outputs, positive_int
 
 
 def register(sub) -> None:
@@ -33,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--max-points", type=positive_int, default=100_000,
                    help="points plotted at most (a random subsample; default 100000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subsamples (default 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    add_output_options(p)
     p.set_defaults(func=run)
 
 
@@ -44,17 +44,19 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out {out}: the report is HTML; name it e.g. report.html")
-    if out.exists() and not args.overwrite:
-        raise InputError(f"--out {out}: exists; pass --overwrite to replace it")
-    emb = load_embedding(args.embedding)
-    color_by = list(args.color_by)
-    if not color_by and emb.params.get("color_by"):
-        spec = str(emb.params["color_by"])
-        if Path(spec.rsplit(":", 1)[0]).is_file():
-            color_by = [spec]
-    path = build_report(emb, out, color_by=color_by, input_override=args.input,
-                        max_thumbnails=args.max_thumbnails, max_points=args.max_points,
-                        seed=args.seed, overwrite=args.overwrite)
+    check_stem_outputs(args, out, [""])  # before reading anything
+    with StepProgress(args, "report", ["read embedding", "thumbnails, figures, page"]) as bar:
+        emb = load_embedding(args.embedding)
+        color_by = list(args.color_by)
+        if not color_by and emb.params.get("color_by"):
+            spec = str(emb.params["color_by"])
+            if Path(spec.rsplit(":", 1)[0]).is_file():
+                color_by = [spec]
+        bar.done()
+        path = build_report(emb, out, color_by=color_by, input_override=args.input,
+                            max_thumbnails=args.max_thumbnails, max_points=args.max_points,
+                            seed=args.seed, overwrite=args.overwrite)
+        bar.done()
     size = path.stat().st_size / 2**20
     print(f"wrote {path} ({size:.1f} MiB, {len(emb.names)} items)", file=sys.stdout)
     return 0

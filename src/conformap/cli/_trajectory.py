@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ._common import positive_int
+from ._common import (
+    StepProgress,
+    add_output_options,
+    check_output_directory,
+    positive_int,
+    progress_enabled,
+)
 
 
 def _width(text: str) -> float:
@@ -44,8 +50,14 @@ def register(sub) -> None:
                    help="the embedded items, if they moved since 'conformap embed'")
     p.add_argument("--datadir", default=None, metavar="DIR",
                    help="for a .star/.cs particle file: the folder its stack paths are relative to")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in OUT")
+    add_output_options(p)
     p.set_defaults(func=run)
+
+
+def planned_outputs(k: int, n_bins: int) -> list[str]:
+    """The files ``trajectory`` may write in OUT for psi_K (maps or images: known after reading)."""
+    return [f"psi{k}_bins.csv", f"psi{k}_movie.cxc", f"psi{k}_montage.png",
+            f"psi{k}_averages.mrcs", *(f"psi{k}_bin{j + 1:02d}.mrc" for j in range(n_bins))]
 
 
 def run(args) -> int:
@@ -55,10 +67,13 @@ def run(args) -> int:
     from ..report import load_embedding
     from ..trajectory import bin_weights, kernel_average, write_cxc, write_montage
 
+    k = args.coordinate
+    # OUT may hold other coordinates' outputs: only this run's files are refused
+    out = check_output_directory(args, files=planned_outputs(k, args.bins))
     emb = load_embedding(args.embedding)
     k_dim = emb.embedding.shape[1]
-    if args.coordinate > k_dim:
-        raise InputError(f"--coordinate {args.coordinate}: the embedding has {k_dim} "
+    if k > k_dim:
+        raise InputError(f"--coordinate {k}: the embedding has {k_dim} "
                          f"coordinates (1 ... {k_dim})")
     if args.bins < 2:
         raise InputError(f"--bins {args.bins}: need at least 2 averages")
@@ -66,45 +81,41 @@ def run(args) -> int:
     if not inputs:
         raise InputError(f"{args.embedding}: records no input paths (written by an older "
                          "conformap); pass --input with the embedded items")
-    out = Path(args.out)
-    k = args.coordinate
-    # the outputs, known before reading anything: refuse to overwrite first
-    planned = [out / f"psi{k}_bins.csv", out / f"psi{k}_movie.cxc", out / f"psi{k}_montage.png",
-               out / f"psi{k}_averages.mrcs"]
-    planned += [out / f"psi{k}_bin{j + 1:02d}.mrc" for j in range(args.bins)]
-    clash = [p for p in planned if p.exists()]
-    if clash and not args.overwrite:
-        raise InputError(f"--out {out}: {clash[0].name} exists; pass --overwrite to replace the "
-                         "outputs, or choose another folder")
-    stack = read_stack(inputs, densities=False, datadir=args.datadir or emb.datadir)
-    if stack.names != emb.names:
-        raise InputError(
-            f"{', '.join(map(str, inputs))}: {len(stack.names)} items that do not match the "
-            f"{len(emb.names)} embedded items (by name and order); pass --input with the items "
-            "that were embedded"
-        )
-    centres, weights, n_eff = bin_weights(emb.embedding[:, k - 1], args.bins, width=args.width)
-    avg = kernel_average(stack.data, weights)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_csv(out / f"psi{k}_bins.csv", ["bin", f"psi{k}_centre", "n_eff"],
-                         [[j + 1, f"{c:.6g}", f"{e:.1f}"]
-                          for j, (c, e) in enumerate(zip(centres, n_eff, strict=True))])]
-    voxel = stack.voxel_size or 1.0
-    if avg.ndim == 4:  # maps
-        files = [write_mrc(out / f"psi{k}_bin{j + 1:02d}.mrc", a, voxel_size=voxel,
-                           origin=stack.origin) for j, a in enumerate(avg)]
-        written += files
-        written.append(write_cxc(out / f"psi{k}_movie.cxc", files))
-    elif avg.ndim == 3:  # images
-        written.append(write_mrc(out / f"psi{k}_averages.mrcs", avg, voxel_size=voxel,
-                                 origin=stack.origin))
-        labels = [f"ψ{k} = {c:.3g}\nn_eff {e:.0f}" for c, e in zip(centres, n_eff, strict=True)]
-        written.append(write_montage(out / f"psi{k}_montage.png", avg, labels,
-                                     title=f"averages along ψ{k} ({len(emb.names)} images, "
-                                     f"kernel s.d. {args.width:g} bin spacings)"))
-    else:
-        raise InputError(f"{inputs[0]}: items of shape {stack.data.shape[1:]} are neither maps "
-                         "nor images; trajectory averages 2-D or 3-D items")
+    with StepProgress(args, "trajectory", ["read items", "kernel averages", "write"]) as bar:
+        stack = read_stack(inputs, densities=False, datadir=args.datadir or emb.datadir)
+        if stack.names != emb.names:
+            raise InputError(
+                f"{', '.join(map(str, inputs))}: {len(stack.names)} items that do not match the "
+                f"{len(emb.names)} embedded items (by name and order); pass --input with the "
+                "items that were embedded"
+            )
+        if stack.data.ndim not in (3, 4):
+            raise InputError(f"{inputs[0]}: items of shape {stack.data.shape[1:]} are neither "
+                             "maps nor images; trajectory averages 2-D or 3-D items")
+        bar.done()
+        centres, weights, n_eff = bin_weights(emb.embedding[:, k - 1], args.bins,
+                                              width=args.width)
+        avg = kernel_average(stack.data, weights, progress=progress_enabled(args))
+        bar.done()
+        out.mkdir(exist_ok=True)  # its parent was checked: never created here
+        written = [write_csv(out / f"psi{k}_bins.csv", ["bin", f"psi{k}_centre", "n_eff"],
+                             [[j + 1, f"{c:.6g}", f"{e:.1f}"]
+                              for j, (c, e) in enumerate(zip(centres, n_eff, strict=True))])]
+        voxel = stack.voxel_size or 1.0
+        if avg.ndim == 4:  # maps
+            files = [write_mrc(out / f"psi{k}_bin{j + 1:02d}.mrc", a, voxel_size=voxel,
+                               origin=stack.origin) for j, a in enumerate(avg)]
+            written += files
+            written.append(write_cxc(out / f"psi{k}_movie.cxc", files))
+        else:  # images
+            written.append(write_mrc(out / f"psi{k}_averages.mrcs", avg, voxel_size=voxel,
+                                     origin=stack.origin))
+            labels = [f"ψ{k} = {c:.3g}\nn_eff {e:.0f}"
+                      for c, e in zip(centres, n_eff, strict=True)]
+            written.append(write_montage(out / f"psi{k}_montage.png", avg, labels,
+                                         title=f"averages along ψ{k} ({len(emb.names)} images, "
+                                         f"kernel s.d. {args.width:g} bin spacings)"))
+        bar.done()
     low = float(np.min(n_eff))
     if low < 3:
         import warnings
