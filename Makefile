@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install benchmark benchmark-full clean
+.PHONY: demo test install benchmark benchmark-full clean docs docs-render benchmark-docs earthmover-docs product-manifold-docs
 
 $(BIN)/conformap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,29 @@ benchmark: install
 
 benchmark-full: install
 	$(BIN)/python -m benchmarks --full
+
+# `make docs` regenerates docs/ from the code: re-runs every experiment behind it (about
+# 40 min on 2 cores), then renders the markdown from the results JSON it wrote.
+# `make docs-render` only re-renders the markdown from the committed JSON (seconds).
+MAP := ../shared/data/rotating_shaft_res6.mrc
+NOTE ?= machine shared with other engineers: timings are noisy
+
+docs: install benchmark-docs earthmover-docs product-manifold-docs docs-render
+
+benchmark-docs: install
+	$(BIN)/python -m benchmarks --full --out docs/benchmarks --note "$(NOTE)"
+
+earthmover-docs: install
+	$(BIN)/conformap reproduce earthmover --out docs/earthmover/procedural
+	$(BIN)/conformap reproduce earthmover --map $(MAP) --out docs/earthmover/real-map
+	$(BIN)/conformap reproduce earthmover --full --seeds 2 --map $(MAP) --out docs/earthmover/real-map-full
+
+product-manifold-docs: install
+	$(BIN)/conformap reproduce product-manifold --out docs/product-manifold
+	$(BIN)/conformap reproduce product-manifold --full --out docs/product-manifold/full
+
+docs-render: install
+	$(BIN)/python -m benchmarks.docs
 
 clean:
 	rm -rf $(VENV) conformap-demo .pytest_cache

@@ -1,0 +1,79 @@
+"""Every generated markdown file in ``docs/``: rendered by code from committed results JSON.
+
+``python -m benchmarks.docs`` re-renders them all from the committed JSON (seconds);
+``--check`` only compares and exits 1 on a difference (what ``tests/test_docs.py`` asserts).
+``make docs`` first re-runs the experiments that write the JSON, then calls this.
+
+Registering a generated document is one line in ``GENERATED``: the markdown path, the results
+JSON it is rendered from (one or more, passed to the renderer in that order as parsed JSON),
+and the renderer as ``"module:function"``. A renderer is a pure function of the parsed JSON
+that returns the markdown text; a run writes its JSON and calls the same renderer, so the
+committed markdown and the committed JSON cannot drift apart without the test noticing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class GeneratedDoc:
+    markdown: str
+    sources: tuple[str, ...]
+    renderer: str
+
+    def render(self, root: Path = ROOT) -> str:
+        module, func = self.renderer.split(":")
+        fn = getattr(importlib.import_module(module), func)
+        data = [json.loads((root / s).read_text()) for s in self.sources]
+        return fn(*data)
+
+
+_EM = "conformap.reproduce.earthmover_report"
+EARTHMOVER_RUNS = ("procedural", "real-map", "real-map-full")
+
+GENERATED = [
+    GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/full.json",),
+                 "benchmarks.report:render_doc"),
+    *[GeneratedDoc(f"docs/earthmover/{r}/tables.md", (f"docs/earthmover/{r}/results.json",),
+                   f"{_EM}:render_tables") for r in EARTHMOVER_RUNS],
+    GeneratedDoc("docs/earthmover/README.md",
+                 tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
+                 f"{_EM}:render_readme"),
+    # helper C (issue 12): GeneratedDoc("docs/product-manifold/results.md",
+    #     ("docs/product-manifold/results.json",), "conformap.reproduce.product_manifold:render_results"),
+]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.docs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a diff")
+    parser.add_argument("--only", nargs="+", help="only these markdown paths")
+    args = parser.parse_args(argv)
+    stale = []
+    for doc in GENERATED:
+        if args.only and doc.markdown not in args.only:
+            continue
+        text = doc.render()
+        path = ROOT / doc.markdown
+        if args.check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(doc.markdown)
+        else:
+            path.write_text(text)
+            print(f"rendered {doc.markdown} from {', '.join(doc.sources)}")
+    for s in stale:
+        print(f"stale: {s} differs from its rendering; run `python -m benchmarks.docs`")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
