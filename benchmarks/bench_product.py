@@ -149,14 +149,19 @@ def diffusion_operator(knn, sigma: float, alpha: float = 1.0):
         s = np.asarray(ka.sum(axis=1)).ravel() ** -0.5
         a = sp.csr_matrix(sp.diags(s) @ ka @ sp.diags(s))
         return (a + a.T) * 0.5
-    k = np.exp(-(np.asarray(knn) ** 2) / (2 * sigma * sigma))
+    k = np.array(knn, dtype=np.float64)  # in place from here: one n x n array (+ one temporary)
+    np.square(k, out=k)
+    k *= -1.0 / (2 * sigma * sigma)
+    np.exp(k, out=k)
     q = k.sum(axis=1) ** -alpha
     k *= q[:, None]
     k *= q[None, :]
     s = k.sum(axis=1) ** -0.5
     k *= s[:, None]
     k *= s[None, :]
-    return (k + k.T) * 0.5
+    k += k.T  # numpy buffers the overlapping transpose
+    k *= 0.5
+    return k
 
 
 #: The published eigensolver's options (the paper's ``calc_vars``).
@@ -273,12 +278,15 @@ class DiffusionApproximation:
 
         t0 = time.perf_counter()
         a_knn = diffusion_operator(knn, self.sigma)
-        a_dense = diffusion_operator(cdist(self.X, self.X), self.sigma)
+        d = cdist(self.X, self.X)
+        a_dense = diffusion_operator(d, self.sigma)
+        del d
         k = self.n_top + 1
         mu_k = np.sort(sla.eigsh(a_knn, k=k, which="LA", tol=1e-10, v0=np.ones(knn.shape[0]))[0])
         mu_d = np.sort(sla.eigsh(a_dense, k=k, which="LA", tol=1e-10,
                                  v0=np.ones(knn.shape[0]))[0])
-        a_dense -= a_knn.toarray()
+        coo = a_knn.tocoo()
+        np.subtract.at(a_dense, (coo.row, coo.col), coo.data)  # A_dense - A_knn, in place
         norm_diff = sla.eigsh(a_dense, k=1, which="LM", tol=1e-6, return_eigenvectors=False)
         rel = float(np.abs(norm_diff).max())  # ||A_dense|| = 1 (top eigenvalue of a Markov-similar)
         return ({"eigenvalues_knn": mu_k[::-1], "eigenvalues_dense": mu_d[::-1],
