@@ -42,6 +42,8 @@ EARTHMOVER_RUNS = ("procedural", "real-map", "real-map-full")
 GENERATED = [
     GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/full.json",),
                  "benchmarks.report:render_doc"),
+    GeneratedDoc("docs/benchmarks/full.md", ("docs/benchmarks/full.json",),
+                 "benchmarks.report:to_markdown"),
     *[GeneratedDoc(f"docs/earthmover/{r}/tables.md", (f"docs/earthmover/{r}/results.json",),
                    f"{_EM}:render_tables") for r in EARTHMOVER_RUNS],
     GeneratedDoc("docs/earthmover/README.md",
