@@ -14,6 +14,9 @@ import math
 import numpy as np
 
 NOISE_LABEL = {0.0: "clean", 0.1: "noisy"}
+#: The paper's Fig. 4 (seconds): n -> (wavelet transform, WEMD distances, L2 distances).
+PAPER_FIG4 = {25: (60, 0.9, 0.8), 50: (121, 3.4, 1.2), 100: (243, 13, 2.4), 200: (481, 50, 4.8),
+              400: (965, 221, 9.4), 800: (1932, 844, 20.6)}
 
 
 def _table(header, rows) -> str:
@@ -141,6 +144,7 @@ def _loops(results, metric, key="cells", noise=None) -> tuple[int, int]:
 def _fig5_summary(results, label: str) -> list[str]:
     out = []
     sizes = results["sizes"]
+    big = sizes[-1]
     for noise in (0.0, 0.1):
         geo = {m: _medians(results, noise, m, "geometry_correlation") for m in ("wemd", "l2")}
         err = {m: _medians(results, noise, m, "median_error") for m in ("wemd", "l2")}
@@ -152,7 +156,9 @@ def _fig5_summary(results, label: str) -> list[str]:
             f"correlation {_range(geo['wemd'].values(), '{:.3f}')} (WEMD) vs "
             f"{_range(geo['l2'].values(), '{:.3f}')} (L2); median angular error "
             f"{_range(err['wemd'].values(), '{:.1f}')}° vs {_range(err['l2'].values(), '{:.1f}')}°"
-            " (medians over seeds).")
+            f" (medians over seeds). At n = {big}: loops in "
+            f"{_loop_cell(cells_of(results, noise, 'wemd', big))} (WEMD) and "
+            f"{_loop_cell(cells_of(results, noise, 'l2', big))} (L2) seeds.")
     return out
 
 
@@ -171,9 +177,12 @@ def _rule_comparison(results, metric) -> dict:
     return out
 
 
-def _kernel_sum_failures(results) -> tuple[int, int]:
-    cs = [c for c in results["bandwidth"] if c["setting"] == "kernel-sum"]
-    return sum(c["failed"] or not c["is_loop"] for c in cs), len(cs)
+def _rule_failures(results, rule) -> tuple[int, int, int]:
+    """Runs of ``rule``: how many gave no embedding (disconnected graph), how many WEMD runs
+    were not a loop, and how many runs there were per metric."""
+    cs = [c for c in results["bandwidth"] if c["setting"] == rule]
+    wemd = [c for c in cs if c["metric"] == "wemd"]
+    return sum(c["failed"] for c in cs), sum(not c["is_loop"] for c in wemd), len(wemd)
 
 
 def render_readme(procedural: dict, real: dict, real_full: dict) -> str:
@@ -227,7 +236,7 @@ def render_readme(procedural: dict, real: dict, real_full: dict) -> str:
         f"about ±19°\"). Real map: WEMD increases with the angle up to "
         f"{f3r['wemd_monotone_until_deg']:.0f}°, L2 up to {f3r['l2_monotone_until_deg']:.0f}° "
         f"(5° steps). Procedural rotor: {f3p['wemd_monotone_until_deg']:.0f}° and "
-        f"{f3p['l2_monotone_until_deg']:.0f}° (its blobs are smoother than a 6 Å map).",
+        f"{f3p['l2_monotone_until_deg']:.0f}°.",
         "* **Fig. 5** (paper: WEMD embeddings are circles from n = 25, L2 needs more than 400 "
         "samples):",
     ]
@@ -255,27 +264,33 @@ def render_readme(procedural: dict, real: dict, real_full: dict) -> str:
         for metric in ("wemd", "l2"):
             comp = _rule_comparison(r, metric)
             parts.append(f"{metric}: " + ", ".join(f"vs {k} {v}/2" for k, v in comp.items()))
-        ks, nks = _kernel_sum_failures(r)
-        lines.append(f"  - `{name}/`: {'; '.join(parts)}; \"kernel-sum\" gave no loop (or no "
-                     f"connected graph) in {ks} of {nks} runs.")
-    t = real["timings"]
+        fails = []
+        for rule in ("kernel-sum", "knn"):
+            nf, nl, nr = _rule_failures(r, rule)
+            fails.append(f"\"{rule}\" gave a disconnected graph in {nf} of {2 * nr} runs and "
+                         f"a WEMD embedding that is not a loop in {nl} of {nr}")
+        lines.append(f"  - `{name}/`: {'; '.join(parts)}; " + "; ".join(fails) + ".")
+    fig4 = []
+    for name in ("real-map", "real-map-full"):
+        t = runs[name]["timings"][-1]
+        paper = PAPER_FIG4.get(t["n"])
+        fig4.append(f"n = {t['n']} (`{name}/`) takes {t['transform_s']:.2f} s for the wavelet "
+                    f"transforms and {t['wemd_s']:.2f} s for all pairwise WEMDs"
+                    + (f" (paper: {paper[0]:g} s and {paper[1]:g} s)" if paper else ""))
     lines += [
         "",
         "* **Fig. 4** (timings, every n measured; not comparable in absolute terms with the "
         "paper's: a shared 2-core machine and optimised code): on the real map, "
-        f"n = {t[-1]['n']} takes {t[-1]['transform_s']:.2f} s for the wavelet transforms and "
-        f"{t[-1]['wemd_s']:.2f} s for all pairwise WEMDs (paper: 481 s and 50 s at n = 200); "
-        "see `docs/benchmarks.md` for the side-by-side measurement against the published "
-        "pipeline.",
+        + "; ".join(fig4) + ". See `docs/benchmarks.md` for the side-by-side measurement "
+        "against the published pipeline.",
         "",
         "## Reading the numbers",
         "",
         "The counts and ranges above are all that this page claims; the per-cell values are in "
-        "each `tables.md`. Where WEMD's loop is a rounded triangle (corners at the three "
-        "dominant states of the non-uniform angle distribution), the geometry correlation drops "
-        "while the loop score still counts it as a loop; where an L2 embedding is a star, the "
-        "hole ratio is small even when `atan2` orders the points well enough for a low median "
-        "error.",
+        "each `tables.md`. The three measures answer different questions: the median angular "
+        "error asks whether `atan2` of the embedding orders the items (a star can score well "
+        "on it), the geometry correlation whether distances are those of a circle, and the "
+        "loop score whether the embedding is a closed curve around a hole.",
         "",
     ]
     return "\n".join(lines)
