@@ -274,10 +274,13 @@ def main(argv=None) -> int:
     group.add_argument("--full", action="store_true", help="the full suite (n = 800 WEMD, ...)")
     parser.add_argument("--only", nargs="+", help="run only these benchmarks (names as logged)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument("--name", default=None, help="stem of the result files (default: the "
+                        "suite's name, e.g. quick.json)")
     parser.add_argument("--note", default="", help="free text stored with the results, e.g. "
                         "'machine shared with 5 other engineers'")
     args = parser.parse_args(argv)
     suite = "full" if args.full else "quick"
+    stem = args.name or suite
     runners = _runners(args.only)
     if args.only and len(runners) != len(set(args.only)):
         known = sorted(set(RUNNERS) | set(EXTERNAL))
@@ -287,7 +290,7 @@ def main(argv=None) -> int:
     report = {"suite": suite, "command": "python -m benchmarks " + " ".join(argv_used),
               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "note": args.note, "load_average": {"start": _load()},
-              "records": [], "failures": []}
+              "complete": False, "records": [], "failures": []}
     t0 = time.perf_counter()
     for name, runner, cfg in runners:
         _log(f"[{time.perf_counter() - t0:6.0f} s] {name} (load average {_load()})")
@@ -302,22 +305,23 @@ def main(argv=None) -> int:
         report["load_average"][name] = _load()
         report["suite_seconds"] = time.perf_counter() - t0
         # write after every benchmark, so an interrupted run keeps what it measured
-        _write(args.out, suite, report)
+        _write(args.out, stem, report)
+    report["complete"] = True
     report["failed_checks"] = [
         {"benchmark": r["benchmark"], "params": r["params"], "tolerance": r["check"]["tolerance"]}
         for r in report["records"] if not r["passed"]]
-    _write(args.out, suite, report)
+    _write(args.out, stem, report)
     if any(r["benchmark"] == "scaling" for r in report["records"]):
-        plot_scaling(report, args.out / f"{suite}-scaling.png")
-    _log((args.out / f"{suite}.md").read_text())
+        plot_scaling(report, args.out / f"{stem}-scaling.png")
+    _log((args.out / f"{stem}.md").read_text())
     for f in report["failed_checks"]:
         _log(f"CHECK FAILED: {f['benchmark']} {f['params']}: {f['tolerance']}")
     return 1 if report["failures"] or report["failed_checks"] else 0
 
 
-def _write(out: Path, suite: str, report: dict) -> None:
-    (out / f"{suite}.json").write_text(json.dumps(report, indent=1) + "\n")
-    (out / f"{suite}.md").write_text(to_markdown(report))
+def _write(out: Path, stem: str, report: dict) -> None:
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(to_markdown(report))
 
 
 if __name__ == "__main__":

@@ -40,9 +40,9 @@ _EM = "conformap.reproduce.earthmover_report"
 EARTHMOVER_RUNS = ("procedural", "real-map", "real-map-full")
 
 GENERATED = [
-    GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/full.json",),
+    GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/results.json",),
                  "benchmarks.report:render_doc"),
-    GeneratedDoc("docs/benchmarks/full.md", ("docs/benchmarks/full.json",),
+    GeneratedDoc("docs/benchmarks/results.md", ("docs/benchmarks/results.json",),
                  "benchmarks.report:to_markdown"),
     *[GeneratedDoc(f"docs/earthmover/{r}/tables.md", (f"docs/earthmover/{r}/results.json",),
                    f"{_EM}:render_tables") for r in EARTHMOVER_RUNS],

@@ -301,14 +301,21 @@ the exact Neumann eigenfunctions at the sample points, delta = 1.5 lambda_1, gam
 """
 
 
-def render_doc(report: dict, json_path: str = "docs/benchmarks/full.json") -> str:
+def render_doc(report: dict, json_path: str = "docs/benchmarks/results.json") -> str:
     """The whole of ``docs/benchmarks.md`` from one results JSON of the suite."""
     rel = json_path.split("docs/", 1)[-1]
     plot = rel.rsplit(".", 1)[0] + "-scaling.png"
     head = DOC_HEAD.format(json_path=json_path, json_rel=rel, command=report["command"],
                            date=report["date"], seconds=report.get("suite_seconds", 0),
                            machine="\n".join(_machine_lines(report)))
-    lines = [head, DOC_METHOD, f"## Results ({report['suite']} run)", ""]
+    lines = [head]
+    if not report.get("complete", "failed_checks" in report):
+        lines += ["**This run did not finish**: only the benchmarks below ran.", ""]
+    if report["suite"] != "full":
+        lines += [f"This is the **{report['suite']}** suite (`make benchmark`): smaller sizes than "
+                  "the targets of issue 4 (`make benchmark-full`); rows marked *extrapolated* "
+                  "are estimates from a smaller measured n, not measurements.", ""]
+    lines += [DOC_METHOD, f"## Results ({report['suite']} run)", ""]
     lines += pair_rows(report)
     lines += ["", "## How far the sparse kNN operator is from the dense one", ""]
     lines += measurement_rows(report) or ["(not run)"]
