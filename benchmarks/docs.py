@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +50,49 @@ GENERATED = [
     GeneratedDoc("docs/earthmover/README.md",
                  tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
                  f"{_EM}:render_readme"),
-    # helper C (issue 12): GeneratedDoc("docs/product-manifold/results.md",
-    #     ("docs/product-manifold/results.json",), "conformap.reproduce.product_manifold:render_results"),
+    # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
+    # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
+    #              "conformap.reproduce.product_manifold:render_results"),
 ]
+
+
+#: Hand-written markdown whose decimal numbers must each be found in its results JSON (as a
+#: value rounded to the number of decimals written): (markdown, (json, ...)). For prose that is
+#: not (yet) rendered; a generated document belongs in GENERATED instead.
+HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = []
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
+
+
+def _json_numbers(obj, out: list) -> list:
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _json_numbers(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _json_numbers(v, out)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        out.append(float(obj))
+    return out
+
+
+def numbers_missing(markdown: str, sources) -> list[str]:
+    """Decimal numbers of ``markdown`` that no number in the parsed JSON ``sources`` rounds to.
+
+    A quoted ``6.28`` matches a stored 6.2817; code blocks are skipped.
+    """
+    text = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    values = []
+    for src in sources:
+        _json_numbers(src, values)
+    arr = sorted(values)
+    missing = []
+    for tok in _NUMBER.findall(text):
+        digits = len(tok.split(".")[1])
+        x = float(tok)
+        if not any(round(v, digits) == x or round(abs(v), digits) == abs(x) for v in arr):
+            missing.append(tok)
+    return missing
 
 
 def main(argv=None) -> int:

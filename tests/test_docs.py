@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from benchmarks.docs import GENERATED, ROOT
+from benchmarks.docs import GENERATED, HAND_WRITTEN, ROOT, numbers_missing
 
 
 @pytest.mark.parametrize("doc", GENERATED, ids=[d.markdown for d in GENERATED])
@@ -57,3 +57,19 @@ def test_earthmover_readme_numbers_are_in_the_tables():
     readme = (ROOT / "docs/earthmover/README.md").read_text()
     missing = [x for x in _numbers(readme) if x not in tables]
     assert not missing, f"README numbers not in any tables.md: {missing}"
+
+
+_NONE = pytest.param(None, None, marks=pytest.mark.skip(reason="no hand-written docs registered"))
+
+
+@pytest.mark.parametrize("markdown, sources", HAND_WRITTEN or [_NONE])
+def test_hand_written_numbers_are_in_their_results(markdown, sources):
+    data = [json.loads((ROOT / s).read_text()) for s in sources]
+    missing = numbers_missing((ROOT / markdown).read_text(), data)
+    assert not missing, f"{markdown}: numbers not in {sources}: {missing}"
+
+
+def test_numbers_missing_finds_untraceable_numbers():
+    assert numbers_missing("took 6.28 s, 0.18 of the memory", [{"t": 6.2817, "m": [0.1799]}]) == []
+    assert numbers_missing("took 7.5x", [{"t": 6.2817}]) == []  # '7.5x' is not a bare number
+    assert numbers_missing("took 7.50 s", [{"t": 6.2817}]) == ["7.50"]

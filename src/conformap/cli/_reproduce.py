@@ -19,7 +19,8 @@ def _earthmover_options(p) -> None:
     p.add_argument("--out", default="docs/earthmover", help="output directory")
     p.add_argument("--full", action="store_true",
                    help="paper sizes n = 25..800 and 5 seeds (default: n <= 200, 2 seeds)")
-    p.add_argument("--map", default=None, help="rotate this MRC map instead of the procedural rotor")
+    p.add_argument("--map", default=None,
+                   help="rotate this MRC map instead of the procedural rotor")
     p.add_argument("--level", type=int, default=5, help="WEMD levels (paper: 5)")
     p.add_argument("--seeds", type=int, default=None, help="number of seeds")
     p.add_argument("--sizes", type=int, nargs="+", default=None,

@@ -60,7 +60,8 @@ def load_volume(map_path):
 
 
 def simulate(volume, n: int, noise: float, seed: int):
-    """``n`` maps at the paper's random angles (rotations of ``volume``, or the procedural rotor)."""
+    """``n`` maps at the paper's random angles (rotations of ``volume``, or the procedural
+    rotor)."""
     from ..datasets import make_rotor, rotate_map
 
     if volume is not None:

@@ -47,6 +47,10 @@ def _loop_cell(cells) -> str:
     return f"{loops}/{len(cells)}"
 
 
+def _geo_cell(cells) -> str:
+    return f"{_nanmedian([c['geometry_correlation'] for c in cells]):.3f}"
+
+
 def _hole_cell(cells) -> str:
     med = _nanmedian([c["hole"] for c in cells])
     return "n/a" if math.isnan(med) else f"{med:.2f}"
@@ -97,7 +101,7 @@ def render_tables(results: dict) -> str:
         _table(size_head, _grid(results, _err_cell)),
         "### Geometry: Spearman correlation of embedding distances with true chord distances "
         "(1 = a faithful circle; median over seeds)",
-        _table(size_head, _grid(results, lambda cs: f"{_nanmedian([c['geometry_correlation'] for c in cs]):.3f}")),
+        _table(size_head, _grid(results, _geo_cell)),
         "### Loops: seeds whose embedding is a loop (winds once around its centre in the true "
         f"order, 95 % of the points at least {results['loop_min_hole']:g} x the median radius "
         "from it)",
@@ -137,7 +141,8 @@ def _range(values, fmt) -> str:
 
 
 def _loops(results, metric, key="cells", noise=None) -> tuple[int, int]:
-    cs = [c for c in results[key] if c["metric"] == metric and (noise is None or c["noise"] == noise)]
+    cs = [c for c in results[key]
+          if c["metric"] == metric and (noise is None or c["noise"] == noise)]
     return sum(c["is_loop"] for c in cs), len(cs)
 
 
@@ -155,8 +160,9 @@ def _fig5_summary(results, label: str) -> list[str]:
             f"loops in {lw} of {nw} (cell, seed) runs, L2 embeddings in {ll} of {nl}; geometry "
             f"correlation {_range(geo['wemd'].values(), '{:.3f}')} (WEMD) vs "
             f"{_range(geo['l2'].values(), '{:.3f}')} (L2); median angular error "
-            f"{_range(err['wemd'].values(), '{:.1f}')}° vs {_range(err['l2'].values(), '{:.1f}')}°"
-            f" (medians over seeds). At n = {big}: loops in "
+            f"{_range(err['wemd'].values(), '{:.1f}')}° vs "
+            f"{_range(err['l2'].values(), '{:.1f}')}° (medians over seeds). "
+            f"At n = {big}: loops in "
             f"{_loop_cell(cells_of(results, noise, 'wemd', big))} (WEMD) and "
             f"{_loop_cell(cells_of(results, noise, 'l2', big))} (L2) seeds.")
     return out
