@@ -176,7 +176,7 @@ def _machine_lines(report: dict) -> list[str]:
         f"{m['scikit-learn']}, POT {m['pot']}.",
         f"- Load: 1-minute load average {load['start'][0]:g} at the start and "
         f"{min(during, default=load['start'][0]):g} to {max(during, default=load['start'][0]):g}"
-        " after each benchmark, on as many cores as above. "
+        f" after each benchmark, on {cpu.get('CPU(s)', '?')} logical CPUs. "
         + (f"Note of the run: {report['note']}" if report.get("note") else ""),
     ]
 
@@ -317,6 +317,10 @@ def render_doc(report: dict, json_path: str = "docs/benchmarks/results.json") ->
                   "are estimates from a smaller measured n, not measurements.", ""]
     lines += [DOC_METHOD, f"## Results ({report['suite']} run)", ""]
     lines += pair_rows(report)
+    slower = [f"{r['benchmark']} {json.dumps(r['params'])} ({r['speedup']:.2f}x)"
+              for r in report["records"] if "speedup" in r and r["speedup"] < 1]
+    lines += ["", "Rows where ours is slower than the baseline: "
+              + ("; ".join(slower) if slower else "none") + "."]
     lines += ["", "## How far the sparse kNN operator is from the dense one", ""]
     lines += measurement_rows(report) or ["(not run)"]
     lines += ["", "Top eigenvalues of both operators by ARPACK, and the spectral norm of their "
