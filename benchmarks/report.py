@@ -56,7 +56,8 @@ def pair_rows(report: dict) -> list[str]:
         for name, info in rec.get("others", {}).items():
             lines.append(
                 f"| {rec['benchmark']}, {name} | (same) | {fmt_t(info['time'])} ({_phases(info)}) "
-                f"| | {b['time'] / info['time']:.1f}x (baseline / this) | "
+                f"| | baseline / this {b['time'] / info['time']:.1f}x; this / ours "
+                f"{info['time'] / o['time']:.1f}x | "
                 f"{fmt_m(info['peak_extra_mib'])} | | | timed for context |")
         if "extrapolated" in rec:
             e = rec["extrapolated"]
