@@ -25,8 +25,8 @@ benchmark: install
 benchmark-full: install
 	$(BIN)/python -m benchmarks --full
 
-# `make docs` regenerates docs/ from the code: re-runs every experiment behind it (about
-# 40 min on 2 cores), then renders the markdown from the results JSON it wrote.
+# `make docs` regenerates docs/ from the code: re-runs every experiment behind it (tens of
+# minutes), then renders the markdown from the results JSON it wrote.
 # `make docs-render` only re-renders the markdown from the committed JSON (seconds).
 MAP := ../shared/data/rotating_shaft_res6.mrc
 NOTE ?= machine shared with other engineers working in parallel: timings are noisy
