@@ -241,6 +241,9 @@ def plot_fig4(timings: list[dict], out: Path, plt) -> None:
     for key, label in (("transform_s", "wavelet transform"), ("wemd_s", "WEMD distances"),
                        ("l2_s", "L2 distances")):
         ax.loglog(ns, [max(r[key], 1e-4) for r in timings], "o-", label=label)
+    ax.set_xticks(ns)
+    ax.set_xticklabels([str(n) for n in ns])
+    ax.minorticks_off()
     ax.set_xlabel("n")
     ax.set_ylabel("seconds")
     ax.legend(fontsize=8)
