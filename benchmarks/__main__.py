@@ -1,15 +1,25 @@
 """``python -m benchmarks --quick`` (< 10 min on 2 cores) or ``--full``.
 
 Every measurement runs in a fresh subprocess (see ``_harness.py``); ours and the baseline are
-interleaved in the same run, on the same data. Results: ``benchmarks/results/<suite>.json``,
-``<suite>.md`` and ``<suite>-scaling.png``.
+interleaved in the same run, on the same data. Every row carries a ``check`` (both sides
+compute the same thing within a stated tolerance); a failed check fails its row and the run
+(exit status 1). Results: ``<out>/<suite>.json`` (raw, with the machine and the command),
+``<suite>.md`` (the tables) and ``<suite>-scaling.png``; ``--out docs/benchmarks`` writes the
+files behind ``docs/benchmarks.md`` (re-rendered by ``python -m benchmarks.docs``).
+
+Registering a standalone benchmark module (one line in ``EXTERNAL``): the module defines
+``SUITES = {"quick": cfg, "full": cfg}`` and ``run(cfg, log) -> list[dict]`` returning records
+in the format of ``benchmarks/__init__.py`` (``pair_record`` / ``single_record`` /
+``measurement_record`` in ``_harness.py`` build them).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -18,8 +28,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ._harness import ROOT, measure
-from .bench_wemd import distance_agreement, emd_agreement
+from ._harness import (
+    ROOT,
+    check_result,
+    measure,
+    measurement_record,
+    pair_record,
+    run_child,
+    single_record,
+    validate_record,
+)
+from .bench_product import diffusion_check, solver_check, triplet_check
+from .bench_wemd import emd_agreement, wemd_pair_check
+from .report import plot_scaling, to_markdown
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -29,6 +50,7 @@ SUITES = {
         "wemd": {"n": [160], "extrapolate_to": 800, "repeats": 2},
         "triplets": {"n": 10_000, "n_vec": 400, "repeats": 1},
         "diffusion": {"n": 3000, "n_vec": 400, "repeats": 1},
+        "diffusion_approximation": {"n": 3000},
         "solver_check": {"n": 1500, "n_vec": 50},
         "emd": {"n": 10, "sizes": [8, 16, 24]},
         "scaling": {
@@ -43,6 +65,7 @@ SUITES = {
         "wemd": {"n": [400, 800], "noisy_n": [400], "extrapolate_to": None, "repeats": 1},
         "triplets": {"n": 10_000, "n_vec": 400, "repeats": 2},
         "diffusion": {"n": 10_000, "n_vec": 400, "repeats": 1},
+        "diffusion_approximation": {"n": 10_000},
         "solver_check": {"n": 3000, "n_vec": 100},
         "emd": {"n": 12, "sizes": [8, 16, 24, 32]},
         "scaling": {
@@ -55,29 +78,14 @@ SUITES = {
     },
 }
 
+#: Standalone benchmark modules: name -> module with SUITES and run(cfg, log). One line each.
+EXTERNAL: dict[str, str] = {
+    # "density": "benchmarks.bench_density",
+}
+
 
 def _log(msg: str) -> None:
     print(msg, flush=True)
-
-
-def _ratio(a: float, b: float) -> float:
-    return float(a / b) if b > 0 else float("inf")
-
-
-def _pair_record(name, params, summary, check, extra=None):
-    ours, base = summary["ours"], summary[[k for k in summary if k != "ours"][0]]
-    rec = {
-        "benchmark": name,
-        "params": params,
-        "ours": ours,
-        "baseline": base,
-        "speedup": _ratio(base["time"], ours["time"]),
-        "memory_ratio": _ratio(ours["peak_extra_mib"], base["peak_extra_mib"]),
-        "check": check,
-    }
-    if extra:
-        rec.update(extra)
-    return rec
 
 
 def run_wemd(cfg, log):
@@ -92,66 +100,74 @@ def run_wemd(cfg, log):
         params = {"n": n, "source": source, "level": 5}
         if noise:
             params["noise"] = noise
-        summary, outs = measure("benchmarks.bench_wemd", "WemdPipeline", ["ours", "baseline"],
-                                params, repeats=cfg["repeats"], log=log)
-        check = distance_agreement(outs["ours"]["distances"], outs["baseline"]["distances"],
-                                   outs["baseline"]["l1_norms"])
-        rec = _pair_record("wemd", params, summary, check)
+        summary, outs = measure("benchmarks.bench_wemd", "WemdPipeline",
+                                ["ours", "baseline", "ours_all_columns"], params,
+                                repeats=cfg["repeats"], log=log)
+        check = wemd_pair_check(outs["ours"]["distances"], outs["baseline"]["distances"],
+                                outs["baseline"]["l1_norms"], params["level"])
+        rec = pair_record("wemd", params, summary, check)
         target = cfg.get("extrapolate_to")
         if target and target != n:
-            # transform ~ n, all pairs ~ n (n - 1); memory ~ n (coefficient vectors dominate).
-            f1, f2 = target / n, target * (target - 1) / (n * (n - 1))
-            est = {}
-            for side in ("ours", "baseline"):
-                ph = rec[side]["phases"]
-                est[side] = {
-                    "time": ph["transform"] * f1 + ph["distances"] * f2,
-                    "peak_extra_mib": rec[side]["peak_extra_mib"] * f1,
-                }
-            rec["extrapolated"] = {
-                "n": target,
-                "ours": est["ours"],
-                "baseline": est["baseline"],
-                "speedup": _ratio(est["baseline"]["time"], est["ours"]["time"]),
-                "memory_ratio": _ratio(est["ours"]["peak_extra_mib"],
-                                       est["baseline"]["peak_extra_mib"]),
-            }
+            rec["extrapolated"] = _extrapolate(rec, n, target)
         records.append(rec)
     return records
+
+
+def _extrapolate(rec, n, target):
+    """An estimate, labelled as such: transform ~ n, all pairs ~ n (n - 1), memory ~ n."""
+    f1, f2 = target / n, target * (target - 1) / (n * (n - 1))
+    est = {}
+    for side in ("ours", "baseline"):
+        ph = rec[side]["phases"]
+        est[side] = {"time": ph["transform"] * f1 + ph["distances"] * f2,
+                     "peak_extra_mib": rec[side]["peak_extra_mib"] * f1}
+    return {"n": target, "measured_n": n, "ours": est["ours"], "baseline": est["baseline"],
+            "speedup": est["baseline"]["time"] / est["ours"]["time"],
+            "memory_ratio": est["ours"]["peak_extra_mib"] / est["baseline"]["peak_extra_mib"],
+            "model": "transform x n, distances x n(n-1), memory x n (an extrapolation)"}
 
 
 def run_triplets(cfg, log):
     params = {"n": cfg["n"], "n_vec": cfg["n_vec"]}
     summary, outs = measure("benchmarks.bench_product", "TripletSearch", ["ours", "baseline"],
                             params, repeats=cfg["repeats"], log=log)
-    a, b = outs["ours"], outs["baseline"]
-    check = {
-        "identical_triplets": bool(np.array_equal(a["triplets"], b["triplets"])),
-        "n_triplets": int(len(b["triplets"])),
-        "max_score_diff": float(np.abs(a["best_score"] - b["best_score"]).max()),
-    }
-    return [_pair_record("triplets", params, summary, check)]
+    return [pair_record("triplets", params, summary, triplet_check(outs["ours"], outs["baseline"]))]
 
 
 def run_diffusion(cfg, log):
     params = {"n": cfg["n"], "n_vec": cfg["n_vec"]}
-    summary, outs = measure("benchmarks.bench_product", "DiffusionMap", ["ours", "baseline"],
-                            params, repeats=cfg["repeats"], log=log)
-    mu_o, mu_b = outs["ours"]["eigenvalues"], outs["baseline"]["eigenvalues"]
-    check = {
-        "note": "different operators (kNN-truncated vs dense kernel): agreement is indicative",
-        "max_abs_eigenvalue_diff_top10": float(np.abs(mu_o[:10] - mu_b[:10]).max()),
-    }
-    return [_pair_record("diffusion", params, summary, check)]
+    summary, outs = measure("benchmarks.bench_product", "DiffusionMap",
+                            ["ours", "baseline", "published_dense"], params,
+                            repeats=cfg["repeats"], log=log)
+    check = diffusion_check(outs["ours"]["eigenvalues"], outs["baseline"]["eigenvalues"])
+    return [pair_record("diffusion", params, summary, check)]
+
+
+def run_diffusion_approximation(cfg, log):
+    params = {"n": cfg["n"]}
+    info, out = run_child("benchmarks.bench_product", "DiffusionApproximation", "measure", params)
+    mu_k, mu_d = out["eigenvalues_knn"], out["eigenvalues_dense"]
+    diff = np.abs(mu_k - mu_d)
+    values = {"n_top": int(len(mu_k) - 1),
+              "max_abs_eigenvalue_diff_top": float(diff[1:].max()),
+              "max_rel_eigengap_diff_top": float((np.abs((1 - mu_k[1:]) - (1 - mu_d[1:]))
+                                                  / (1 - mu_d[1:])).max()),
+              "spectral_norm_diff": float(out["spectral_norm_diff"]),
+              "eigenvalues_knn": mu_k.tolist(), "eigenvalues_dense": mu_d.tolist()}
+    log(f"    sparse vs dense operator: top eigenvalues {values['max_abs_eigenvalue_diff_top']:.3g}"
+        f" apart, ||A_knn - A_dense||_2 = {values['spectral_norm_diff']:.3g}")
+    finite = all(np.isfinite(v) for v in values.values() if isinstance(v, float))
+    check = check_result(finite, "a measurement of the kNN approximation (15 neighbours) of the "
+                         "dense operator, not a comparison; fails only if not finite", **values)
+    return [measurement_record("diffusion_approximation", params, info, check)]
 
 
 def run_solver_check(cfg, log):
     params = {"n": cfg["n"], "n_vec": cfg["n_vec"]}
     summary, outs = measure("benchmarks.bench_product", "SolverCheck", ["ours", "dense"], params,
                             log=log)
-    diff = np.abs(outs["ours"]["eigenvalues"] - outs["dense"]["eigenvalues"]).max()
-    return [_pair_record("solver_check", params, summary,
-                         {"max_abs_eigenvalue_diff": float(diff)})]
+    check = solver_check(outs["ours"]["eigenvalues"], outs["dense"]["eigenvalues"])
+    return [pair_record("solver_check", params, summary, check)]
 
 
 def run_emd(cfg, log):
@@ -162,7 +178,7 @@ def run_emd(cfg, log):
                                 params, log=log)
         check = emd_agreement(outs["ours"]["distances"], outs["baseline"]["distances"])
         pairs = cfg["n"] * (cfg["n"] - 1) / 2
-        rec = _pair_record("emd", params, summary, check)
+        rec = pair_record("emd", params, summary, check)
         rec["per_pair_s"] = {"ours": summary["ours"]["time"] / pairs,
                              "baseline": summary["baseline"]["time"] / pairs}
         records.append(rec)
@@ -172,17 +188,26 @@ def run_emd(cfg, log):
 def run_scaling(cfg, log):
     records = []
     for case, points in cfg.items():
-        module = "benchmarks.bench_scaling"
         for params in points:
-            summary, _ = measure(module, case, ["ours"], params, log=log)
-            info = summary["ours"]
-            records.append({"benchmark": "scaling", "case": case, "params": params,
-                            "time": info["time"], "peak_extra_mib": info["peak_extra_mib"],
-                            "peak_rss_mib": info["peak_rss_mib"]})
+            summary, _ = measure("benchmarks.bench_scaling", case, ["ours"], params, log=log)
+            records.append(single_record("scaling", case, params, summary["ours"]))
     return records
 
 
+RUNNERS = {
+    "wemd": run_wemd,
+    "triplets": run_triplets,
+    "diffusion": run_diffusion,
+    "diffusion_approximation": run_diffusion_approximation,
+    "solver_check": run_solver_check,
+    "emd": run_emd,
+    "scaling": run_scaling,
+}
+
+
 def machine() -> dict:
+    """What the numbers were measured on, including how busy the machine was."""
+
     def run(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
@@ -190,7 +215,8 @@ def machine() -> dict:
             return ""
 
     lscpu = run(["lscpu"])
-    keep = ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache", "Flags")
+    keep = ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache", "Flags",
+            "Hypervisor vendor")
     cpu = {}
     for line in lscpu.splitlines():
         key, _, val = line.partition(":")
@@ -200,142 +226,102 @@ def machine() -> dict:
                 val = " ".join(f for f in val.split() if f.startswith(("avx", "fma")))
             cpu[key.strip()] = val
     import numba
+    import pywt
     import scipy
+    import sklearn
 
+    try:
+        import ot
+
+        pot = ot.__version__
+    except ImportError:
+        pot = None
+    mem = run(["free", "-g"]).split("\n")
+    total = next((ln.split()[1] for ln in mem if ln.startswith("Mem:")), "?")
     return {
         "cpu": cpu,
-        "memory": run(["free", "-g"]).strip(),
+        "memory_gib": total,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "numba": numba.__version__,
+        "pywavelets": pywt.__version__,
+        "scikit-learn": sklearn.__version__,
+        "pot": pot,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
-        "load_average_at_start": list(__import__("os").getloadavg()),
     }
 
 
-def _fmt_t(t):
-    return f"{t:.3g} s" if t < 100 else f"{t:.0f} s"
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
 
 
-def _fmt_m(m):
-    return f"{m / 1024:.2f} GiB" if m >= 1024 else f"{m:.0f} MiB"
-
-
-def to_markdown(report: dict) -> str:
-    lines = [f"# conformap benchmarks ({report['suite']})", "",
-             f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
-             f"Wall time of the suite: {report['suite_seconds']:.0f} s", ""]
-    lines += ["Times are the best of the repeats (fresh subprocess each, interleaved); memory is",
-              "the peak resident size *during* the timed call above the size right before it",
-              "(inputs and libraries excluded).", ""]
-    head = ("| benchmark | params | ours | baseline | speed-up | ours peak | baseline peak | "
-            "memory ratio | check |")
-    lines += [head, "|" + "---|" * 9]
-    for rec in report["records"]:
-        if rec["benchmark"] == "scaling":
-            continue
-        o, b = rec["ours"], rec["baseline"]
-        ph = ", ".join(f"{k} {v:.3g}" for k, v in o["phases"].items())
-        bph = ", ".join(f"{k} {v:.3g}" for k, v in b["phases"].items())
-        check = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in rec["check"].items() if k != "note")
-        lines.append(
-            f"| {rec['benchmark']} | {json.dumps(rec['params'])} | {_fmt_t(o['time'])} ({ph}) | "
-            f"{_fmt_t(b['time'])} ({bph}) | {rec['speedup']:.1f}x | "
-            f"{_fmt_m(o['peak_extra_mib'])} | {_fmt_m(b['peak_extra_mib'])} | "
-            f"{rec['memory_ratio']:.2f} | {check} |"
-        )
-        if "extrapolated" in rec:
-            e = rec["extrapolated"]
-            lines.append(
-                f"| wemd, extrapolated | n={e['n']} | {_fmt_t(e['ours']['time'])} | "
-                f"{_fmt_t(e['baseline']['time'])} | {e['speedup']:.1f}x | "
-                f"{_fmt_m(e['ours']['peak_extra_mib'])} | "
-                f"{_fmt_m(e['baseline']['peak_extra_mib'])} | {e['memory_ratio']:.2f} | "
-                "from the row above: transform x n, distances x n(n-1) |"
-            )
-    lines += ["", "## Scaling (ours)", "", "| case | params | time | peak (extra) |",
-              "|---|---|---|---|"]
-    for rec in report["records"]:
-        if rec["benchmark"] == "scaling":
-            lines.append(f"| {rec['case']} | {json.dumps(rec['params'])} | "
-                         f"{_fmt_t(rec['time'])} | {_fmt_m(rec['peak_extra_mib'])} |")
-    lines += ["", f"Plot: `{report['suite']}-scaling.png`", ""]
-    return "\n".join(lines)
-
-
-def plot_scaling(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    cases: dict = {}
-    for rec in report["records"]:
-        if rec["benchmark"] == "scaling":
-            x = rec["params"]["n_vec"] if rec["case"] == "TripletScaling" else rec["params"]["n"]
-            cases.setdefault(rec["case"], []).append((x, rec["time"], rec["peak_extra_mib"]))
-    for case, pts in cases.items():
-        pts.sort()
-        x = np.array([p[0] for p in pts], float)
-        label = case + (" (x = N)" if case == "TripletScaling" else "")
-        axes[0].loglog(x, [p[1] for p in pts], "o-", label=label)
-        axes[1].loglog(x, [max(p[2], 1.0) for p in pts], "o-", label=label)
-    axes[0].set(xlabel="n (items) or N (eigenvectors)", ylabel="time [s]", title="time")
-    axes[1].set(xlabel="n (items) or N (eigenvectors)", ylabel="peak extra RSS [MiB]",
-                title="memory")
-    for ax in axes:
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-RUNNERS = {
-    "wemd": run_wemd,
-    "triplets": run_triplets,
-    "diffusion": run_diffusion,
-    "solver_check": run_solver_check,
-    "emd": run_emd,
-    "scaling": run_scaling,
-}
+def _runners(names):
+    """(name, runner, cfg-getter) of the built-in and registered external benchmarks."""
+    out = [(name, fn, (lambda suite, name=name: SUITES[suite][name])) for name, fn in
+           RUNNERS.items()]
+    for name, module in EXTERNAL.items():
+        mod = importlib.import_module(module)
+        out.append((name, mod.run, (lambda suite, mod=mod: mod.SUITES[suite])))
+    return [r for r in out if not names or r[0] in names]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="the quick suite (default)")
     group.add_argument("--full", action="store_true", help="the full suite (n = 800 WEMD, ...)")
-    parser.add_argument("--only", nargs="+", choices=sorted(RUNNERS), help="run only these")
+    parser.add_argument("--only", nargs="+", help="run only these benchmarks (names as logged)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    parser.add_argument("--name", default=None, help="stem of the result files (default: the "
+                        "suite's name, e.g. quick.json)")
+    parser.add_argument("--note", default="", help="free text stored with the results, e.g. "
+                        "'machine shared with 5 other engineers'")
     args = parser.parse_args(argv)
     suite = "full" if args.full else "quick"
-    cfg = SUITES[suite]
+    stem = args.name or suite
+    runners = _runners(args.only)
+    if args.only and len(runners) != len(set(args.only)):
+        known = sorted(set(RUNNERS) | set(EXTERNAL))
+        parser.error(f"--only: unknown benchmark in {args.only}; choose from {known}")
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"suite": suite, "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
+    argv_used = sys.argv[1:] if argv is None else list(argv)
+    report = {"suite": suite, "command": "python -m benchmarks " + " ".join(argv_used),
               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "records": []}
+              "machine": machine(), "note": args.note, "load_average": {"start": _load()},
+              "complete": False, "records": [], "failures": []}
     t0 = time.perf_counter()
-    for name, runner in RUNNERS.items():
-        if args.only and name not in args.only:
-            continue
-        _log(f"[{time.perf_counter() - t0:6.0f} s] {name}")
+    for name, runner, cfg in runners:
+        _log(f"[{time.perf_counter() - t0:6.0f} s] {name} (load average {_load()})")
         try:
-            report["records"] += runner(cfg[name], _log)
+            recs = runner(cfg(suite), _log)
+            for rec in recs:
+                validate_record(rec)
+            report["records"] += recs
         except Exception as exc:  # keep the other benchmarks' results
             _log(f"  FAILED: {exc}")
-            report.setdefault("failures", []).append({"benchmark": name, "error": str(exc)})
+            report["failures"].append({"benchmark": name, "error": str(exc)[-2000:]})
+        report["load_average"][name] = _load()
         report["suite_seconds"] = time.perf_counter() - t0
         # write after every benchmark, so an interrupted run keeps what it measured
-        (args.out / f"{suite}.json").write_text(json.dumps(report, indent=1))
-        (args.out / f"{suite}.md").write_text(to_markdown(report))
+        _write(args.out, stem, report)
+    report["complete"] = True
+    report["failed_checks"] = [
+        {"benchmark": r["benchmark"], "params": r["params"], "tolerance": r["check"]["tolerance"]}
+        for r in report["records"] if not r["passed"]]
+    _write(args.out, stem, report)
     if any(r["benchmark"] == "scaling" for r in report["records"]):
-        plot_scaling(report, args.out / f"{suite}-scaling.png")
-    _log((args.out / f"{suite}.md").read_text())
-    return 1 if report.get("failures") else 0
+        plot_scaling(report, args.out / f"{stem}-scaling.png")
+    _log((args.out / f"{stem}.md").read_text())
+    for f in report["failed_checks"]:
+        _log(f"CHECK FAILED: {f['benchmark']} {f['params']}: {f['tolerance']}")
+    return 1 if report["failures"] or report["failed_checks"] else 0
+
+
+def _write(out: Path, stem: str, report: dict) -> None:
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(to_markdown(report))
 
 
 if __name__ == "__main__":

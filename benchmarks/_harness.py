@@ -10,7 +10,13 @@ times in seconds (their sum is the reported time). The child process
 2. resets the kernel's peak-RSS counter (``/proc/self/clear_refs``), so the reported peak is the
    high-water mark *during the timed call*; the resident size right before it (inputs,
    interpreter, libraries) is reported separately,
-3. saves ``outputs`` to an ``.npz`` file for the parent to compare.
+3. calls ``check(self, impl, outputs)`` if the case defines it, *after* the time and the peak
+   are recorded (an oracle computed there costs neither), and stores its dict as
+   ``info["self_check"]`` (it must hold ``passed`` and ``tolerance``; see ``check_result``),
+4. saves ``outputs`` to an ``.npz`` file for the parent to compare.
+
+Warm-ups run for *every* implementation, ours and the baselines alike: imports, numba
+compilation, BLAS thread start and first-touch of library code are outside every timed region.
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ def child_main(argv: list[str]) -> None:
     case = getattr(module, spec["case"])()
     data = case.setup(**spec["params"])
     if hasattr(case, "warmup"):
-        case.warmup(spec["impl"])
+        case.warmup(spec["impl"])  # called for every impl: the case warms each side up
     rss_before = _status_kib("VmRSS")
     exact_peak = _reset_peak()
     t0 = time.perf_counter()
@@ -63,6 +69,7 @@ def child_main(argv: list[str]) -> None:
     peak = _status_kib("VmHWM")
     if not exact_peak:  # without clear_refs: the process high-water mark since start
         peak = max(peak, rss_before)
+    self_check = case.check(spec["impl"], outputs) if hasattr(case, "check") else None
     np.savez(out_path.with_suffix(".npz"), **{k: np.asarray(v) for k, v in outputs.items()})
     info = {
         "phases": {k: float(v) for k, v in phases.items()},
@@ -73,6 +80,8 @@ def child_main(argv: list[str]) -> None:
         "peak_extra_mib": max(0.0, (peak - rss_before) / 1024),
         "peak_is_exact": exact_peak,
     }
+    if self_check is not None:
+        info["self_check"] = self_check
     out_path.with_suffix(".json").write_text(json.dumps(info))
 
 
@@ -122,6 +131,83 @@ def measure(module: str, case: str, impls: list[str], params: dict, *, repeats: 
             summary[impl]["times"] = times
             outputs[impl] = out
     return summary, outputs
+
+
+def check_result(passed: bool, tolerance: str, **values) -> dict:
+    """The check of one benchmark row: ``passed``, what was compared with which bound, values.
+
+    Every row of the suite carries one; a row whose check fails fails the run (exit status 1).
+    ``values`` are plain numbers, booleans or strings (they go into the results JSON).
+    """
+    out = {"passed": bool(passed), "tolerance": str(tolerance)}
+    for k, v in values.items():
+        out[k] = v.item() if isinstance(v, np.generic) else v
+    return out
+
+
+def combine_checks(*checks: dict) -> dict:
+    """One check of several: passed if all passed; values prefixed by nothing (keys must differ)."""
+    out: dict = {"passed": all(c["passed"] for c in checks),
+                 "tolerance": "; ".join(c["tolerance"] for c in checks)}
+    for c in checks:
+        out.update({k: v for k, v in c.items() if k not in ("passed", "tolerance")})
+    return out
+
+
+def _self_checks(summary: dict) -> dict:
+    return {impl: info["self_check"] for impl, info in summary.items() if "self_check" in info}
+
+
+def _passed(check: dict, self_checks: dict) -> bool:
+    return bool(check["passed"]) and all(c["passed"] for c in self_checks.values())
+
+
+def pair_record(name: str, params: dict, summary: dict, check: dict, *, ours: str = "ours",
+                baseline: str | None = None) -> dict:
+    """A row comparing ``ours`` with ``baseline`` (default: the first other impl measured).
+
+    Further impls of ``summary`` go to ``others`` (timed for context). ``passed`` is the row's
+    check and every impl's self-check.
+    """
+    baseline = baseline or next(k for k in summary if k != ours)
+    o, b = summary[ours], summary[baseline]
+    self_checks = _self_checks(summary)
+    return {
+        "benchmark": name,
+        "params": params,
+        "ours": o,
+        "baseline": b,
+        "baseline_name": baseline,
+        "others": {k: v for k, v in summary.items() if k not in (ours, baseline)},
+        "speedup": b["time"] / o["time"] if o["time"] > 0 else float("inf"),
+        "memory_ratio": (o["peak_extra_mib"] / b["peak_extra_mib"]
+                         if b["peak_extra_mib"] > 0 else float("inf")),
+        "check": check,
+        "self_checks": self_checks,
+        "passed": _passed(check, self_checks),
+    }
+
+
+def single_record(name: str, case: str, params: dict, info: dict) -> dict:
+    """A row of one implementation (scaling); its check is the case's self-check (required)."""
+    check = info.get("self_check") or check_result(False, "the case defines no check")
+    return {"benchmark": name, "case": case, "params": params, "time": info["time"],
+            "times": info.get("times", [info["time"]]), "peak_extra_mib": info["peak_extra_mib"],
+            "peak_rss_mib": info["peak_rss_mib"], "check": check, "passed": bool(check["passed"])}
+
+
+def measurement_record(name: str, params: dict, info: dict, check: dict) -> dict:
+    """A row that measures a property (e.g. an approximation error) rather than a speed-up."""
+    return {"benchmark": name, "params": params, "measurement": True, "time": info["time"],
+            "check": check, "passed": bool(check["passed"])}
+
+
+def validate_record(rec: dict) -> None:
+    """Raise ``ValueError`` unless ``rec`` has the fields every row needs."""
+    missing = [k for k in ("benchmark", "params", "check", "passed") if k not in rec]
+    if missing or not {"passed", "tolerance"} <= set(rec.get("check", {})):
+        raise ValueError(f"benchmark record {rec.get('benchmark')!r}: missing {missing or 'check'}"
+                         " fields; build it with pair_record / single_record / measurement_record")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,23 @@ import time
 
 import numpy as np
 
-from .bench_product import TripletSearch, rectangle_graph
-from .bench_wemd import rotor_maps
+from ._harness import check_result
+from .bench_product import (
+    GAMMA,
+    SOLVER_TOL,
+    TripletSearch,
+    diffusion_operator,
+    rectangle_graph,
+    triplet_check,
+    triplets_published,
+)
+from .bench_wemd import OURS_TOLERANCE, distance_agreement, rotor_maps, wemd_published
+
+#: float32 storage within tiles of the L1 kernel, float64 across: relative error per distance
+#: at most (KC / 8) u (a few 1e-6), checked at 2e-5 against a float64 sum.
+L1_REL_TOL = 2e-5
+#: Rows (or columns) of each scaling case compared with an oracle after the timed run.
+CHECK_ROWS = 8
 
 
 class WemdTransform:
@@ -28,7 +43,20 @@ class WemdTransform:
         t0 = time.perf_counter()
         emb = wemd_embedding(maps, level=5, negative="keep", columns="resolved")
         t = time.perf_counter() - t0
-        return {"checksum": np.float64(emb[:, ::997].sum())}, {"transform": t}
+        head = np.ascontiguousarray(emb[:CHECK_ROWS])
+        return {"head": head}, {"transform": t}
+
+    def check(self, impl, outputs):
+        from scipy.spatial.distance import pdist
+
+        m = min(CHECK_ROWS, len(self.maps))
+        ref, _, vectors = wemd_published(self.maps[:m], level=5, dtype=np.float64)
+        norms = np.array([np.abs(v).sum() for v in vectors])
+        got = pdist(outputs["head"].astype(np.float64), "cityblock")
+        agree = distance_agreement(got, ref, norms)
+        over = agree["pairs_over_certified_bound"]
+        return check_result(over == 0, OURS_TOLERANCE.format(m=m), oracle_pairs_over_bound=over,
+                            oracle_normwise_rel_diff=agree["normwise_rel_diff"])
 
 
 class AllPairs:
@@ -50,7 +78,10 @@ class AllPairs:
         t0 = time.perf_counter()
         d = pairwise_distances(X, metric="l1")
         t = time.perf_counter() - t0
-        return {"checksum": np.float64(d[:, :7].sum())}, {"distances": t}
+        return {"columns": np.ascontiguousarray(d[:, :CHECK_ROWS])}, {"distances": t}
+
+    def check(self, impl, outputs):
+        return _l1_columns_check(self.X, outputs["columns"])
 
 
 class KnnPath:
@@ -72,7 +103,22 @@ class KnnPath:
         t0 = time.perf_counter()
         g = kneighbors_distances(X, 15, metric="l1")
         t = time.perf_counter() - t0
-        return {"checksum": np.float64(g.data.sum())}, {"knn": t}
+        return {"head": g[:CHECK_ROWS].toarray()}, {"knn": t}
+
+    def check(self, impl, outputs):
+        """The stored neighbour distances of the first rows = the 15 smallest exact ones."""
+        head = outputs["head"]
+        got = np.sort(np.where(head > 0, head, np.inf), axis=1)[:, :15]
+        exact = np.empty_like(got)
+        for r in range(head.shape[0]):
+            d = np.abs(self.X.astype(np.float64) - self.X[r].astype(np.float64)).sum(axis=1)
+            d[r] = np.inf
+            exact[r] = np.sort(d)[:15]
+        rel = float(np.abs(got - exact).max() / exact.max())
+        return check_result(rel <= L1_REL_TOL,
+                            f"first {head.shape[0]} rows: the 15 stored distances equal the 15 "
+                            f"smallest exact float64 ones within {L1_REL_TOL:g} (relative)",
+                            max_rel_diff=rel)
 
 
 class DiffusionScaling:
@@ -99,6 +145,37 @@ class DiffusionScaling:
         t = time.perf_counter() - t0
         return {"eigenvalues": res.eigenvalues}, {"eigenvectors": t}
 
+    def check(self, impl, outputs):
+        """Top eigenvalues against ARPACK (tol 1e-12) on the same operator."""
+        import scipy.sparse.linalg as sla
+
+        a = diffusion_operator(self.knn, self.sigma)
+        k = CHECK_ROWS
+        ref = np.sort(sla.eigsh(a, k=k, which="LA", tol=1e-12, v0=np.ones(a.shape[0]))[0])[::-1]
+        diff = float(np.abs(outputs["eigenvalues"][:k] - ref).max())
+        return check_result(diff <= SOLVER_TOL,
+                            f"same operator: top {k} eigenvalues within {SOLVER_TOL:g} of ARPACK",
+                            max_abs_eigenvalue_diff=diff)
+
 
 class TripletScaling(TripletSearch):
     """Algorithm 1 (ours) vs the number N of eigenvectors, n = 10,000."""
+
+    def check(self, impl, outputs):
+        triplets, best = triplets_published(self.phi, self.lam, self.delta, GAMMA)
+        return triplet_check(outputs, {"triplets": triplets, "best_score": best})
+
+
+def _l1_columns_check(X, columns) -> dict:
+    """The first columns of an all-pairs L1 matrix against float64 sums (rows in blocks)."""
+    m = columns.shape[1]
+    worst = 0.0
+    for j in range(m):
+        ref = np.empty(X.shape[0])
+        xj = X[j].astype(np.float64)
+        for i0 in range(0, X.shape[0], 64):
+            ref[i0:i0 + 64] = np.abs(X[i0:i0 + 64].astype(np.float64) - xj).sum(axis=1)
+        worst = max(worst, float((np.abs(columns[:, j] - ref) / np.maximum(ref, 1e-300)).max()))
+    return check_result(worst <= L1_REL_TOL,
+                        f"first {m} columns equal float64 sums within {L1_REL_TOL:g} (relative)",
+                        max_rel_diff=worst)

@@ -21,7 +21,6 @@ def pyplot():
     return plt
 
 
-_pyplot = pyplot  # the name other modules used before it was public
 
 
 def save_figure(fig, path) -> Path:

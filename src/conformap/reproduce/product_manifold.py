@@ -24,14 +24,6 @@ FULL = {"rect": 10000, "cryo": 10000, "torus": 10000, "box": 10000, "timing": 10
 EXPERIMENTS = ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "table1")
 
 
-def register_options(p) -> None:
-    p.add_argument("--out", default="docs/product-manifold", help="output directory")
-    p.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=None,
-                   help="run only these experiments")
-
-
 def _log(msg: str) -> None:
     """Progress line (``conformap reproduce`` shows this logger's INFO records on stdout)."""
     logger.info(msg)
@@ -407,15 +399,15 @@ def _write_results(out, rows, extra, cfg, mode, elapsed):
         indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
-def run(args) -> int:
-    cfg = FULL if args.full else QUICK
-    mode = "full" if args.full else "quick"
-    out = Path(args.out)
+def run(*, out="docs/product-manifold", full: bool = False, seed: int = 0, only=None) -> int:
+    """Run the experiments (``only``: a subset of EXPERIMENTS) and write them to ``out``."""
+    cfg = FULL if full else QUICK
+    mode = "full" if full else "quick"
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    todo = set(args.only or EXPERIMENTS)
+    todo = set(only or EXPERIMENTS)
     rows: list[dict] = []
     extra: dict = {}
-    seed = args.seed
     t_start = time.perf_counter()
     rect = cryo = None
     if todo & {"fig2", "fig4", "fig5", "fig6"}:
@@ -445,7 +437,7 @@ def run(args) -> int:
         _table1(cfg, out, seed, extra)
     elapsed = time.perf_counter() - t_start
     previous = out / "results.json"
-    if args.only and previous.is_file():  # keep the other experiments of an earlier run
+    if only and previous.is_file():  # keep the other experiments of an earlier run
         old = json.loads(previous.read_text())
         if old.get("mode") == mode:
             names = {r["experiment"] for r in rows}
