@@ -215,8 +215,10 @@ def plot_fig5(embeddings: dict, sizes, out: Path, plt) -> None:
     from ..plotting import save_figure
 
     rows = [(noise, metric) for noise in NOISES for metric in METRICS]
-    fig, axes = plt.subplots(len(rows), len(sizes), figsize=(2.2 * len(sizes), 2.3 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(sizes), figsize=(2.2 * len(sizes) + 0.9,
+                                                             2.3 * len(rows)),
+                             squeeze=False, layout="constrained")
+    drawn = None
     for r, (noise, metric) in enumerate(rows):
         for c, n in enumerate(sizes):
             ax = axes[r, c]
@@ -224,12 +226,19 @@ def plot_fig5(embeddings: dict, sizes, out: Path, plt) -> None:
             ax.set_yticks([])
             if (noise, metric, n) in embeddings:
                 emb, ang = embeddings[(noise, metric, n)]
-                ax.scatter(emb[:, 0], emb[:, 1], c=ang, cmap="twilight", s=6, linewidths=0)
+                # one 0-360 scale for every panel, so one colour bar serves the figure
+                drawn = ax.scatter(emb[:, 0], emb[:, 1], c=ang, cmap="twilight", vmin=0,
+                                   vmax=360, s=6, linewidths=0)
             if c == 0:
-                ax.set_ylabel(f"{'noisy' if noise else 'clean'} {metric}", fontsize=8)
+                ax.set_ylabel(f"{'noisy' if noise else 'clean'} {metric}\nψ2", fontsize=8)
             if r == 0:
                 ax.set_title(f"n = {n}", fontsize=9)
-    fig.suptitle("Fig. 5: diffusion maps coloured by the true angle (seed 0)", fontsize=10)
+            if r == len(rows) - 1:
+                ax.set_xlabel("ψ1", fontsize=8)
+    if drawn is not None:
+        fig.colorbar(drawn, ax=axes, label="true rotor angle (deg)", shrink=0.6)
+    fig.suptitle("Fig. 5: diffusion maps (x: ψ1, y: ψ2) coloured by the true angle (seed 0)",
+                 fontsize=10)
     save_figure(fig, out / "fig5_embeddings.png")
 
 
@@ -366,7 +375,8 @@ def run(
         "loop_min_hole": LOOP_MIN_HOLE, "machine": machine_description(),
     }
     summary["fig3"] = fig3(volume, level, out, plt)
-    _log(f"fig3 done: {summary['fig3']}")
+    _log("fig3 done: distance grows with the angle up to " + ", ".join(
+        f"{v:g} deg ({k.split('_')[0].upper()})" for k, v in summary["fig3"].items()))
     embeddings: dict = {}
     cells, sweep = [], []
     for seed in range(n_seeds):
