@@ -61,6 +61,13 @@ from ._triplets import TripletSearch, find_triplets
 __all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
+#: Relative eigenvalue gap below which neighbouring eigenvectors are one degenerate group.
+DEFAULT_DEGENERACY = 0.05
+#: n_factors="auto": at most this many factors; a bin is split again only when its own
+#: separability graph is cut this cleanly and rests on at least this many triplets.
+MAX_AUTO_FACTORS = 6
+AUTO_MIN_CUT_FRACTION = 0.9
+AUTO_MIN_TRIPLETS = 2
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -105,6 +112,19 @@ class FactorizationResult:
         Hierarchical steps: which bin was split and into which bins.
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
+    confidence : list of ndarray
+        One array per factor, aligned with ``factors``: the confidence in [0, 1] of each
+        assignment, :math:`c_v = \frac{\sum_{u \notin b(v)} W_{vu}}{\sum_u W_{vu}}
+        \max_{u \notin b(v)} W_{vu}`: the fraction of the eigenvector's separability weight
+        that agrees with its bin (its product partners are in other factors), times its best
+        product similarity. With one factor (no product found) it is :math:`1 - S_v`, one
+        minus the eigenvector's best similarity with a product of two others.
+    cut_fraction : list of float
+        Per split (``levels``), the cut weight over the total separability weight of the
+        split graph: 1 for a clean product (every triplet links different factors), about
+        0.5-0.7 for a graph that has no two-factor structure.
+    message : str
+        What was found and why, in words (e.g. why the data count as one factor).
     """
 
     factors: list
@@ -124,6 +144,14 @@ class FactorizationResult:
     sdp_bound: float
     levels: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    confidence: list = field(default_factory=list)
+    cut_fraction: list = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def n_factors(self) -> int:
+        """Number of factors found."""
+        return len(self.factors)
 
     def embedding(self, factor: int, n_components: int = 2) -> np.ndarray:
         """The factor's diffusion coordinates: its ``n_components`` leading eigenvectors."""
@@ -142,25 +170,31 @@ def _check_thresholds(delta, gamma):
 
 
 def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
-           n_parts: int, n_rounds: int, rng) -> dict:
+           n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0) -> dict:
     """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
     t0 = time.perf_counter()
     search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
-                                          gamma=gamma)
+                                          gamma=gamma, degeneracy=degeneracy)
     t1 = time.perf_counter()
     trip = cols[search.triplets] if search.triplets.size else np.zeros((0, 3), dtype=np.int64)
     n_all = phi.shape[1]
     sep = np.zeros((n_all, n_all))
-    for (i, j, _k), s in zip(trip, search.scores, strict=True):
-        sep[i, j] = sep[j, i] = max(sep[i, j], s)
+    ends = []
+    for (_i, _j, k), s in zip(search.triplets, search.scores, strict=True):
+        # every member of the two degenerate groups (just i and j without degeneracy)
+        ga, gb = (cols[g] for g in search.best_members[k])
+        for a in ga:
+            sep[a, gb] = np.maximum(sep[a, gb], s)
+            sep[gb, a] = sep[a, gb]
+        ends.append(np.concatenate([ga, gb]))
     # vertices: the factor eigenvectors, i.e. members of a kept pair that are not themselves
     # explained as a product (with more than two factors a product such as phi_x * phi_z can
     # pair with phi_y; it must not be binned as a factor eigenvector)
-    vertices = (np.setdiff1d(np.unique(trip[:, :2]), trip[:, 2]) if trip.size
+    vertices = (np.setdiff1d(np.unique(np.concatenate(ends)), trip[:, 2]) if trip.size
                 else np.zeros(0, dtype=np.int64))
     out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
            "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
-           "sdp_bound": 0.0, "t_triplets": t1 - t0}
+           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0}
     if vertices.size < 2:
         out["t_sorting"] = time.perf_counter() - t1
         return out
@@ -184,19 +218,52 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
     bins = [b for b in bins if b.size]
     bins.sort(key=lambda b: int(b.min()))
+    total = float(np.triu(w[np.ix_(keep, keep)], 1).sum())
     out.update(bins=bins, cut_weight=cut.weight, sdp_bound=cut.sdp_bound,
+               cut_fraction=cut.weight / total if total > 0 else 0.0,
                t_sorting=time.perf_counter() - t1)
     return out
 
 
-def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta="auto",
+def _confidence(bins: list, sep: np.ndarray) -> list:
+    """Per-assignment confidence (see :class:`FactorizationResult`)."""
+    label = np.full(sep.shape[0], -1)
+    for b, members in enumerate(bins):
+        label[members] = b
+    out = []
+    for b, members in enumerate(bins):
+        conf = np.zeros(len(members))
+        for t, v in enumerate(members):
+            other = (label >= 0) & (label != b)
+            same = label == b
+            cross, within = sep[v, other].sum(), sep[v, same].sum() - sep[v, v]
+            if cross > 0:
+                conf[t] = cross / (cross + within) * sep[v, other].max()
+        out.append(np.clip(conf, 0.0, 1.0))
+    return out
+
+
+def _check_n_factors(n_factors):
+    if isinstance(n_factors, str):
+        if n_factors != "auto":
+            raise ValueError(f"n_factors: {n_factors!r} is not supported; use 'auto' or an "
+                             "integer >= 2")
+        return "auto"
+    return check_int(n_factors, "n_factors", low=2)
+
+
+def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="auto",
                        gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
-                       n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0
-                       ) -> FactorizationResult:
+                       n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
+                       degeneracy: float = DEFAULT_DEGENERACY) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
-    k = check_int(n_factors, "n_factors", low=2)
+    k = _check_n_factors(n_factors)
+    auto = k == "auto"
+    if auto:
+        k, hierarchical = MAX_AUTO_FACTORS, True
     rounds = check_int(n_rounds, "n_rounds", low=1)
+    degeneracy = check_positive(degeneracy, "degeneracy", allow_zero=True)
     phi = spectrum.eigenvectors
     lam = spectrum.eigenvalues
     if phi.shape[1] < 4:
@@ -212,19 +279,24 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
     gen = check_rng(rng)
     cols = np.arange(1, phi.shape[1])
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen)
-    if top["triplets"].shape[0] == 0:
-        best = float(top["search"].best_score.max())
-        raise ValueError(
-            f"no triplet found: the best product similarity is {best:.3f}, not above "
-            f"gamma={gamma:g} (with delta={delta:.4g}); the data may not be a product, or lower "
-            "gamma, raise delta, or use more eigenvectors / samples"
-        )
+                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+    search = top["search"]
+    best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
+    ok = search.best_pair[:, 0] >= 0
+    best_pair[1:][ok] = search.best_pair[ok] + 1
+    best_score = np.concatenate([[0.0], search.best_score])
+    timings = {"diffusion_map": t_spectrum, "triplets": top["t_triplets"],
+               "sorting": top["t_sorting"]}
+    common = {"best_pair": best_pair, "best_score": best_score, "eigenvectors": phi,
+              "eigenvalues": lam, "bandwidth": spectrum.bandwidth, "delta": float(delta),
+              "gamma": float(gamma)}
+    if top["triplets"].shape[0] == 0 or len(top["bins"]) < 2:
+        return _one_factor(top, common, timings, requested=None if auto else k)
     bins = list(top["bins"])
     levels = [{"split": "all", "bins": [b.tolist() for b in bins]}]
+    fractions = [float(top["cut_fraction"])]
     sep = top["separability"]
-    triplets, scores = [top["triplets"]], [top["search"].scores]
-    t_trip, t_sort = top["t_triplets"], top["t_sorting"]
+    triplets, scores = [top["triplets"]], [search.scores]
     unassigned = [top["unassigned"]]
     if hierarchical:
         all_trip = top["triplets"]
@@ -240,21 +312,27 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FactorizationWarning)
                     sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                                 n_rounds=rounds, rng=gen)
-                t_trip += sub["t_triplets"]
-                t_sort += sub.get("t_sorting", 0.0)
-                if len(sub["bins"]) == 2 and sub["cut_weight"] > best_w:
+                                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+                timings["triplets"] += sub["t_triplets"]
+                timings["sorting"] += sub.get("t_sorting", 0.0)
+                # "auto": a bin is a product only if its own triplets form a near-bipartite
+                # graph (a split of a single factor would rest on chance triplets)
+                supported = (not auto) or (sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION
+                                           and sub["triplets"].shape[0] >= AUTO_MIN_TRIPLETS)
+                if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
                     best_sub, best_w, best_b = sub, sub["cut_weight"], b
             if best_sub is None:
-                warnings.warn(
-                    f"hierarchical factorization stopped at {len(bins)} factors: no bin "
-                    "splits further (no triplet inside any bin)",
-                    FactorizationWarning,
-                    stacklevel=2,
-                )
+                if not auto:
+                    warnings.warn(
+                        f"hierarchical factorization stopped at {len(bins)} factors: no bin "
+                        "splits further (no triplet inside any bin)",
+                        FactorizationWarning,
+                        stacklevel=2,
+                    )
                 break
             new = best_sub["bins"]
             levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
+            fractions.append(float(best_sub["cut_fraction"]))
             bins = bins[:best_b] + new + bins[best_b + 1:]
             sep = np.maximum(sep, best_sub["separability"])
             triplets.append(best_sub["triplets"])
@@ -266,29 +344,67 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
     trip = np.concatenate(triplets)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
-    search = top["search"]
-    best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
-    ok = search.best_pair[:, 0] >= 0
-    best_pair[1:][ok] = search.best_pair[ok] + 1
-    best_score = np.concatenate([[0.0], search.best_score])
+    conf = _confidence(bins, sep)
+    sizes = ", ".join(f"{len(b)}" for b in bins)
+    message = (
+        f"{len(bins)} factors ({sizes} factor eigenvectors; {len(trip)} product triplets, "
+        f"similarity {float(np.min(np.concatenate(scores))):.2f}-"
+        f"{float(np.max(np.concatenate(scores))):.2f}; cut fraction "
+        + ", ".join(f"{f:.2f}" for f in fractions)
+        + (" (number of factors from the data)" if auto else "") + ")"
+    )
     return FactorizationResult(
         factors=bins,
         products=products,
         triplets=trip,
         scores=np.concatenate(scores),
-        best_pair=best_pair,
-        best_score=best_score,
         separability=sep,
         unassigned=np.setdiff1d(np.concatenate(unassigned), assigned),
-        eigenvectors=phi,
-        eigenvalues=lam,
-        bandwidth=spectrum.bandwidth,
-        delta=float(delta),
-        gamma=float(gamma),
         cut_weight=float(top["cut_weight"]),
         sdp_bound=float(top["sdp_bound"]),
         levels=levels,
-        timings={"diffusion_map": t_spectrum, "triplets": t_trip, "sorting": t_sort},
+        timings=timings,
+        confidence=conf,
+        cut_fraction=fractions,
+        message=message,
+        **common,
+    )
+
+
+def _one_factor(top: dict, common: dict, timings: dict, requested) -> FactorizationResult:
+    """The result for data with no product structure: every eigenvector in one factor."""
+    n_all = common["eigenvectors"].shape[1]
+    best_score, best_pair = common["best_score"], common["best_pair"]
+    order = np.argsort(best_score[1:])[::-1][:3] + 1
+    tops = ", ".join(f"φ{k} ~ φ{best_pair[k, 0]}·φ{best_pair[k, 1]}: S = {best_score[k]:.2f}"
+                     for k in order if best_pair[k, 0] >= 0)
+    if top["triplets"].shape[0] == 0:
+        why = (f"no eigenvector is the product of two others: the best similarities are "
+               f"{tops or 'none (no pair passes the eigenvalue criterion)'}, none above "
+               f"gamma = {common['gamma']:g}")
+    else:
+        why = (f"the {top['triplets'].shape[0]} product triplets found do not link two "
+               f"groups of eigenvectors (best: {tops})")
+    message = f"1 factor: the data do not look like a product manifold; {why}"
+    if requested is not None:
+        warnings.warn(f"n_factors={requested} was asked for, but {message}",
+                      FactorizationWarning, stacklevel=3)
+    cols = np.arange(1, n_all)
+    return FactorizationResult(
+        factors=[cols],
+        products=np.zeros(0, dtype=np.int64),
+        triplets=top["triplets"],
+        scores=top["search"].scores,
+        separability=top["separability"],
+        unassigned=np.zeros(0, dtype=np.int64),
+        cut_weight=0.0,
+        sdp_bound=0.0,
+        levels=[],
+        timings=timings,
+        confidence=[np.clip(1.0 - best_score[cols], 0.0, 1.0)],
+        cut_fraction=[],
+        message=message,
+        **common,
     )
 
 
