@@ -44,6 +44,7 @@ Defaults and how they scale
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 from sklearn.base import BaseEstimator
 
 from .._validation import ConformapWarning, check_int, check_positive, check_rng
+from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, find_triplets
@@ -125,6 +127,9 @@ class FactorizationResult:
         0.5-0.7 for a graph that has no two-factor structure.
     message : str
         What was found and why, in words (e.g. why the data count as one factor).
+    preprocessing : dict
+        How the items were turned into features before the graph (``{"method": "none"}``, or
+        ``"pca"`` with ``n_components`` and the estimated ``noise_variance``).
     """
 
     factors: list
@@ -147,6 +152,7 @@ class FactorizationResult:
     confidence: list = field(default_factory=list)
     cut_fraction: list = field(default_factory=list)
     message: str = ""
+    preprocessing: dict = field(default_factory=lambda: {"method": "none"})
 
     @property
     def n_factors(self) -> int:
@@ -181,12 +187,11 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     sep = np.zeros((n_all, n_all))
     ends = []
     for (_i, _j, k), s in zip(search.triplets, search.scores, strict=True):
-        # every member of the two degenerate groups (just i and j without degeneracy)
-        ga, gb = (cols[g] for g in search.best_members[k])
-        for a in ga:
-            sep[a, gb] = np.maximum(sep[a, gb], s)
-            sep[gb, a] = sep[a, gb]
-        ends.append(np.concatenate([ga, gb]))
+        # the pairs that explain phi_k (just (i, j) outside degenerate groups)
+        pairs = cols[search.best_members[k]]
+        for a, b in pairs:
+            sep[a, b] = sep[b, a] = max(sep[a, b], s)
+        ends.append(pairs.ravel())
     # vertices: the factor eigenvectors, i.e. members of a kept pair that are not themselves
     # explained as a product (with more than two factors a product such as phi_x * phi_z can
     # pair with phi_y; it must not be binned as a factor eigenvector)
@@ -317,8 +322,10 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
                 # graph (a split of a single factor would rest on chance triplets)
+                # and on products that are not themselves eigenvectors of the bin
+                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members)))
                 supported = (not auto) or (sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION
-                                           and sub["triplets"].shape[0] >= AUTO_MIN_TRIPLETS)
+                                           and n_prod >= AUTO_MIN_TRIPLETS)
                 if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
                     best_sub, best_w, best_b = sub, sub["cut_weight"], b
             if best_sub is None:
@@ -408,9 +415,10 @@ def _one_factor(top: dict, common: dict, timings: dict, requested) -> Factorizat
     )
 
 
-def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
+def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
+              preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
               rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
@@ -420,8 +428,11 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         Points (trailing axes flattened), or distances with ``metric="precomputed"``.
     n_eigenvectors : int, default 100
         Number N of non-trivial eigenvectors searched (the paper uses 100).
-    n_factors : int, default 2
-        Number of factors; > 2 uses MAX-k-CUT, or repeated two-way splits with
+    n_factors : int or "auto", default "auto"
+        Number of factors. "auto": from the data: no product triplet means one factor;
+        otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
+        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets). An
+        integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"
         Eigenvalue criterion :math:`|\lambda_i + \lambda_j - \lambda_k| < \delta` in units of
@@ -439,6 +450,15 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         Random roundings of the SDP.
     dense_limit : int, default 0
         Largest n for a dense graph (above: sparse radius graph at 4 sigma).
+    preprocess : "auto", "none" or int, default "auto"
+        "auto": items with more than 100 features (images, maps) under ``metric="l2"`` are
+        projected on their principal components above the noise's Marchenko-Pastur edge
+        (:func:`pca_denoise`; measured in ``docs/product-manifold/diagnosis.md``); an integer
+        keeps that many components; "none" uses the features as given.
+    degeneracy : float >= 0, default 0.05
+        Relative eigenvalue gap below which neighbouring eigenvectors are treated as one
+        degenerate eigenspace in the triplet search (:func:`find_triplets`); 0 is the paper's
+        Algorithm 1.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -458,15 +478,37 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
     """
     delta, gamma = _check_thresholds(delta, gamma)
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
+    _check_n_factors(n_factors)
     gen = check_rng(rng)
     t0 = time.perf_counter()
+    X, prep = _preprocess(X, preprocess, metric, gen)
     spec = laplacian_spectrum(X, n_eigenvectors=n_vec, metric=metric,
                               bandwidth="mst" if bandwidth == "auto" else bandwidth,
                               dense_limit=dense_limit, rng=gen)
     t_spec = time.perf_counter() - t0
-    return factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
-                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
-                              t_spectrum=t_spec)
+    res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
+                             hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
+                             t_spectrum=t_spec, degeneracy=degeneracy)
+    return dataclasses.replace(res, preprocessing=prep)
+
+
+def _preprocess(X, preprocess, metric: str, gen):
+    """Features for the graph and a description of what was done (see ``factorize``)."""
+    if not (isinstance(preprocess, str) and preprocess in ("auto", "none")):
+        preprocess = check_int(preprocess, "preprocess", low=1)
+    if preprocess == "none" or metric == "precomputed" or sp.issparse(X):
+        return X, {"method": "none"}
+    arr = np.asarray(X)
+    n_feat = int(np.prod(arr.shape[1:])) if arr.ndim >= 2 else 1
+    if preprocess == "auto" and (metric != "l2" or n_feat <= AUTO_MIN_FEATURES):
+        return X, {"method": "none"}
+    if metric != "l2":
+        raise ValueError(f"preprocess: PCA ({preprocess} components) needs metric='l2', got "
+                         f"{metric!r}; use preprocess='none'")
+    den = pca_denoise(arr, "auto" if preprocess == "auto" else preprocess, rng=gen)
+    return den.scores, {"method": "pca", "n_components": den.n_components,
+                        "noise_variance": den.noise_variance, "edge": den.edge,
+                        "rule": "marchenko-pastur" if preprocess == "auto" else "fixed"}
 
 
 class ProductManifoldFactorizer(BaseEstimator):
@@ -474,7 +516,8 @@ class ProductManifoldFactorizer(BaseEstimator):
 
     Parameters
     ----------
-    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds
+    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds,
+    preprocess, degeneracy
         As in :func:`factorize`.
     n_components : int, default 2
         Leading eigenvectors per factor in ``embeddings_``.
@@ -493,12 +536,17 @@ class ProductManifoldFactorizer(BaseEstimator):
     embeddings_ : list of ndarray, each shape (n, <= n_components)
         Per-factor diffusion coordinates.
     bandwidth_, delta_ : float
+    confidence_ : list of ndarray
+        Confidence in [0, 1] of every assignment, aligned with ``factors_``.
+    n_factors_ : int
+        Number of factors found.
     result_ : FactorizationResult
     """
 
-    def __init__(self, n_eigenvectors: int = 100, *, n_factors: int = 2, delta="auto",
+    def __init__(self, n_eigenvectors: int = 100, *, n_factors="auto", delta="auto",
                  gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
+                 preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
                  random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors
@@ -509,6 +557,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.hierarchical = hierarchical
         self.n_rounds = n_rounds
         self.n_components = n_components
+        self.preprocess = preprocess
+        self.degeneracy = degeneracy
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -517,7 +567,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         res = factorize(X, n_eigenvectors=self.n_eigenvectors, n_factors=self.n_factors,
                         delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
                         metric=self.metric, hierarchical=self.hierarchical,
-                        n_rounds=self.n_rounds, rng=self.random_state)
+                        n_rounds=self.n_rounds, preprocess=self.preprocess,
+                        degeneracy=self.degeneracy, rng=self.random_state)
         self.result_ = res
         self.factors_ = res.factors
         self.products_ = res.products
@@ -528,6 +579,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.eigenvalues_ = res.eigenvalues
         self.bandwidth_ = res.bandwidth
         self.delta_ = res.delta
+        self.confidence_ = res.confidence
+        self.n_factors_ = res.n_factors
         self.embeddings_ = [res.embedding(f, n_comp) for f in range(len(res.factors))]
         return self
 

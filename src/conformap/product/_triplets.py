@@ -43,6 +43,7 @@ from .._kernels import pair_dots, transpose_scaled, triplet_dots
 __all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "triplet_scores"]
 
 _TIE = 1e-12  # similarities (in [0, 1]) this close are equal up to rounding
+_MEMBER_SHARE = 0.1  # a group pair explaining less of phi_k than this is not linked
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,12 @@ class TripletSearch:
     groups : ndarray of int, shape (N,)
         Degenerate group of every column (:func:`degenerate_groups`; all distinct when the
         search ran without ``degeneracy``).
-    best_members : list of (ndarray, ndarray)
-        For every k, the two groups whose products explain it best (``best_pair`` spans them:
-        its i is in the first, its j in the second); empty arrays where no pair is admissible.
+    best_members : list of ndarray of int, shape (m, 2)
+        For every k, the pairs :math:`(a, b)` whose products explain it: ``[best_pair]``
+        for single eigenvectors; for degenerate groups every member pair whose product carries
+        at least 10 % of the explained part of :math:`\varphi_k` (least-squares share), so a
+        group that joins eigenvectors of two factors by accident adds no false pair. Shape
+        (0, 2) where no pair is admissible.
     """
 
     triplets: np.ndarray
@@ -241,8 +245,8 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
     best_score[tk[best]] = sim[best]
     n_cand = np.bincount(tk, minlength=n_vec).astype(np.int64)
     groups = degenerate_groups(lam, float(degeneracy))
-    members = [(np.array([i]), np.array([j])) if i >= 0 else
-               (np.zeros(0, np.int64), np.zeros(0, np.int64)) for i, j in best_pair]
+    members = [np.array([[i, j]], dtype=np.int64) if i >= 0 else np.zeros((0, 2), np.int64)
+               for i, j in best_pair]
     if groups[-1] + 1 < n_vec:
         _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members)
     ks = np.flatnonzero(best_score > gamma)
@@ -292,13 +296,15 @@ def _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members
         ks = key[(key[:, 0] == a) & (key[:, 1] == b), 2]
         sim = np.minimum(np.sqrt(((q.T @ unit[:, ks]) ** 2).sum(axis=0)), 1.0)
         better = sim > best_score[ks] + _TIE
+        pairs = np.column_stack([np.repeat(A, B.size), np.tile(B, A.size)])
         for k, s_ in zip(ks[better], sim[better], strict=True):
-            # the representative pair: the members' best single product
-            ind = np.abs(unit[:, k] @ prods) / np.maximum(np.linalg.norm(prods, axis=0), 1e-300)
-            m = int(np.argmax(ind))
-            best_pair[k] = (A[m // B.size], B[m % B.size])
+            # share of each member product in the projection of phi_k (sums to s_**2)
+            coef = np.linalg.lstsq(prods, unit[:, k], rcond=None)[0]
+            share = coef * (unit[:, k] @ prods) / max(s_ * s_, 1e-300)
+            m = int(np.argmax(share))
+            best_pair[k] = pairs[m]  # the representative: the largest share
             best_score[k] = s_
-            members[k] = (A, B)
+            members[k] = pairs[share >= _MEMBER_SHARE]
 
 
 def _similarity(num: np.ndarray, norm2: np.ndarray) -> np.ndarray:
