@@ -116,8 +116,8 @@ class FactorizationResult:
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
         One array per factor, aligned with ``factors``: the confidence in [0, 1] of each
-        assignment, :math:`c_v = \frac{\sum_{u \notin b(v)} W_{vu}}{\sum_u W_{vu}}
-        \max_{u \notin b(v)} W_{vu}`: the fraction of the eigenvector's separability weight
+        assignment, :math:`c_v = \\frac{\\sum_{u \\notin b(v)} W_{vu}}{\\sum_u W_{vu}}
+        \\max_{u \\notin b(v)} W_{vu}`: the fraction of the eigenvector's separability weight
         that agrees with its bin (its product partners are in other factors), times its best
         product similarity. With one factor (no product found) it is :math:`1 - S_v`, one
         minus the eigenvector's best similarity with a product of two others.

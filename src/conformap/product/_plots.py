@@ -57,7 +57,9 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
             ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(hspace=0.65, wspace=0.4)
+    # leave room for the title above the first row (it overlapped the panels' titles)
+    top = 1.0 - (0.5 + 0.25 * (title.count("\n") + 1 if title else 0)) / (1.8 * n_rows + 0.5)
+    fig.subplots_adjust(hspace=0.75, wspace=0.45, top=min(0.95, top))
     return save_figure(fig, path)
 
 

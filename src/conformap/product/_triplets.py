@@ -77,7 +77,7 @@ class TripletSearch:
     best_members : list of ndarray of int, shape (m, 2)
         For every k, the pairs :math:`(a, b)` whose products explain it: ``[best_pair]``
         for single eigenvectors; for degenerate groups every member pair whose product carries
-        at least 10 % of the explained part of :math:`\varphi_k` (least-squares share), so a
+        at least 10 % of the explained part of :math:`\\varphi_k` (least-squares share), so a
         group that joins eigenvectors of two factors by accident adds no false pair. Shape
         (0, 2) where no pair is admissible.
     """
@@ -277,7 +277,7 @@ def _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members
 
     Only pairs of groups with more than one member in all are rescored (for single columns the
     span similarity is the ordinary one). Products inside one group are skipped: they are
-    functions of one factor (e.g. :math:`\cos\theta\sin\theta`), never a product.
+    functions of one factor (e.g. :math:`\\cos\\theta\\sin\\theta`), never a product.
     """
     size = np.bincount(groups)
     gi, gj = groups[ti], groups[tj]
