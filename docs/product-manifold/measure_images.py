@@ -122,7 +122,8 @@ def steps(res, truth):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--snr", type=float, nargs="+", default=[1.0, 0.1])
+    p.add_argument("--snr", type=float, nargs="+", default=[1.0, 0.1],
+                   help="signal-to-noise ratios; 0 = clean images (no noise)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--graphs", nargs="+", default=["default"], choices=sorted(GRAPHS))
     p.add_argument("--stretch-y", action="store_true", help="three factors (x- and y-stretch)")
@@ -132,8 +133,8 @@ def main(argv=None):
     with open(a.out, "a") as fh:
         for snr in a.snr:
             for seed in a.seeds:
-                images, truth = make_product_cryoem(a.n, snr=snr, stretch_y=a.stretch_y,
-                                                    rng=seed)
+                images, truth = make_product_cryoem(a.n, snr=snr if snr > 0 else None,
+                                                    stretch_y=a.stretch_y, rng=seed)
                 for graph in a.graphs:
                     t0 = time.perf_counter()
                     x, kw = features(images, graph)
