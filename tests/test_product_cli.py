@@ -41,6 +41,22 @@ def test_factorize_npy_with_labels(rect_files, capsys):
     for suffix in ("_factors.png", "_separability.png", "_embeddings.png"):
         assert (out.parent / f"rect{suffix}").stat().st_size > 1000
     assert "2 factors" in capsys.readouterr().out
+    assert summary["n_factors"] == 2
+    assert [len(c) for c in summary["confidence"]] == [len(f) for f in summary["factors"]]
+    assert all(0 <= v <= 1 for c in summary["confidence"] for v in c)
+
+
+def test_factorize_circle_reports_one_factor(tmp_path, capsys):
+    t = np.random.default_rng(0).uniform(0, 2 * np.pi, 700)
+    np.save(tmp_path / "circle.npy", np.column_stack([np.cos(t), np.sin(t)]))
+    rc = main(["factorize", str(tmp_path / "circle.npy"), "-N", "15",
+               "--out", str(tmp_path / "circ")])
+    assert rc == 0
+    summary = json.loads((tmp_path / "circ.json").read_text())
+    assert summary["n_factors"] == 1
+    assert summary["message"].startswith("1 factor")
+    assert len(summary["confidence"][0]) == 15
+    assert "do not look like a product" in capsys.readouterr().out
 
 
 def test_factorize_csv_explicit_parameters(rect_files):

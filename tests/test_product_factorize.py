@@ -123,11 +123,65 @@ def test_max_k_cut_box_three_factors():
     assert ev.confident_accuracy >= 0.8
 
 
-def test_no_triplet_found_message():
+def test_no_product_is_one_factor_with_reasons():
     rng = np.random.default_rng(0)
     X = np.sort(rng.uniform(0, 1, 600))[:, None]  # an interval: not a product
-    with pytest.raises(ValueError, match=r"no triplet found.*gamma"):
-        factorize(X, n_eigenvectors=10, gamma=0.95, rng=0)
+    res = factorize(X, n_eigenvectors=10, gamma=0.95, rng=0)
+    assert res.n_factors == 1
+    assert res.factors[0].tolist() == list(range(1, 11))
+    assert "1 factor" in res.message and "gamma = 0.95" in res.message
+    assert "S = " in res.message  # the best similarities are reported
+    assert res.triplets.shape == (0, 3)
+    # asking for two factors explicitly: the same answer, with a warning
+    with pytest.warns(FactorizationWarning, match="n_factors=2 was asked for"):
+        res2 = factorize(X, n_eigenvectors=10, n_factors=2, gamma=0.95, rng=0)
+    assert res2.n_factors == 1
+
+
+def test_circle_is_one_factor():
+    t = np.random.default_rng(1).uniform(0, 2 * np.pi, 800)
+    res = factorize(np.column_stack([np.cos(t), np.sin(t)]), n_eigenvectors=20, rng=0)
+    assert res.n_factors == 1
+    assert res.best_score.max() < res.gamma
+    conf = res.confidence[0]
+    assert conf.shape == (20,) and np.all((conf >= 0) & (conf <= 1))
+
+
+def test_confidence_of_every_assignment(rectangle):
+    _, truth, res = rectangle
+    assert len(res.confidence) == len(res.factors)
+    for cols, conf in zip(res.factors, res.confidence, strict=True):
+        assert conf.shape == cols.shape
+        assert np.all((conf >= 0) & (conf <= 1))
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    conf = {int(c): v for cols, cf in zip(res.factors, res.confidence, strict=True)
+            for c, v in zip(cols, cf, strict=True)}
+    right = [conf[int(c)] for c, ok, p in zip(ev.columns, ev.correct, ev.predicted,
+                                                strict=True) if p != -1 and ok]
+    assert np.median(right) > 0.75  # a clean product: every triplet links the two factors
+    assert res.cut_fraction[0] > 0.9
+
+
+def test_number_of_factors_from_the_data(rectangle):
+    _, _, res = rectangle  # n_factors="auto" (the default)
+    assert res.n_factors == 2
+    assert "number of factors from the data" in res.message
+
+
+def test_two_factor_images_with_no_options():
+    # issue 12: a subunit rotating in the plane x an arm that stretches, 64 x 64 images at
+    # SNR 1, factorized with no option (PCA above the noise edge, factors from the data)
+    from conformap.datasets import make_product_cryoem
+
+    images, truth = make_product_cryoem(2000, snr=1.0, rng=0)
+    res = factorize(images, n_eigenvectors=50, rng=0)
+    assert res.preprocessing["method"] == "pca"
+    assert 4 <= res.preprocessing["n_components"] <= 40
+    assert res.n_factors == 2
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert ev.confident_accuracy >= 0.9
+    ok = (ev.predicted != -1) & ev.confident & ev.correct
+    assert all(int((ok & (ev.true_label == f)).sum()) >= 2 for f in range(2))
 
 
 def test_disconnected_affinity_graph_message():

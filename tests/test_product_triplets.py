@@ -173,3 +173,37 @@ def test_near_ties_go_to_the_first_pair():
     lam = np.array([1.0, 1.0, 1.0, 2.0, 9.0])
     res = find_triplets(phi, lam, delta=0.5, gamma=0.5)
     assert res.best_pair[3].tolist() == [0, 1]
+
+
+def test_degenerate_groups():
+    from conformap.product import degenerate_groups
+
+    lam = np.array([1.0, 1.01, 2.0, 3.0, 3.05, 3.1, 5.0])
+    np.testing.assert_array_equal(degenerate_groups(lam, 0.05), [0, 0, 1, 2, 2, 2, 3])
+    np.testing.assert_array_equal(degenerate_groups(lam, 0.0), np.arange(7))
+    # a crowded run longer than max_size is not a degeneracy
+    np.testing.assert_array_equal(degenerate_groups(lam, 0.05, max_size=2),
+                                  [0, 0, 1, 2, 3, 4, 5])
+
+
+def test_degenerate_pair_rotated_inside_its_eigenspace():
+    # torus eigenfunctions: (cos t1, sin t1) a degenerate pair, cos t2, and their products; the
+    # pair and the products are rotated by angles that differ by pi/4, as a finite sample may
+    rng = np.random.default_rng(0)
+    t1, t2 = rng.uniform(0, 2 * np.pi, (2, 4000))
+
+    def rot(a, b, ang):
+        return np.cos(ang) * a + np.sin(ang) * b, -np.sin(ang) * a + np.cos(ang) * b
+
+    u1, u2 = rot(np.cos(t1), np.sin(t1), 0.3)
+    p1, p2 = rot(np.cos(t1) * np.cos(t2), np.sin(t1) * np.cos(t2), 0.3 + np.pi / 4)
+    phi = np.column_stack([u1, u2, np.cos(t2), p1, p2])
+    lam = np.array([1.0, 1.01, 2.2, 3.2, 3.21])
+    paper = find_triplets(phi, lam, delta=0.5, gamma=0.75)
+    assert paper.triplets.shape[0] == 0  # each single product explains only cos(pi/4)
+    np.testing.assert_allclose(paper.best_score[3:], np.sqrt(0.5), atol=0.03)
+    got = find_triplets(phi, lam, delta=0.5, gamma=0.75, degeneracy=0.05)
+    assert got.triplets[:, 2].tolist() == [3, 4]
+    assert got.best_score[3:].min() > 0.99
+    for k in (3, 4):  # both members of the pair are linked to cos t2
+        assert sorted(map(tuple, got.best_members[k].tolist())) == [(0, 2), (1, 2)]

@@ -54,6 +54,36 @@ def _delta_arg(text: str):
     return value
 
 
+def _factors_arg(text: str):
+    import argparse
+
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither an integer nor 'auto'") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'auto' (from the data) or an integer "
+                                         ">= 2")
+    return value
+
+
+def _pca_arg(text: str):
+    import argparse
+
+    if text in ("auto", "none"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use 'auto', 'none' or a number of "
+                                         "components") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the number of components must be >= 1")
+    return value
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "factorize",
@@ -79,14 +109,20 @@ def register(sub) -> None:
                    "(default auto: max(0.5 lambda_1, 0.05 lambda_k) for eigenvector k)")
     p.add_argument("--gamma", type=_unit_float, default=0.75,
                    help="eigenvector criterion: minimum similarity (default 0.75)")
-    p.add_argument("--factors", type=positive_int, default=2, help="number of factors (default 2)")
+    p.add_argument("--factors", type=_factors_arg, default="auto",
+                   help="number of factors: auto (default: from the data; 1 when no product "
+                   "is found) or an integer >= 2")
     p.add_argument("--hierarchical", action="store_true",
                    help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
     p.add_argument("--bandwidth", type=bandwidth_arg, default="auto",
                    help="kernel sigma or a rule (default auto = minimum-spanning-tree scale)")
-    p.add_argument("--pca", type=positive_int, default=None, metavar="K",
-                   help="first reduce items to K standardised principal components (the "
-                   "paper uses 4 for cryo-EM images)")
+    p.add_argument("--pca", type=_pca_arg, default="auto", metavar="auto|none|K",
+                   help="principal components before the graph: auto (default: for items "
+                   "with more than 100 features, e.g. images, the components above the noise's "
+                   "Marchenko-Pastur edge), none, or K components")
+    p.add_argument("--standardize", action="store_true",
+                   help="with --pca K: scale each component to unit variance (the paper's "
+                   "preprocessing of cryo-EM images is --pca 4 --standardize)")
     p.add_argument("--labels", default=None, metavar="FILE.csv[:COL1,COL2]",
                    help="ground-truth coordinates (rows in input order or joined on names) to "
                    "plot the factor eigenvectors on; default: the first two numeric columns")
@@ -187,11 +223,17 @@ def run(args) -> int:
     pyplot()  # fail early if matplotlib is broken
     stem = output_stem(args.out, (".json", ".npz"))
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    if args.hierarchical and args.factors < 3:
+    if args.hierarchical and (args.factors == "auto" or args.factors < 3):
         raise ValueError("--hierarchical: needs --factors 3 or more (the first split is the "
                          "ordinary two-factor algorithm)")
+    if args.standardize and not isinstance(args.pca, int):
+        raise ValueError("--standardize: needs --pca K (a number of components), got "
+                         f"--pca {args.pca}")
+    if isinstance(args.pca, int) and args.metric != "euclidean":
+        raise ValueError(f"--pca {args.pca}: needs Euclidean features, not --metric "
+                         f"{args.metric}; use --pca none")
     steps = ["read", *(["wavelet transform"] if args.metric == "wemd" else []),
-             *(["PCA"] if args.pca is not None else []),
+             *(["PCA"] if args.standardize else []),
              "eigenvectors, triplets, max-cut", "write"]
     with StepProgress(args, "factorize", steps) as bar:
         data, names = _read_points(args.inputs, datadir=args.datadir,
@@ -206,6 +248,7 @@ def run(args) -> int:
         if args.labels:  # read before the long computation so a bad table fails fast
             coords, coord_names = _read_labels(args.labels, names)
         bar.done()
+        preprocess = args.pca
         if args.metric == "precomputed":
             x, metric = data, "precomputed"
         elif args.metric == "wemd":
@@ -215,21 +258,28 @@ def run(args) -> int:
             bar.done()
         else:
             x, metric = data.reshape(len(data), -1).astype(np.float64), "l2"
-        if args.pca is not None:
-            if metric == "precomputed":
-                raise ValueError("--pca: cannot be combined with --metric precomputed")
-            x, metric = pca_standardize(x, args.pca), "l2"
+        if args.standardize:
+            x, preprocess = pca_standardize(x, args.pca), "none"
             bar.done()
+        if metric != "l2":
+            preprocess = "none"  # WEMD coefficients / distances are used as they are
         res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
                         delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
-                        metric=metric, hierarchical=args.hierarchical, rng=args.seed)
+                        metric=metric, hierarchical=args.hierarchical, preprocess=preprocess,
+                        rng=args.seed)
         bar.done()
         paths = _write(args, stem, res, names, coords, coord_names)
         bar.done()
     json_path, npz, *figs = paths
-    sizes = ", ".join(f"factor {i + 1}: {f.tolist()}" for i, f in enumerate(res.factors))
-    print(f"factorized {len(names)} items into {len(res.factors)} factors ({sizes}); "
-          f"{len(res.triplets)} product triplets; wrote {json_path}, {npz}, "
+    if res.n_factors == 1:
+        found = f"{res.message}"
+    else:
+        found = "; ".join(
+            f"factor {i + 1}: {f.tolist()[:12]}{' ...' if f.size > 12 else ''} "
+            f"(confidence {float(np.median(c)):.2f} median)"
+            for i, (f, c) in enumerate(zip(res.factors, res.confidence, strict=True)))
+        found = f"{res.message}. {found}"
+    print(f"{len(names)} items: {found}; wrote {json_path}, {npz}, "
           + ", ".join(str(p) for p in figs), file=sys.stdout)
     return 0
 
@@ -241,7 +291,12 @@ def _write(args, stem, res, names, coords, coord_names):
 
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     summary = {
+        "n_factors": res.n_factors,
+        "message": res.message,
         "factors": [f.tolist() for f in res.factors],
+        "confidence": [[round(float(c), 4) for c in conf] for conf in res.confidence],
+        "cut_fraction": [round(float(f), 4) for f in res.cut_fraction],
+        "preprocessing": res.preprocessing,
         "products": res.products.tolist(),
         "triplets": res.triplets.tolist(),
         "scores": [round(float(s), 6) for s in res.scores],

@@ -13,19 +13,22 @@ from ._factorize import (
     factorize,
     factorize_spectrum,
 )
+from ._denoise import DenoisedFeatures, pca_denoise
 from ._maxcut import CutResult, cut_weight, max_cut
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import LaplacianSpectrum, laplacian_spectrum
-from ._triplets import TripletSearch, find_triplets, triplet_scores
+from ._triplets import TripletSearch, degenerate_groups, find_triplets, triplet_scores
 
 __all__ = [
     "CutResult",
+    "DenoisedFeatures",
     "FactorizationResult",
     "FactorizationWarning",
     "LaplacianSpectrum",
     "ProductManifoldFactorizer",
     "TripletSearch",
     "cut_weight",
+    "degenerate_groups",
     "factorize",
     "factorize_spectrum",
     "find_triplets",
@@ -34,5 +37,6 @@ __all__ = [
     "plot_embeddings",
     "plot_factor_eigenvectors",
     "plot_separability",
+    "pca_denoise",
     "triplet_scores",
 ]

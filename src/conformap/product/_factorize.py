@@ -44,6 +44,7 @@ Defaults and how they scale
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from .._validation import (
     check_rng,
     validate_items,
 )
+from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, find_triplets
@@ -67,6 +69,13 @@ from ._triplets import TripletSearch, find_triplets
 __all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
+#: Relative eigenvalue gap below which neighbouring eigenvectors are one degenerate group.
+DEFAULT_DEGENERACY = 0.05
+#: n_factors="auto": at most this many factors; a bin is split again only when its own
+#: separability graph is cut this cleanly and rests on at least this many triplets.
+MAX_AUTO_FACTORS = 6
+AUTO_MIN_CUT_FRACTION = 0.9
+AUTO_MIN_TRIPLETS = 2
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -111,6 +120,22 @@ class FactorizationResult:
         Hierarchical steps: which bin was split and into which bins.
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
+    confidence : list of ndarray
+        One array per factor, aligned with ``factors``: the confidence in [0, 1] of each
+        assignment, :math:`c_v = \\frac{\\sum_{u \\notin b(v)} W_{vu}}{\\sum_u W_{vu}}
+        \\max_{u \\notin b(v)} W_{vu}`: the fraction of the eigenvector's separability weight
+        that agrees with its bin (its product partners are in other factors), times its best
+        product similarity. With one factor (no product found) it is :math:`1 - S_v`, one
+        minus the eigenvector's best similarity with a product of two others.
+    cut_fraction : list of float
+        Per split (``levels``), the cut weight over the total separability weight of the
+        split graph: 1 for a clean product (every triplet links different factors), about
+        0.5-0.7 for a graph that has no two-factor structure.
+    message : str
+        What was found and why, in words (e.g. why the data count as one factor).
+    preprocessing : dict
+        How the items were turned into features before the graph (``{"method": "none"}``, or
+        ``"pca"`` with ``n_components`` and the estimated ``noise_variance``).
     """
 
     factors: list
@@ -130,6 +155,15 @@ class FactorizationResult:
     sdp_bound: float
     levels: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    confidence: list = field(default_factory=list)
+    cut_fraction: list = field(default_factory=list)
+    message: str = ""
+    preprocessing: dict = field(default_factory=lambda: {"method": "none"})
+
+    @property
+    def n_factors(self) -> int:
+        """Number of factors found."""
+        return len(self.factors)
 
     def embedding(self, factor: int, n_components: int = 2) -> np.ndarray:
         """The factor's diffusion coordinates: its ``n_components`` leading eigenvectors."""
@@ -148,25 +182,30 @@ def _check_thresholds(delta, gamma):
 
 
 def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
-           n_parts: int, n_rounds: int, rng) -> dict:
+           n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0) -> dict:
     """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
     t0 = time.perf_counter()
     search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
-                                          gamma=gamma)
+                                          gamma=gamma, degeneracy=degeneracy)
     t1 = time.perf_counter()
     trip = cols[search.triplets] if search.triplets.size else np.zeros((0, 3), dtype=np.int64)
     n_all = phi.shape[1]
     sep = np.zeros((n_all, n_all))
-    for (i, j, _k), s in zip(trip, search.scores, strict=True):
-        sep[i, j] = sep[j, i] = max(sep[i, j], s)
+    ends = []
+    for (_i, _j, k), s in zip(search.triplets, search.scores, strict=True):
+        # the pairs that explain phi_k (just (i, j) outside degenerate groups)
+        pairs = cols[search.best_members[k]]
+        for a, b in pairs:
+            sep[a, b] = sep[b, a] = max(sep[a, b], s)
+        ends.append(pairs.ravel())
     # vertices: the factor eigenvectors, i.e. members of a kept pair that are not themselves
     # explained as a product (with more than two factors a product such as phi_x * phi_z can
     # pair with phi_y; it must not be binned as a factor eigenvector)
-    vertices = (np.setdiff1d(np.unique(trip[:, :2]), trip[:, 2]) if trip.size
+    vertices = (np.setdiff1d(np.unique(np.concatenate(ends)), trip[:, 2]) if trip.size
                 else np.zeros(0, dtype=np.int64))
     out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
            "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
-           "sdp_bound": 0.0, "t_triplets": t1 - t0}
+           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0}
     if vertices.size < 2:
         out["t_sorting"] = time.perf_counter() - t1
         return out
@@ -190,19 +229,52 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
     bins = [b for b in bins if b.size]
     bins.sort(key=lambda b: int(b.min()))
+    total = float(np.triu(w[np.ix_(keep, keep)], 1).sum())
     out.update(bins=bins, cut_weight=cut.weight, sdp_bound=cut.sdp_bound,
+               cut_fraction=cut.weight / total if total > 0 else 0.0,
                t_sorting=time.perf_counter() - t1)
     return out
 
 
-def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta="auto",
+def _confidence(bins: list, sep: np.ndarray) -> list:
+    """Per-assignment confidence (see :class:`FactorizationResult`)."""
+    label = np.full(sep.shape[0], -1)
+    for b, members in enumerate(bins):
+        label[members] = b
+    out = []
+    for b, members in enumerate(bins):
+        conf = np.zeros(len(members))
+        for t, v in enumerate(members):
+            other = (label >= 0) & (label != b)
+            same = label == b
+            cross, within = sep[v, other].sum(), sep[v, same].sum() - sep[v, v]
+            if cross > 0:
+                conf[t] = cross / (cross + within) * sep[v, other].max()
+        out.append(np.clip(conf, 0.0, 1.0))
+    return out
+
+
+def _check_n_factors(n_factors):
+    if isinstance(n_factors, str):
+        if n_factors != "auto":
+            raise ValueError(f"n_factors: {n_factors!r} is not supported; use 'auto' or an "
+                             "integer >= 2")
+        return "auto"
+    return check_int(n_factors, "n_factors", low=2)
+
+
+def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="auto",
                        gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
-                       n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0
-                       ) -> FactorizationResult:
+                       n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
+                       degeneracy: float = DEFAULT_DEGENERACY) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
-    k = check_int(n_factors, "n_factors", low=2)
+    k = _check_n_factors(n_factors)
+    auto = k == "auto"
+    if auto:
+        k, hierarchical = MAX_AUTO_FACTORS, True
     rounds = check_int(n_rounds, "n_rounds", low=1)
+    degeneracy = check_positive(degeneracy, "degeneracy", allow_zero=True)
     phi = spectrum.eigenvectors
     lam = spectrum.eigenvalues
     if phi.shape[1] < 4:
@@ -218,19 +290,24 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
     gen = check_rng(rng)
     cols = np.arange(1, phi.shape[1])
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen)
-    if top["triplets"].shape[0] == 0:
-        best = float(top["search"].best_score.max())
-        raise ValueError(
-            f"no triplet found: the best product similarity is {best:.3f}, not above "
-            f"gamma={gamma:g} (with delta={delta:.4g}); the data may not be a product, or lower "
-            "gamma, raise delta, or use more eigenvectors / samples"
-        )
+                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+    search = top["search"]
+    best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
+    ok = search.best_pair[:, 0] >= 0
+    best_pair[1:][ok] = search.best_pair[ok] + 1
+    best_score = np.concatenate([[0.0], search.best_score])
+    timings = {"diffusion_map": t_spectrum, "triplets": top["t_triplets"],
+               "sorting": top["t_sorting"]}
+    common = {"best_pair": best_pair, "best_score": best_score, "eigenvectors": phi,
+              "eigenvalues": lam, "bandwidth": spectrum.bandwidth, "delta": float(delta),
+              "gamma": float(gamma)}
+    if top["triplets"].shape[0] == 0 or len(top["bins"]) < 2:
+        return _one_factor(top, common, timings, requested=None if auto else k)
     bins = list(top["bins"])
     levels = [{"split": "all", "bins": [b.tolist() for b in bins]}]
+    fractions = [float(top["cut_fraction"])]
     sep = top["separability"]
-    triplets, scores = [top["triplets"]], [top["search"].scores]
-    t_trip, t_sort = top["t_triplets"], top["t_sorting"]
+    triplets, scores = [top["triplets"]], [search.scores]
     unassigned = [top["unassigned"]]
     if hierarchical:
         all_trip = top["triplets"]
@@ -246,21 +323,29 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FactorizationWarning)
                     sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                                 n_rounds=rounds, rng=gen)
-                t_trip += sub["t_triplets"]
-                t_sort += sub.get("t_sorting", 0.0)
-                if len(sub["bins"]) == 2 and sub["cut_weight"] > best_w:
+                                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+                timings["triplets"] += sub["t_triplets"]
+                timings["sorting"] += sub.get("t_sorting", 0.0)
+                # "auto": a bin is a product only if its own triplets form a near-bipartite
+                # graph (a split of a single factor would rest on chance triplets)
+                # and on products that are not themselves eigenvectors of the bin
+                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members)))
+                supported = (not auto) or (sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION
+                                           and n_prod >= AUTO_MIN_TRIPLETS)
+                if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
                     best_sub, best_w, best_b = sub, sub["cut_weight"], b
             if best_sub is None:
-                warnings.warn(
-                    f"hierarchical factorization stopped at {len(bins)} factors: no bin "
-                    "splits further (no triplet inside any bin)",
-                    FactorizationWarning,
-                    stacklevel=2,
-                )
+                if not auto:
+                    warnings.warn(
+                        f"hierarchical factorization stopped at {len(bins)} factors: no bin "
+                        "splits further (no triplet inside any bin)",
+                        FactorizationWarning,
+                        stacklevel=2,
+                    )
                 break
             new = best_sub["bins"]
             levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
+            fractions.append(float(best_sub["cut_fraction"]))
             bins = bins[:best_b] + new + bins[best_b + 1:]
             sep = np.maximum(sep, best_sub["separability"])
             triplets.append(best_sub["triplets"])
@@ -272,35 +357,74 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors: int = 2, delta
     trip = np.concatenate(triplets)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
-    search = top["search"]
-    best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
-    ok = search.best_pair[:, 0] >= 0
-    best_pair[1:][ok] = search.best_pair[ok] + 1
-    best_score = np.concatenate([[0.0], search.best_score])
+    conf = _confidence(bins, sep)
+    sizes = ", ".join(f"{len(b)}" for b in bins)
+    message = (
+        f"{len(bins)} factors ({sizes} factor eigenvectors; {len(trip)} product triplets, "
+        f"similarity {float(np.min(np.concatenate(scores))):.2f}-"
+        f"{float(np.max(np.concatenate(scores))):.2f}; cut fraction "
+        + ", ".join(f"{f:.2f}" for f in fractions)
+        + (" (number of factors from the data)" if auto else "") + ")"
+    )
     return FactorizationResult(
         factors=bins,
         products=products,
         triplets=trip,
         scores=np.concatenate(scores),
-        best_pair=best_pair,
-        best_score=best_score,
         separability=sep,
         unassigned=np.setdiff1d(np.concatenate(unassigned), assigned),
-        eigenvectors=phi,
-        eigenvalues=lam,
-        bandwidth=spectrum.bandwidth,
-        delta=float(delta),
-        gamma=float(gamma),
         cut_weight=float(top["cut_weight"]),
         sdp_bound=float(top["sdp_bound"]),
         levels=levels,
-        timings={"diffusion_map": t_spectrum, "triplets": t_trip, "sorting": t_sort},
+        timings=timings,
+        confidence=conf,
+        cut_fraction=fractions,
+        message=message,
+        **common,
     )
 
 
-def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
+def _one_factor(top: dict, common: dict, timings: dict, requested) -> FactorizationResult:
+    """The result for data with no product structure: every eigenvector in one factor."""
+    n_all = common["eigenvectors"].shape[1]
+    best_score, best_pair = common["best_score"], common["best_pair"]
+    order = np.argsort(best_score[1:])[::-1][:3] + 1
+    tops = ", ".join(f"φ{k} ~ φ{best_pair[k, 0]}·φ{best_pair[k, 1]}: S = {best_score[k]:.2f}"
+                     for k in order if best_pair[k, 0] >= 0)
+    if top["triplets"].shape[0] == 0:
+        why = (f"no eigenvector is the product of two others: the best similarities are "
+               f"{tops or 'none (no pair passes the eigenvalue criterion)'}, none above "
+               f"gamma = {common['gamma']:g}")
+    else:
+        why = (f"the {top['triplets'].shape[0]} product triplets found do not link two "
+               f"groups of eigenvectors (best: {tops})")
+    message = f"1 factor: the data do not look like a product manifold; {why}"
+    if requested is not None:
+        warnings.warn(f"n_factors={requested} was asked for, but {message}",
+                      FactorizationWarning, stacklevel=3)
+    cols = np.arange(1, n_all)
+    return FactorizationResult(
+        factors=[cols],
+        products=np.zeros(0, dtype=np.int64),
+        triplets=top["triplets"],
+        scores=top["search"].scores,
+        separability=top["separability"],
+        unassigned=np.zeros(0, dtype=np.int64),
+        cut_weight=0.0,
+        sdp_bound=0.0,
+        levels=[],
+        timings=timings,
+        confidence=[np.clip(1.0 - best_score[cols], 0.0, 1.0)],
+        cut_fraction=[],
+        message=message,
+        **common,
+    )
+
+
+def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
+              preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
               rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
@@ -310,8 +434,11 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         Points (trailing axes flattened), or distances with ``metric="precomputed"``.
     n_eigenvectors : int, default 100
         Number N of non-trivial eigenvectors searched (the paper uses 100).
-    n_factors : int, default 2
-        Number of factors; > 2 uses MAX-k-CUT, or repeated two-way splits with
+    n_factors : int or "auto", default "auto"
+        Number of factors. "auto": from the data: no product triplet means one factor;
+        otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
+        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets). An
+        integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"
         Eigenvalue criterion :math:`|\lambda_i + \lambda_j - \lambda_k| < \delta` in units of
@@ -329,6 +456,15 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
         Random roundings of the SDP.
     dense_limit : int, default 0
         Largest n for a dense graph (above: sparse radius graph at 4 sigma).
+    preprocess : "auto", "none" or int, default "auto"
+        "auto": items with more than 100 features (images, maps) under ``metric="l2"`` are
+        projected on their principal components above the noise's Marchenko-Pastur edge
+        (:func:`pca_denoise`; measured in ``docs/product-manifold/diagnosis.md``); an integer
+        keeps that many components; "none" uses the features as given.
+    degeneracy : float >= 0, default 0.05
+        Relative eigenvalue gap below which neighbouring eigenvectors are treated as one
+        degenerate eigenspace in the triplet search (:func:`find_triplets`); 0 is the paper's
+        Algorithm 1.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -348,15 +484,37 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors: int = 2, delta="auto",
     """
     delta, gamma = _check_thresholds(delta, gamma)
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
+    _check_n_factors(n_factors)
     gen = check_rng(rng)
     t0 = time.perf_counter()
+    X, prep = _preprocess(X, preprocess, metric, gen)
     spec = laplacian_spectrum(X, n_eigenvectors=n_vec, metric=metric,
                               bandwidth="mst" if bandwidth == "auto" else bandwidth,
                               dense_limit=dense_limit, rng=gen)
     t_spec = time.perf_counter() - t0
-    return factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
-                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
-                              t_spectrum=t_spec)
+    res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
+                             hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
+                             t_spectrum=t_spec, degeneracy=degeneracy)
+    return dataclasses.replace(res, preprocessing=prep)
+
+
+def _preprocess(X, preprocess, metric: str, gen):
+    """Features for the graph and a description of what was done (see ``factorize``)."""
+    if not (isinstance(preprocess, str) and preprocess in ("auto", "none")):
+        preprocess = check_int(preprocess, "preprocess", low=1)
+    if preprocess == "none" or metric == "precomputed" or sp.issparse(X):
+        return X, {"method": "none"}
+    arr = np.asarray(X)
+    n_feat = int(np.prod(arr.shape[1:])) if arr.ndim >= 2 else 1
+    if preprocess == "auto" and (metric != "l2" or n_feat <= AUTO_MIN_FEATURES):
+        return X, {"method": "none"}
+    if metric != "l2":
+        raise ValueError(f"preprocess: PCA ({preprocess} components) needs metric='l2', got "
+                         f"{metric!r}; use preprocess='none'")
+    den = pca_denoise(arr, "auto" if preprocess == "auto" else preprocess, rng=gen)
+    return den.scores, {"method": "pca", "n_components": den.n_components,
+                        "noise_variance": den.noise_variance, "edge": den.edge,
+                        "rule": "marchenko-pastur" if preprocess == "auto" else "fixed"}
 
 
 class ProductManifoldFactorizer(BaseEstimator):
@@ -364,7 +522,8 @@ class ProductManifoldFactorizer(BaseEstimator):
 
     Parameters
     ----------
-    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds
+    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds,
+    preprocess, degeneracy
         As in :func:`factorize`.
     n_components : int, default 2
         Leading eigenvectors per factor in ``embeddings_``.
@@ -386,12 +545,17 @@ class ProductManifoldFactorizer(BaseEstimator):
     n_features_in_ : int
         Values per point (or training items for metric="precomputed").
     item_shape_ : tuple of int
+    confidence_ : list of ndarray
+        Confidence in [0, 1] of every assignment, aligned with ``factors_``.
+    n_factors_ : int
+        Number of factors found.
     result_ : FactorizationResult
     """
 
-    def __init__(self, n_eigenvectors: int = 100, *, n_factors: int = 2, delta="auto",
+    def __init__(self, n_eigenvectors: int = 100, *, n_factors="auto", delta="auto",
                  gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
+                 preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
                  random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors
@@ -402,6 +566,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.hierarchical = hierarchical
         self.n_rounds = n_rounds
         self.n_components = n_components
+        self.preprocess = preprocess
+        self.degeneracy = degeneracy
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -422,7 +588,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         res = factorize(X, n_eigenvectors=self.n_eigenvectors, n_factors=self.n_factors,
                         delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
                         metric=self.metric, hierarchical=self.hierarchical,
-                        n_rounds=self.n_rounds, rng=self.random_state)
+                        n_rounds=self.n_rounds, preprocess=self.preprocess,
+                        degeneracy=self.degeneracy, rng=self.random_state)
         self.result_ = res
         self.factors_ = res.factors
         self.products_ = res.products
@@ -433,6 +600,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.eigenvalues_ = res.eigenvalues
         self.bandwidth_ = res.bandwidth
         self.delta_ = res.delta
+        self.confidence_ = res.confidence
+        self.n_factors_ = res.n_factors
         self.embeddings_ = [res.embedding(f, n_comp) for f in range(len(res.factors))]
         return self
 

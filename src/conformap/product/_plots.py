@@ -9,6 +9,14 @@ from ..plotting import pyplot, save_figure
 __all__ = ["plot_embeddings", "plot_factor_eigenvectors", "plot_separability"]
 
 
+def _conf(result, factor: int, position: int) -> float | None:
+    """Confidence of the eigenvector at ``position`` in bin ``factor`` (None if unknown)."""
+    conf = getattr(result, "confidence", None)
+    if not conf or factor >= len(conf) or position >= len(conf[factor]):
+        return None
+    return float(conf[factor][position])
+
+
 def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y"),
                              max_per_factor: int = 5, title=None, cyclic=(False, False)):
     """One column per factor, its first eigenvectors (rows).
@@ -43,11 +51,15 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
             else:
                 ax.scatter(phi[sub, cols[0]], v, s=2, linewidths=0, rasterized=True)
                 ax.set_xlabel(f"φ{cols[0]}", fontsize=7)
-            ax.set_title(f"factor {c + 1}: φ{k} (λ={result.eigenvalues[k]:.3g})", fontsize=7)
+            cf = _conf(result, c, r)
+            ax.set_title(f"factor {c + 1}: φ{k} (λ={result.eigenvalues[k]:.3g}"
+                         + (f", conf {cf:.2f})" if cf is not None else ")"), fontsize=7)
             ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(hspace=0.65, wspace=0.4)
+    # leave room for the title above the first row (it overlapped the panels' titles)
+    top = 1.0 - (0.5 + 0.25 * (title.count("\n") + 1 if title else 0)) / (1.8 * n_rows + 0.5)
+    fig.subplots_adjust(hspace=0.75, wspace=0.45, top=min(0.95, top))
     return save_figure(fig, path)
 
 
@@ -58,8 +70,17 @@ def plot_separability(result, path, *, title=None):
     w = result.separability[np.ix_(order, order)]
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     im = ax.imshow(w, cmap="viridis", vmin=0, vmax=1)
+    conf = {}
+    for f, cols in enumerate(result.factors):
+        for i, c in enumerate(cols):
+            cf = _conf(result, f, i)
+            if cf is not None:
+                conf[int(c)] = cf
     ax.set_xticks(range(order.size), [str(o) for o in order], fontsize=6, rotation=90)
-    ax.set_yticks(range(order.size), [str(o) for o in order], fontsize=6)
+    ax.set_yticks(range(order.size),
+                  [f"{o} ({conf[int(o)]:.2f})" if int(o) in conf else str(o) for o in order],
+                  fontsize=6)
+    ax.set_ylabel("eigenvector (assignment confidence)", fontsize=7)
     edges = np.cumsum([len(f) for f in result.factors])[:-1]
     for e in edges:
         ax.axhline(e - 0.5, color="w", lw=1)
@@ -92,7 +113,10 @@ def plot_embeddings(result, path, *, color=None, color_labels=None, cyclic=None,
         cols = result.factors[f][:2]
         ax.set_xlabel(f"φ{cols[0]}", fontsize=8)
         ax.set_ylabel(f"φ{cols[1]}" if len(cols) > 1 else "", fontsize=8)
-        ax.set_title(f"factor {f + 1}", fontsize=8)
+        cf = [_conf(result, f, i) for i in range(len(cols))]
+        cf = [c for c in cf if c is not None]
+        ax.set_title(f"factor {f + 1}" + (f" (confidence {', '.join(f'{c:.2f}' for c in cf)})"
+                                          if cf else ""), fontsize=8)
         ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)

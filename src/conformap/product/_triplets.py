@@ -40,9 +40,10 @@ import numpy as np
 
 from .._kernels import pair_dots, transpose_scaled, triplet_dots
 
-__all__ = ["TripletSearch", "find_triplets", "triplet_scores"]
+__all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "triplet_scores"]
 
 _TIE = 1e-12  # similarities (in [0, 1]) this close are equal up to rounding
+_MEMBER_SHARE = 0.1  # a group pair explaining less of phi_k than this is not linked
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,15 @@ class TripletSearch:
         The eigenvalue threshold used (one per k if an array was given).
     gamma : float
         The similarity threshold used.
+    groups : ndarray of int, shape (N,)
+        Degenerate group of every column (:func:`degenerate_groups`; all distinct when the
+        search ran without ``degeneracy``).
+    best_members : list of ndarray of int, shape (m, 2)
+        For every k, the pairs :math:`(a, b)` whose products explain it: ``[best_pair]``
+        for single eigenvectors; for degenerate groups every member pair whose product carries
+        at least 10 % of the explained part of :math:`\\varphi_k` (least-squares share), so a
+        group that joins eigenvectors of two factors by accident adds no false pair. Shape
+        (0, 2) where no pair is admissible.
     """
 
     triplets: np.ndarray
@@ -81,6 +91,46 @@ class TripletSearch:
     candidate_scores: np.ndarray
     delta: float | np.ndarray
     gamma: float
+    groups: np.ndarray | None = None
+    best_members: list | None = None
+
+
+def degenerate_groups(eigenvalues, tol: float, *, max_size: int = 4) -> np.ndarray:
+    r"""Group consecutive eigenvalues that are equal up to a relative tolerance.
+
+    Columns k and k + 1 are in one group when :math:`\lambda_{k+1} - \lambda_k < tol\,
+    \lambda_{k+1}`. A circle's :math:`\cos n\theta, \sin n\theta` (and every product with
+    them) are exactly degenerate in the limit; a finite sample splits them slightly and its
+    eigenvectors are an arbitrary rotation inside the pair, which an element-wise product of
+    single eigenvectors cannot match (similarity :math:`|\cos\alpha|` for a rotation by
+    :math:`\alpha`). A run longer than ``max_size`` is a crowded stretch of the spectrum, not a
+    degeneracy: its columns stay single.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (N,)
+        Sorted increasingly.
+    tol : float >= 0
+        Relative gap; 0 makes every column its own group.
+    max_size : int, default 4
+
+    Returns
+    -------
+    ndarray of int, shape (N,)
+        Group label of every column, non-decreasing, starting at 0.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    if lam.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    close = np.diff(lam) < tol * np.abs(lam[1:]) if tol > 0 else np.zeros(lam.size - 1, bool)
+    start = np.concatenate([[True], ~close])
+    labels = np.cumsum(start) - 1
+    sizes = np.bincount(labels)
+    big = sizes[labels] > max_size
+    if big.any():  # crowded runs: singletons again
+        start = start | big
+        labels = np.cumsum(start) - 1
+    return labels.astype(np.int64)
 
 
 def _validated(eigenvectors, eigenvalues):
@@ -134,7 +184,7 @@ def _product_norms(phi: np.ndarray) -> np.ndarray:
 
 
 def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
-                  keep_candidates: bool = False) -> TripletSearch:
+                  keep_candidates: bool = False, degeneracy: float = 0.0) -> TripletSearch:
     r"""Algorithm 1: for each eigenvector, the element-wise product of two others it matches.
 
     Parameters
@@ -153,6 +203,13 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
     keep_candidates : bool, default False
         Also return every admissible triplet with its similarity (memory grows with the
         number of admissible triplets).
+    degeneracy : float >= 0, default 0
+        Relative eigenvalue gap below which consecutive eigenvectors form one degenerate group
+        (:func:`degenerate_groups`). For a pair of groups :math:`(A, B)` the similarity of
+        :math:`\varphi_k` is the norm of its projection on
+        :math:`\operatorname{span}\{\varphi_a\varphi_b : a \in A, b \in B\}`, which does not
+        depend on the rotation a finite sample picks inside a degenerate eigenspace; it equals
+        the paper's similarity for single eigenvectors. 0 is the paper's Algorithm 1.
 
     Returns
     -------
@@ -187,6 +244,11 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
     best_pair[tk[best]] = np.column_stack([ti[best], tj[best]])
     best_score[tk[best]] = sim[best]
     n_cand = np.bincount(tk, minlength=n_vec).astype(np.int64)
+    groups = degenerate_groups(lam, float(degeneracy))
+    members = [np.array([[i, j]], dtype=np.int64) if i >= 0 else np.zeros((0, 2), np.int64)
+               for i, j in best_pair]
+    if groups[-1] + 1 < n_vec:
+        _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members)
     ks = np.flatnonzero(best_score > gamma)
     triplets = np.column_stack([best_pair[ks, 0], best_pair[ks, 1], ks]).astype(np.int64)
     if keep_candidates:
@@ -205,7 +267,44 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
         candidate_scores=candidate_scores,
         delta=delta,
         gamma=gamma,
+        groups=groups,
+        best_members=members,
     )
+
+
+def _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members):
+    """Raise ``best_score`` (in place) to the span similarity of degenerate group pairs.
+
+    Only pairs of groups with more than one member in all are rescored (for single columns the
+    span similarity is the ordinary one). Products inside one group are skipped: they are
+    functions of one factor (e.g. :math:`\\cos\\theta\\sin\\theta`), never a product.
+    """
+    size = np.bincount(groups)
+    gi, gj = groups[ti], groups[tj]
+    multi = (gi != gj) & ((size[gi] > 1) | (size[gj] > 1)) & (groups[tk] != gj)
+    if not multi.any():
+        return
+    gi, gj, gk = gi[multi], gj[multi], tk[multi]
+    key = np.unique(np.column_stack([gi, gj, gk]), axis=0)
+    unit = phi / norms
+    for a, b in np.unique(key[:, :2], axis=0):
+        A, B = np.flatnonzero(groups == a), np.flatnonzero(groups == b)
+        prods = (unit[:, A, None] * unit[:, None, B]).reshape(len(phi), -1)
+        q, r = np.linalg.qr(prods)
+        rank = np.abs(np.diag(r)) > 1e-10 * max(1e-300, float(np.abs(r).max()))
+        q = q[:, rank]
+        ks = key[(key[:, 0] == a) & (key[:, 1] == b), 2]
+        sim = np.minimum(np.sqrt(((q.T @ unit[:, ks]) ** 2).sum(axis=0)), 1.0)
+        better = sim > best_score[ks] + _TIE
+        pairs = np.column_stack([np.repeat(A, B.size), np.tile(B, A.size)])
+        for k, s_ in zip(ks[better], sim[better], strict=True):
+            # share of each member product in the projection of phi_k (sums to s_**2)
+            coef = np.linalg.lstsq(prods, unit[:, k], rcond=None)[0]
+            share = coef * (unit[:, k] @ prods) / max(s_ * s_, 1e-300)
+            m = int(np.argmax(share))
+            best_pair[k] = pairs[m]  # the representative: the largest share
+            best_score[k] = s_
+            members[k] = pairs[share >= _MEMBER_SHARE]
 
 
 def _similarity(num: np.ndarray, norm2: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -37,6 +38,10 @@ def _acc_row(name, res, ev, n, params, extra=""):
         "n_triplets": len(res.triplets), "n_assigned": ev.n_assigned,
         "accuracy": ev.accuracy, "confident_accuracy": ev.confident_accuracy,
         "recall": ev.recall, "params": params, "note": extra,
+        "n_factors_found": len(res.factors), "message": res.message,
+        "confidence": [[round(float(c), 3) for c in cf] for cf in res.confidence],
+        "cut_fraction": [round(float(f), 3) for f in res.cut_fraction],
+        "preprocessing": res.preprocessing,
         "per_eigenvector": ev.table(),
     }
 
@@ -95,9 +100,11 @@ def _reorder(res, order):
 
 
 def _fig3(cfg, out, seed, rows):
-    from ..datasets import make_product_cryoem
+    import warnings
+
+    from ..datasets import make_product_cryoem, pca_standardize
     from ..evaluate import factor_assignment
-    from ..product import factorize
+    from ..product import FactorizationWarning, factorize
     from ..product import plot_factor_eigenvectors
 
     n = cfg["cryo"]
@@ -107,21 +114,37 @@ def _fig3(cfg, out, seed, rows):
     kept = {}
     for tag, label, snr, sy in sims:
         t0 = time.perf_counter()
-        X, truth = make_product_cryoem(n, snr=snr, stretch_y=sy, pca_components=4,
-                                       rng=seed + 1)
+        images, truth = make_product_cryoem(n, snr=snr, stretch_y=sy, rng=seed + 1)
+        X = pca_standardize(images, 4)
         t_data = time.perf_counter() - t0
         n_factors = 3 if sy else 2
+        # conformap's defaults on the images themselves (no option: PCA above the noise edge,
+        # number of factors from the data), then the paper's preprocessing and settings
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FactorizationWarning)
+            dres = factorize(images, n_eigenvectors=cfg["N_cryo"], rng=seed)
+        dev = factor_assignment(dres.factors, dres.eigenvectors, truth)
+        rows.append(_acc_row(f"Fig. 3{tag} cryo-EM, {label}, defaults on the images", dres,
+                             dev, n, {"snr": snr, "stretch_y": sy},
+                             f"{dres.message}; {time.perf_counter() - t0:.0f} s"))
+        del images
         res = factorize(X, n_eigenvectors=cfg["N_cryo"], n_factors=n_factors, rng=seed)
         ev = factor_assignment(res.factors, res.eigenvectors, truth)
-        rows.append(_acc_row(f"Fig. 3{tag} cryo-EM, {label}", res, ev, n,
+        rows.append(_acc_row(f"Fig. 3{tag} cryo-EM, {label}, paper's PCA 4", res, ev, n,
                              {"snr": snr, "stretch_y": sy, "pca": 4, "n_factors": n_factors},
                              f"images + PCA {t_data:.0f} s"))
         order = sorted(range(len(res.factors)), key=lambda f: -_mean_r2(ev, res.factors[f], 1))
+        # the two coordinates that vary in this experiment: x- and y-stretch for 3c
+        second = ("stretch_y", "y-stretch (pixels)") if sy else ("angle_deg",
+                                                                  "rotation (degrees)")
         plot_factor_eigenvectors(
             _reorder(res, order), out / f"fig3{tag}_cryoem.png",
-            coords=np.column_stack([truth["stretch_x"], truth["angle_deg"]]),
-            coord_labels=("x-stretch (pixels)", "rotation (degrees)"),
-            title=f"cryo-EM {label}, n={n}: accuracy {_fmt(ev.accuracy)}")
+            coords=np.column_stack([truth["stretch_x"], truth[second[0]]]),
+            coord_labels=("x-stretch (pixels)", second[1]),
+            title=f"cryo-EM {label}, n={n}, paper's PCA (4, standardised)\n"
+            f"accuracy {_fmt(ev.accuracy)}, confident {_fmt(ev.confident_accuracy)}; "
+            "panel titles: eigenvector, eigenvalue, assignment confidence")
         kept[tag] = (X, truth, res)
     _example_images(out / "fig3_images.png", seed)
     return kept
@@ -202,8 +225,10 @@ def _fig5(spec, truth, out, seed, rows_extra):
     table = []
     for r, (name, val, kw) in enumerate(settings):
         try:
-            res = factorize_spectrum(spec, rng=seed, **kw)
+            res = factorize_spectrum(spec, rng=seed, n_factors=2, **kw)
         except ValueError:
+            res = None
+        if res is None or res.n_factors < 2:  # no product triplet at this setting
             table.append({"param": name, "value": val, "accuracy": None})
             continue
         ev = factor_assignment(res.factors, res.eigenvectors, truth)
@@ -259,8 +284,16 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
             ("torus", Xt, rest, *colours(tt)),
             ("rectangle", rect_X, rect_res, *colours(rect_truth))]
     plt = pyplot()
-    fig, axes = plt.subplots(3, 4, figsize=(10.5, 7.4))
+    fig, axes = plt.subplots(3, 4, figsize=(14, 9.6))
     rng = np.random.default_rng(0)
+
+    def scatter(ax, x, y, c, cyclic, label):
+        sc = ax.scatter(x, y, c=c, s=2, cmap="twilight" if cyclic else "viridis",
+                        rasterized=True)
+        cb = fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.03)
+        cb.set_label(label, fontsize=7)
+        cb.ax.tick_params(labelsize=6)
+
     for r, (name, X, res, colors, clabels, cyc) in enumerate(data):
         sub = rng.permutation(X.shape[0])[:1500]
         ev = factor_assignment(res.factors, res.eigenvectors,
@@ -274,28 +307,27 @@ def _fig6(cfg, out, seed, rect, cryo, rows):
             cols = res.factors[f][:2]
             emb = res.eigenvectors[:, cols]
             y = emb[sub, 1] if emb.shape[1] > 1 else np.zeros(sub.size)
-            ax.scatter(emb[sub, 0], y, c=np.asarray(colors[g])[sub], s=2,
-                       cmap="twilight" if cyc[g] else "viridis", rasterized=True)
-            ax.set_title(f"{name}: factor {f + 1} (φ{', φ'.join(map(str, cols))}), "
-                         f"colour {clabels[g]}", fontsize=7)
+            scatter(ax, emb[sub, 0], y, np.asarray(colors[g])[sub], cyc[g], clabels[g])
+            conf = res.confidence[f][:2] if res.confidence else []
+            ax.set_title(f"{name}: factor {f + 1}\n(φ{', φ'.join(map(str, cols))}; confidence "
+                         f"{', '.join(f'{c:.2f}' for c in conf)})", fontsize=8)
         ax = axes[r, 2]
-        ax.scatter(res.eigenvectors[sub, 1], res.eigenvectors[sub, 2],
-                   c=np.asarray(colors[0])[sub], s=2, cmap="twilight" if cyc[0] else "viridis",
-                   rasterized=True)
-        ax.set_title(f"{name}: standard diffusion map (φ1, φ2), colour {clabels[0]}",
-                     fontsize=7)
+        scatter(ax, res.eigenvectors[sub, 1], res.eigenvectors[sub, 2],
+                np.asarray(colors[0])[sub], cyc[0], clabels[0])
+        ax.set_title(f"{name}:\nstandard diffusion map (φ1, φ2)", fontsize=8)
         ica = FastICA(n_components=min(3, X.reshape(len(X), -1).shape[1]), random_state=0,
                       max_iter=1000, tol=1e-3)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             s = ica.fit_transform(X.reshape(len(X), -1))
         ax = axes[r, 3]
-        ax.scatter(s[sub, 0], s[sub, 1], c=np.asarray(colors[0])[sub], s=2,
-                   cmap="twilight" if cyc[0] else "viridis", rasterized=True)
-        ax.set_title(f"{name}: linear ICA (components 1, 2)", fontsize=7)
+        scatter(ax, s[sub, 0], s[sub, 1], np.asarray(colors[0])[sub], cyc[0], clabels[0])
+        ax.set_title(f"{name}:\nlinear ICA (components 1, 2)", fontsize=8)
         for a in axes[r]:
             a.tick_params(labelsize=6)
-    fig.tight_layout()
+    fig.suptitle("Fig. 6: per-factor embeddings (left two columns) vs a standard diffusion map "
+                 "and linear ICA; colour = ground-truth coordinate (colour bar)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     save_figure(fig, out / "fig6_embeddings.png")
 
 
@@ -319,6 +351,12 @@ def _fig7(cfg, out, seed, rows):
     res3 = factorize(X, n_eigenvectors=cfg["N"], n_factors=3, rng=seed)
     ev3 = factor_assignment(res3.factors, res3.eigenvectors, truth)
     rows.append(_acc_row("Sec. 5 box, MAX-3-CUT", res3, ev3, n, {"n_factors": 3}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resa = factorize(X, n_eigenvectors=cfg["N"], rng=seed)  # n_factors="auto"
+    eva = factor_assignment(resa.factors, resa.eigenvectors, truth)
+    rows.append(_acc_row("Sec. 5 box, number of factors from the data (auto)", resa, eva, n,
+                         {"n_factors": "auto"}, resa.message))
     # bins of every level: R^2 of each eigenvector on x, y, z
     bins = [("bin #1", res.levels[0]["bins"][0]), ("bin #2", res.levels[0]["bins"][1])]
     for lvl, level in enumerate(res.levels[1:]):
@@ -329,14 +367,16 @@ def _fig7(cfg, out, seed, rows):
     for ax, (name, cols) in zip(axes[0], bins, strict=True):
         cols = [c for c in cols if c in ev.columns][:14]
         idx = [int(np.flatnonzero(ev.columns == c)[0]) for c in cols]
-        ax.imshow(ev.r2[idx] if idx else np.zeros((1, 3)), vmin=0, vmax=1, cmap="magma",
-                  aspect="auto")
+        im = ax.imshow(ev.r2[idx] if idx else np.zeros((1, 3)), vmin=0, vmax=1, cmap="magma",
+                       aspect="auto")
         ax.set_xticks(range(3), ["x", "y", "z"], fontsize=7)
         ax.set_yticks(range(len(cols)), [f"φ{c}" for c in cols], fontsize=6)
         ax.set_title(name, fontsize=8)
     fig.suptitle(f"hierarchical factorization of the box, n={n}: R² of each bin's eigenvectors "
                  "on each coordinate (1 = function of that coordinate only)", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.9, 0.94))
+    cax = fig.add_axes((0.92, 0.15, 0.015, 0.7))
+    fig.colorbar(im, cax=cax).set_label("R² on the coordinate", fontsize=8)
     save_figure(fig, out / "fig7_hierarchical.png")
 
 
@@ -359,28 +399,54 @@ def _table1(cfg, out, seed, rows_extra):
     rows_extra["table1"] = {"n": n, "rows": table}
 
 
-def _write_results(out, rows, extra, cfg, mode, elapsed):
-    lines = [f"# Product manifold learning: reproduced results ({mode} mode)", "",
-             f"Command: `conformap reproduce product-manifold{' --full' if mode == 'full' else ''}"
-             f"` ({elapsed:.0f} s on {platform.machine()}, Python {platform.python_version()})",
-             "", "## Assignment accuracy", "",
-             "| experiment | n | N | δ | γ | σ | triplets | assigned | accuracy | confident acc. "
-             "| recall | factors (eigenvector columns) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def _tables(rows, extra) -> list[str]:
+    """The markdown tables of a run (results.md and the README's generated blocks)."""
+    lines = ["| experiment | n | N | δ | γ | σ | triplets | factors found | assigned | accuracy "
+             "| confident acc. | recall | median confidence | factors (eigenvector columns) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        fac = " / ".join(",".join(map(str, f)) for f in r["factors"])
+        fac = " / ".join(",".join(map(str, f[:12])) + (",…" if len(f) > 12 else "")
+                         for f in r["factors"])
+        conf = [c for cf in r.get("confidence", []) for c in cf]
+        med = f"{np.median(conf):.2f}" if conf else "n/a"
         lines.append(f"| {r['experiment']} | {r['n']} | {r['N']} | {r['delta']:.3g} | "
                      f"{r['gamma']} | {r['bandwidth']:.3g} | {r['n_triplets']} | "
+                     f"{r.get('n_factors_found', len(r['factors']))} | "
                      f"{r['n_assigned']} | {_fmt(r['accuracy'])} | "
-                     f"{_fmt(r['confident_accuracy'])} | {_fmt(r['recall'])} | {fac} |")
+                     f"{_fmt(r['confident_accuracy'])} | {_fmt(r['recall'])} | {med} | {fac} |")
     if "table1" in extra:
         t1 = extra["table1"]
-        lines += ["", f"## Table 1: running time per step (rectangle, n = {t1['n']})", "",
+        lines += ["", f"Table 1: running time per step (rectangle, n = {t1['n']}; seconds on "
+                  "the machine of the run)", "",
                   "| N | diffusion map | Alg. 1 | sorting (graph + MAX-CUT) | accuracy |",
                   "|---|---|---|---|---|"]
         for r in t1["rows"]:
             lines.append(f"| {r['N']} | {r['diffusion_map_s']:.2f} s | {r['alg1_s']:.3f} s | "
                          f"{r['sorting_s']:.3f} s | {_fmt(r['accuracy'])} |")
+    return lines
+
+
+def _update_readme(out: Path, mode: str, lines: list[str], elapsed: float) -> None:
+    """Replace the README's block between ``<!-- generated:MODE -->`` markers, if present."""
+    begin, end = f"<!-- generated:{mode} -->", f"<!-- /generated:{mode} -->"
+    for readme in (out / "README.md", out.parent / "README.md"):
+        if readme.is_file() and begin in (text := readme.read_text()) and end in text:
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            src = Path(os.path.relpath(out / "results.json", readme.parent)).as_posix()
+            body = [f"_Generated from `{src}` by `conformap "
+                    f"reproduce product-manifold{' --full' if mode == 'full' else ''}` "
+                    f"({elapsed:.0f} s); do not edit by hand._", "", *lines]
+            readme.write_text(head + begin + "\n" + "\n".join(body) + "\n" + end + tail)
+            return
+
+
+def _write_results(out, rows, extra, cfg, mode, elapsed):
+    tables = _tables(rows, extra)
+    lines = [f"# Product manifold learning: reproduced results ({mode} mode)", "",
+             f"Command: `conformap reproduce product-manifold{' --full' if mode == 'full' else ''}"
+             f"` ({elapsed:.0f} s on {platform.machine()}, Python {platform.python_version()})",
+             "", "## Assignment accuracy", "", *tables]
     if "fig4" in extra:
         lines += ["", "## Fig. 4: best vs second-best similarity", "",
                   "| k | best S | second S | best pair's eigenvalue error |", "|---|---|---|---|"]
@@ -397,6 +463,7 @@ def _write_results(out, rows, extra, cfg, mode, elapsed):
     (out / "results.json").write_text(json.dumps(
         {"mode": mode, "config": cfg, "rows": rows, "extra": extra, "elapsed_s": elapsed},
         indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    _update_readme(out, mode, tables, elapsed)
 
 
 def run(*, out="docs/product-manifold", full: bool = False, seed: int = 0, only=None) -> int:
