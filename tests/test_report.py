@@ -35,7 +35,7 @@ def reports(tmp_path_factory):
     assert main(["report", str(d / "emb.npz"), "--out", str(d / "report.html")]) == 0
     prod = write_particle_set(blob_rectangle_images(), d / "prod", rng=1)
     assert main(["factorize", str(prod), "--out", str(d / "fac"), "-N", "10",
-                 "--pca", "4"]) == 0
+                 "--pca", "4", "--standardize"]) == 0
     assert main(["report", str(d / "fac.npz"), "--out", str(d / "fac.html"),
                  "--input", str(prod)]) == 0
     return d
