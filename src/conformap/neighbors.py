@@ -31,13 +31,15 @@ __all__ = [
     "merge_neighbors",
     "nearest_neighbors",
     "recall",
+    "tree_leaves",
 ]
 
 #: Rows per block of the brute-force search (its temporary is ROW_BLOCK x COL_BLOCK floats).
 ROW_BLOCK = 256
-#: Rows per block of the approximate search's exact re-ranking: each block is compared with
-#: the union of its rows' candidates. 128 rows, 3k candidates: union ~800 rows for k = 15 on
-#: 5,000 noisy images, recall 0.990; 64 rows: 580, recall 0.984, no faster (smaller tiles).
+#: Largest leaf (rows) of the projection's k-d tree; each leaf is re-ranked against the union
+#: of its rows' candidates. 5,000 noisy 64 x 64 WEMD images, k = 15, 4k candidates: union
+#: ~500 rows, recall 0.991 (consecutive rows of a reverse Cuthill-McKee order instead: union
+#: ~780 at 3k candidates and recall 0.990, growing with n: 2,000 at 20,000 rows).
 RERANK_BLOCK = 128
 #: Columns per block of the brute-force search (256 x 16384 float64 = 32 MiB per block).
 COL_BLOCK = 16384
@@ -267,7 +269,7 @@ def nearest_neighbors(
 #: Dimension of the projection that proposes candidates (principal components).
 APPROX_DIM = 32
 #: Candidates per row proposed in the projection, as a multiple of k.
-APPROX_CANDIDATES = 3
+APPROX_CANDIDATES = 4
 #: Rows fitted by the randomized SVD of the projection.
 APPROX_PCA_ROWS = 2000
 
@@ -278,17 +280,17 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
 
     1. **Candidates from a projection.** The rows are projected on their leading
        ``APPROX_DIM = 32`` principal components (randomized SVD of at most 2,000 rows), and
-       pynndescent's NN-descent finds each row's ``3 k`` nearest rows in that space
+       pynndescent's NN-descent finds each row's ``4 k`` nearest rows in that space
        (Euclidean). Alone, these candidates hold most but not all of the exact L1
-       neighbours (measured on 5,000 noisy 64 x 64 WEMD images, k = 15: 91 %).
-    2. **Exact re-ranking in blocks that share their candidates.** The rows are put in reverse
-       Cuthill-McKee order of the candidate graph, so that consecutive rows are near each other.
-       For each block of ``RERANK_BLOCK = 128`` consecutive rows, the exact distances (the
-       compiled L1 / L2 kernel) from the block to the *union* of its members' candidates are
-       computed, and every row keeps its ``k`` nearest in that union. The union contains each
-       row's own candidates and, because the block is local, most of their neighbours too: a local
-       join, at the speed of the blocked kernel rather than one memory-bound pair at a time
-       (same data: recall 0.990).
+       neighbours (measured on 5,000 noisy 64 x 64 WEMD images, k = 15: 95 %).
+    2. **Exact re-ranking in blocks that share their candidates.** The projected rows are cut
+       into the leaves of a k-d tree (median splits of the widest axis, at most
+       ``RERANK_BLOCK = 128`` rows per leaf), so that a leaf holds mutually near rows. For
+       each leaf, the exact distances (the compiled L1 / L2 kernel) from its rows to the
+       *union* of their candidates are computed, and every row keeps its ``k`` nearest in that
+       union. The union contains each row's own candidates and, because the leaf is local,
+       most of their neighbours too: a local join, at the speed of the blocked kernel rather
+       than one memory-bound pair at a time (same data: recall 0.991).
 
     Cost: ``O(n D d)`` for the projection, NN-descent on ``d``-dimensional points (about
     ``O(n^{1.14})``, Dong, Charikar & Li 2011), and ``n |U| D`` for the re-ranking, where
@@ -306,8 +308,8 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
     proj = _Projection(X, seed)
     P = proj.transform(X)
     cand = _candidate_graph(P, n_cand, seed, threads)
-    order = _locality_order(cand, n)
-    return _rerank_blocks(X, X, cand, order, k, metric, exclude_self=True, progress=progress)
+    return _rerank_blocks(X, X, cand, tree_leaves(P, RERANK_BLOCK), k, metric,
+                          exclude_self=True, progress=progress)
 
 
 class _Projection:
@@ -357,39 +359,40 @@ def _candidate_graph(P, n_cand, seed, threads):
     return idx[~own].reshape(n, n_cand).astype(np.int64)
 
 
-def _locality_order(cand, n):
-    """Reverse Cuthill-McKee order of the symmetrised (n, c) candidate graph (rows near rows)."""
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import reverse_cuthill_mckee
+def tree_leaves(P: np.ndarray, leaf_size: int) -> list[np.ndarray]:
+    """Leaves of a k-d tree of the rows of ``P``: recursive median splits of the axis of
+    largest variance until at most ``leaf_size`` rows remain. Deterministic; O(n log n)."""
+    stack, leaves = [np.arange(P.shape[0])], []
+    while stack:
+        idx = stack.pop()
+        if idx.size <= leaf_size:
+            leaves.append(idx)
+            continue
+        sub = P[idx]
+        axis = int(np.argmax(sub.var(axis=0)))
+        half = idx.size // 2
+        part = np.argpartition(sub[:, axis], half)
+        stack.append(idx[part[half:]])
+        stack.append(idx[part[:half]])
+    return leaves
 
-    m, c = cand.shape
-    ok = cand >= 0
-    rows = np.repeat(np.arange(m), c)[ok.ravel()]
-    g = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cand[ok])), shape=(m, n))
-    if m == n:
-        g = (g + g.T).tocsr()
-        return reverse_cuthill_mckee(g, symmetric_mode=True).astype(np.int64)
-    raise ValueError("cand: expected a square candidate graph")
 
-
-def _rerank_blocks(X, Q, cand, order, k, metric, *, exclude_self, progress):
+def _rerank_blocks(X, Q, cand, blocks, k, metric, *, exclude_self, progress):
     """Exact top-k of each row of Q among the union of its block's candidates (see above)."""
     m = Q.shape[0]
     indices = np.empty((m, k), dtype=np.int64)
     values = np.empty((m, k), dtype=np.float64)
-    starts = range(0, m, RERANK_BLOCK)
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="nearest neighbours (re-rank)", leave=False)
-    for b0 in starts:
-        q = order[b0 : b0 + RERANK_BLOCK]
+        blocks = tqdm(blocks, desc="nearest neighbours (re-rank)", leave=False)
+    for q in blocks:
         union = np.unique(cand[q])
         union = union[union >= 0]
         d = pairwise_block(np.ascontiguousarray(Q[q]), np.ascontiguousarray(X[union]),
                            squared=metric == "l2")
         if exclude_self:
-            pos = np.searchsorted(union, q)
+            pos = np.searchsorted(union, q)  # q's own column, if among the candidates
             hit = (pos < union.size) & (union[np.minimum(pos, union.size - 1)] == q)
             d[np.flatnonzero(hit), pos[hit]] = np.inf
         idx, val = _top_of_block(d, union, k)
@@ -464,10 +467,6 @@ class NeighborIndex:
             seed = int(check_rng(random_state).integers(2**31 - 1))
             self._proj = _Projection(self.X_, seed)
             self._index = _pynndescent(self._proj.transform(self.X_), 30, seed, threads)
-            graph = self._index.neighbor_graph[0]
-            order = _locality_order(graph, self.n_samples_fit_)
-            self._rank = np.empty_like(order)
-            self._rank[order] = np.arange(order.size)
 
     def query(self, Y, n_neighbors: int, *, progress: bool = False):
         """The ``n_neighbors`` nearest training rows of each row of ``Y``.
@@ -487,8 +486,7 @@ class NeighborIndex:
         n_cand = min(self.n_samples_fit_, APPROX_CANDIDATES * k)
         if self.method_ == "exact" or n_cand >= self.n_samples_fit_ // 2:
             return exact_neighbors(self.X_, k, self.metric, threads, progress, Y=Y)
-        cand, _ = self._index.query(self._proj.transform(Y), k=n_cand)
-        cand = cand.astype(np.int64)
-        order = np.argsort(self._rank[cand[:, 0]], kind="stable")
-        return _rerank_blocks(self.X_, Y, cand, order, k, self.metric, exclude_self=False,
-                              progress=progress)
+        PY = self._proj.transform(Y)
+        cand = self._index.query(PY, k=n_cand)[0].astype(np.int64)
+        return _rerank_blocks(self.X_, Y, cand, tree_leaves(PY, RERANK_BLOCK), k, self.metric,
+                              exclude_self=False, progress=progress)
