@@ -39,7 +39,8 @@ ROW_BLOCK = 256
 #: Largest leaf (rows) of the projection's k-d tree; each leaf is re-ranked against the union
 #: of its rows' candidates. 5,000 noisy 64 x 64 WEMD images, k = 15, 4k candidates: union
 #: ~500 rows, recall 0.991 (consecutive rows of a reverse Cuthill-McKee order instead: union
-#: ~780 at 3k candidates and recall 0.990, growing with n: 2,000 at 20,000 rows).
+#: ~780 at 3k candidates and recall 0.990, growing with n: 2,000 at 20,000 rows). At 20,000
+#: images 4k candidates gave recall 0.973-0.982, 6k 0.986 (benchmarks/bench_neighbors.py).
 RERANK_BLOCK = 128
 #: Columns per block of the brute-force search (256 x 16384 float64 = 32 MiB per block).
 COL_BLOCK = 16384
@@ -269,7 +270,7 @@ def nearest_neighbors(
 #: Dimension of the projection that proposes candidates (principal components).
 APPROX_DIM = 32
 #: Candidates per row proposed in the projection, as a multiple of k.
-APPROX_CANDIDATES = 4
+APPROX_CANDIDATES = 6
 #: Rows fitted by the randomized SVD of the projection.
 APPROX_PCA_ROWS = 2000
 
@@ -280,7 +281,7 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
 
     1. **Candidates from a projection.** The rows are projected on their leading
        ``APPROX_DIM = 32`` principal components (randomized SVD of at most 2,000 rows), and
-       pynndescent's NN-descent finds each row's ``4 k`` nearest rows in that space
+       pynndescent's NN-descent finds each row's ``6 k`` nearest rows in that space
        (Euclidean). Alone, these candidates hold most but not all of the exact L1
        neighbours (measured on 5,000 noisy 64 x 64 WEMD images, k = 15: 95 %).
     2. **Exact re-ranking in blocks that share their candidates.** The projected rows are cut
