@@ -200,7 +200,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                 k = min(k, n - 1)
                 lp = "l1" if metric == "wemd" else "l2"
                 dist = kneighbors_distances(
-                    feats, k, metric=lp, n_jobs=self.n_jobs, progress=self.progress
+                    feats, k, metric=lp, method="auto", n_jobs=self.n_jobs,
+                    random_state=self.random_state, progress=self.progress
                 )
                 # Tight clusters of > k items make a kNN graph fall apart: bridge the pieces.
                 dist = connect_components(feats, dist, metric=lp, n_jobs=self.n_jobs)
