@@ -48,7 +48,7 @@ from ._validation import check_choice
 
 __all__ = ["BANDWIDTH_RULES", "select_bandwidth"]
 
-BANDWIDTH_RULES = ("auto", "kernel-sum", "mst", "median", "knn")
+BANDWIDTH_RULES = ("connect", "kernel-sum", "mst", "median", "knn")
 
 
 def _offdiag_values(distances) -> np.ndarray:
@@ -98,14 +98,14 @@ def _mst_sigma(distances) -> float:
     return float(tree.data.max()) if tree.nnz else 0.0
 
 
-def select_bandwidth(distances, *, rule: str = "auto") -> float:
+def select_bandwidth(distances, *, rule: str = "connect") -> float:
     """Choose the Gaussian bandwidth sigma from a distance matrix.
 
     Parameters
     ----------
     distances : ndarray of shape (n, n) or sparse matrix
         Symmetric distances (dense) or k-nearest-neighbour distances (sparse).
-    rule : {"auto", "kernel-sum", "mst", "median", "knn"}
+    rule : {"connect", "kernel-sum", "mst", "median", "knn"}
         See the module docstring.
 
     Returns
@@ -118,6 +118,12 @@ def select_bandwidth(distances, *, rule: str = "auto") -> float:
     ValueError
         If all distances are zero (every item identical): no bandwidth can separate them.
     """
+    if rule == "auto":
+        raise ValueError(
+            "bandwidth: 'auto' is a graph-level choice (the adaptive kernel, see "
+            "conformap.graph) and has no single sigma; select_bandwidth takes one of "
+            f"{', '.join(repr(r) for r in BANDWIDTH_RULES)} (the former 'auto' is 'connect')"
+        )
     check_choice(rule, "bandwidth", BANDWIDTH_RULES)
     vals = _offdiag_values(distances)
     if vals.size == 0:
@@ -133,7 +139,7 @@ def select_bandwidth(distances, *, rule: str = "auto") -> float:
     if rule == "mst":
         sigma = _mst_sigma(distances)
         return sigma if sigma > 0 else float(np.median(vals))
-    if rule == "auto":
+    if rule == "connect":
         mst = _mst_sigma(distances)
         median = float(np.median(vals))
         if sp.issparse(distances):
