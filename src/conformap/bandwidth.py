@@ -46,9 +46,14 @@ import scipy.sparse as sp
 
 from ._validation import check_choice
 
-__all__ = ["BANDWIDTH_RULES", "select_bandwidth"]
+__all__ = ["BANDWIDTH_RULES", "FIXED_BANDWIDTH_RULES", "select_bandwidth"]
 
-BANDWIDTH_RULES = ("connect", "kernel-sum", "mst", "median", "knn")
+#: Rules of :func:`select_bandwidth`: each gives one fixed sigma.
+FIXED_BANDWIDTH_RULES = ("connect", "kernel-sum", "mst", "median", "knn")
+#: Every name ``bandwidth=`` accepts (DiffusionMap, diffusion_map, the CLI): "auto" and
+#: "adaptive" select the variable-bandwidth kernel of :mod:`conformap.graph` ("auto": from
+#: ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, else "connect").
+BANDWIDTH_RULES = ("auto", "adaptive", *FIXED_BANDWIDTH_RULES)
 
 
 def _offdiag_values(distances) -> np.ndarray:
@@ -118,13 +123,14 @@ def select_bandwidth(distances, *, rule: str = "connect") -> float:
     ValueError
         If all distances are zero (every item identical): no bandwidth can separate them.
     """
-    if rule == "auto":
+    if rule in ("auto", "adaptive"):
         raise ValueError(
             "bandwidth: 'auto' is a graph-level choice (the adaptive kernel, see "
             "conformap.graph) and has no single sigma; select_bandwidth takes one of "
-            f"{', '.join(repr(r) for r in BANDWIDTH_RULES)} (the former 'auto' is 'connect')"
+            f"{', '.join(repr(r) for r in FIXED_BANDWIDTH_RULES)} (the former 'auto' is "
+            "'connect')"
         )
-    check_choice(rule, "bandwidth", BANDWIDTH_RULES)
+    check_choice(rule, "bandwidth", FIXED_BANDWIDTH_RULES)
     vals = _offdiag_values(distances)
     if vals.size == 0:
         raise ValueError(

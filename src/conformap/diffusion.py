@@ -148,7 +148,7 @@ def _check_kernel(k, graph) -> None:
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) zero; use a larger "
             "bandwidth (e.g. bandwidth='auto')"
         )
-    if vals.size and vals.min() > 1 - 1e-9 and not graph.adaptive and graph.method == "dense":
+    if vals.size and vals.min() > 1 - 1e-9 and not graph.adaptive:
         raise ValueError(
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) one, so the "
             "embedding carries no information; use a smaller bandwidth (e.g. bandwidth='auto')"

@@ -54,7 +54,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     t : float, default 0
         Diffusion time (0 = Laplacian eigenmaps, the paper's choice).
     bandwidth : float or str, default "auto"
-        "auto": the adaptive (variable-bandwidth) kernel from 250 items on, the fixed rule
+        "auto": the adaptive (variable-bandwidth) kernel from 400 items on, the fixed rule
         "connect" below; "adaptive"; a fixed Gaussian sigma; or a rule of
         :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).
     method : {"auto", "dense", "knn"}, default "auto"

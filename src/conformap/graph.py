@@ -76,15 +76,13 @@ __all__ = [
 DENSE_MAX_ITEMS = 3000
 #: From this many items on, bandwidth="auto" is the adaptive (variable) kernel; below, the
 #: fixed "connect" rule (measured: docs/large-n/README.md).
-ADAPTIVE_MIN_ITEMS = 250
+ADAPTIVE_MIN_ITEMS = 400
 #: The adaptive local scale of an item is the distance to this nearest neighbour.
 SCALE_NEIGHBOR = 10
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
 BLOCK_ROWS = 256
-#: Graph-level bandwidth choices: "auto" plus the fixed rules of select_bandwidth.
-GRAPH_BANDWIDTHS = ("auto", "adaptive", *BANDWIDTH_RULES)
 
 
 # -- rules ---------------------------------------------------------------------------------------
@@ -128,7 +126,7 @@ def resolve_bandwidth(bandwidth, n: int):
     rule "connect" below (too few items for stable local scales).
     """
     if isinstance(bandwidth, str):
-        bw = check_choice(bandwidth, "bandwidth", GRAPH_BANDWIDTHS)
+        bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
         if bw == "auto":
             return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "connect"
         return bw
