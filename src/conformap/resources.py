@@ -247,8 +247,9 @@ def estimate_all_pairs(
     elif exact_emd:
         raise ValueError("method: exact EMD is computed for all pairs only; use method='dense'")
     else:
-        k = n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
-        k = min(k, max(1, n - 1))
+        from .graph import check_n_neighbors
+
+        k = check_n_neighbors(n_neighbors, n) if n > 1 else 1
         mem["distances"] = KNN_BLOCK * n * 8 + n * k * 16
         # union-symmetrised sparse kernel and its normalised copies (~2k entries per row).
         mem["diffusion"] = 4 * n * 2 * k * 16
@@ -281,7 +282,7 @@ def plan_all_pairs(
         "auto" takes "dense" when ``n <= dense_max_items`` and it fits in memory, else "knn";
         an explicit method is checked and kept.
     dense_max_items : int, optional
-        Default :data:`conformap.estimators.DENSE_MAX_ITEMS` (3000), the estimator's own limit.
+        Default :data:`conformap.graph.DENSE_MAX_ITEMS` (3000), the estimator's own limit.
     memory_limit : int, optional
         Bytes; default :data:`MEMORY_FRACTION` of :func:`available_memory`.
     option_names : dict, optional
@@ -302,7 +303,7 @@ def plan_all_pairs(
     """
     method = check_choice(method, "method", ["auto", "dense", "knn"])
     if dense_max_items is None:
-        from .estimators import DENSE_MAX_ITEMS as dense_max_items
+        from .graph import DENSE_MAX_ITEMS as dense_max_items
     names = {"knn": "method='knn'", "memory": "memory_limit", "cache": "cache_dir"}
     names.update(option_names or {})
     limit = int(MEMORY_FRACTION * available_memory()) if memory_limit is None else int(memory_limit)
