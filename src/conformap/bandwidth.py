@@ -2,17 +2,25 @@ r"""Automatic choice of the Gaussian kernel width :math:`\sigma` in :math:`e^{-d
 
 The paper hand-picked :math:`\sigma` per data set. We choose it from the distances alone:
 
-``"auto"`` (the default)
-    ``min(3 * mst, median)``: three times the connectivity scale (so every edge of the minimum
-    spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95` and sparse
-    stretches of the manifold are bridged robustly), but never wider than the median distance
-    (for a sparse kNN input: ``max(mst, min(3 * mst, cutoff / 2))`` with ``cutoff`` the median
-    distance to an item's farthest stored neighbour, so that the kernel's truncation at the
-    kNN boundary stays negligible; a truncated kernel distorts the embedding).
-    Chosen by measurement (``docs/earthmover/README.md``): on the paper's real rotor
-    map and on our procedural rotor, clean and noisy, n = 25 and 100, it matched or beat
-    "median" and "mst" for WEMD, while "kernel-sum" locked onto the tight clusters of the
-    non-uniform angle distribution and split the circle (disconnected graph) in most cases.
+``"auto"`` / ``"adaptive"`` (graph level, not rules of this function)
+    :class:`conformap.DiffusionMap` and :func:`conformap.diffusion_map` default to
+    ``bandwidth="auto"``: the variable-bandwidth kernel of :mod:`conformap.graph` (one local
+    scale per item) from ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, the fixed rule
+    ``"connect"`` below. :func:`select_bandwidth` returns one sigma, so it refuses both names.
+``"connect"`` (this function's default; the fixed-bandwidth ``"auto"`` of earlier versions)
+    ``min(3 * mst, median)``: three times the connectivity scale (every edge of the minimum
+    spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95`), but never
+    wider than the median distance. For a sparse kNN input: ``max(mst, min(3 * mst,
+    cutoff / 2))`` with ``cutoff`` the median distance to an item's farthest stored
+    neighbour. This does *not* make the truncation negligible: on clustered data ``mst`` (set
+    by the sparsest stretch) exceeds the neighbour radius of the dense regions, where the
+    kernel is then cut while affinities are still near 1 and the graph is close to an
+    unweighted kNN graph (issue 10: sigma 0.114 against a median 15-NN cut-off of 0.083 at
+    n = 10,000). The adaptive kernel avoids this, and every kNN graph reports its measured
+    dropped kernel mass (``conformap.graph.AffinityGraph.dropped_mass``). On the rotor
+    angle mixture this rule is the better one below ~400 items, the adaptive kernel above
+    (``docs/large-n/README.md``); ``docs/earthmover/README.md`` has its behaviour on the
+    paper's rotor maps (n = 25-800).
 ``"mst"``
     The longest edge of the minimum spanning tree of the distances: the smallest sigma at
     which every item has an affinity of at least :math:`e^{-1/2}` to some chain of items
@@ -150,8 +158,8 @@ def select_bandwidth(distances, *, rule: str = "connect") -> float:
         median = float(np.median(vals))
         if sp.issparse(distances):
             # On a kNN graph the kernel is cut off at each item's farthest stored neighbour:
-            # keep sigma below half the typical cut-off so the truncation is negligible, but
-            # never below the connectivity scale.
+            # aim below half the median cut-off, but never below the connectivity scale (which
+            # can exceed the cut-off in dense regions: see the module docstring).
             cutoff = float(np.median(sp.csr_matrix(distances).max(axis=1).toarray()))
             return max(mst, min(3.0 * mst, 0.5 * cutoff)) if mst > 0 else median
         return min(3.0 * mst, median) if mst > 0 else median

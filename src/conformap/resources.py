@@ -99,10 +99,15 @@ class Estimate:
     def summary(self) -> str:
         """One line for logs: method, peak memory, time."""
         parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in self.memory.items() if v)
+        trunc = ""
+        if self.method == "knn":
+            # stated before computing; the measured value follows on the "graph:" line
+            trunc = (", kernel truncated at the k-th neighbour (dropped mass measured after "
+                     "the fit)")
         return (
             f"{self.method} path for n={self.n}, D={self.n_features:,}: peak memory ~"
             f"{format_bytes(self.peak_bytes)} ({parts}), "
-            f"time ~{_format_seconds(self.total_seconds)}"
+            f"time ~{_format_seconds(self.total_seconds)}{trunc}"
         )
 
 
