@@ -357,8 +357,16 @@ def _pair_scale2(scales, rows, cols):
     return scales[rows] * scales[cols]
 
 
+#: Affinities below this are stored as exact zeros: subnormal numbers in a dense kernel made
+#: its Cholesky factorisation 100x slower (3.6 s instead of 0.03 s at n = 1000), and such a
+#: value cannot change any sum it enters.
+_AFFINITY_FLOOR = 1e-150
+
+
 def _gaussian(d, s2):
-    return np.exp(-(d * d) / (2.0 * s2))
+    k = np.exp(-(d * d) / (2.0 * s2))
+    k[k < _AFFINITY_FLOOR] = 0.0
+    return k
 
 
 def dropped_mass_block(X, rows, graph_indices, scales, lp: str) -> np.ndarray:
@@ -542,19 +550,41 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> Af
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
         off = d + np.diag(np.full(n, np.inf))
-        nn = np.sort(np.partition(off, k - 1, axis=1)[:, :k], axis=1)
+        nn_idx = np.argpartition(off, k - 1, axis=1)[:, :k]
+        nn = np.take_along_axis(off, nn_idx, axis=1)
+        order = np.argsort(nn, axis=1, kind="stable")
+        nn, nn_idx = np.take_along_axis(nn, order, axis=1), np.take_along_axis(nn_idx, order, 1)
         scales = local_scales(nn)
         dim = max(1, round(intrinsic_dimension(nn)))
+        # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
+        # smallest piece to the rest, endpoints' scales raised to its length
+        g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
+                          shape=(n, n)).tolil()
+        n_bridges = 0
+        while True:
+            n_comp, labels = sp.csgraph.connected_components(g.tocsr(), directed=False)
+            if n_comp == 1:
+                break
+            piece = np.flatnonzero(labels == int(np.argmin(np.bincount(labels))))
+            outside = np.flatnonzero(labels != labels[piece[0]])
+            blk = d[np.ix_(piece, outside)]
+            a, b = np.unravel_index(int(np.argmin(blk)), blk.shape)
+            i, j = piece[a], outside[b]
+            g[i, j] = g[j, i] = 1.0
+            scales[i] = max(scales[i], d[i, j])
+            scales[j] = max(scales[j], d[i, j])
+            n_bridges += 1
         kern = _gaussian(d, scales[:, None] * scales[None, :])
         adaptive, sn = True, SCALE_NEIGHBOR
     else:
         sigma = bw if not isinstance(bw, str) else select_bandwidth(d, rule=bw)
         scales, dim, k, adaptive, sn = np.full(n, float(sigma)), 1, None, False, None
+        n_bridges = 0
         kern = _gaussian(d, float(sigma) ** 2)
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
                          adaptive=adaptive, dimension=int(dim), method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
-                         dropped_mass_max=0.0)
+                         dropped_mass_max=0.0, n_bridges=n_bridges)
 
 
 def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
