@@ -20,6 +20,8 @@ Sections:
 * ``robustness``: median / p90 error per data set, n and method.
 * ``dense_speed``: seconds of the dense diffusion map (all pairs, 2 coordinates) at
   n = 1000-3000 for conformap (``method="dense"``), pyDiffMap and datafold, and the ratios.
+* ``adaptive_threshold``: fixed "connect" against the adaptive kernel on the rotor's angle
+  mixture (dense), the measurement behind ``conformap.graph.ADAPTIVE_MIN_ITEMS``.
 * ``truncation``: at n = 2000, the eigenvalues of conformap's kNN operator against a dense
   ``eigh`` of the complete kernel with the same scales, and the measured dropped kernel mass.
 """
@@ -178,6 +180,25 @@ def truncation(n=2000):
             "laplacian_eigenvalues_knn": (2 * lam_s[1:]).round(4).tolist()}
 
 
+def threshold(ns, seeds=(0, 1)):
+    """Fixed "connect" against adaptive kernel on the rotor angle mixture (dense, n small)."""
+    from conformap.datasets import sample_rotor_angles
+
+    rows = []
+    for n in ns:
+        for seed in seeds:
+            deg = sample_rotor_angles(n, rng=seed)
+            th = np.radians(deg)
+            X = np.c_[np.cos(th), np.sin(th)]
+            row = {"n": n, "seed": seed}
+            for bw in ("connect", "adaptive"):
+                dm, _ = run_conformap(X, method="dense", bandwidth=bw)
+                row[bw] = score(dm.embedding_, deg)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="n = 1000, 3000 only (minutes)")
@@ -186,9 +207,10 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=900, help="seconds per peer run")
     args = ap.parse_args(argv)
     if args.quick:
-        ns, speed_ns = [1000, 3000], [1000, 3000]
+        ns, speed_ns, small = [1000, 3000], [1000, 3000], [100, 400, 1000]
     else:
         ns, speed_ns = [1000, 3000, 10_000, 30_000, 100_000], [1000, 2000, 3000]
+        small = [25, 50, 100, 250, 400, 1000, 3000]
     sets = [("dwell 1 deg, clean", 1.0, 0.0), ("dwell 5 deg, clean", 5.0, 0.0),
             ("dwell 3 deg, noise 0.01", 3.0, 0.01)]
     # datafold's default graph is dense (n^2 memory); pyDiffMap's is kNN (k = 64)
@@ -198,6 +220,7 @@ def main(argv=None):
     out = {"command": "python -m benchmarks.bench_density" + (" --quick" if args.quick else ""),
            "machine": f"{platform.machine()} {os.cpu_count()} cores (shared, timings noisy)",
            "truncation": truncation(),
+           "adaptive_threshold": threshold(small),
            "dense_speed": dense_speed(speed_ns, args.timeout),
            "robustness": robustness(ns, sets, peer_max, args.timeout)}
     path = Path(args.out or Path("docs/large-n") / f"results-{'quick' if args.quick else 'full'}"
