@@ -242,7 +242,12 @@ def diffusion_eigenpairs(graph, n_eigenpairs: int, *, alpha: float = 1.0,
 
     This is the one diffusion core (kernel normalisation, solver choice, sign convention):
     :func:`diffusion_map` and :class:`conformap.DiffusionMap` call it, and so can
-    product-manifold learning.
+    product-manifold learning::
+
+        graph, _ = conformap.graph.build_graph(X, metric="euclidean", bandwidth=0.3)
+        lam, psi, info = diffusion_eigenpairs(graph, n_eigenvectors + 1, alpha=1.0, rng=0)
+        # Laplace-Beltrami estimates: 2 * lam; fixed sigma: info["mu"] are the exact Markov
+        # eigenvalues (so -2 log(mu) / sigma**2 is the log-transformed spectrum)
 
     Parameters
     ----------
