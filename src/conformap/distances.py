@@ -13,15 +13,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import pairwise_block, set_threads
-from ._validation import check_choice, check_densities, check_int, row_extremes
+from ._validation import check_choice, check_densities, row_extremes
 
 __all__ = ["connect_components", "emd_distances", "kneighbors_distances", "pairwise_distances"]
 
-#: Rows per block of the k-nearest-neighbour search (bounds its temporary to block x n floats).
+#: Rows per block of pairwise_distances' progress-bar path.
 _KNN_BLOCK = 256
-#: Up to this many features the k-nearest-neighbour search uses a k-d tree (O(n log n));
-#: above, trees lose to blocked brute force (the usual cut-off, as in scikit-learn's "auto").
-_KDTREE_MAX_DIM = 15
 #: Largest density (voxels) for which exact EMD builds its ground-cost matrix.
 _EMD_MAX_VOXELS = 4096
 
@@ -112,10 +109,11 @@ def kneighbors_distances(
 ) -> sp.csr_matrix:
     """Distances from each row of ``X`` to its ``n_neighbors`` nearest other rows (sparse).
 
-    Low-dimensional rows (at most 15 features: point clouds, embeddings) go through a k-d
+    The exact search of :func:`conformap.neighbors.nearest_neighbors` (``method="exact"``):
+    low-dimensional rows (at most 15 features: point clouds, embeddings) go through a k-d
     tree (``scipy.spatial.cKDTree``, threaded), in O(n log n). Otherwise rows are
-    processed in blocks of 256 against all of ``X``, so the peak memory is ``256 * n`` floats
-    plus the output's ``n * n_neighbors`` entries — linear in ``n``.
+    processed in blocks of 256 against blocks of ``X``, so the peak memory is one block of
+    distances plus the output's ``n * n_neighbors`` entries — linear in ``n``.
 
     Parameters
     ----------
@@ -131,52 +129,13 @@ def kneighbors_distances(
         Row ``i`` holds the distances to its nearest neighbours (not symmetrised). Exact zero
         distances between duplicate rows are stored explicitly.
     """
-    metric = check_choice(metric, "metric", ["l1", "l2"])
-    X = check_features(X, "X")
-    n = X.shape[0]
-    k = check_int(n_neighbors, "n_neighbors", low=1, high=max(1, n - 1))
-    if n < 2:
-        raise ValueError(f"X: needs at least 2 rows for nearest neighbours, got {n}")
-    threads = set_threads(n_jobs)
-    if X.shape[1] <= _KDTREE_MAX_DIM:
-        indices, values = _kneighbors_tree(X, k, metric, threads)
-        indptr = np.arange(0, n * k + 1, k)
-        return sp.csr_matrix((values.ravel(), indices.ravel(), indptr), shape=(n, n))
-    indices = np.empty((n, k), dtype=np.int64)
-    values = np.empty((n, k), dtype=np.float64)
-    starts = range(0, n, _KNN_BLOCK)
-    if progress:
-        from tqdm.auto import tqdm
+    from .neighbors import nearest_neighbors
 
-        starts = tqdm(starts, desc="nearest neighbours", leave=False)
-    for i0 in starts:
-        i1 = min(n, i0 + _KNN_BLOCK)
-        block = pairwise_block(X[i0:i1], X, squared=metric == "l2")
-        rows = np.arange(i1 - i0)
-        block[rows, rows + i0] = np.inf  # exclude self
-        part = np.argpartition(block, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(block, part, axis=1)
-        order = np.argsort(vals, axis=1, kind="stable")
-        indices[i0:i1] = np.take_along_axis(part, order, axis=1)
-        values[i0:i1] = np.take_along_axis(vals, order, axis=1)
-    values = _finish(values, metric)
+    indices, values = nearest_neighbors(X, n_neighbors, metric=metric, method="exact",
+                                        n_jobs=n_jobs, progress=progress)
+    n, k = indices.shape
     indptr = np.arange(0, n * k + 1, k)
-    graph = sp.csr_matrix((values.ravel(), indices.ravel(), indptr), shape=(n, n))
-    return graph
-
-
-def _kneighbors_tree(X: np.ndarray, k: int, metric: str, threads: int):
-    """Exact kNN by a k-d tree; the row itself is removed even when it has duplicates."""
-    from scipy.spatial import cKDTree
-
-    X = np.asarray(X, dtype=np.float64)
-    n = X.shape[0]
-    dist, idx = cKDTree(X).query(X, k=k + 1, p=1 if metric == "l1" else 2, workers=threads)
-    self_hit = idx == np.arange(n)[:, None]
-    # rows whose own index was not returned (more than k duplicates): drop the farthest instead
-    self_hit[~self_hit.any(axis=1), -1] = True
-    keep = ~self_hit
-    return idx[keep].reshape(n, k).astype(np.int64), dist[keep].reshape(n, k)
+    return sp.csr_matrix((values.ravel(), indices.ravel(), indptr), shape=(n, n))
 
 
 def connect_components(X, graph, *, metric: str = "l1", n_jobs: int | None = None):

@@ -1,0 +1,333 @@
+r"""k-nearest-neighbour search in the L1 (WEMD) and L2 geometries: exact and approximate.
+
+:func:`nearest_neighbors` returns each row's ``k`` nearest other rows, ascending, with exact
+distances. Two methods:
+
+* ``"exact"``: a k-d tree up to 15 features (O(n log n)); above, blocked brute force with the
+  compiled kernel of :func:`conformap.pairwise_distances`, ``O(n^2 D)`` time and ``O(block n)``
+  memory. It is the oracle the approximate search is measured against (recall@k).
+* ``"approx"``: sub-quadratic, see :func:`approximate_neighbors`.
+
+``"auto"`` picks one by :func:`choose_method` (the one place where the rule is written).
+
+The brute force is written as pure functions over (row block, column block) pairs,
+:func:`block_neighbors`, whose partial top-k lists :func:`merge_neighbors` combines, so the
+blocks can be scheduled as independent tasks (threads here, Dask tasks later).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import pairwise_block, set_threads
+from ._validation import check_choice, check_int
+from .distances import check_features
+
+__all__ = [
+    "NeighborIndex",
+    "block_neighbors",
+    "choose_method",
+    "merge_neighbors",
+    "nearest_neighbors",
+    "recall",
+]
+
+#: Rows per block of the brute-force search (its temporary is ROW_BLOCK x COL_BLOCK floats).
+ROW_BLOCK = 256
+#: Columns per block of the brute-force search (256 x 16384 float64 = 32 MiB per block).
+COL_BLOCK = 16384
+#: Up to this many features the exact search uses a k-d tree; above, trees lose to blocked
+#: brute force (the usual cut-off, as in scikit-learn's "auto").
+KDTREE_MAX_DIM = 15
+#: method="auto" searches exactly up to this many rows (and always for low-dimensional rows,
+#: where the k-d tree is exact and fast); above, approximately. At 5,000 WEMD image rows the
+#: brute force takes seconds, and the approximate search's fixed costs (projection, graph
+#: construction) no longer pay off below that.
+AUTO_EXACT_MAX_ITEMS = 5000
+
+METRICS = ("l1", "l2")
+METHODS = ("auto", "exact", "approx")
+
+
+def choose_method(n: int, n_features: int) -> str:
+    """What ``method="auto"`` means: "exact" or "approx" for ``n`` rows of ``n_features``."""
+    if n <= AUTO_EXACT_MAX_ITEMS or n_features <= KDTREE_MAX_DIM:
+        return "exact"
+    return "approx"
+
+
+def _finish(d: np.ndarray, metric: str) -> np.ndarray:
+    """Squared L2 -> L2 (in place); L1 unchanged."""
+    return np.sqrt(d, out=d) if metric == "l2" else d
+
+
+def block_neighbors(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    k: int,
+    *,
+    metric: str = "l1",
+    row_start: int = 0,
+    col_start: int = 0,
+    exclude_self: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Partial top-k of one (row block, column block) pair; a pure function (a task).
+
+    Parameters
+    ----------
+    rows : ndarray, shape (r, D)
+    cols : ndarray, shape (c, D)
+        C-contiguous, same float dtype.
+    k : int
+        Neighbours to keep per row (``min(k, c)`` are returned, fewer after self-exclusion).
+    metric : {"l1", "l2"}
+    row_start, col_start : int
+        Global indices of ``rows[0]`` and ``cols[0]``.
+    exclude_self : bool
+        Rows and columns index the same set: drop the pairs with equal global index (by
+        index, so duplicates of a row are still found, at distance 0).
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (r, m)
+        Global column indices, ascending distance; ``-1`` pads rows with fewer candidates.
+    distances : ndarray of float64, shape (r, m)
+        L1, or **squared** L2 (partial lists stay squared until :func:`merge_neighbors`'s
+        caller finishes them); ``inf`` in the padding.
+    """
+    d = pairwise_block(rows, cols, squared=metric == "l2")
+    r, c = d.shape
+    if exclude_self:
+        g = np.arange(row_start, row_start + r) - col_start
+        hit = (g >= 0) & (g < c)
+        d[np.flatnonzero(hit), g[hit]] = np.inf
+    m = min(k, c)
+    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < c else np.broadcast_to(
+        np.arange(c), (r, c)).copy()
+    vals = np.take_along_axis(d, part, axis=1)
+    order = np.lexsort((part, vals), axis=1)  # by distance, ties by index: deterministic
+    idx = np.take_along_axis(part, order, axis=1) + col_start
+    vals = np.take_along_axis(vals, order, axis=1)
+    idx[~np.isfinite(vals)] = -1
+    return idx.astype(np.int64, copy=False), vals
+
+
+def merge_neighbors(parts, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge partial top-k lists of the same rows (e.g. over column blocks) into one top-k.
+
+    Parameters
+    ----------
+    parts : sequence of (indices, distances)
+        Each as returned by :func:`block_neighbors`, same number of rows.
+    k : int
+
+    Returns
+    -------
+    indices, distances : ndarrays, shape (r, min(k, total candidates))
+        Ascending distance, ties by index; duplicate indices appear once.
+    """
+    idx = np.concatenate([p[0] for p in parts], axis=1)
+    val = np.concatenate([p[1] for p in parts], axis=1)
+    return _top_unique(idx, val, k)
+
+
+def _top_unique(idx: np.ndarray, val: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise k smallest of (val, idx) candidate lists, each index kept once."""
+    order = np.lexsort((idx, val), axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    val = np.take_along_axis(val, order, axis=1)
+    # the same index always has the same distance, so duplicates are adjacent after sorting
+    dup = np.zeros(idx.shape, dtype=bool)
+    dup[:, 1:] = idx[:, 1:] == idx[:, :-1]
+    if dup.any():
+        val = np.where(dup, np.inf, val)
+        idx = np.where(dup, -1, idx)
+        order = np.lexsort((idx, val), axis=1)
+        idx = np.take_along_axis(idx, order, axis=1)
+        val = np.take_along_axis(val, order, axis=1)
+    idx = np.ascontiguousarray(idx[:, :k])
+    val = np.ascontiguousarray(val[:, :k])
+    idx[~np.isfinite(val)] = -1
+    return idx, val
+
+
+def _exact_brute(X, Y, k, metric, progress, desc="nearest neighbours (exact)"):
+    """Blocked brute force: rows of Y (None: X itself, self excluded) against X."""
+    same = Y is None
+    Q = X if same else Y
+    n = X.shape[0]
+    m = Q.shape[0]
+    indices = np.empty((m, k), dtype=np.int64)
+    values = np.empty((m, k), dtype=np.float64)
+    starts = range(0, m, ROW_BLOCK)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=desc, leave=False)
+    for i0 in starts:
+        i1 = min(m, i0 + ROW_BLOCK)
+        parts = [
+            block_neighbors(Q[i0:i1], X[j0 : min(n, j0 + COL_BLOCK)], k, metric=metric,
+                            row_start=i0, col_start=j0, exclude_self=same)
+            for j0 in range(0, n, COL_BLOCK)
+        ]
+        idx, val = parts[0] if len(parts) == 1 else merge_neighbors(parts, k)
+        indices[i0:i1], values[i0:i1] = idx, val
+    return indices, _finish(values, metric)
+
+
+def _exact_tree(X, Y, k, metric, threads):
+    """Exact kNN by a k-d tree; for Y=None the row itself is removed even among duplicates."""
+    from scipy.spatial import cKDTree
+
+    X64 = np.asarray(X, dtype=np.float64)
+    tree = cKDTree(X64)
+    p = 1 if metric == "l1" else 2
+    if Y is not None:
+        dist, idx = tree.query(np.asarray(Y, dtype=np.float64), k=k, p=p, workers=threads)
+        dist, idx = dist.reshape(len(Y), k), idx.reshape(len(Y), k)
+        return idx.astype(np.int64), dist
+    n = X64.shape[0]
+    dist, idx = tree.query(X64, k=k + 1, p=p, workers=threads)
+    self_hit = idx == np.arange(n)[:, None]
+    # rows whose own index was not returned (more than k duplicates): drop the farthest instead
+    self_hit[~self_hit.any(axis=1), -1] = True
+    keep = ~self_hit
+    idx, dist = idx[keep].reshape(n, k).astype(np.int64), dist[keep].reshape(n, k)
+    order = np.lexsort((idx, dist), axis=1)  # ties by index, as the brute force
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
+
+
+def exact_neighbors(X, k, metric, threads, progress=False, Y=None):
+    """Exact search on validated arrays (the oracle); Y=None: X against itself."""
+    if X.shape[1] <= KDTREE_MAX_DIM:
+        return _exact_tree(X, Y, k, metric, threads)
+    return _exact_brute(X, Y, k, metric, progress)
+
+
+def _validate(X, n_neighbors, metric, method, query=False):
+    metric = check_choice(metric, "metric", list(METRICS))
+    method = check_choice(method, "method", list(METHODS))
+    X = check_features(X, "X")
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(f"X: needs at least 2 rows for nearest neighbours, got {n}")
+    k = check_int(n_neighbors, "n_neighbors", low=1, high=n - 1)
+    if method == "auto":
+        method = choose_method(n, X.shape[1])
+    return X, k, metric, method
+
+
+def nearest_neighbors(
+    X,
+    n_neighbors: int,
+    *,
+    metric: str = "l1",
+    method: str = "auto",
+    n_jobs: int | None = None,
+    random_state=None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Each row's ``n_neighbors`` nearest other rows of ``X``.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, ...)
+        Feature rows (trailing axes flattened), e.g. :func:`conformap.wemd_embedding`
+        coefficients, whose L1 distances are the WEMD. float32 stays float32.
+    n_neighbors : int
+        ``k``, excluding the row itself; ``1 <= k <= n - 1``.
+    metric : {"l1", "l2"}, default "l1"
+        :math:`\sum_c |x_c - y_c|` or :math:`\sqrt{\sum_c (x_c - y_c)^2}`.
+    method : {"auto", "exact", "approx"}, default "auto"
+        "exact": k-d tree (at most 15 features) or blocked brute force; "approx":
+        :func:`approximate_neighbors`; "auto": :func:`choose_method` (exact up to 5,000 rows
+        or 15 features).
+    n_jobs : int, optional
+        Threads (None or -1: all cores).
+    random_state : int or numpy Generator, optional
+        Seeds the approximate search; the same seed gives the same graph. Ignored by "exact".
+    progress : bool, default False
+        Progress bar.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n, k)
+        Row ``i``'s neighbours, nearest first (ties by index); never ``i`` itself. A duplicate of
+        row ``i`` is a neighbour at distance 0.
+    distances : ndarray of float64, shape (n, k)
+        Exact distances to those neighbours, ascending per row.
+    """
+    X, k, metric, method = _validate(X, n_neighbors, metric, method)
+    threads = set_threads(n_jobs)
+    if method == "exact":
+        return exact_neighbors(X, k, metric, threads, progress)
+    return approximate_neighbors(X, k, metric=metric, random_state=random_state,
+                                 threads=threads, progress=progress)
+
+
+def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
+                          progress=False):
+    """Sub-quadratic approximate search (validated arrays); see :func:`nearest_neighbors`."""
+    raise NotImplementedError("method='approx' is not built yet; use method='exact'")
+
+
+def recall(indices: np.ndarray, reference: np.ndarray) -> float:
+    """Recall@k: the fraction of ``reference``'s neighbours (per row) found in ``indices``.
+
+    Both (n, k) integer arrays; row order within a row does not matter.
+    """
+    indices = np.asarray(indices)
+    reference = np.asarray(reference)
+    if indices.shape[0] != reference.shape[0]:
+        raise ValueError(f"indices: {indices.shape[0]} rows but reference has {reference.shape[0]}")
+    a = np.sort(indices, axis=1)
+    hits = 0
+    for i in range(reference.shape[0]):
+        hits += np.isin(reference[i], a[i], assume_unique=False).sum()
+    return hits / reference.size
+
+
+class NeighborIndex:
+    """Nearest-neighbour index of a training set, to query new items (out-of-sample).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, ...)
+        Training rows.
+    metric, method, n_jobs, random_state
+        As in :func:`nearest_neighbors`; ``method`` is resolved once, here.
+
+    Attributes
+    ----------
+    method_ : str
+        "exact" or "approx".
+    n_samples_fit_ : int
+    """
+
+    def __init__(self, X, *, metric="l1", method="auto", n_jobs=None, random_state=None):
+        self.X_, _, self.metric, self.method_ = _validate(X, 1, metric, method)
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.n_samples_fit_ = self.X_.shape[0]
+        self._approx = None
+
+    def query(self, Y, n_neighbors: int, *, progress: bool = False):
+        """The ``n_neighbors`` nearest training rows of each row of ``Y``.
+
+        Returns ``(indices, distances)`` of shape (m, k), ascending, exact distances. A row of
+        ``Y`` equal to a training row finds it at distance 0 (nothing is excluded).
+        """
+        Y = check_features(Y, "Y")
+        if Y.shape[1] != self.X_.shape[1]:
+            raise ValueError(
+                f"Y: has {Y.shape[1]} features per row but the index has {self.X_.shape[1]}; "
+                "pass rows computed with the same shape and parameters"
+            )
+        Y = Y.astype(self.X_.dtype, copy=False)
+        k = check_int(n_neighbors, "n_neighbors", low=1, high=self.n_samples_fit_)
+        threads = set_threads(self.n_jobs)
+        if self.method_ == "exact":
+            return exact_neighbors(self.X_, k, self.metric, threads, progress, Y=Y)
+        raise NotImplementedError("method='approx' is not built yet; use method='exact'")
+

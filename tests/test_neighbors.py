@@ -1,0 +1,107 @@
+"""Nearest-neighbour search: the exact oracle, the approximate search's recall, the index."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+from conformap.neighbors import (
+    NeighborIndex,
+    choose_method,
+    merge_neighbors,
+    block_neighbors,
+    nearest_neighbors,
+    recall,
+)
+
+
+def _brute(X, k, metric, Y=None):
+    """Independent oracle: scipy's cdist, self excluded by index, ties by index."""
+    same = Y is None
+    Q = X if same else Y
+    d = cdist(Q.astype(float), X.astype(float), "cityblock" if metric == "l1" else "euclidean")
+    if same:
+        np.fill_diagonal(d, np.inf)
+    order = np.lexsort((np.broadcast_to(np.arange(X.shape[0]), d.shape), d), axis=1)[:, :k]
+    return order, np.take_along_axis(d, order, axis=1)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+@pytest.mark.parametrize("dim", [3, 40])
+def test_exact_matches_cdist(metric, dim):
+    X = np.random.default_rng(0).normal(size=(300, dim))
+    idx, dist = nearest_neighbors(X, 7, metric=metric, method="exact")
+    ref_idx, ref_dist = _brute(X, 7, metric)
+    assert idx.dtype == np.int64 and dist.dtype == np.float64
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-10)
+    np.testing.assert_array_equal(idx, ref_idx)
+
+
+def test_blocks_merge_like_one_block():
+    X = np.random.default_rng(1).normal(size=(90, 20))
+    whole = block_neighbors(X, X, 5, exclude_self=True)
+    parts = [block_neighbors(X, X[j:j + 30], 5, col_start=j, exclude_self=True)
+             for j in range(0, 90, 30)]
+    merged = merge_neighbors(parts, 5)
+    np.testing.assert_array_equal(merged[0], whole[0])
+    np.testing.assert_allclose(merged[1], whole[1])
+
+
+@pytest.mark.parametrize("dim", [3, 40])
+def test_duplicates_are_neighbours_self_is_not(dim):
+    base = np.random.default_rng(2).normal(size=(50, dim))
+    X = np.concatenate([base, base, base])  # every row has two exact copies
+    idx, dist = nearest_neighbors(X, 4, method="exact")
+    n = X.shape[0]
+    assert not (idx == np.arange(n)[:, None]).any()
+    np.testing.assert_array_equal(dist[:, :2], 0.0)
+    for i, twins in ((0, [50, 100]), (50, [0, 100]), (100, [0, 50])):
+        np.testing.assert_array_equal(idx[i, :2], twins)  # ties by index
+
+
+def test_index_query_exact():
+    r = np.random.default_rng(3)
+    X, Y = r.normal(size=(200, 30)), r.normal(size=(20, 30))
+    index = NeighborIndex(X, metric="l1", method="exact")
+    idx, dist = index.query(Y, 6)
+    ref_idx, ref_dist = _brute(X, 6, "l1", Y=Y)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-10)
+    idx, dist = index.query(X[:5], 1)  # a training row finds itself
+    np.testing.assert_array_equal(idx[:, 0], np.arange(5))
+
+
+def test_auto_rule():
+    assert choose_method(100, 10_000) == "exact"
+    assert choose_method(10**6, 3) == "exact"
+    assert choose_method(10**5, 10_000) == "approx"
+
+
+def test_recall_helper():
+    assert recall(np.array([[1, 2], [0, 2]]), np.array([[2, 1], [0, 1]])) == 0.75
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"n_neighbors": 50}, "n_neighbors"),
+        ({"n_neighbors": 2.5}, "n_neighbors"),
+        ({"n_neighbors": 3, "metric": "cosine"}, "metric"),
+        ({"n_neighbors": 3, "method": "fast"}, "method"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(kwargs, name):
+    X = np.random.default_rng(4).normal(size=(50, 20))
+    with pytest.raises((ValueError, TypeError), match=name):
+        nearest_neighbors(X, **kwargs)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="X"):
+        nearest_neighbors(np.ones((1, 5)), 1)
+    X = np.ones((10, 5))
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="row 3"):
+        nearest_neighbors(X, 2)
+    with pytest.raises(ValueError, match="Y"):
+        NeighborIndex(np.ones((10, 5))).query(np.ones((2, 4)), 1)
