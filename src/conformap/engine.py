@@ -212,7 +212,7 @@ def _run_tasks(client, specs, on_result, *, desc: str, progress: bool, window: i
 
 def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=None,
                             progress: bool = False, timeout: float = CONNECT_TIMEOUT,
-                            ) -> CoefficientStore:
+                            stats: dict | None = None) -> CoefficientStore:
     """Compute the chunks of ``store`` that are not written yet from ``densities``.
 
     Parameters
@@ -228,6 +228,8 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
         A progress bar over chunks on the client.
     timeout : float
         Seconds to wait for the scheduler.
+    stats : dict, optional
+        Filled with ``"chunks_reused"`` (already written) and ``"chunks_computed"``.
 
     Returns
     -------
@@ -246,6 +248,8 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
                 lambda: (path, i, np.ascontiguousarray(densities[i0:i1])))
 
     specs = [spec(i) for i in store.missing_chunks()]
+    if stats is not None:
+        stats.update(chunks_reused=store.n_chunks - len(specs), chunks_computed=len(specs))
     if specs:
         with connect(scheduler, timeout=timeout) as client:
             window = None if client is None else 2 * _n_workers(client)
@@ -302,8 +306,8 @@ def search_plan(n: int, n_features: int, itemsize: int, *, memory: int | None = 
     def tile(c):
         return 3 * ROW_BLOCK * c * 8
 
-    while col > ROW_BLOCK and (col + ROW_BLOCK) * row_bytes + tile(col) > memory:
-        col = max(ROW_BLOCK, col // 2)
+    while col > 32 and (col + ROW_BLOCK) * row_bytes + tile(col) > memory:
+        col = max(32, col // 2)
     if (col + ROW_BLOCK) * row_bytes + tile(col) > memory:
         need = (col + ROW_BLOCK) * row_bytes + tile(col)
         raise ValueError(f"memory: {memory} bytes cannot hold one task of the neighbour search "

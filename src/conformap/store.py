@@ -254,15 +254,24 @@ class CoefficientStore:
             raise ValueError(f"store {self.path}: chunk(s) {missing[:5]} of rows {i0}:{i1} are "
                              "not written yet; run the transform (it resumes) first")
         arr = self._zarr("r")
-        if columns is None:
-            return np.ascontiguousarray(arr[i0:i1, :])
-        columns = np.asarray(columns, dtype=np.int64)
-        if columns.size == self.n_features:
-            return np.ascontiguousarray(arr[i0:i1, :])
-        # read the spanned column range, then gather: zarr's fancy indexing is slower
-        lo, hi = int(columns[0]), int(columns[-1]) + 1
-        block = arr[i0:i1, lo:hi]
-        return np.ascontiguousarray(block[:, columns - lo])
+        if columns is not None:
+            columns = np.asarray(columns, dtype=np.int64)
+            if columns.size == self.n_features:
+                columns = None
+        width = self.n_features if columns is None else columns.size
+        out = np.empty((i1 - i0, width), dtype=self.dtype)
+        lo, hi = (0, self.n_features) if columns is None else (int(columns[0]),
+                                                                int(columns[-1]) + 1)
+        # one stored chunk at a time into the output: the only temporary is one chunk's rows
+        a = i0
+        while a < i1:
+            b = min(i1, (a // self.chunk_rows + 1) * self.chunk_rows)
+            if columns is None:
+                out[a - i0 : b - i0] = arr[a:b, :]
+            else:  # read the spanned column range, then gather (zarr's fancy indexing is slower)
+                out[a - i0 : b - i0] = arr[a:b, lo:hi][:, columns - lo]
+            a = b
+        return out
 
     def to_numpy(self, columns: np.ndarray | None = None) -> np.ndarray:
         """The whole array in memory (small stores, tests)."""
@@ -372,6 +381,7 @@ def open_wemd_store(densities, directory: str | os.PathLike, *, cache: bool = Tr
         raise ValueError(f"densities: expected shape (n, *shape) with n >= 1, got {shape}")
     n, item = shape[0], shape[1:]
     in_dtype = np.dtype(getattr(densities, "dtype", np.float64))
+    asked_dtype = dtype  # the cache key has the dtype only when one is asked for
     if dtype is None:
         dtype = in_dtype if in_dtype in (np.float32, np.float64) else np.dtype(np.float64)
     dtype = np.dtype(dtype)
@@ -387,7 +397,7 @@ def open_wemd_store(densities, directory: str | os.PathLike, *, cache: bool = Tr
         cache_obj = DiskCache(directory)
         if key is None:
             key = cache_obj.wemd_key(densities, wavelet=wavelet, level=level, mode=mode,
-                                     negative=negative, dtype=dtype)
+                                     negative=negative, dtype=asked_dtype)
         path = cache_obj.directory / f"wemd-{key}" / "coefficients.zarr"
     else:
         path = Path(directory)
