@@ -1,5 +1,6 @@
 """Procedural data sets with ground truth (nothing is downloaded)."""
 
+from ._particles import make_particles
 from ._product import (
     BOX_SIDES,
     RECTANGLE_SIDES,
@@ -24,6 +25,7 @@ __all__ = [
     "RECTANGLE_SIDES",
     "TORUS_RADII",
     "make_box",
+    "make_particles",
     "make_product_cryoem",
     "make_rectangle",
     "make_torus",

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_ROTOR_SHAPE",
     "make_rotor",
     "rotate_map",
+    "rotor_blobs",
     "rotor_density",
     "sample_rotor_angles",
 ]
@@ -45,8 +46,12 @@ def sample_rotor_angles(n: int, *, rng=None) -> np.ndarray:
     return np.mod(np.where(comp == 0, uniform, normal), 360.0)
 
 
-def _rotor_blobs(shape):
-    """Blob table: centre (z, y, x) relative to the grid centre, sigma, weight, rotates?"""
+def rotor_blobs(shape) -> np.ndarray:
+    """Blob table of the rotor on a grid of ``shape``, shape (n_blobs, 6).
+
+    Columns: centre (z, y, x) relative to the grid centre (voxels, at angle 0), sigma (voxels),
+    weight (peak density), rotates (1: rotor part, turns about the y axis; 0: stator).
+    """
     s = shape[1] / 72.0  # geometry is designed on a 72-voxel-long box and scaled with it
     blobs = []
     # Stator: six-fold ring (alternating sizes, like alpha/beta) near the top, fixed.
@@ -86,7 +91,7 @@ def rotor_density(angles, *, shape=DEFAULT_ROTOR_SHAPE, dtype=np.float32) -> np.
     if len(shape) != 3:
         raise ValueError(f"shape: the rotor is 3-D; got {shape}")
     angles = np.atleast_1d(np.asarray(angles, dtype=float))
-    blobs = _rotor_blobs(shape)
+    blobs = rotor_blobs(shape)
     centre = (np.array(shape, dtype=float) - 1) / 2
     grids = [np.arange(n, dtype=float) - c for n, c in zip(shape, centre, strict=True)]
     out = np.empty((angles.size, *shape), dtype=dtype)
