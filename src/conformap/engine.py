@@ -55,6 +55,7 @@ __all__ = [
     "kneighbors_graph",
     "parse_scheduler",
     "search_plan",
+    "warm_up",
     "wemd_embedding_to_store",
 ]
 
@@ -138,6 +139,7 @@ def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[object]:
             n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None, silence_logs=logging.ERROR,
         ) as cluster, Client(cluster) as client:
+            warm_up(client)
             yield client
         return
     try:
@@ -151,9 +153,28 @@ def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[object]:
             "'local:N' for N worker processes on this machine"
         ) from None
     try:
+        warm_up(client)
         yield client
     finally:
         client.close()
+
+
+def _warm() -> bool:
+    """Load the compiled kernels of a task in this process (numba loads them from its cache
+    on first call, about a second per process): run on every worker when connecting."""
+    from .neighbors import block_neighbors
+    from .wemd import wemd_embedding
+
+    x = np.random.default_rng(0).random((4, 8, 8)).astype(np.float32)
+    c = wemd_embedding(x, columns="all")
+    block_neighbors(c, c, 2, exclude_self=True)
+    return True
+
+
+def warm_up(client) -> None:
+    """Load the task kernels on every worker of ``client`` now (workers that start later load
+    them on their first task)."""
+    client.run(_warm)
 
 
 def _n_workers(client) -> int:
