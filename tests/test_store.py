@@ -236,3 +236,35 @@ def test_transform_chunk_is_idempotent(data, tmp_path):
     b = transform_chunk(s.path, 1, data[i0:i1])
     assert a == b and s.done_chunks() == [1]
     assert os.path.exists(s.path / "done" / "chunk-000001.npz")
+
+
+def test_knn_graph_is_the_in_memory_knn_graph_with_bridged_pieces(tmp_path):
+    """Two far-apart groups (so the 4-NN graph falls apart): the store path bridges them as
+    distances.connect_components does, and the diffusion map on it is the in-memory one."""
+    from conformap import DiffusionMap, diffusion_map
+    from conformap.distances import connect_components, kneighbors_distances
+
+    r = np.random.default_rng(3)
+    yy, xx = np.mgrid[:20, :20]
+    c = np.r_[np.full((60, 2), 6.0), np.full((50, 2), 14.0)] + 0.3 * r.standard_normal((110, 2))
+    x = np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
+    x = (x + 0.01 * r.random(x.shape)).astype(np.float32)
+    st = {}
+    g = engine.knn_graph(x, 4, cache_dir=tmp_path, stats=st)
+    assert st["transform"]["chunks_computed"] >= 1 and st["search"]["n_tasks"] >= 1
+    feats, cols = wemd_embedding(x, columns="resolved", return_columns=True)
+    knn = kneighbors_distances(feats, 4, metric="l1")
+    from scipy.sparse.csgraph import connected_components
+
+    assert connected_components(knn, directed=False)[0] >= 2
+    ref = connect_components(feats, knn, metric="l1")
+    assert (g != ref).nnz == 0
+    np.testing.assert_array_equal(g.toarray(), ref.toarray())
+    dm = DiffusionMap(metric="wemd", method="knn", n_neighbors=4, random_state=0,
+                      metric_params={"negative": "keep"}).fit(x)
+    res = diffusion_map(g, n_components=2, rng=0)
+    np.testing.assert_array_equal(res.embedding, dm.embedding_)
+    # the second call reuses the store and the search panels in the cache
+    g2 = engine.knn_graph(x, 4, cache_dir=tmp_path, stats=st)
+    assert st["transform"]["chunks_computed"] == 0 and st["search"]["tasks_run"] == 0
+    assert (g2 != g).nnz == 0

@@ -51,8 +51,10 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_SEARCH_MEMORY",
     "connect",
+    "connect_components",
     "kneighbors",
     "kneighbors_graph",
+    "knn_graph",
     "parse_scheduler",
     "search_plan",
     "warm_up",
@@ -545,3 +547,137 @@ def kneighbors_graph(features, n_neighbors: int, **kwargs):
     idx, val = kneighbors(features, n_neighbors, **kwargs)
     n, k = idx.shape
     return sp.csr_matrix((val.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+
+
+def connect_components(features, graph, *, metric: str = "l1", columns="resolved",
+                       block: int = 4096):
+    """:func:`conformap.distances.connect_components` for rows in a store, read block by block.
+
+    Repeatedly links the smallest piece of the graph to its nearest item outside it (the
+    shortest such edge, ties by piece order then index), in both directions; memory is one
+    block of rows plus the piece's rows. Runs on the client: a bridge costs one pass over the
+    store, and a kNN graph has few pieces.
+
+    Parameters
+    ----------
+    features : CoefficientStore or array_like, shape (n, D)
+    graph : sparse matrix, shape (n, n)
+        E.g. :func:`kneighbors_graph`.
+    metric : {"l1", "l2"}
+    columns
+        As in :func:`kneighbors`.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    import scipy.sparse as sp
+
+    from ._kernels import pairwise_block
+
+    metric = check_choice(metric, "metric", ["l1", "l2"])
+    if isinstance(features, CoefficientStore):
+        cols = features.columns(columns) if isinstance(columns, str) else np.asarray(columns)
+        n = features.n
+
+        def rows(i0, i1):
+            return features.read_rows(i0, i1, cols)
+    else:
+        from .distances import check_features
+
+        X = check_features(features, "features")
+        n = X.shape[0]
+
+        def rows(i0, i1):
+            return X[i0:i1]
+    g = sp.lil_matrix(graph, dtype=np.float64)
+    while True:
+        n_comp, labels = sp.csgraph.connected_components(sp.csr_matrix(g), directed=False)
+        if n_comp == 1:
+            return sp.csr_matrix(g)
+        sizes = np.bincount(labels)
+        piece = np.flatnonzero(labels == int(np.argmin(sizes)))
+        inside = np.zeros(n, dtype=bool)
+        inside[piece] = True
+        P = np.concatenate([rows(j0, min(n, j0 + block))[inside[j0 : j0 + block]]
+                            for j0 in range(0, n, block)])
+        best = (np.inf, 0, 0)
+        for j0 in range(0, n, block):
+            j1 = min(n, j0 + block)
+            out = np.flatnonzero(~inside[j0:j1])
+            if out.size == 0:
+                continue
+            d = pairwise_block(P, np.ascontiguousarray(rows(j0, j1)[out]),
+                               squared=metric == "l2")
+            i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+            # blocks are scanned in index order: a later block wins only if strictly nearer
+            cand = (float(d[i, j]), int(i), int(out[j] + j0))
+            if cand[0] < best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                best = cand
+        dist = float(np.sqrt(best[0]) if metric == "l2" else best[0])
+        dist = max(dist, np.finfo(float).tiny)  # a duplicate (distance 0) must stay an edge
+        a, b = int(piece[best[1]]), best[2]
+        g[a, b] = dist
+        g[b, a] = dist
+
+
+def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
+              wavelet: str = "coif3", level: int | None = None, mode: str = "zero",
+              negative: str | None = None, dtype=None, columns: str = "resolved",
+              n_jobs: int | None = None, memory: int | None = None,
+              search_memory: int | None = None, progress: bool = False,
+              timeout: float = CONNECT_TIMEOUT, stats: dict | None = None):
+    """The whole out-of-core WEMD kNN graph: store, transform, exact search, bridged pieces.
+
+    Connects to ``scheduler`` first (an unreachable one fails before anything is written),
+    then writes the coefficients to the store in ``cache_dir`` (a temporary directory, removed
+    at the end, if None: then ``scheduler`` must be None or ``local:N``), runs the exact search
+    and links the graph's pieces. The eigenproblem is the caller's (on this machine):
+    ``conformap.diffusion_map(graph, ...)``.
+
+    Parameters
+    ----------
+    densities : array_like, shape (n, *shape)
+    n_neighbors : int
+    cache_dir : path, optional
+        Where the store lives (``--cache``); must be visible to every worker.
+    scheduler, n_jobs, progress, timeout
+        As in :func:`kneighbors`.
+    wavelet, level, mode, negative, dtype, columns
+        As in :func:`conformap.wemd_embedding` (``columns`` as :class:`conformap.DiffusionMap`).
+    memory : int, optional
+        Bytes per transform chunk (:func:`conformap.store.open_wemd_store`).
+    search_memory : int, optional
+        Bytes per search task (:func:`search_plan`).
+    stats : dict, optional
+        Filled with ``"transform"`` and ``"search"`` statistics.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (n, n)
+        Distances to each row's ``n_neighbors`` nearest, plus the bridging edges: what
+        ``DiffusionMap(method="knn")`` builds in memory from the same rows.
+    """
+    import tempfile
+
+    from .store import open_wemd_store
+
+    kind, _ = parse_scheduler(scheduler)
+    if cache_dir is None and kind in ("address", "client"):
+        raise ValueError("cache_dir: a remote scheduler's workers write the coefficients "
+                         "themselves; give a directory on a filesystem they all see")
+    st_t, st_s = {}, {}
+    with connect(scheduler, timeout=timeout) as client, contextlib.ExitStack() as stack:
+        if cache_dir is None:
+            cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="conformap-"))
+        store = open_wemd_store(densities, cache_dir, wavelet=wavelet, level=level, mode=mode,
+                                negative=negative, dtype=dtype, memory=memory)
+        wemd_embedding_to_store(densities, store, scheduler=client, progress=progress,
+                                stats=st_t)
+        graph = kneighbors_graph(store, n_neighbors, columns=columns, scheduler=client,
+                                 n_jobs=n_jobs, memory=search_memory, progress=progress,
+                                 stats=st_s)
+        graph = connect_components(store, graph, columns=columns)
+    if stats is not None:
+        stats.update(transform=st_t, search=st_s)
+    return graph
