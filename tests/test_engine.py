@@ -193,3 +193,49 @@ def test_unreachable_scheduler_is_a_clear_error_and_nothing_is_written(data, tmp
     with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}.*dask scheduler.*local:N"):
         engine.wemd_embedding_to_store(data, s, scheduler=address, timeout=1)
     assert s.done_chunks() == []
+
+
+def test_cli_embed_on_the_scheduler_equals_the_local_knn_run(client, tmp_path, capsys):
+    from conformap.cli import main
+
+    x = blobs(120, size=16, seed=5)
+    np.save(tmp_path / "x.npy", x)
+    base = ["embed", str(tmp_path / "x.npy"), "--n-neighbors", "8", "--seed", "1",
+            "--negative", "keep"]
+    assert main([*base, "--method", "knn", "--quiet", "--out", str(tmp_path / "local")]) == 0
+    address = client.scheduler.address
+    assert main([*base, "--scheduler", address, "--cache", str(tmp_path / "cc"),
+                 "--out", str(tmp_path / "dask")]) == 0
+    err = capsys.readouterr().err
+    assert "transform chunk(s) computed, 0 reused" in err
+    with np.load(tmp_path / "local.npz") as a, np.load(tmp_path / "dask.npz") as b:
+        np.testing.assert_array_equal(b["embedding"], a["embedding"])
+        np.testing.assert_array_equal(b["eigenvalues"], a["eigenvalues"])
+    # rerun: everything comes from the cache
+    assert main([*base, "--scheduler", address, "--cache", str(tmp_path / "cc"),
+                 "--out", str(tmp_path / "again")]) == 0
+    assert "0 transform chunk(s) computed" in capsys.readouterr().err
+
+
+def test_cli_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
+    from conformap.cli import main
+
+    np.save(tmp_path / "x.npy", blobs(30, size=16))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "out"
+    code = main(["embed", str(tmp_path / "x.npy"), "--scheduler", f"tcp://127.0.0.1:{port}",
+                 "--cache", str(tmp_path / "cc"), "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "dask scheduler" in err
+    assert not list(tmp_path.glob("out*"))
+    assert not list((tmp_path / "cc").glob("wemd-*")) if (tmp_path / "cc").exists() else True
+    for bad, msg in ((["--scheduler", "local:0"], "local:N"),
+                     (["--scheduler", "local:1", "--method", "dense"], "--method knn"),
+                     (["--scheduler", "tcp://127.0.0.1:1"], "--cache DIR")):
+        assert main(["embed", str(tmp_path / "x.npy"), *bad, "--out", str(out),
+                     "--quiet"]) == 2
+        assert msg in capsys.readouterr().err
+        assert not list(tmp_path.glob("out*"))
