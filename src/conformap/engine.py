@@ -179,6 +179,20 @@ def warm_up(client) -> None:
     client.run(_warm)
 
 
+@contextlib.contextmanager
+def _numba_threads(n_jobs: int | None) -> Iterator[int]:
+    """``n_jobs`` numba threads inside the block, the caller's count restored after."""
+    import numba
+
+    from ._kernels import set_threads
+
+    old = numba.get_num_threads()
+    try:
+        yield set_threads(n_jobs)
+    finally:
+        numba.set_num_threads(old)
+
+
 def _n_workers(client) -> int:
     return max(1, len(client.scheduler_info().get("workers", {})))
 
@@ -357,15 +371,14 @@ def panel_neighbors(rows_src, cols_src, p0: int, p1: int, j0: int, j1: int, k: i
     ``rows_src``/``cols_src``: a :class:`StoreRows` (read here, on the worker) or the rows
     themselves. Pure: the same inputs give the same bytes. Distances are L1 or squared L2.
     """
-    from ._kernels import set_threads
     from .neighbors import ROW_BLOCK, block_neighbors
 
-    set_threads(threads)
     rows = rows_src.get(p0, p1) if isinstance(rows_src, StoreRows) else rows_src
     cols = cols_src.get(j0, j1) if isinstance(cols_src, StoreRows) else cols_src
-    parts = [block_neighbors(rows[a - p0 : min(p1, a + ROW_BLOCK) - p0], cols, k,
-                             metric=metric, row_start=a, col_start=j0, exclude_self=True)
-             for a in range(p0, p1, ROW_BLOCK)]
+    with _numba_threads(threads):
+        parts = [block_neighbors(rows[a - p0 : min(p1, a + ROW_BLOCK) - p0], cols, k,
+                                 metric=metric, row_start=a, col_start=j0, exclude_self=True)
+                 for a in range(p0, p1, ROW_BLOCK)]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
@@ -410,8 +423,6 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
         Identical to :func:`conformap.neighbors.nearest_neighbors` with ``method="exact"`` on
         the same rows (for more than 15 features, where that search is blocked brute force too).
     """
-    from ._kernels import set_threads
-
     metric = check_choice(metric, "metric", ["l1", "l2"])
     if isinstance(features, CoefficientStore):
         store = features
@@ -436,7 +447,8 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
     if n < 2:
         raise ValueError(f"features: needs at least 2 rows for nearest neighbours, got {n}")
     k = check_int(n_neighbors, "n_neighbors", low=1, high=n - 1)
-    threads = set_threads(n_jobs)
+    with _numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
+        pass
     with connect(scheduler, timeout=timeout) as client:
         workers = 1 if client is None else _n_workers(client)
         plan = search_plan(n, dim, itemsize, memory=memory, n_workers=workers)

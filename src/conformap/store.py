@@ -301,7 +301,7 @@ class CoefficientStore:
         return bad
 
     def forget(self, chunks) -> None:
-        """Drop the markers of ``chunks`` so that they are recomputed (e.g. after :meth:`verify`)."""
+        """Drop the markers of ``chunks``: they are recomputed (e.g. after :meth:`verify`)."""
         for i in chunks:
             self._marker(int(i)).unlink(missing_ok=True)
 
