@@ -160,6 +160,7 @@ def transform_memory(work: Path, sizes, memory: int) -> list[dict]:
 def transform_workers(work: Path, n: int, memory: int) -> dict:
     from distributed import Client, LocalCluster
 
+    from conformap import distributed as cdist
     from conformap import engine
     from conformap.store import open_wemd_store
 
@@ -180,7 +181,7 @@ def transform_workers(work: Path, n: int, memory: int) -> dict:
             with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1",
                               dashboard_address=None, silence_logs=50) as cl, Client(cl) as c:
                 c.wait_for_workers(w)
-                engine.warm_up(c)  # numba's compiled kernels load from its cache
+                cdist.warm_up(c)  # numba's compiled kernels load from its cache
                 start = time.perf_counter() - t
                 t = time.perf_counter()
                 engine.wemd_embedding_to_store(x, s, scheduler=c)
@@ -194,6 +195,50 @@ def transform_workers(work: Path, n: int, memory: int) -> dict:
     out["identical"] = len(set(digests.values())) == 1
     out["s_per_chunk_in_process"] = out["in-process"]["s"] / out["chunks"]
     out["s_per_image_in_process"] = out["in-process"]["s"] / n
+    return out
+
+
+def transform_task(rows: int = 512, repeats: int = 3) -> dict:
+    """One transform chunk (64 x 64 noisy images), best of ``repeats``: the per-chunk cost."""
+    from conformap.datasets import make_particles
+    from conformap.store import open_wemd_store, transform_chunk
+
+    x = make_particles(rows, size=64, snr=0.5, rng=7)[0]
+    with tempfile.TemporaryDirectory() as d:
+        s = open_wemd_store(x, d, cache=False, negative="keep", memory=2**30)
+        transform_chunk(s.path, 0, x[:4] if s.n_chunks > 1 else x)  # warm
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            transform_chunk(s.path, 0, x)
+            best = min(best, time.perf_counter() - t)
+        out = {"rows": rows, "s": best, "s_per_image": best / rows, "threads": os.cpu_count(),
+               "bytes_in": int(x.nbytes), "bytes_written": int(rows * s.n_features * 4),
+               "n_features": s.n_features}
+    print(f"  transform task: {out}", flush=True)
+    return out
+
+
+def plan(results: dict, n: int = 1_000_000, k: int = 15, n_searched: int = 9328) -> dict:
+    """Extrapolated (not measured) plan for n images from the measured per-task costs."""
+    from conformap.engine import search_plan
+
+    t_img = results["transform_task"]["s_per_image"] * results["transform_task"]["threads"]
+    rate = results["search_task"]["threads_1"]["abs_diffs_per_s"]
+    D = results["transform_task"]["n_features"]
+    out = {"n": n, "k": k, "n_features_stored": D, "n_features_searched": n_searched,
+           "input_bytes": n * 64 * 64 * 4, "store_bytes": n * D * 4,
+           "transform_core_s": n * t_img, "search_abs_diffs": float(n) * n * n_searched,
+           "search_core_s": float(n) * n * n_searched / rate, "workers": {}}
+    for mem in (2**30, 4 * 2**30):
+        sp = search_plan(n, n_searched, 4, memory=mem, n_workers=64)
+        out[f"search_plan_{mem // 2**30}GiB"] = {
+            **sp, "returned_bytes": sp["n_tasks"] * sp["row_panel"] * k * 16,
+            "task_core_s": sp["row_panel"] * sp["col_block"] * n_searched / rate}
+    for w in (16, 32, 64):
+        out["workers"][w] = {"transform_h_1core": out["transform_core_s"] / w / 3600,
+                             "search_h_1core": out["search_core_s"] / w / 3600,
+                             "search_h_16cores": out["search_core_s"] / w / 16 / 3600}
     return out
 
 
@@ -230,6 +275,7 @@ def _killer(client, stop, killed):
 def search_workers(work: Path, n: int, k: int = 15) -> dict:
     from distributed import Client, LocalCluster
 
+    from conformap import distributed as cdist
     from conformap import engine
     from conformap.store import open_wemd_store
 
@@ -251,7 +297,7 @@ def search_workers(work: Path, n: int, k: int = 15) -> dict:
         with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address=None, silence_logs=50) as cl, Client(cl) as c:
             c.wait_for_workers(w)
-            engine.warm_up(c)
+            cdist.warm_up(c)
             stop, killed = threading.Event(), []
             th = threading.Thread(target=_killer, args=(c, stop, killed)) if kill else None
             st = {}
@@ -323,6 +369,8 @@ def main(argv=None) -> int:
     mode.add_argument("--quick", action="store_true")
     mode.add_argument("--full", action="store_true")
     p.add_argument("--out", default=str(ROOT / "docs" / "distributed-results.json"))
+    p.add_argument("--only", default=None,
+                   help="comma-separated sections to (re)run, merged into an existing --out")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     for a in ("--input", "--cache", "--store", "--scheduler"):
         p.add_argument(a, default=None, help=argparse.SUPPRESS)
@@ -336,32 +384,51 @@ def main(argv=None) -> int:
     full = args.full
     sizes = [10_000, 20_000, 50_000, 100_000, 200_000] if full else [2_000, 8_000]
     work = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
-    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform(), "note": SHARED_NOTE},
-               "command": " ".join(["python -m benchmarks.bench_distributed",
-                                    "--full" if full else "--quick"]),
-               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    only = set(args.only.split(",")) if args.only else None
+    results = {}
+    if only and Path(args.out).exists():
+        results = json.loads(Path(args.out).read_text())
+    results.setdefault("runs", []).append(
+        {"command": " ".join(["python -m benchmarks.bench_distributed",
+                              "--full" if full else "--quick",
+                              *([f"--only {args.only}"] if args.only else [])]),
+         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "platform": platform.platform(), "note": SHARED_NOTE}
+
+    def section(name, fn, *a):
+        if only and name not in only:
+            return None
+        print(name, flush=True)
+        load0 = os.getloadavg()[0]
+        out = fn(*a)
+        results[name] = out
+        results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
+        return out
+
     try:
-        print("transform memory (fresh process per n)", flush=True)
-        results["transform_memory"] = transform_memory(work, sizes, 256 * 2**20)
-        print("transform, 1 vs 2 workers", flush=True)
-        results["transform_workers"] = transform_workers(work, 20_000 if full else 2_000,
-                                                         64 * 2**20)
-        print("one search task", flush=True)
-        results["search_task"] = search_task()
-        print("search, 1 vs 2 workers", flush=True)
-        sw = search_workers(work, 3000 if full else 800)
-        results["search_workers"] = sw
-        print("search memory (fresh process per n)", flush=True)
-        results["search_memory"] = search_memory(work, sw.pop("store_path"),
-                                                 [1000, 2000, 4000, 8000] if full
-                                                 else [400, 800], 64 * 2**20)
-        print("client eigensolver", flush=True)
-        results["eigensolver"] = [eigensolver(n) for n in
-                                  ((10_000, 30_000) if full else (10_000,))]
+        if not only or {"transform_workers", "search_workers", "search_memory"} & only:
+            inp = work / "images.npy"
+            if not only or "transform_memory" in only:
+                section("transform_memory", transform_memory, work, sizes, 256 * 2**20)
+            else:
+                make_input(inp, 20_000 if full else 2_000)
+        section("transform_workers", transform_workers, work, 20_000 if full else 2_000,
+                64 * 2**20)
+        section("transform_task", transform_task)
+        section("search_task", search_task)
+        sw = section("search_workers", search_workers, work, 3000 if full else 800)
+        if sw:
+            sw.pop("store_path", None)
+        section("search_memory", search_memory, work, None,
+                [1000, 2000, 4000, 8000] if full else [400, 800], 64 * 2**20)
+        section("eigensolver", lambda: [eigensolver(n) for n in
+                                        ((10_000, 30_000) if full else (10_000,))])
+        if "transform_task" in results and "search_task" in results:
+            results["plan_extrapolated"] = plan(results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    results["runs"][-1]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     Path(args.out).write_text(json.dumps(results, indent=1, default=float) + "\n")
     print(f"wrote {args.out}")
     return 0

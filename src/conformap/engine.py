@@ -14,15 +14,15 @@ Two stages of the large-n pipeline are split into independent tasks:
   kernel splits small blocks by thread).
 
 With ``scheduler=None`` the tasks run here, one after the other; with a Dask scheduler
-(:func:`connect`: ``"tcp://host:port"``, a ``distributed.Client``, or ``"local:N"`` for a
-``LocalCluster`` of N one-thread worker processes on 127.0.0.1) they run on its workers. Tasks
-carry deterministic keys (the content key of the input and the parameters), are retried on
-another worker if theirs dies, and give the same bytes each time: a worker killed mid-run
-changes nothing. The workers write the coefficients to the store themselves, so the store
-directory must be on a filesystem every worker sees (one machine, NFS, Lustre, ...). The client
-only gathers the small top-k lists and assembles the sparse graph; the eigenproblem runs there.
-Both stages resume: written chunks are skipped, and finished row panels of the search are kept in
-the store directory.
+(:func:`conformap.distributed.connect`: ``"tcp://host:port"``, a ``distributed.Client``, or
+``"local:N"`` for a ``LocalCluster`` of N one-thread worker processes on 127.0.0.1) they run on
+its workers. Tasks carry deterministic keys (the content key of the input and the parameters),
+are retried on another worker if theirs dies, and give the same bytes each time: a worker
+killed mid-run changes nothing. The workers write the coefficients to the store themselves, so
+the store directory must be on a filesystem every worker sees (one machine, NFS, Lustre, ...).
+The client only gathers the small top-k lists and assembles the sparse graph; the eigenproblem
+runs there. Both stages resume: written chunks are skipped, and finished row panels of the
+search are kept in the store directory.
 
 >>> from conformap import engine, store                                      # doctest: +SKIP
 >>> s = store.open_wemd_store(maps, "cache/")                               # doctest: +SKIP
@@ -33,9 +33,6 @@ the store directory.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -44,139 +41,24 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import check_choice, check_int
+from .distributed import CONNECT_TIMEOUT, connect, n_workers, parse_scheduler, run_tasks, task_token
 from .io import atomic_path
 from .store import CoefficientStore, transform_chunk
 
 __all__ = [
-    "CONNECT_TIMEOUT",
     "DEFAULT_SEARCH_MEMORY",
-    "connect",
+    "StoreRows",
     "connect_components",
     "kneighbors",
     "kneighbors_graph",
     "knn_graph",
-    "parse_scheduler",
+    "panel_neighbors",
     "search_plan",
-    "warm_up",
     "wemd_embedding_to_store",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: Seconds to wait for a scheduler before giving up (a clear error, nothing written).
-CONNECT_TIMEOUT = 5.0
 #: Default memory of one neighbour-search task: its row panel, column block and distance tile.
 DEFAULT_SEARCH_MEMORY = 1024 * 2**20
-
-
-# -- schedulers ------------------------------------------------------------------------------
-
-
-def parse_scheduler(scheduler) -> tuple[str, object]:
-    """Validate a scheduler spec without connecting: ``(kind, value)``.
-
-    ``None`` -> ``("none", None)``; a ``distributed.Client`` -> ``("client", client)``;
-    ``"local:N"`` -> ``("local", N)``; ``"tcp://host:port"`` (also ``tls://``, or a bare
-    ``host:port``) -> ``("address", "tcp://host:port")``.
-    """
-    if scheduler is None:
-        return "none", None
-    with contextlib.suppress(ImportError):
-        from distributed import Client
-
-        if isinstance(scheduler, Client):
-            return "client", scheduler
-    if not isinstance(scheduler, str):
-        raise TypeError(f"scheduler: expected an address string, 'local:N' or a "
-                        f"distributed.Client, got {type(scheduler).__name__}")
-    spec = scheduler.strip()
-    if spec.startswith("local:"):
-        try:
-            n = int(spec[len("local:"):])
-        except ValueError:
-            n = 0
-        if n < 1:
-            raise ValueError(f"scheduler: {scheduler!r}: 'local:N' needs a worker count N >= 1, "
-                             "e.g. 'local:2'")
-        return "local", n
-    if "://" not in spec:
-        spec = "tcp://" + spec
-    proto, _, rest = spec.partition("://")
-    host, _, port = rest.rpartition(":")
-    if proto not in ("tcp", "tls") or not host or not port.isdigit():
-        raise ValueError(f"scheduler: {scheduler!r} is not a scheduler address; use "
-                         "'tcp://HOST:PORT' (as printed by `dask scheduler`), 'local:N' for N "
-                         "worker processes on this machine, or a distributed.Client")
-    return "address", spec
-
-
-@contextlib.contextmanager
-def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[object]:
-    """Context manager yielding a ``distributed.Client`` for ``scheduler`` (or None for None).
-
-    A ``Client`` passed in is used as it is and left open; ``"local:N"`` starts a
-    ``LocalCluster`` of N worker processes with one thread each on 127.0.0.1 (no dashboard) and
-    stops it on exit; an address is connected to within ``timeout`` seconds.
-
-    Raises
-    ------
-    ConnectionError
-        The scheduler at the address does not answer within ``timeout`` (the message names the
-        address and what to do). Nothing has been computed or written at that point.
-    """
-    kind, value = parse_scheduler(scheduler)
-    if kind == "none":
-        yield None
-        return
-    if kind == "client":
-        yield value
-        return
-    import dask
-    from distributed import Client, LocalCluster
-
-    if kind == "local":
-        # one thread per worker process: the compiled kernels thread inside a task, and numba's
-        # thread pool must not be entered from several threads of one process at once
-        with dask.config.set({"distributed.worker.daemon": False}), LocalCluster(
-            n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.ERROR,
-        ) as cluster, Client(cluster) as client:
-            warm_up(client)
-            yield client
-        return
-    try:
-        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
-            client = Client(value, timeout=f"{timeout}s")
-    except (OSError, TimeoutError) as exc:
-        raise ConnectionError(
-            f"scheduler: cannot reach the Dask scheduler at {value} within {timeout:g} s "
-            f"({type(exc).__name__}: {exc}); start one there with `dask scheduler` and workers "
-            "with `dask worker ADDRESS --nthreads 1`, check the host and port, or use "
-            "'local:N' for N worker processes on this machine"
-        ) from None
-    try:
-        warm_up(client)
-        yield client
-    finally:
-        client.close()
-
-
-def _warm() -> bool:
-    """Load the compiled kernels of a task in this process (numba loads them from its cache
-    on first call, about a second per process): run on every worker when connecting."""
-    from .neighbors import block_neighbors
-    from .wemd import wemd_embedding
-
-    x = np.random.default_rng(0).random((4, 8, 8)).astype(np.float32)
-    c = wemd_embedding(x, columns="all")
-    block_neighbors(c, c, 2, exclude_self=True)
-    return True
-
-
-def warm_up(client) -> None:
-    """Load the task kernels on every worker of ``client`` now (workers that start later load
-    them on their first task)."""
-    client.run(_warm)
 
 
 @contextlib.contextmanager
@@ -191,57 +73,6 @@ def _numba_threads(n_jobs: int | None) -> Iterator[int]:
         yield set_threads(n_jobs)
     finally:
         numba.set_num_threads(old)
-
-
-def _n_workers(client) -> int:
-    return max(1, len(client.scheduler_info().get("workers", {})))
-
-
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="task", leave=False)
-
-
-def _token(*parts) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.blake2b(blob.encode(), digest_size=10).hexdigest()
-
-
-def _run_tasks(client, specs, on_result, *, desc: str, progress: bool, window: int | None):
-    """Run ``specs`` = [(key, fn, make_args)] in-process (client None) or on Dask; each result
-    goes to ``on_result(key, result)`` (in completion order). ``make_args()`` is called only when
-    the task is started or submitted, and at most ``window`` tasks are in flight, so the input
-    rows held by the client (and the scheduler) stay bounded."""
-    with _progress(len(specs), desc, progress) as bar:
-        if client is None:
-            for key, fn, make_args in specs:
-                on_result(key, fn(*make_args()))
-                if bar is not None:
-                    bar.update()
-            return
-        from distributed import as_completed
-
-        it = iter(specs)
-        pending = as_completed()
-
-        def submit() -> None:
-            spec = next(it, None)
-            if spec is not None:
-                key, fn, make_args = spec
-                pending.add(client.submit(fn, *make_args(), key=key, pure=False, retries=3))
-
-        for _ in range(window or len(specs)):
-            submit()
-        for fut in pending:
-            key, result = fut.key, fut.result()
-            fut.release()
-            on_result(key, result)
-            if bar is not None:
-                bar.update()
-            submit()
 
 
 # -- transform ---------------------------------------------------------------------------------
@@ -260,7 +91,7 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
         its task starts, and at most two chunks per worker are in flight.
     store : CoefficientStore
     scheduler : None, str or distributed.Client
-        See :func:`connect`; None runs the chunks here, one after the other.
+        See :func:`conformap.distributed.connect`; None runs the chunks here, one after the other.
     progress : bool
         A progress bar over chunks on the client.
     timeout : float
@@ -289,8 +120,8 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
         stats.update(chunks_reused=store.n_chunks - len(specs), chunks_computed=len(specs))
     if specs:
         with connect(scheduler, timeout=timeout) as client:
-            window = None if client is None else 2 * _n_workers(client)
-            _run_tasks(client, specs, lambda key, result: None, desc="wavelet transform",
+            window = None if client is None else 2 * n_workers(client)
+            run_tasks(client, specs, lambda key, result: None, desc="wavelet transform",
                        progress=progress, window=window)
     if store.params.get("negative") is None and store.statistics()[2]:
         from ._validation import NegativeDensityWarning
@@ -402,7 +233,7 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
         :func:`conformap.wemd_embedding`; "resolved", the default, is what
         :class:`conformap.DiffusionMap` uses). Ignored for arrays.
     scheduler : None, str or distributed.Client
-        See :func:`connect`; None runs the tasks here.
+        See :func:`conformap.distributed.connect`; None runs the tasks here.
     n_jobs : int, optional
         Threads per task (None: all cores of this machine). The same value gives the same bytes
         here and on any worker.
@@ -432,7 +263,7 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
         cols = (store.columns(columns) if isinstance(columns, str)
                 else np.asarray(columns, dtype=np.int64))
         n, dim, itemsize = store.n, int(cols.size), store.dtype.itemsize
-        source_key = _token(store.key, store.digest(), cols.tobytes().hex()
+        source_key = task_token(store.key, store.digest(), cols.tobytes().hex()
                             if cols.size < store.n_features else "all")
         src = StoreRows(store.path, None if cols.size == store.n_features else cols)
         X = None
@@ -450,10 +281,10 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
     with _numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
         pass
     with connect(scheduler, timeout=timeout) as client:
-        workers = 1 if client is None else _n_workers(client)
+        workers = 1 if client is None else n_workers(client)
         plan = search_plan(n, dim, itemsize, memory=memory, n_workers=workers)
         R, C = plan["row_panel"], plan["col_block"]
-        token = _token(source_key, metric, k, R, C, threads)
+        token = task_token(source_key, metric, k, R, C, threads)
         panels = [(p0, min(n, p0 + R)) for p0 in range(0, n, R)]
         blocks = [(j0, min(n, j0 + C)) for j0 in range(0, n, C)]
         indices = np.full((n, k), -1, dtype=np.int64)
@@ -506,7 +337,7 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
                 if saved is not None:
                     _save_panel(saved, p0, p1, indices[p0:p1], values[p0:p1])
 
-        _run_tasks(client, specs, merge, desc="nearest neighbours (exact)", progress=progress,
+        run_tasks(client, specs, merge, desc="nearest neighbours (exact)", progress=progress,
                    window=None)
     if metric == "l2":
         np.sqrt(values, out=values)

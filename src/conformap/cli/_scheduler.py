@@ -8,7 +8,7 @@ import sys
 
 def check_scheduler_args(args) -> None:
     """Refuse option combinations the distributed path does not run, before any work."""
-    from ..engine import parse_scheduler
+    from ..distributed import parse_scheduler
 
     kind, _ = parse_scheduler(args.scheduler)
     if args.metric != "wemd":
