@@ -42,7 +42,7 @@ def client():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=50) as cluster, \
+                      dashboard_address=":0", silence_logs=50) as cluster, \
             Client(cluster) as c:
         c.wait_for_workers(2, timeout=60)
         dist.warm_up(c)
@@ -142,7 +142,7 @@ def test_kneighbors_with_a_worker_killed_mid_run_changes_nothing(client, store, 
     finally:
         stop.set()
         t.join()
-    assert killed and st["n_tasks"] >= 20
+    assert killed and st["n_tasks"] >= 10
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
     client.wait_for_workers(2, timeout=60)

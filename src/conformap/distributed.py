@@ -76,8 +76,8 @@ def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[object]:
     """Context manager yielding a ``distributed.Client`` for ``scheduler`` (or None for None).
 
     A ``Client`` passed in is used as it is and left open; ``"local:N"`` starts a
-    ``LocalCluster`` of N worker processes with one thread each on 127.0.0.1 (no dashboard) and
-    stops it on exit; an address is connected to within ``timeout`` seconds.
+    ``LocalCluster`` of N worker processes with one thread each on 127.0.0.1 (its HTTP endpoint
+    on a free port) and stops it on exit; an address is connected to within ``timeout`` seconds.
 
     Raises
     ------
@@ -100,7 +100,7 @@ def connect(scheduler, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[object]:
         # thread pool must not be entered from several threads of one process at once
         with dask.config.set({"distributed.worker.daemon": False}), LocalCluster(
             n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address=":0", silence_logs=logging.ERROR,
         ) as cluster, Client(cluster) as client:
             warm_up(client)
             yield client

@@ -161,7 +161,7 @@ def search_plan(n: int, n_features: int, itemsize: int, *, memory: int | None = 
     :math:`(R + C) D s + 3 \cdot 256 \cdot C \cdot 8` bytes, which ``memory`` bounds (default
     :data:`DEFAULT_SEARCH_MEMORY`, 1 GiB). ``C`` is the in-process search's ``COL_BLOCK`` (16,384)
     when it fits, so the distances are computed on the same blocks; ``R`` is the largest multiple
-    of ``ROW_BLOCK`` that fits, but small enough that there are at least 4 panels per worker.
+    of ``ROW_BLOCK`` that fits, but small enough that there are at least 4 tasks per worker.
     The whole search reads :math:`n^2 D s (1/R + 1/C)` bytes from the store and computes
     :math:`n^2 D` absolute differences.
     """
@@ -183,7 +183,9 @@ def search_plan(n: int, n_features: int, itemsize: int, *, memory: int | None = 
                          "allow more memory")
     rows = (memory - tile(col)) // row_bytes - col
     rows = max(ROW_BLOCK, rows // ROW_BLOCK * ROW_BLOCK)
-    spread = -(-n // (4 * max(1, n_workers)))
+    # enough tasks for every worker (4 each), counting the column blocks already there
+    need_panels = -(-4 * max(1, n_workers) // -(-n // col))
+    spread = -(-n // need_panels)
     rows = min(rows, max(ROW_BLOCK, -(-spread // ROW_BLOCK) * ROW_BLOCK))
     rows = min(rows, -(-n // ROW_BLOCK) * ROW_BLOCK)
     panels = -(-n // rows)
