@@ -256,7 +256,7 @@ def test_cached_distances_give_the_estimators_embedding(tmp_path, metric, method
     np.testing.assert_allclose(got.embedding_, ref.embedding_, rtol=1e-7, atol=1e-10)
     assert got.bandwidth_ == ref.bandwidth_
     assert all(s["computed"] > 0 for s in stats.values())
-    with pytest.raises(ValueError, match="metric_params: metric='euclidean' takes none"):
+    with pytest.raises(ValueError, match="metric_params: metric='euclidean' takes no parameters"):
         cached_distances(x, tmp_path, metric="euclidean", metric_params={"level": 2})
 
 

@@ -81,12 +81,14 @@ def nonuniform_circle(n=400, seed=0):
 
 def test_alpha1_removes_sampling_density_on_a_circle():
     # The rotor's angle distribution: 60 % of the points in three 1-degree-wide spikes.
-    th = np.radians(sample_rotor_angles(400, rng=0))
+    # n = 1000: bandwidth="auto" is the adaptive kernel (measured 0.80 / 3.75 degrees; the
+    # fixed "connect" kernel gives 3.2 / 6.6 here).
+    th = np.radians(sample_rotor_angles(1000, rng=0))
     D = pairwise_distances(np.c_[np.cos(th), np.sin(th)], metric="l2")
     with_density = circle_recovery(diffusion_map(D, alpha=0.0).embedding, np.degrees(th))
     corrected = circle_recovery(diffusion_map(D, alpha=1.0).embedding, np.degrees(th))
-    assert corrected.median_error < 6.0  # measured 4.4 degrees
-    assert corrected.circular_correlation > 0.95
+    assert corrected.median_error < 2.0
+    assert corrected.p90_error < 5.0
     assert corrected.median_error < with_density.median_error
 
 
@@ -187,7 +189,7 @@ def test_bad_arguments():
         select_bandwidth(np.zeros((4, 4)))
 
 
-@pytest.mark.parametrize("rule", ["auto", "kernel-sum", "mst", "median", "knn"])
+@pytest.mark.parametrize("rule", ["connect", "kernel-sum", "mst", "median", "knn"])
 def test_bandwidth_rules_are_scale_equivariant(rule):
     th, X = nonuniform_circle(200, seed=10)
     D = pairwise_distances(X, metric="l2")

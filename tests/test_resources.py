@@ -141,7 +141,7 @@ def test_cli_prints_the_plan(map_dir, tmp_path, capsys):
 def test_cli_auto_switches_to_knn_when_dense_does_not_fit(tmp_path, capsys):
     from conformap import wemd_size
 
-    n, length = 150, 32
+    n, length = 300, 32  # knn (k = 30) is smaller than dense from ~200 items on
     x = np.random.default_rng(0).uniform(0.1, 1.0, (n, length)).astype(np.float32)
     x[np.arange(n), np.arange(n) % length] += 5.0  # a moving peak, so the data have structure
     np.save(tmp_path / "x.npy", x)
@@ -153,7 +153,7 @@ def test_cli_auto_switches_to_knn_when_dense_does_not_fit(tmp_path, capsys):
     assert main(["embed", str(tmp_path / "x.npy"), "--out", str(tmp_path / "e"),
                  "--max-memory", str(limit)]) == 0
     err = capsys.readouterr().err
-    assert "plan: knn path for n=150" in err
+    assert "plan: knn path for n=300" in err
     assert "(the dense path would not fit in memory)" in err
 
 

@@ -2,17 +2,25 @@ r"""Automatic choice of the Gaussian kernel width :math:`\sigma` in :math:`e^{-d
 
 The paper hand-picked :math:`\sigma` per data set. We choose it from the distances alone:
 
-``"auto"`` (the default)
-    ``min(3 * mst, median)``: three times the connectivity scale (so every edge of the minimum
-    spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95` and sparse
-    stretches of the manifold are bridged robustly), but never wider than the median distance
-    (for a sparse kNN input: ``max(mst, min(3 * mst, cutoff / 2))`` with ``cutoff`` the median
-    distance to an item's farthest stored neighbour, so that the kernel's truncation at the
-    kNN boundary stays negligible; a truncated kernel distorts the embedding).
-    Chosen by measurement (``docs/earthmover/README.md``): on the paper's real rotor
-    map and on our procedural rotor, clean and noisy, n = 25 and 100, it matched or beat
-    "median" and "mst" for WEMD, while "kernel-sum" locked onto the tight clusters of the
-    non-uniform angle distribution and split the circle (disconnected graph) in most cases.
+``"auto"`` / ``"adaptive"`` (graph level, not rules of this function)
+    :class:`conformap.DiffusionMap` and :func:`conformap.diffusion_map` default to
+    ``bandwidth="auto"``: the variable-bandwidth kernel of :mod:`conformap.graph` (one local
+    scale per item) from ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, the fixed rule
+    ``"connect"`` below. :func:`select_bandwidth` returns one sigma, so it refuses both names.
+``"connect"`` (this function's default; the fixed-bandwidth ``"auto"`` of earlier versions)
+    ``min(3 * mst, median)``: three times the connectivity scale (every edge of the minimum
+    spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95`), but never
+    wider than the median distance. For a sparse kNN input: ``max(mst, min(3 * mst,
+    cutoff / 2))`` with ``cutoff`` the median distance to an item's farthest stored
+    neighbour. This does *not* make the truncation negligible: on clustered data ``mst`` (set
+    by the sparsest stretch) exceeds the neighbour radius of the dense regions, where the
+    kernel is then cut while affinities are still near 1 and the graph is close to an
+    unweighted kNN graph (issue 10: sigma 0.114 against a median 15-NN cut-off of 0.083 at
+    n = 10,000). The adaptive kernel avoids this, and every kNN graph reports its measured
+    dropped kernel mass (``conformap.graph.AffinityGraph.dropped_mass``). On the rotor
+    angle mixture this rule is the better one below ~400 items, the adaptive kernel above
+    (``docs/large-n/README.md``); ``docs/earthmover/README.md`` has its behaviour on the
+    paper's rotor maps (n = 25-800).
 ``"mst"``
     The longest edge of the minimum spanning tree of the distances: the smallest sigma at
     which every item has an affinity of at least :math:`e^{-1/2}` to some chain of items
@@ -46,9 +54,14 @@ import scipy.sparse as sp
 
 from ._validation import check_choice
 
-__all__ = ["BANDWIDTH_RULES", "select_bandwidth"]
+__all__ = ["BANDWIDTH_RULES", "FIXED_BANDWIDTH_RULES", "select_bandwidth"]
 
-BANDWIDTH_RULES = ("auto", "kernel-sum", "mst", "median", "knn")
+#: Rules of :func:`select_bandwidth`: each gives one fixed sigma.
+FIXED_BANDWIDTH_RULES = ("connect", "kernel-sum", "mst", "median", "knn")
+#: Every name ``bandwidth=`` accepts (DiffusionMap, diffusion_map, the CLI): "auto" and
+#: "adaptive" select the variable-bandwidth kernel of :mod:`conformap.graph` ("auto": from
+#: ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, else "connect").
+BANDWIDTH_RULES = ("auto", "adaptive", *FIXED_BANDWIDTH_RULES)
 
 
 def _offdiag_values(distances) -> np.ndarray:
@@ -98,14 +111,14 @@ def _mst_sigma(distances) -> float:
     return float(tree.data.max()) if tree.nnz else 0.0
 
 
-def select_bandwidth(distances, *, rule: str = "auto") -> float:
+def select_bandwidth(distances, *, rule: str = "connect") -> float:
     """Choose the Gaussian bandwidth sigma from a distance matrix.
 
     Parameters
     ----------
     distances : ndarray of shape (n, n) or sparse matrix
         Symmetric distances (dense) or k-nearest-neighbour distances (sparse).
-    rule : {"auto", "kernel-sum", "mst", "median", "knn"}
+    rule : {"connect", "kernel-sum", "mst", "median", "knn"}
         See the module docstring.
 
     Returns
@@ -118,7 +131,14 @@ def select_bandwidth(distances, *, rule: str = "auto") -> float:
     ValueError
         If all distances are zero (every item identical): no bandwidth can separate them.
     """
-    check_choice(rule, "bandwidth", BANDWIDTH_RULES)
+    if rule in ("auto", "adaptive"):
+        raise ValueError(
+            "bandwidth: 'auto' is a graph-level choice (the adaptive kernel, see "
+            "conformap.graph) and has no single sigma; select_bandwidth takes one of "
+            f"{', '.join(repr(r) for r in FIXED_BANDWIDTH_RULES)} (the former 'auto' is "
+            "'connect')"
+        )
+    check_choice(rule, "bandwidth", FIXED_BANDWIDTH_RULES)
     vals = _offdiag_values(distances)
     if vals.size == 0:
         raise ValueError(
@@ -133,13 +153,13 @@ def select_bandwidth(distances, *, rule: str = "auto") -> float:
     if rule == "mst":
         sigma = _mst_sigma(distances)
         return sigma if sigma > 0 else float(np.median(vals))
-    if rule == "auto":
+    if rule == "connect":
         mst = _mst_sigma(distances)
         median = float(np.median(vals))
         if sp.issparse(distances):
             # On a kNN graph the kernel is cut off at each item's farthest stored neighbour:
-            # keep sigma below half the typical cut-off so the truncation is negligible, but
-            # never below the connectivity scale.
+            # aim below half the median cut-off, but never below the connectivity scale (which
+            # can exceed the cut-off in dense regions: see the module docstring).
             cutoff = float(np.median(sp.csr_matrix(distances).max(axis=1).toarray()))
             return max(mst, min(3.0 * mst, 0.5 * cutoff)) if mst > 0 else median
         return min(3.0 * mst, median) if mst > 0 else median

@@ -117,6 +117,17 @@ class DiskCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.stats: dict[str, dict[str, int]] = {}
 
+    # -- keys ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def derive_key(kind: str, inputs: str, params: dict) -> str:
+        """Key of a result derived from ``inputs`` (another key or a digest) by ``params``."""
+        return _derive_key(kind, inputs, params)
+
+    def array_key(self, X) -> str:
+        """Digest of feature rows ``X`` (as validated for the distance stages)."""
+        return array_digest(self._features(X))
+
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def _entry(self, kind: str, key: str, meta: dict) -> Path:
@@ -464,7 +475,7 @@ def cached_distances(
         All pairs (ndarray (n, n)) or each item's ``n_neighbors`` nearest (sparse (n, n)), as in
         :class:`conformap.DiffusionMap`.
     n_neighbors : int, optional
-        Default ``min(n - 1, max(15, ceil(2 log2 n)))``, as :class:`conformap.DiffusionMap`.
+        Default :func:`conformap.graph.default_n_neighbors`, as :class:`conformap.DiffusionMap`.
     metric_params : dict, optional
         For "wemd": ``wavelet``, ``level``, ``mode``, ``negative``, ``dtype``, ``columns``
         (default "resolved", as :class:`conformap.DiffusionMap`).
@@ -480,43 +491,15 @@ def cached_distances(
         "knn" including :func:`conformap.distances.connect_components`), so
         ``DiffusionMap(metric="precomputed").fit(result)`` gives the same embedding.
     """
+    from .graph import distances_for, prepare_features
+
     metric = check_choice(metric, "metric", ["wemd", "euclidean"])
     method = check_choice(method, "method", ["dense", "knn"])
     cache = DiskCache(cache_dir)
-    params = dict(metric_params or {})
-    if metric == "wemd":
-        from .wemd import resolved_columns
-
-        columns = check_choice(params.pop("columns", "resolved"), "metric_params['columns']",
-                               ["all", "support", "resolved"])
-        key = cache.wemd_key(X, **params)
-        feats = cache.wemd_embedding(X, key=key, mmap=True, progress=progress, **params)
-        lp = "l1"
-        if columns == "resolved":
-            # as DiffusionMap does (columns="resolved"): the same columns, so the same numbers;
-            # "support" and "all" give the full vectors' distances exactly (zero columns are
-            # skipped by the kernel), so they need nothing here
-            cols = resolved_columns(feats)
-            if cols.size < feats.shape[1]:
-                feats = np.ascontiguousarray(feats[:, cols])
-                key = _derive_key("resolved", key, {"columns": cols.size})
-    else:
-        if params:
-            raise ValueError(f"metric_params: metric='euclidean' takes none, got {params}")
-        feats = cache._features(X)
-        key, lp = array_digest(feats), "l2"
-    n = feats.shape[0]
-    if method == "knn":
-        k = n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
-        from .distances import connect_components
-
-        dist = cache.kneighbors_distances(feats, min(k, n - 1), key=key, metric=lp,
-                                          n_jobs=n_jobs, progress=progress)
-        # As DiffusionMap does: bridge the pieces a kNN graph of clustered data falls into.
-        dist = connect_components(feats, dist, metric=lp, n_jobs=n_jobs)
-    else:
-        dist = cache.pairwise_distances(feats, key=key, metric=lp, n_jobs=n_jobs,
-                                        progress=progress)
+    # conformap.graph makes every choice (columns, k, bridges); this cache only stores.
+    fs = prepare_features(X, metric, metric_params, store=cache)
+    dist = distances_for(fs, method, n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
+                         store=cache)
     if stats is not None:
         stats.update(cache.stats)
     return dist

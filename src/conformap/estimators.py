@@ -7,21 +7,15 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_choice, check_int
-from .diffusion import diffusion_map, nystrom_extension
-from .distances import (
-    connect_components,
-    emd_distances,
-    kneighbors_distances,
-    pairwise_distances,
-)
-from .wemd import wemd_embedding, wemd_size
+from ._validation import check_choice
+from .diffusion import diffusion_core, nystrom_extension
+from .distances import emd_distances, pairwise_distances
+from .graph import DENSE_MAX_ITEMS, build_graph
+from .wemd import wemd_embedding
 
-__all__ = ["METRICS", "DiffusionMap", "features_for_metric"]
+__all__ = ["DENSE_MAX_ITEMS", "METRICS", "DiffusionMap", "features_for_metric"]
 
 METRICS = ("wemd", "euclidean", "emd", "precomputed")
-#: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
-DENSE_MAX_ITEMS = 3000
 
 
 def features_for_metric(X, metric: str, metric_params: dict | None = None) -> np.ndarray:
@@ -60,12 +54,16 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     t : float, default 0
         Diffusion time (0 = Laplacian eigenmaps, the paper's choice).
     bandwidth : float or str, default "auto"
-        Gaussian kernel sigma, or a rule of :func:`conformap.select_bandwidth`.
+        "auto": the adaptive (variable-bandwidth) kernel from 400 items on, the fixed rule
+        "connect" below; "adaptive"; a fixed Gaussian sigma; or a rule of
+        :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).
     method : {"auto", "dense", "knn"}, default "auto"
-        "dense": all pairwise distances and a dense eigensolver; "knn": sparse graph of each
-        item's ``n_neighbors`` nearest neighbours and ARPACK; "auto": dense up to 3000 items.
+        "dense": all pairwise distances; "knn": sparse graph of each item's ``n_neighbors``
+        nearest neighbours (its dropped kernel mass is measured: ``dropped_mass_``); "auto":
+        dense up to 3000 items.
     n_neighbors : int, optional
-        For method="knn"; default ``min(n - 1, max(15, ceil(2 * log2(n))))``.
+        Stored neighbours (knn) and the neighbourhood of the adaptive scales; default
+        :func:`conformap.graph.default_n_neighbors`.
     n_jobs : int, optional
         Threads for the distance computations (None: all cores).
     random_state : int or Generator, optional
@@ -82,6 +80,11 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     bandwidth_ : float
     n_neighbors_ : int or None
         Neighbours used (knn path), else None.
+    dropped_mass_ : float or None
+        Mean fraction of a row's kernel mass the sparse graph does not store (measured on
+        sampled rows; 0 for dense, None for precomputed sparse distances).
+    graph_summary_ : str
+        One line describing the graph (kernel, neighbours, truncation).
     result_ : DiffusionMapResult
     """
 
@@ -122,54 +125,33 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Fit on ``X``: densities (n, *shape), feature vectors (n, D) or distances (n, n)."""
         metric = check_choice(self.metric, "metric", METRICS)
-        method = check_choice(self.method, "method", ["auto", "dense", "knn"])
+        check_choice(self.method, "method", ["auto", "dense", "knn"])
+        # The graph (columns, k, bandwidth, bridges) is built by conformap.graph alone.
         if metric == "precomputed":
             dist = X if sp.issparse(X) else np.asarray(X, dtype=float)
-            self._fit_features = None
+            graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
+                                    n_neighbors=self.n_neighbors)
             n = dist.shape[0]
-            self.n_neighbors_ = None
         else:
-            self._fit_columns = None
-            if metric == "emd":
-                feats = np.asarray(X)
-            elif metric == "wemd":
-                # Only the coefficients that can change a distance (see wemd_embedding):
-                # 31 % of the vector for clean rotor maps, so less memory and time.
-                params = {"columns": "resolved", **(self.metric_params or {})}
-                feats, self._fit_columns = wemd_embedding(X, return_columns=True, **params)
-                self._fit_size = wemd_size(np.shape(X)[1:], **{
-                    k: v for k, v in params.items() if k in ("wavelet", "level", "mode")})
-            else:
-                feats = features_for_metric(X, metric, self.metric_params)
-            self._fit_features = feats
-            n = feats.shape[0]
-            if method == "auto":
-                method = "knn" if n > DENSE_MAX_ITEMS else "dense"
-            if method == "knn":
-                if metric == "emd":
-                    raise ValueError("method: 'knn' is not available for metric='emd'; use 'dense'")
-                default_k = int(max(15, np.ceil(2 * np.log2(max(n, 2)))))
-                k = default_k if self.n_neighbors is None else self.n_neighbors
-                k = check_int(k, "n_neighbors", low=1, high=max(1, n - 1))
-                k = min(k, n - 1)
-                lp = "l1" if metric == "wemd" else "l2"
-                dist = kneighbors_distances(
-                    feats, k, metric=lp, n_jobs=self.n_jobs, progress=self.progress
-                )
-                # Tight clusters of > k items make a kNN graph fall apart: bridge the pieces.
-                dist = connect_components(feats, dist, metric=lp, n_jobs=self.n_jobs)
-                self.n_neighbors_ = k
-            else:
-                dist = self._distances(feats)
-                self.n_neighbors_ = None
-        self.result_ = diffusion_map(
-            dist,
+            graph, fs = build_graph(
+                X, metric=metric, metric_params=self.metric_params, method=self.method,
+                n_neighbors=self.n_neighbors, bandwidth=self.bandwidth, n_jobs=self.n_jobs,
+                progress=self.progress, rng=self.random_state)
+            n = fs.features.shape[0]
+        self._fit_features = None if fs is None else fs.features
+        self._fit_columns = None if fs is None else fs.columns
+        self._fit_size = None if fs is None else fs.full_size
+        self.n_neighbors_ = graph.n_neighbors if graph.method == "knn" else None
+        self.graph_summary_ = graph.summary()
+        self.dropped_mass_ = graph.dropped_mass
+        self.result_ = diffusion_core(
+            graph,
             n_components=self.n_components,
             alpha=self.alpha,
             t=self.t,
-            bandwidth=self.bandwidth,
             rng=self.random_state,
         )
+        del graph
         self.embedding_ = self.result_.embedding
         self.eigenvalues_ = self.result_.eigenvalues
         self.eigenvectors_ = self.result_.eigenvectors

@@ -189,6 +189,8 @@ def run(args) -> int:
         dm = fit_cached(args, stack.data, est.method)
     else:
         dm = make_estimator(args, method=est.method).fit(stack.data)
+    if not args.quiet and hasattr(dm, "graph_summary_"):  # the graph actually built, with its measured kernel truncation
+        print(f"conformap embed: graph: {dm.graph_summary_}", file=sys.stderr)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     params["method_used"] = est.method
     params["voxel_size"], params["origin"] = stack.voxel_size, stack.origin  # (z, y, x) Å

@@ -1,0 +1,619 @@
+r"""The one affinity-graph builder: features or distances in, Gaussian kernel graph out.
+
+Every choice that shapes the graph is made here and nowhere else: which WEMD columns are used
+(:func:`prepare_features`), dense or k-nearest-neighbour (:func:`resolve_method`,
+:data:`DENSE_MAX_ITEMS`), the default ``k`` (:func:`default_n_neighbors`), the bandwidth (a
+fixed :math:`\sigma` from a rule of :func:`conformap.select_bandwidth`, or the adaptive
+local scales :func:`local_scales`), and how pieces that the kNN graph falls into are joined
+(:func:`conformap.distances.connect_components`). :class:`conformap.DiffusionMap`,
+:func:`conformap.diffusion_map`, the on-disk cache (a storage backend passed as ``store``)
+and the resource planner all call these functions.
+
+Kernel
+------
+With local scales :math:`\rho_i` the affinity is
+
+.. math:: K_{ij} = \exp\!\Big(-\frac{d_{ij}^2}{2\rho_i\rho_j}\Big),
+
+the variable-bandwidth kernel of Berry & Harlim (2016) with the self-tuning scales of
+Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to its
+:data:`SCALE_NEIGHBOR`-th nearest neighbour (``bandwidth="auto"`` from
+:data:`ADAPTIVE_MIN_ITEMS` items on). A fixed bandwidth is the special case
+:math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
+:data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"connect"``). The diffusion core
+(:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
+why the adaptive kernel is the default is measured in ``docs/large-n/README.md``.
+
+Truncation
+----------
+A kNN graph stores, for every item, its ``k`` nearest neighbours (union-symmetrised). An
+unstored pair has :math:`d_{ij} \ge \max(r_k(i), r_k(j))`, so its affinity is at most
+:math:`\exp(-\max(r_k(i), r_k(j))^2 / (2\rho_i\rho_j))`; the graph reports the largest such
+bound over items (``max_dropped_affinity``) and, when the features are at hand, the fraction of
+each row's kernel mass that was dropped, measured exactly on a random sample of rows
+(``dropped_mass``, ``dropped_mass_max``).
+
+Chunks
+------
+:func:`knn_block` and :func:`dropped_mass_block` are pure functions of one block of rows (the
+shape of a future Dask task); :func:`neighbor_search` maps them over the blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph
+
+from ._validation import check_choice, check_int, check_positive, check_rng
+from .bandwidth import BANDWIDTH_RULES, select_bandwidth
+
+__all__ = [
+    "ADAPTIVE_MIN_ITEMS",
+    "DENSE_MAX_ITEMS",
+    "SCALE_NEIGHBOR",
+    "AffinityGraph",
+    "FeatureSet",
+    "build_graph",
+    "default_n_neighbors",
+    "check_n_neighbors",
+    "distances_for",
+    "dropped_mass_block",
+    "graph_from_distances",
+    "intrinsic_dimension",
+    "knn_block",
+    "local_scales",
+    "neighbor_search",
+    "prepare_features",
+    "resolve_bandwidth",
+    "resolve_method",
+]
+
+#: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
+DENSE_MAX_ITEMS = 3000
+#: From this many items on, bandwidth="auto" is the adaptive (variable) kernel; below, the
+#: fixed "connect" rule (measured: docs/large-n/README.md).
+ADAPTIVE_MIN_ITEMS = 400
+#: The adaptive local scale of an item is the distance to this nearest neighbour.
+SCALE_NEIGHBOR = 10
+#: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
+DROPPED_MASS_SAMPLE = 256
+#: Rows per block of the neighbour search and of the dropped-mass measurement.
+BLOCK_ROWS = 256
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+def default_n_neighbors(n: int) -> int:
+    """Default ``k`` of the kNN graph and of the adaptive scales: ``max(30, ceil(2 log2 n))``.
+
+    Capped at ``n - 1``. 30 stored neighbours keep the kernel truncation of the adaptive kernel
+    (scale = 10th neighbour) below about 1 % of a row's mass on one-dimensional manifolds.
+    """
+    n = int(n)
+    return int(min(max(1, n - 1), max(30, math.ceil(2 * math.log2(max(n, 2))))))
+
+
+def check_n_neighbors(n_neighbors, n: int) -> int:
+    """``n_neighbors`` (None = :func:`default_n_neighbors`) validated for ``n`` items."""
+    if n_neighbors is None:
+        return default_n_neighbors(n)
+    if n < 2:
+        raise ValueError(f"X: needs at least 2 items for a neighbour graph, got {n}")
+    return check_int(n_neighbors, "n_neighbors", low=1, high=n - 1)
+
+
+def resolve_method(method: str, n: int, *, metric: str | None = None) -> str:
+    """"auto" -> "dense" up to :data:`DENSE_MAX_ITEMS` items (and always for exact EMD)."""
+    method = check_choice(method, "method", ["auto", "dense", "knn"])
+    if metric == "emd":
+        if method == "knn":
+            raise ValueError("method: 'knn' is not available for metric='emd'; use 'dense'")
+        return "dense"
+    if method == "auto":
+        return "knn" if n > DENSE_MAX_ITEMS else "dense"
+    return method
+
+
+def resolve_bandwidth(bandwidth, n: int):
+    """``bandwidth`` -> ``"adaptive"``, a fixed rule name, or a float sigma.
+
+    "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and the fixed
+    rule "connect" below (too few items for stable local scales).
+    """
+    if isinstance(bandwidth, str):
+        bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
+        if bw == "auto":
+            return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "connect"
+        return bw
+    return check_positive(bandwidth, "bandwidth")
+
+
+# -- features ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """Feature rows whose L1 (``"l1"``) or L2 (``"l2"``) distances are the metric.
+
+    Attributes
+    ----------
+    features : ndarray, shape (n, D')
+    lp : {"l1", "l2"} or None
+        None for exact EMD (``features`` are then the densities).
+    columns : ndarray of int or None
+        For WEMD with ``columns="resolved"``: the kept coefficient columns.
+    full_size : int
+        Coefficients per item before the column choice (``D``).
+    key : str or None
+        Cache key of ``features`` when they came from a store.
+    """
+
+    features: np.ndarray
+    lp: str | None
+    columns: np.ndarray | None
+    full_size: int
+    key: str | None = None
+
+
+def prepare_features(X, metric: str, metric_params: dict | None = None, *, store=None):
+    """Feature vectors for ``metric`` (the only place that chooses WEMD columns).
+
+    For "wemd" only the coefficients that can change a distance are kept unless
+    ``metric_params["columns"]`` says otherwise ("resolved" by default; see
+    :func:`conformap.wemd_embedding`). ``store`` (a :class:`conformap.cache.DiskCache`) computes
+    or reloads the coefficients from disk (memory-mapped).
+    """
+    from .wemd import resolved_columns, wemd_embedding, wemd_size
+
+    params = dict(metric_params or {})
+    if metric == "wemd":
+        columns = check_choice(params.pop("columns", "resolved"), "metric_params['columns']",
+                               ["all", "support", "resolved"])
+        shape = np.shape(X)[1:]
+        full = wemd_size(shape, **{k: v for k, v in params.items()
+                                   if k in ("wavelet", "level", "mode")})
+        if store is None:
+            feats, cols = wemd_embedding(X, return_columns=True, columns=columns, **params)
+            if cols is not None and cols.size == full:
+                cols = None
+            return FeatureSet(feats, "l1", cols, full)
+        key = store.wemd_key(X, **params)
+        feats = store.wemd_embedding(X, key=key, mmap=True, **params)
+        cols = None
+        if columns == "resolved":
+            cols = resolved_columns(feats)
+            if cols.size < feats.shape[1]:
+                feats = np.ascontiguousarray(feats[:, cols])
+                key = store.derive_key("resolved", key, {"columns": int(cols.size)})
+            else:
+                cols = None
+        return FeatureSet(feats, "l1", cols, full, key)
+    if metric == "emd":
+        if params:
+            raise ValueError(f"metric_params: metric='emd' takes no parameters, got {params}")
+        feats = np.asarray(X)
+        return FeatureSet(feats, None, None, int(np.prod(feats.shape[1:])))
+    X = np.asarray(X)
+    if X.ndim < 2:
+        raise ValueError(f"X: expected shape (n, ...) with one item per row, got {X.shape}")
+    if params:
+        raise ValueError(f"metric_params: metric={metric!r} takes no parameters, got {params}")
+    feats = X.reshape(X.shape[0], -1)
+    key = store.array_key(feats) if store is not None else None
+    return FeatureSet(feats, "l2", None, feats.shape[1], key)
+
+
+# -- neighbours ----------------------------------------------------------------------------------
+
+
+def knn_block(X: np.ndarray, i0: int, i1: int, k: int, lp: str):
+    """Exact ``k`` nearest neighbours (self excluded) of rows ``i0:i1`` of ``X``: pure.
+
+    Returns ``(indices (i1-i0, k) int64, distances (i1-i0, k) float64)``, ascending per row.
+    """
+    from ._kernels import pairwise_block
+
+    block = pairwise_block(X[i0:i1], X, squared=lp == "l2")
+    r = np.arange(i1 - i0)
+    block[r, r + i0] = np.inf
+    part = np.argpartition(block, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(block, part, axis=1)
+    order = np.argsort(vals, axis=1, kind="stable")
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    vals = np.take_along_axis(vals, order, axis=1)
+    return idx, (np.sqrt(vals) if lp == "l2" else vals)
+
+
+def neighbor_search(X, k: int, lp: str, *, n_jobs=None, progress=False, store=None, key=None):
+    """Each row's ``k`` nearest other rows: ``(indices (n, k), distances (n, k))``, ascending.
+
+    The exact search of :func:`conformap.kneighbors_distances` (k-d tree for <= 15 features,
+    else :func:`knn_block` over row blocks), or ``store.kneighbors`` (cached, resumable).
+    """
+    n = X.shape[0]
+    if store is not None:
+        g = store.kneighbors_distances(X, k, key=key, metric=lp, n_jobs=n_jobs,
+                                       progress=progress)
+    else:
+        from .distances import kneighbors_distances
+
+        g = kneighbors_distances(X, k, metric=lp, n_jobs=n_jobs, progress=progress)
+    g = sp.csr_matrix(g)
+    return g.indices.reshape(n, k).astype(np.int64), g.data.reshape(n, k).astype(np.float64)
+
+
+# -- scales --------------------------------------------------------------------------------------
+
+
+def local_scales(neighbor_distances: np.ndarray, scale_neighbor: int = SCALE_NEIGHBOR):
+    """Adaptive scale of each row: distance to its ``scale_neighbor``-th nearest neighbour.
+
+    ``neighbor_distances`` is (n, k), ascending. Zero scales (more than ``scale_neighbor``
+    duplicates) fall back to the row's smallest positive distance, then to the median scale.
+    """
+    d = np.asarray(neighbor_distances, dtype=np.float64)
+    j = min(scale_neighbor, d.shape[1]) - 1
+    rho = d[:, j].copy()
+    bad = rho <= 0
+    if bad.any():
+        pos = np.where(d[bad] > 0, d[bad], np.inf).min(axis=1)
+        rho[bad] = pos
+        bad = ~np.isfinite(rho) | (rho <= 0)
+        if bad.all():
+            raise ValueError(
+                "distances: every item has more identical copies than neighbours, so no "
+                "local scale exists; remove duplicates or use a fixed bandwidth"
+            )
+        rho[bad] = np.median(rho[~bad])
+    return rho
+
+
+def intrinsic_dimension(neighbor_distances: np.ndarray) -> float:
+    r"""Levina-Bickel maximum-likelihood dimension from (n, k) ascending neighbour distances.
+
+    :math:`\hat m = \big[\frac{1}{n(k-1)} \sum_i \sum_{j<k} \log(r_k(i) / r_j(i))\big]^{-1}`
+    (the pooled form of MacKay & Ghahramani); rows with zero distances are skipped. Returned
+    unrounded; the kernel normalisation uses ``max(1, round(m))``.
+    """
+    d = np.asarray(neighbor_distances, dtype=np.float64)
+    if d.shape[1] < 3:
+        return 1.0
+    rk = d[:, -1:]
+    ok = (d[:, :-1] > 0).all(axis=1) & (rk[:, 0] > 0)
+    if not ok.any():
+        return 1.0
+    logs = np.log(rk[ok] / d[ok, :-1])
+    mean = float(logs.mean())
+    return 1.0 / mean if mean > 0 else 1.0
+
+
+# -- the graph -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AffinityGraph:
+    r"""A symmetric Gaussian affinity graph, ready for :func:`conformap.diffusion.diffusion_core`.
+
+    Attributes
+    ----------
+    kernel : ndarray (n, n) or scipy.sparse.csr_matrix (n, n)
+        :math:`K_{ij}`, symmetric, unit diagonal.
+    scales : ndarray, shape (n,)
+        :math:`\rho_i` (all equal to ``bandwidth`` for a fixed kernel).
+    bandwidth : float
+        The fixed sigma, or the median adaptive scale.
+    adaptive : bool
+    dimension : int
+        Intrinsic dimension used by the adaptive normalisation (1 for a fixed kernel).
+    method : {"dense", "knn"}
+    n_neighbors : int or None
+        Stored neighbours per item (kNN), or the neighbour count of the adaptive scales
+        (dense, adaptive); None for a dense fixed kernel.
+    scale_neighbor : int or None
+        The neighbour whose distance is :math:`\rho_i` (adaptive), else None.
+    max_dropped_affinity : float
+        Bound on any affinity the graph does not store (0 for dense).
+    dropped_mass, dropped_mass_max : float or None
+        Mean and largest fraction of a row's kernel mass not stored, measured exactly on up to
+        :data:`DROPPED_MASS_SAMPLE` random rows (0 for dense; None when only distances were
+        given).
+    n_bridges : int
+        Edges added to join the pieces of a kNN graph.
+    """
+
+    kernel: np.ndarray | sp.csr_matrix
+    scales: np.ndarray
+    bandwidth: float
+    adaptive: bool
+    dimension: int
+    method: str
+    n_neighbors: int | None
+    scale_neighbor: int | None
+    max_dropped_affinity: float
+    dropped_mass: float | None
+    dropped_mass_max: float | None
+    n_bridges: int = 0
+
+    def summary(self) -> str:
+        """One line: kernel, neighbours, truncation."""
+        kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
+                f"{self.bandwidth:.4g}, dimension {self.dimension})" if self.adaptive
+                else f"fixed kernel sigma={self.bandwidth:.4g}")
+        if self.method == "dense":
+            return f"dense graph, {kind}, nothing dropped"
+        drop = ("" if self.dropped_mass is None else
+                f", dropped kernel mass {self.dropped_mass:.2%} mean / "
+                f"{self.dropped_mass_max:.2%} max (measured on sampled rows)")
+        return (f"kNN graph k={self.n_neighbors}, {kind}, dropped affinities <= "
+                f"{self.max_dropped_affinity:.3g}{drop}")
+
+
+def _pair_scale2(scales, rows, cols):
+    return scales[rows] * scales[cols]
+
+
+#: Affinities below this are stored as exact zeros: tiny entries made the dense Cholesky
+#: factorisation run into subnormal numbers, 100x slower (2.7-3.6 s instead of ~0.03 s at
+#: n = 1000), and such a value cannot change a row sum (>= 1, the self-affinity) in double
+#: precision beyond n * 1e-16.
+_AFFINITY_FLOOR = 1e-16
+
+
+def _gaussian(d, s2):
+    k = np.exp(-(d * d) / (2.0 * s2))
+    k[k < _AFFINITY_FLOOR] = 0.0
+    return k
+
+
+def dropped_mass_block(X, rows, graph_indices, scales, lp: str) -> np.ndarray:
+    """Exact fraction of kernel mass not stored, for the given ``rows``: pure.
+
+    ``graph_indices`` is the CSR (indptr, indices) of the stored pattern.
+    """
+    from .distances import pairwise_distances
+
+    indptr, indices = graph_indices
+    d = pairwise_distances(X[rows], X, metric=lp)
+    k = _gaussian(d, scales[rows][:, None] * scales[None, :])
+    k[np.arange(rows.size), rows] = 0.0
+    total = k.sum(axis=1)
+    stored = np.array([k[a, indices[indptr[r]:indptr[r + 1]]].sum() for a, r in enumerate(rows)])
+    return np.clip(1.0 - stored / np.maximum(total, 1e-300), 0.0, 1.0)
+
+
+def _kernel_from_knn(n, idx, dist, scales):
+    rows = np.repeat(np.arange(n), idx.shape[1])
+    cols = idx.ravel()
+    vals = _gaussian(dist.ravel(), _pair_scale2(scales, rows, cols))
+    # exact zeros (duplicates) would vanish from a sparse matrix: keep them stored
+    vals = np.maximum(vals, np.finfo(float).tiny)
+    k = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    k = k.maximum(k.T).tolil()
+    k.setdiag(1.0)
+    return k.tocsr()
+
+
+def _bridge(feats, lp, idx, dist, n_jobs):
+    """Join the pieces of the kNN graph; returns (extra rows, cols, distances)."""
+    from .distances import connect_components
+
+    n, k = idx.shape
+    g = sp.csr_matrix((np.maximum(dist.ravel(), np.finfo(float).tiny),
+                       idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    joined = sp.coo_matrix(connect_components(feats, g, metric=lp, n_jobs=n_jobs) - g)
+    keep = joined.data > 0
+    return joined.row[keep], joined.col[keep], joined.data[keep]
+
+
+def build_graph(
+    X=None,
+    *,
+    distances=None,
+    metric: str = "euclidean",
+    metric_params: dict | None = None,
+    method: str = "auto",
+    n_neighbors: int | None = None,
+    bandwidth="auto",
+    n_jobs: int | None = None,
+    progress: bool = False,
+    store=None,
+    rng=None,
+    features: FeatureSet | None = None,
+) -> tuple[AffinityGraph, FeatureSet | None]:
+    """Build the affinity graph of ``X`` (or of precomputed ``distances``).
+
+    Parameters
+    ----------
+    X : array_like, shape (n, ...)
+        Items: densities (``metric="wemd"`` or "emd") or arrays ("euclidean"). Exactly one of
+        ``X``, ``distances`` and ``features`` is given.
+    distances : ndarray (n, n) or sparse (n, n)
+        Precomputed distances (dense) or kNN distances (sparse, each row its neighbours).
+    metric : {"wemd", "euclidean", "emd"}
+    metric_params : dict, optional
+        For "wemd" (see :func:`prepare_features`).
+    method : {"auto", "dense", "knn"}
+    n_neighbors : int, optional
+        Default :func:`default_n_neighbors`.
+    bandwidth : "auto", "adaptive", a rule of :func:`conformap.select_bandwidth`, or float
+    n_jobs, progress
+        Threads and progress bars of the distance computations.
+    store : DiskCache, optional
+        Compute and keep coefficients and distances on disk (resumable).
+    rng : int or Generator, optional
+        Chooses the rows on which the dropped kernel mass is measured.
+    features : FeatureSet, optional
+        Already prepared features (skips :func:`prepare_features`).
+
+    Returns
+    -------
+    graph : AffinityGraph
+    features : FeatureSet or None
+        The features the graph was built from (None for ``distances``).
+    """
+    if distances is not None:
+        return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors), None
+    fs = features if features is not None else prepare_features(
+        X, metric, metric_params, store=store)
+    n = fs.features.shape[0]
+    meth = resolve_method(method, n, metric=metric)
+    bw = resolve_bandwidth(bandwidth, n)
+    if meth == "dense":
+        dist = distances_for(fs, "dense", n_jobs=n_jobs, progress=progress, store=store)
+        return graph_from_distances(dist, bandwidth=bw, n_neighbors=n_neighbors), fs
+    dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
+                         store=store)
+    graph = graph_from_distances(dist, bandwidth=bw)
+    # the truncation, measured exactly on sampled rows
+    gen = check_rng(rng)
+    rows = np.sort(gen.choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
+    pattern = sp.csr_matrix(graph.kernel)
+    fr = np.concatenate([
+        dropped_mass_block(fs.features, rows[a:a + 64], (pattern.indptr, pattern.indices),
+                           graph.scales, fs.lp)
+        for a in range(0, rows.size, 64)])
+    return _replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max())), fs
+
+
+def _replace(graph, **kw):
+    from dataclasses import replace
+
+    return replace(graph, **kw)
+
+
+def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
+    scales = scales.copy()
+    rk = dist[:, -1]
+    real = b_d > np.maximum(rk[b_rows], rk[b_cols]) if b_rows.size else np.zeros(0, bool)
+    if b_rows.size and adaptive:
+        # A bridge (an entry neither endpoint has among its k nearest, added to join two
+        # pieces) keeps an affinity of at least exp(-1/2): its endpoints' scales are raised to
+        # its length. Entries that only symmetrise the kNN relation are left alone.
+        np.maximum.at(scales, b_rows[real], b_d[real])
+        np.maximum.at(scales, b_cols[real], b_d[real])
+    kern = _kernel_from_knn(n, idx, dist, scales)
+    if b_rows.size:
+        bv = _gaussian(b_d, scales[b_rows] * scales[b_cols])
+        extra = sp.csr_matrix((bv, (b_rows, b_cols)), shape=(n, n))
+        kern = kern.maximum(extra.maximum(extra.T))
+    # unstored pair (i, j): d_ij >= max(r_k(i), r_k(j)) >= sqrt(r_k(i) r_k(j))
+    bound = float(np.max(np.exp(-(rk * rk) / (2.0 * scales * scales)))) if adaptive else \
+        float(np.exp(-(np.min(rk) ** 2) / (2.0 * scales[0] ** 2)))
+    return AffinityGraph(
+        kernel=sp.csr_matrix(kern), scales=scales, bandwidth=float(np.median(scales)),
+        adaptive=adaptive, dimension=int(dim), method="knn", n_neighbors=int(k),
+        scale_neighbor=SCALE_NEIGHBOR if adaptive else None, max_dropped_affinity=bound,
+        dropped_mass=None, dropped_mass_max=None, n_bridges=int(real.sum() // 2))
+
+
+def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> AffinityGraph:
+    """Affinity graph of precomputed distances: dense (n, n) or sparse kNN (n, n).
+
+    Sparse input: each row holds that item's stored neighbours (as from
+    :func:`conformap.kneighbors_distances`, possibly with bridging edges); the number of
+    neighbours is the smallest row count.
+    """
+    from .diffusion import check_distances
+
+    d = check_distances(distances)
+    n = d.shape[0]
+    bw = resolve_bandwidth(bandwidth, n)
+    if sp.issparse(d):
+        counts = np.diff(d.indptr)
+        k = int(counts.min())
+        if k < 1:
+            bad = int(np.flatnonzero(counts == 0)[0])
+            raise ValueError(f"distances: row {bad} stores no neighbour; every item needs one")
+        idx = np.empty((n, k), dtype=np.int64)
+        dist = np.empty((n, k))
+        b_r, b_c, b_v = [], [], []
+        for i in range(n):
+            a, b = d.indptr[i], d.indptr[i + 1]
+            o = np.argsort(d.data[a:b], kind="stable")
+            idx[i], dist[i] = d.indices[a:b][o[:k]], d.data[a:b][o[:k]]
+            if b - a > k:  # extra entries: bridges
+                b_r.extend([i] * (b - a - k))
+                b_c.extend(d.indices[a:b][o[k:]].tolist())
+                b_v.extend(d.data[a:b][o[k:]].tolist())
+        b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
+        if bw == "adaptive":
+            scales, dim = local_scales(dist), max(1, round(intrinsic_dimension(dist)))
+        else:
+            sym = d.maximum(d.T)
+            sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
+            scales, dim = np.full(n, float(sigma)), 1
+        return _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
+    if bw == "adaptive":
+        k = check_n_neighbors(n_neighbors, n)
+        off = d + np.diag(np.full(n, np.inf))
+        nn_idx = np.argpartition(off, k - 1, axis=1)[:, :k]
+        nn = np.take_along_axis(off, nn_idx, axis=1)
+        order = np.argsort(nn, axis=1, kind="stable")
+        nn, nn_idx = np.take_along_axis(nn, order, axis=1), np.take_along_axis(nn_idx, order, 1)
+        scales = local_scales(nn)
+        dim = max(1, round(intrinsic_dimension(nn)))
+        # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
+        # smallest piece to the rest, endpoints' scales raised to its length
+        g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
+                          shape=(n, n)).tolil()
+        n_bridges = 0
+        while True:
+            n_comp, labels = sp.csgraph.connected_components(g.tocsr(), directed=False)
+            if n_comp == 1:
+                break
+            piece = np.flatnonzero(labels == int(np.argmin(np.bincount(labels))))
+            outside = np.flatnonzero(labels != labels[piece[0]])
+            blk = d[np.ix_(piece, outside)]
+            a, b = np.unravel_index(int(np.argmin(blk)), blk.shape)
+            i, j = piece[a], outside[b]
+            g[i, j] = g[j, i] = 1.0
+            scales[i] = max(scales[i], d[i, j])
+            scales[j] = max(scales[j], d[i, j])
+            n_bridges += 1
+        kern = _gaussian(d, scales[:, None] * scales[None, :])
+        adaptive, sn = True, SCALE_NEIGHBOR
+    else:
+        sigma = bw if not isinstance(bw, str) else select_bandwidth(d, rule=bw)
+        scales, dim, k, adaptive, sn = np.full(n, float(sigma)), 1, None, False, None
+        n_bridges = 0
+        kern = _gaussian(d, float(sigma) ** 2)
+    return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
+                         adaptive=adaptive, dimension=int(dim), method="dense", n_neighbors=k,
+                         scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
+                         dropped_mass_max=0.0, n_bridges=n_bridges)
+
+
+def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
+                  progress=False, store=None):
+    """Distances of prepared features, as :func:`build_graph` uses them.
+
+    "dense": (n, n) all pairs; "knn": sparse, each row its ``n_neighbors`` nearest plus the
+    bridges joining the pieces (the input :func:`graph_from_distances` expects).
+    """
+    X = fs.features
+    if method == "dense":
+        if fs.lp is None:
+            from .distances import emd_distances
+
+            return emd_distances(X, progress=progress)
+        if store is not None:
+            return store.pairwise_distances(X, key=fs.key, metric=fs.lp, n_jobs=n_jobs,
+                                            progress=progress)
+        from .distances import pairwise_distances
+
+        return pairwise_distances(X, metric=fs.lp, n_jobs=n_jobs, progress=progress)
+    n = X.shape[0]
+    k = check_n_neighbors(n_neighbors, n)
+    idx, dist = neighbor_search(X, k, fs.lp, n_jobs=n_jobs, progress=progress, store=store,
+                                key=fs.key)
+    b_rows, b_cols, b_d = _bridge(X, fs.lp, idx, dist, n_jobs)
+    g = sp.csr_matrix((np.maximum(dist.ravel(), np.finfo(float).tiny), idx.ravel(),
+                       np.arange(0, n * k + 1, k)), shape=(n, n))
+    if b_rows.size:
+        g = g + sp.csr_matrix((b_d, (b_rows, b_cols)), shape=(n, n))
+    return g
