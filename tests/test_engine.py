@@ -242,3 +242,22 @@ def test_cli_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
                      "--quiet"]) == 2
         assert msg in capsys.readouterr().err
         assert not list(tmp_path.glob("out*"))
+
+
+def test_diffusion_map_with_scheduler_equals_the_in_memory_knn_fit(client, tmp_path):
+    from conformap import DiffusionMap
+
+    x = blobs(150, size=16, seed=9)
+    kw = {"n_components": 3, "metric_params": {"negative": "keep"}, "random_state": 2}
+    ref = DiffusionMap(method="knn", **kw).fit(x)
+    dm = DiffusionMap(scheduler=client, cache_dir=tmp_path, **kw).fit(x)
+    np.testing.assert_array_equal(dm.embedding_, ref.embedding_)
+    np.testing.assert_array_equal(dm.eigenvalues_, ref.eigenvalues_)
+    assert dm.n_neighbors_ == ref.n_neighbors_
+    assert dm.scheduler_stats_["transform"]["chunks_computed"] >= 1
+    with pytest.raises(ValueError, match="scheduler"):
+        dm.transform(x[:3])
+    with pytest.raises(ValueError, match="metric='wemd'"):
+        DiffusionMap(metric="euclidean", scheduler=client).fit(x)
+    with pytest.raises(ValueError, match="method"):
+        DiffusionMap(method="dense", scheduler=client, **kw).fit(x)

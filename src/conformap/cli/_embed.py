@@ -184,7 +184,7 @@ def run(args) -> int:
     if args.scheduler:
         from ._scheduler import fit_distributed
 
-        dm, _ = fit_distributed(args, stack.data)
+        dm = fit_distributed(args, stack.data)
     elif args.cache:
         dm = fit_cached(args, stack.data, est.method)
     else:

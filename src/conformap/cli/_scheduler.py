@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 
 
@@ -23,23 +22,21 @@ def check_scheduler_args(args) -> None:
 
 
 def fit_distributed(args, data):
-    """Coefficients and exact kNN graph on the scheduler's workers (resumable with --cache),
-    then the diffusion map of the graph on this machine."""
-    from ..engine import knn_graph
+    """``DiffusionMap(..., scheduler=args.scheduler, cache_dir=args.cache)``: coefficients and
+    exact kNN graph on the scheduler's workers (resumable with --cache), the diffusion map of
+    the graph on this machine."""
     from ..estimators import DiffusionMap
 
-    n = data.shape[0]
-    # the default k of DiffusionMap(method="knn")
-    k = args.n_neighbors or int(max(15, math.ceil(2 * math.log2(max(n, 2)))))
-    stats: dict = {}
-    graph = knn_graph(data, min(k, n - 1), cache_dir=args.cache, scheduler=args.scheduler,
-                      wavelet=args.wavelet, level=args.level, negative=args.negative,
-                      n_jobs=args.n_jobs, progress=not args.quiet, stats=stats)
+    params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
+    dm = DiffusionMap(args.n_components, metric="wemd", metric_params=params, alpha=args.alpha,
+                      t=args.t, bandwidth=args.bandwidth, method="knn",
+                      n_neighbors=args.n_neighbors, n_jobs=args.n_jobs, random_state=args.seed,
+                      progress=not args.quiet, scheduler=args.scheduler, cache_dir=args.cache)
+    dm.fit(data)
     if not args.quiet:
-        t, s = stats["transform"], stats["search"]
+        t, s = dm.scheduler_stats_["transform"], dm.scheduler_stats_["search"]
         print(f"conformap embed: scheduler {args.scheduler}: {t['chunks_computed']} transform "
               f"chunk(s) computed, {t['chunks_reused']} reused; {s['tasks_run']} search "
-              f"task(s) run, {s['panels_reused']} row panel(s) reused", file=sys.stderr)
-    dm = DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
-                      bandwidth=args.bandwidth, random_state=args.seed)
-    return dm.fit(graph), min(k, n - 1)
+              f"task(s) run, {s['panels_reused']} row panel(s) reused; {dm.graph_summary_}",
+              file=sys.stderr)
+    return dm
