@@ -363,6 +363,36 @@ def eigensolver(n: int, k: int = 15) -> dict:
     return {"n": n, "k": k, "s": dt}
 
 
+def plot_memory(results: dict, path: Path) -> Path:
+    """Peak memory against n (transform into the store, and the store search) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def mib(r, key):  # run 1's rows were parsed from its log in MiB/GiB; fresh runs in bytes
+        return r[f"{key}_MiB"] if f"{key}_MiB" in r else r[f"{key}_bytes"] / 2**20
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    tm = results["transform_memory"]
+    ax.loglog([r["n"] for r in tm], [mib(r, "peak_anon") for r in tm], "o-",
+              label="transform into the store: peak anon RSS (256 MiB setting)")
+    ax.loglog([r["n"] for r in tm], [r["store_GiB"] * 1024 if "store_GiB" in r
+                                         else r["store_bytes"] / 2**20 for r in tm], "k--",
+              label="the coefficients themselves (store size)")
+    sm = results["search_memory"]
+    ax.loglog([r["n"] for r in sm], [mib(r, "peak_anon") for r in sm], "s-",
+              label="exact search from the store: peak anon RSS (64 MiB/task)")
+    ax.set_xlabel("n (noisy 64 x 64 images)")
+    ax.set_ylabel("MiB")
+    ax.set_title("Peak memory with the on-disk store (shared 2-core VM)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     mode = p.add_mutually_exclusive_group()
@@ -371,12 +401,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "distributed-results.json"))
     p.add_argument("--only", default=None,
                    help="comma-separated sections to (re)run, merged into an existing --out")
+    p.add_argument("--plot", action="store_true",
+                   help="only redraw docs/distributed-memory.png from --out")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     for a in ("--input", "--cache", "--store", "--scheduler"):
         p.add_argument(a, default=None, help=argparse.SUPPRESS)
     for a in ("--n", "--memory", "--k", "--n-jobs"):
         p.add_argument(a, type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.plot:
+        print(plot_memory(json.loads(Path(args.out).read_text()),
+                          ROOT / "docs" / "distributed-memory.png"))
+        return 0
     if args.child:
         fn = {"transform": child_transform, "search": child_search}[args.child]
         print(json.dumps(fn(args)))
