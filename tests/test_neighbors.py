@@ -105,3 +105,52 @@ def test_bad_input():
         nearest_neighbors(X, 2)
     with pytest.raises(ValueError, match="Y"):
         NeighborIndex(np.ones((10, 5))).query(np.ones((2, 4)), 1)
+
+
+@pytest.fixture(scope="module")
+def wemd_images():
+    """1,500 noisy particle images as WEMD coefficients: the geometry the search is for."""
+    from conformap import wemd_embedding
+    from conformap.datasets import make_particles
+
+    images, _ = make_particles(1500, size=16, snr=1.0, rng=0)
+    return wemd_embedding(images, negative="keep")
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_approx_recall_against_exact(wemd_images, metric):
+    k = 10
+    ref, ref_d = nearest_neighbors(wemd_images, k, metric=metric, method="exact")
+    idx, dist = nearest_neighbors(wemd_images, k, metric=metric, method="approx",
+                                  random_state=0)
+    assert recall(idx, ref) >= 0.98
+    assert not (idx == np.arange(len(idx))[:, None]).any()
+    assert (np.diff(dist, axis=1) >= 0).all()
+    # distances are exact for the returned neighbours
+    X = wemd_images.astype(np.float64)
+    diff = X[idx[:40]] - X[:40, None]
+    direct = np.abs(diff).sum(-1) if metric == "l1" else np.sqrt((diff**2).sum(-1))
+    np.testing.assert_allclose(dist[:40], direct, rtol=1e-5)
+
+
+def test_approx_same_seed_same_graph_and_duplicates(wemd_images):
+    X = np.concatenate([wemd_images[:700], wemd_images[:100]])  # 100 exact duplicates
+    a = nearest_neighbors(X, 5, method="approx", random_state=3)
+    b = nearest_neighbors(X, 5, method="approx", random_state=3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    n = X.shape[0]
+    assert not (a[0] == np.arange(n)[:, None]).any()
+    # the twin of a duplicated row is its nearest neighbour, at distance 0
+    np.testing.assert_array_equal(a[0][:100, 0], np.arange(700, 800))
+    np.testing.assert_array_equal(a[1][:100, 0], 0.0)
+
+
+def test_approx_index_query(wemd_images):
+    train, test = wemd_images[:1200], wemd_images[1200:]
+    index = NeighborIndex(train, method="approx", random_state=0)
+    assert index.method_ == "approx"
+    idx, dist = index.query(test, 8)
+    ref, _ = NeighborIndex(train, method="exact").query(test, 8)
+    assert recall(idx, ref) >= 0.98
+    assert (np.diff(dist, axis=1) >= 0).all()

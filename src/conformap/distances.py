@@ -104,13 +104,15 @@ def kneighbors_distances(
     n_neighbors: int,
     *,
     metric: str = "l1",
+    method: str = "exact",
     n_jobs: int | None = None,
+    random_state=None,
     progress: bool = False,
 ) -> sp.csr_matrix:
     """Distances from each row of ``X`` to its ``n_neighbors`` nearest other rows (sparse).
 
-    The exact search of :func:`conformap.neighbors.nearest_neighbors` (``method="exact"``):
-    low-dimensional rows (at most 15 features: point clouds, embeddings) go through a k-d
+    :func:`conformap.neighbors.nearest_neighbors` as a sparse matrix. With ``method="exact"``
+    (default): low-dimensional rows (at most 15 features: point clouds, embeddings) go through a k-d
     tree (``scipy.spatial.cKDTree``, threaded), in O(n log n). Otherwise rows are
     processed in blocks of 256 against blocks of ``X``, so the peak memory is one block of
     distances plus the output's ``n * n_neighbors`` entries — linear in ``n``.
@@ -122,6 +124,10 @@ def kneighbors_distances(
         Neighbours per row, excluding the row itself; ``1 <= n_neighbors < n``.
     metric, n_jobs, progress
         As in :func:`pairwise_distances`.
+    method : {"exact", "approx", "auto"}, default "exact"
+        See :func:`conformap.neighbors.nearest_neighbors`; "approx" is sub-quadratic.
+    random_state : int or Generator, optional
+        Seeds the approximate search.
 
     Returns
     -------
@@ -131,8 +137,9 @@ def kneighbors_distances(
     """
     from .neighbors import nearest_neighbors
 
-    indices, values = nearest_neighbors(X, n_neighbors, metric=metric, method="exact",
-                                        n_jobs=n_jobs, progress=progress)
+    indices, values = nearest_neighbors(X, n_neighbors, metric=metric, method=method,
+                                        n_jobs=n_jobs, random_state=random_state,
+                                        progress=progress)
     n, k = indices.shape
     indptr = np.arange(0, n * k + 1, k)
     return sp.csr_matrix((values.ravel(), indices.ravel(), indptr), shape=(n, n))

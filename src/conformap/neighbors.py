@@ -20,11 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import pairwise_block, set_threads
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, check_rng
 from .distances import check_features
 
 __all__ = [
     "NeighborIndex",
+    "approximate_neighbors",
     "block_neighbors",
     "choose_method",
     "merge_neighbors",
@@ -34,6 +35,10 @@ __all__ = [
 
 #: Rows per block of the brute-force search (its temporary is ROW_BLOCK x COL_BLOCK floats).
 ROW_BLOCK = 256
+#: Rows per block of the approximate search's exact re-ranking: each block is compared with
+#: the union of its rows' candidates. 128 rows, 3k candidates: union ~800 rows for k = 15 on
+#: 5,000 noisy images, recall 0.990; 64 rows: 580, recall 0.984, no faster (smaller tiles).
+RERANK_BLOCK = 128
 #: Columns per block of the brute-force search (256 x 16384 float64 = 32 MiB per block).
 COL_BLOCK = 16384
 #: Up to this many features the exact search uses a k-d tree; above, trees lose to blocked
@@ -89,9 +94,10 @@ def block_neighbors(
 
     Returns
     -------
-    indices : ndarray of int64, shape (r, m)
-        Global column indices, ascending distance; ``-1`` pads rows with fewer candidates.
-    distances : ndarray of float64, shape (r, m)
+    indices : ndarray of int64, shape (r, k)
+        Global column indices, ascending distance (ties by index); ``-1`` pads rows with
+        fewer than ``k`` candidates.
+    distances : ndarray of float64, shape (r, k)
         L1, or **squared** L2 (partial lists stay squared until :func:`merge_neighbors`'s
         caller finishes them); ``inf`` in the padding.
     """
@@ -101,15 +107,7 @@ def block_neighbors(
         g = np.arange(row_start, row_start + r) - col_start
         hit = (g >= 0) & (g < c)
         d[np.flatnonzero(hit), g[hit]] = np.inf
-    m = min(k, c)
-    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < c else np.broadcast_to(
-        np.arange(c), (r, c)).copy()
-    vals = np.take_along_axis(d, part, axis=1)
-    order = np.lexsort((part, vals), axis=1)  # by distance, ties by index: deterministic
-    idx = np.take_along_axis(part, order, axis=1) + col_start
-    vals = np.take_along_axis(vals, order, axis=1)
-    idx[~np.isfinite(vals)] = -1
-    return idx.astype(np.int64, copy=False), vals
+    return _top_of_block(d, np.arange(col_start, col_start + c), k)
 
 
 def merge_neighbors(parts, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +203,7 @@ def exact_neighbors(X, k, metric, threads, progress=False, Y=None):
     return _exact_brute(X, Y, k, metric, progress)
 
 
-def _validate(X, n_neighbors, metric, method, query=False):
+def _validate(X, n_neighbors, metric, method):
     metric = check_choice(metric, "metric", list(METRICS))
     method = check_choice(method, "method", list(METHODS))
     X = check_features(X, "X")
@@ -266,10 +264,156 @@ def nearest_neighbors(
                                  threads=threads, progress=progress)
 
 
+#: Dimension of the projection that proposes candidates (principal components).
+APPROX_DIM = 32
+#: Candidates per row proposed in the projection, as a multiple of k.
+APPROX_CANDIDATES = 3
+#: Rows fitted by the randomized SVD of the projection.
+APPROX_PCA_ROWS = 2000
+
+
 def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
                           progress=False):
-    """Sub-quadratic approximate search (validated arrays); see :func:`nearest_neighbors`."""
-    raise NotImplementedError("method='approx' is not built yet; use method='exact'")
+    r"""Sub-quadratic approximate k nearest neighbours with exact distances (validated input).
+
+    1. **Candidates from a projection.** The rows are projected on their leading
+       ``APPROX_DIM = 32`` principal components (randomized SVD of at most 2,000 rows), and
+       pynndescent's NN-descent finds each row's ``3 k`` nearest rows in that space
+       (Euclidean). Alone, these candidates hold most but not all of the exact L1
+       neighbours (measured on 5,000 noisy 64 x 64 WEMD images, k = 15: 91 %).
+    2. **Exact re-ranking in blocks that share their candidates.** The rows are put in reverse
+       Cuthill-McKee order of the candidate graph, so that consecutive rows are near each other.
+       For each block of ``RERANK_BLOCK = 128`` consecutive rows, the exact distances (the
+       compiled L1 / L2 kernel) from the block to the *union* of its members' candidates are
+       computed, and every row keeps its ``k`` nearest in that union. The union contains each
+       row's own candidates and, because the block is local, most of their neighbours too: a local
+       join, at the speed of the blocked kernel rather than one memory-bound pair at a time
+       (same data: recall 0.990).
+
+    Cost: ``O(n D d)`` for the projection, NN-descent on ``d``-dimensional points (about
+    ``O(n^{1.14})``, Dong, Charikar & Li 2011), and ``n |U| D`` for the re-ranking, where
+    ``|U|`` (about 800 for ``k = 15`` on a curve) depends on the local geometry, not on
+    ``n``; the exact search costs ``n^2 D / 2``. Returned distances are exact; recall@k
+    against the exact search is measured in the tests and ``benchmarks/bench_neighbors.py``
+    (>= 0.98 at these defaults).
+    Deterministic given ``random_state``.
+    """
+    n, dim = X.shape
+    n_cand = min(n - 1, APPROX_CANDIDATES * k)
+    if n <= 2 * ROW_BLOCK or n_cand >= n // 2:  # too small for the approximation to pay off
+        return exact_neighbors(X, k, metric, threads, progress)
+    seed = int(check_rng(random_state).integers(2**31 - 1))
+    proj = _Projection(X, seed)
+    P = proj.transform(X)
+    cand = _candidate_graph(P, n_cand, seed, threads)
+    order = _locality_order(cand, n)
+    return _rerank_blocks(X, X, cand, order, k, metric, exclude_self=True, progress=progress)
+
+
+class _Projection:
+    """Leading principal axes of a random subset of rows (randomized SVD)."""
+
+    def __init__(self, X, seed):
+        from sklearn.utils.extmath import randomized_svd
+
+        n, dim = X.shape
+        self.identity = dim <= APPROX_DIM
+        if self.identity:
+            return
+        gen = np.random.default_rng(seed)
+        rows = np.sort(gen.choice(n, min(n, APPROX_PCA_ROWS), replace=False))
+        sample = np.asarray(X[rows], dtype=np.float64)
+        self.mean = sample.mean(axis=0)
+        sample -= self.mean
+        _, _, vt = randomized_svd(sample, APPROX_DIM, n_iter=2, random_state=seed)
+        self.axes = np.ascontiguousarray(vt.T, dtype=X.dtype)  # (D, d)
+        self.shift = (self.mean @ vt.T).astype(np.float32)
+
+    def transform(self, X):
+        if self.identity:
+            return np.asarray(X, dtype=np.float32)
+        out = np.empty((X.shape[0], self.axes.shape[1]), dtype=np.float32)
+        for i0 in range(0, X.shape[0], 8192):  # bounded temporaries for float64 input
+            out[i0 : i0 + 8192] = X[i0 : i0 + 8192] @ self.axes
+        out -= self.shift
+        return out
+
+
+def _pynndescent(P, n_neighbors, seed, threads):
+    import pynndescent
+
+    return pynndescent.NNDescent(P, metric="euclidean", n_neighbors=n_neighbors,
+                                 random_state=seed, n_jobs=threads, low_memory=True)
+
+
+def _candidate_graph(P, n_cand, seed, threads):
+    """Each row's n_cand nearest other rows in the projection (NN-descent), (n, n_cand)."""
+    index = _pynndescent(P, n_cand + 1, seed, threads)
+    idx = index.neighbor_graph[0]
+    n = P.shape[0]
+    # drop the row itself wherever NN-descent returned it (not necessarily first: duplicates)
+    own = idx == np.arange(n)[:, None]
+    own[~own.any(axis=1), -1] = True
+    return idx[~own].reshape(n, n_cand).astype(np.int64)
+
+
+def _locality_order(cand, n):
+    """Reverse Cuthill-McKee order of the symmetrised (n, c) candidate graph (rows near rows)."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    m, c = cand.shape
+    ok = cand >= 0
+    rows = np.repeat(np.arange(m), c)[ok.ravel()]
+    g = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, cand[ok])), shape=(m, n))
+    if m == n:
+        g = (g + g.T).tocsr()
+        return reverse_cuthill_mckee(g, symmetric_mode=True).astype(np.int64)
+    raise ValueError("cand: expected a square candidate graph")
+
+
+def _rerank_blocks(X, Q, cand, order, k, metric, *, exclude_self, progress):
+    """Exact top-k of each row of Q among the union of its block's candidates (see above)."""
+    m = Q.shape[0]
+    indices = np.empty((m, k), dtype=np.int64)
+    values = np.empty((m, k), dtype=np.float64)
+    starts = range(0, m, RERANK_BLOCK)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="nearest neighbours (re-rank)", leave=False)
+    for b0 in starts:
+        q = order[b0 : b0 + RERANK_BLOCK]
+        union = np.unique(cand[q])
+        union = union[union >= 0]
+        d = pairwise_block(np.ascontiguousarray(Q[q]), np.ascontiguousarray(X[union]),
+                           squared=metric == "l2")
+        if exclude_self:
+            pos = np.searchsorted(union, q)
+            hit = (pos < union.size) & (union[np.minimum(pos, union.size - 1)] == q)
+            d[np.flatnonzero(hit), pos[hit]] = np.inf
+        idx, val = _top_of_block(d, union, k)
+        indices[q], values[q] = idx, val
+    return indices, _finish(values, metric)
+
+
+def _top_of_block(d, cols, k):
+    """Top-k (ascending, ties by index) of each row of a distance block whose columns are
+    the global indices ``cols``; ``-1`` / ``inf`` pad rows with fewer than ``k`` finite."""
+    r, c = d.shape
+    m = min(k, c)
+    part = np.argpartition(d, m - 1, axis=1)[:, :m] if m < c else np.broadcast_to(
+        np.arange(c), (r, c)).copy()
+    vals = np.take_along_axis(d, part, axis=1)
+    gidx = cols[part]
+    order = np.lexsort((gidx, vals), axis=1)
+    idx = np.take_along_axis(gidx, order, axis=1)
+    vals = np.take_along_axis(vals, order, axis=1)
+    if m < k:
+        idx = np.pad(idx, ((0, 0), (0, k - m)), constant_values=-1)
+        vals = np.pad(vals, ((0, 0), (0, k - m)), constant_values=np.inf)
+    idx[~np.isfinite(vals)] = -1
+    return idx.astype(np.int64, copy=False), vals
 
 
 def recall(indices: np.ndarray, reference: np.ndarray) -> float:
@@ -296,7 +440,10 @@ class NeighborIndex:
     X : array_like, shape (n, ...)
         Training rows.
     metric, method, n_jobs, random_state
-        As in :func:`nearest_neighbors`; ``method`` is resolved once, here.
+        As in :func:`nearest_neighbors`; ``method`` is resolved once, here. "approx" builds
+        the projection and an NN-descent search index (pynndescent) of the projected rows;
+        queries are then proposed there and re-ranked exactly, as in
+        :func:`approximate_neighbors`.
 
     Attributes
     ----------
@@ -310,7 +457,17 @@ class NeighborIndex:
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.n_samples_fit_ = self.X_.shape[0]
-        self._approx = None
+        if self.method_ == "approx" and self.n_samples_fit_ <= 2 * ROW_BLOCK:
+            self.method_ = "exact"  # as approximate_neighbors: too small to pay off
+        if self.method_ == "approx":
+            threads = set_threads(n_jobs)
+            seed = int(check_rng(random_state).integers(2**31 - 1))
+            self._proj = _Projection(self.X_, seed)
+            self._index = _pynndescent(self._proj.transform(self.X_), 30, seed, threads)
+            graph = self._index.neighbor_graph[0]
+            order = _locality_order(graph, self.n_samples_fit_)
+            self._rank = np.empty_like(order)
+            self._rank[order] = np.arange(order.size)
 
     def query(self, Y, n_neighbors: int, *, progress: bool = False):
         """The ``n_neighbors`` nearest training rows of each row of ``Y``.
@@ -324,10 +481,14 @@ class NeighborIndex:
                 f"Y: has {Y.shape[1]} features per row but the index has {self.X_.shape[1]}; "
                 "pass rows computed with the same shape and parameters"
             )
-        Y = Y.astype(self.X_.dtype, copy=False)
+        Y = np.ascontiguousarray(Y, dtype=self.X_.dtype)
         k = check_int(n_neighbors, "n_neighbors", low=1, high=self.n_samples_fit_)
         threads = set_threads(self.n_jobs)
-        if self.method_ == "exact":
+        n_cand = min(self.n_samples_fit_, APPROX_CANDIDATES * k)
+        if self.method_ == "exact" or n_cand >= self.n_samples_fit_ // 2:
             return exact_neighbors(self.X_, k, self.metric, threads, progress, Y=Y)
-        raise NotImplementedError("method='approx' is not built yet; use method='exact'")
-
+        cand, _ = self._index.query(self._proj.transform(Y), k=n_cand)
+        cand = cand.astype(np.int64)
+        order = np.argsort(self._rank[cand[:, 0]], kind="stable")
+        return _rerank_blocks(self.X_, Y, cand, order, k, self.metric, exclude_self=False,
+                              progress=progress)
