@@ -229,17 +229,29 @@ def knn_block(X: np.ndarray, i0: int, i1: int, k: int, lp: str):
     return idx, (np.sqrt(vals) if lp == "l2" else vals)
 
 
-def neighbor_search(X, k: int, lp: str, *, n_jobs=None, progress=False, store=None, key=None):
+def neighbor_search(X, k: int, lp: str, *, n_jobs=None, progress=False, store=None, key=None,
+                    random_state=None):
     """Each row's ``k`` nearest other rows: ``(indices (n, k), distances (n, k))``, ascending.
 
-    The exact search of :func:`conformap.kneighbors_distances` (k-d tree for <= 15 features,
-    else :func:`knn_block` over row blocks), or ``store.kneighbors`` (cached, resumable).
+    ``conformap.neighbors.nearest_neighbors(method="auto")`` when that module exists (exact
+    below its size switch, approximate above), else the exact search of
+    :func:`conformap.kneighbors_distances`; with ``store``, the cache's resumable exact search.
+    The truncation bound ``max_dropped_affinity`` assumes an exact search; the measured
+    ``dropped_mass`` holds either way.
     """
     n = X.shape[0]
     if store is not None:
         g = store.kneighbors_distances(X, k, key=key, metric=lp, n_jobs=n_jobs,
                                        progress=progress)
     else:
+        try:  # conformap.neighbors (issue 10, approximate search) when present
+            from .neighbors import nearest_neighbors
+        except ImportError:
+            nearest_neighbors = None
+        if nearest_neighbors is not None:
+            idx, dist = nearest_neighbors(X, k, metric=lp, method="auto", n_jobs=n_jobs,
+                                          random_state=random_state, progress=progress)
+            return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64)
         from .distances import kneighbors_distances
 
         g = kneighbors_distances(X, k, metric=lp, n_jobs=n_jobs, progress=progress)
@@ -467,7 +479,7 @@ def build_graph(
         dist = distances_for(fs, "dense", n_jobs=n_jobs, progress=progress, store=store)
         return graph_from_distances(dist, bandwidth=bw, n_neighbors=n_neighbors), fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
-                         store=store)
+                         store=store, random_state=rng)
     graph = graph_from_distances(dist, bandwidth=bw)
     # the truncation, measured exactly on sampled rows
     gen = check_rng(rng)
@@ -589,7 +601,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> Af
 
 
 def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
-                  progress=False, store=None):
+                  progress=False, store=None, random_state=None):
     """Distances of prepared features, as :func:`build_graph` uses them.
 
     "dense": (n, n) all pairs; "knn": sparse, each row its ``n_neighbors`` nearest plus the
@@ -610,7 +622,7 @@ def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
     n = X.shape[0]
     k = check_n_neighbors(n_neighbors, n)
     idx, dist = neighbor_search(X, k, fs.lp, n_jobs=n_jobs, progress=progress, store=store,
-                                key=fs.key)
+                                key=fs.key, random_state=random_state)
     b_rows, b_cols, b_d = _bridge(X, fs.lp, idx, dist, n_jobs)
     g = sp.csr_matrix((np.maximum(dist.ravel(), np.finfo(float).tiny), idx.ravel(),
                        np.arange(0, n * k + 1, k)), shape=(n, n))
