@@ -73,6 +73,18 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         Seeds the sparse eigensolver's start vector.
     progress : bool, default False
         Progress bars on the long steps.
+    scheduler : str or distributed.Client, optional
+        Build the WEMD kNN graph as Dask tasks (:func:`conformap.engine.knn_graph`):
+        ``"tcp://host:port"`` of a running scheduler, a ``distributed.Client``, or ``"local:N"``
+        for N worker processes here; the coefficients go to an on-disk store chunk by chunk and
+        the exact search reads it block by block, so memory is bounded by the chunk and task
+        sizes, not by n. The eigenproblem runs here. The graph is bitwise the one of
+        ``method="knn"`` with the exact search; the dropped kernel mass is not measured
+        (``dropped_mass_`` None) and :meth:`transform` is not available (no features in memory).
+    cache_dir : path, optional
+        Directory of the coefficient store with ``scheduler`` (required for a remote scheduler:
+        on a filesystem every worker sees; default a temporary directory). Reused and resumed
+        by a later fit on the same data and parameters.
 
     Attributes
     ----------
@@ -93,6 +105,9 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         sampled rows; 0 for dense, None for precomputed sparse distances).
     graph_summary_ : str
         One line describing the graph (kernel, neighbours, truncation).
+    scheduler_stats_ : dict
+        Only with ``scheduler``: transform chunks computed/reused and the search plan and tasks
+        (:func:`conformap.engine.knn_graph`).
     result_ : DiffusionMapResult
 
     Notes
@@ -118,6 +133,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         progress=False,
+        scheduler=None,
+        cache_dir=None,
     ):
         self.n_components = n_components
         self.metric = metric
@@ -130,6 +147,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.progress = progress
+        self.scheduler = scheduler
+        self.cache_dir = cache_dir
 
     def __sklearn_tags__(self):
         """Input requirements by metric: what scikit-learn's checks (and pipelines) may pass."""
@@ -179,6 +198,11 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
                                     n_neighbors=self.n_neighbors)
             n = dist.shape[0]
+        elif self.scheduler is not None:
+            dist = self._distributed_distances(X, metric)
+            graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
+                                    n_neighbors=self.n_neighbors)
+            n = dist.shape[0]
         else:
             graph, fs = build_graph(
                 X, metric=metric, metric_params=self.metric_params, method=self.method,
@@ -206,6 +230,26 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.n_samples_fit_ = n
         return self
 
+    def _distributed_distances(self, X, metric):
+        """The exact WEMD kNN distance graph (with bridges) from Dask tasks over a store."""
+        from .engine import knn_graph
+        from .graph import check_n_neighbors
+
+        if metric != "wemd":
+            raise ValueError(f"scheduler: runs the WEMD pipeline (metric='wemd'), not "
+                             f"metric={metric!r}; drop scheduler or use metric='wemd'")
+        if self.method == "dense":
+            raise ValueError("method: 'dense' does not run on a scheduler, which builds the "
+                             "sparse kNN graph; use method='knn' or 'auto'")
+        params = dict(self.metric_params or {})
+        columns = params.pop("columns", "resolved")
+        params.pop("progress", None)
+        k = check_n_neighbors(self.n_neighbors, int(np.shape(X)[0]))
+        self.scheduler_stats_ = {}
+        return knn_graph(X, k, cache_dir=self.cache_dir, scheduler=self.scheduler,
+                         columns=columns, n_jobs=self.n_jobs, progress=self.progress,
+                         stats=self.scheduler_stats_, **params)
+
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``."""
         return self.fit(X).embedding_
@@ -217,6 +261,10 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         for metric="precomputed", an (m, n_train) matrix of distances to the training items.
         """
         check_is_fitted(self, "result_")
+        if self.metric != "precomputed" and self._fit_features is None:
+            raise ValueError("transform: this DiffusionMap was fitted with scheduler=..., which "
+                             "keeps no training features in memory; fit without scheduler to "
+                             "embed new items")
         X = self._validate_input(X, reset=False)
         if self.metric == "precomputed":
             dist = X

@@ -43,7 +43,8 @@ from ._kernels import abs_stats, compact_rows, gather_scaled, row_abs_stats
 from ._validation import check_choice, check_densities, check_int
 
 __all__ = [
-    "WaveletBand", "default_level", "wemd_bands", "wemd_distances", "wemd_embedding", "wemd_size",
+    "WaveletBand", "default_level", "resolved_from_stats", "wemd_bands", "wemd_distances",
+    "wemd_embedding", "wemd_size",
 ]
 
 #: Bytes of wavelet temporaries per chunk of the batched transform (per thread); small chunks
@@ -320,7 +321,7 @@ def wemd_embedding(
     _run_chunks(work, range(0, n, chunk_size), progress, "wavelet transform")
     if stats:
         colmax = np.maximum.reduce(colmaxes).astype(np.float64)
-        out, kept = _drop_unresolved(out, kept, _resolved_from_stats(colmax, l1, out.dtype))
+        out, kept = _drop_unresolved(out, kept, resolved_from_stats(colmax, l1, out.dtype))
     return (out, kept) if return_columns else out
 
 
@@ -398,10 +399,10 @@ def resolved_columns(coefficients: np.ndarray) -> np.ndarray:
     one pass over ``coefficients`` (which may be a memory map), no copy.
     """
     colmax, l1 = abs_stats(coefficients)
-    return _resolved_from_stats(colmax, l1, coefficients.dtype)
+    return resolved_from_stats(colmax, l1, coefficients.dtype)
 
 
-def _resolved_from_stats(colmax: np.ndarray, l1: np.ndarray, dtype) -> np.ndarray:
+def resolved_from_stats(colmax: np.ndarray, l1: np.ndarray, dtype) -> np.ndarray:
     """:func:`resolved_columns` from the column maxima and row L1 norms of ``|c|``."""
     budget = np.finfo(dtype).eps / 2 * l1.min()
     order = np.argsort(colmax, kind="stable")

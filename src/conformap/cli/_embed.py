@@ -56,6 +56,10 @@ def register(sub) -> None:
     p.add_argument("--max-memory", type=memory_arg, default=None, metavar="SIZE",
                    help="memory the run may use, e.g. 8G (default: 80%% of the available "
                    "memory); checked before the all-pairs computation")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the WEMD transform and the neighbour search as Dask tasks: "
+                   "tcp://HOST:PORT of a running scheduler, or local:N for N worker processes "
+                   "here (the eigenproblem runs here)")
     add_embedding_options(p)
     p.set_defaults(func=run)
 
@@ -137,14 +141,15 @@ def plan(args, stack):
         n_features = wemd_size(shape, wavelet=args.wavelet, level=args.level)
     else:
         n_features = voxels
-    method = args.method
+    method = "knn" if getattr(args, "scheduler", None) else args.method
     if args.metric == "emd" and method == "auto":
         method = "dense"
     try:
         est = plan_all_pairs(
             n, n_features, dtype=stack.data.dtype, method=method, n_neighbors=args.n_neighbors,
             n_voxels=voxels if args.metric == "wemd" else None, memory_limit=args.max_memory,
-            features_in_memory=not args.cache, exact_emd=args.metric == "emd",
+            features_in_memory=not (args.cache or getattr(args, "scheduler", None)),
+            exact_emd=args.metric == "emd",
         )
     except ResourceError as err:
         raise err.respell(flag_spelling) from None
@@ -210,8 +215,16 @@ def run(args) -> int:
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)
         label = args.color_by.rsplit(":", 1)[1]
+    if args.scheduler:  # bad options fail here, before any work
+        from ._scheduler import check_scheduler_args
+
+        check_scheduler_args(args)
     est = plan(args, stack)
-    if args.cache:
+    if args.scheduler:
+        from ._scheduler import fit_distributed
+
+        dm = fit_distributed(args, stack.data)
+    elif args.cache:
         dm = fit_cached(args, stack.data, est.method)
     else:
         dm = make_estimator(args, method=est.method).fit(stack.data)

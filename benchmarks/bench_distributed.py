@@ -1,0 +1,474 @@
+"""Scale-out numbers of the out-of-core store and the Dask engine (issue 11), measured here.
+
+Run (standalone; writes docs/distributed-results.json unless --out says otherwise)::
+
+    nice .venv/bin/python -m benchmarks.bench_distributed --full
+    nice .venv/bin/python -m benchmarks.bench_distributed --quick --out /tmp/quick.json
+
+Sections (all on noisy 64 x 64 particle images from ``conformap.datasets.make_particles``,
+SNR 0.5, D = 11,526 WEMD coefficients each, float32):
+
+* ``transform_memory``: a fresh process per n transforms a memory-mapped .npy stack into a
+  coefficient store (memory setting 256 MiB) and reports its peak memory (anonymous RSS
+  sampled every 10 ms, and VmHWM, which also counts the memory-mapped input's pages, which the
+  kernel can drop), wall time and bytes written;
+* ``transform_workers``: the same transform in-process, on ``local:1`` and on ``local:2`` (the
+  cluster start is timed apart), seconds per chunk and bytes moved per chunk;
+* ``search_task``: one neighbour-search task (row panel x column block) at full width;
+* ``search_workers``: the exact kNN search of n items from the store in-process (n_jobs 1 and 2),
+  on ``local:1`` and ``local:2`` with one thread per task, whether the results are identical, and
+  the same 2-worker run with one worker SIGKILLed mid-run;
+* ``search_memory``: peak memory of the store search for growing n at a fixed memory setting;
+* ``eigensolver``: the client's sparse eigenproblem on a kNN graph of n points (for the plan).
+
+The machine is shared (2 cores with other engineers working at the same time): timings are
+noisy, and 1 vs 2 workers on 2 cores is an upper bound on what a second core gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_NOTE = ("2-core VM shared with other engineers running their own work at the same time: "
+               "timings are noisy (single runs)")
+
+
+def _peak_sampler():
+    """Start a thread that records the peak anonymous RSS of this process (bytes)."""
+    peak = {"anon": 0}
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            try:
+                with open("/proc/self/status") as fh:
+                    for line in fh:
+                        if line.startswith("RssAnon:"):
+                            peak["anon"] = max(peak["anon"], int(line.split()[1]) * 1024)
+            except OSError:
+                return
+            stop.wait(0.01)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return peak, stop
+
+
+def _vm_hwm() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def make_input(path: Path, n: int, size: int = 64, block: int = 10_000) -> Path:
+    """Write n noisy particle images to an .npy file block by block (never all in memory)."""
+    from conformap.datasets import make_particles
+
+    mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, size, size))
+    for b, i0 in enumerate(range(0, n, block)):
+        i1 = min(n, i0 + block)
+        mm[i0:i1] = make_particles(i1 - i0, size=size, snr=0.5, rng=1000 + b)[0]
+    mm.flush()
+    del mm
+    return path
+
+
+# -- child processes (one measurement each, fresh memory) ---------------------------------------
+
+
+def child_transform(args) -> dict:
+    from conformap import engine
+    from conformap.store import open_wemd_store
+
+    peak, stop = _peak_sampler()
+    x = np.load(args.input, mmap_mode="r")[: args.n]
+    t0 = time.perf_counter()
+    s = open_wemd_store(x, args.cache, negative="keep", memory=args.memory)
+    t1 = time.perf_counter()
+    engine.wemd_embedding_to_store(x, s, scheduler=args.scheduler)
+    t2 = time.perf_counter()
+    stop.set()
+    return {"n": args.n, "key_s": t1 - t0, "transform_s": t2 - t1, "chunks": s.n_chunks,
+            "chunk_rows": s.chunk_rows, "n_features": s.n_features,
+            "store_bytes": _dir_bytes(s.path), "peak_anon_bytes": peak["anon"],
+            "vm_hwm_bytes": _vm_hwm()}
+
+
+def child_search(args) -> dict:
+    from conformap import engine
+    from conformap.store import CoefficientStore
+
+    s = CoefficientStore(args.store)
+    engine.kneighbors(np.random.default_rng(0).random((300, 20)), 3)  # load compiled kernels
+    peak, stop = _peak_sampler()
+    st = {}
+    t0 = time.perf_counter()
+    engine.kneighbors(s, args.k, memory=args.memory, n_jobs=args.n_jobs, resume=False, stats=st)
+    dt = time.perf_counter() - t0
+    stop.set()
+    return {"n": s.n, "search_s": dt, "plan": st, "peak_anon_bytes": peak["anon"],
+            "vm_hwm_bytes": _vm_hwm()}
+
+
+def _child(kind: str, **kw) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.bench_distributed", "--child", kind]
+    for k, v in kw.items():
+        cmd += [f"--{k.replace('_', '-')}", str(v)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} child failed: {out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- sections ------------------------------------------------------------------------------------
+
+
+def transform_memory(work: Path, sizes, memory: int) -> list[dict]:
+    inp = make_input(work / "images.npy", max(sizes))
+    rows = []
+    for n in sizes:
+        cache = work / f"cache-{n}"
+        r = _child("transform", input=inp, n=n, cache=cache, memory=memory)
+        print(f"  transform n={n}: {r['transform_s']:.1f} s, peak anon "
+              f"{r['peak_anon_bytes'] / 2**20:.0f} MiB, VmHWM {r['vm_hwm_bytes'] / 2**20:.0f} MiB, "
+              f"store {r['store_bytes'] / 2**30:.2f} GiB", flush=True)
+        rows.append(r)
+        shutil.rmtree(cache, ignore_errors=True)
+    return rows
+
+
+def transform_workers(work: Path, n: int, memory: int) -> dict:
+    from distributed import Client, LocalCluster
+
+    from conformap import distributed as cdist
+    from conformap import engine
+    from conformap.store import open_wemd_store
+
+    inp = work / "images.npy"
+    x = np.load(inp, mmap_mode="r")[:n]
+    out = {"n": n}
+    digests = {}
+    for name in ("in-process", "local:1", "local:2"):
+        cache = work / f"tw-{name.replace(':', '')}"
+        s = open_wemd_store(x, cache, negative="keep", memory=memory)
+        if name == "in-process":
+            t = time.perf_counter()
+            engine.wemd_embedding_to_store(x, s)
+            out[name] = {"s": time.perf_counter() - t}
+        else:
+            w = int(name[-1])
+            t = time.perf_counter()
+            with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address=":0", silence_logs=50) as cl, Client(cl) as c:
+                c.wait_for_workers(w)
+                cdist.warm_up(c)  # numba's compiled kernels load from its cache
+                start = time.perf_counter() - t
+                t = time.perf_counter()
+                engine.wemd_embedding_to_store(x, s, scheduler=c)
+                out[name] = {"s": time.perf_counter() - t, "cluster_start_s": start}
+        digests[name] = s.digest()
+        out["chunks"], out["chunk_rows"] = s.n_chunks, s.chunk_rows
+        out["bytes_in_per_chunk"] = s.chunk_rows * x[0].size * 4
+        out["bytes_written_per_chunk"] = _dir_bytes(s.path / "coefficients.zarr") / s.n_chunks
+        shutil.rmtree(cache, ignore_errors=True)
+        print(f"  transform {name}: {out[name]}", flush=True)
+    out["identical"] = len(set(digests.values())) == 1
+    out["s_per_chunk_in_process"] = out["in-process"]["s"] / out["chunks"]
+    out["s_per_image_in_process"] = out["in-process"]["s"] / n
+    return out
+
+
+def transform_task(rows: int = 512, repeats: int = 3) -> dict:
+    """One transform chunk (64 x 64 noisy images), best of ``repeats``: the per-chunk cost."""
+    from conformap.datasets import make_particles
+    from conformap.store import open_wemd_store, transform_chunk
+
+    x = make_particles(rows, size=64, snr=0.5, rng=7)[0]
+    with tempfile.TemporaryDirectory() as d:
+        s = open_wemd_store(x, d, cache=False, negative="keep", memory=2**30)
+        transform_chunk(s.path, 0, x[:4] if s.n_chunks > 1 else x)  # warm
+        best = np.inf
+        for _ in range(repeats):
+            t = time.perf_counter()
+            transform_chunk(s.path, 0, x)
+            best = min(best, time.perf_counter() - t)
+        out = {"rows": rows, "s": best, "s_per_image": best / rows, "threads": os.cpu_count(),
+               "bytes_in": int(x.nbytes), "bytes_written": int(rows * s.n_features * 4),
+               "n_features": s.n_features}
+    print(f"  transform task: {out}", flush=True)
+    return out
+
+
+def plan(results: dict, n: int = 1_000_000, k: int = 15, n_searched: int = 9328) -> dict:
+    """Extrapolated (not measured) plan for n images from the measured per-task costs."""
+    from conformap.engine import search_plan
+
+    t_img = results["transform_task"]["s_per_image"] * results["transform_task"]["threads"]
+    rate = results["search_task"]["threads_1"]["abs_diffs_per_s"]
+    D = results["transform_task"]["n_features"]
+    out = {"n": n, "k": k, "n_features_stored": D, "n_features_searched": n_searched,
+           "input_bytes": n * 64 * 64 * 4, "store_bytes": n * D * 4,
+           "transform_core_s": n * t_img, "search_abs_diffs": float(n) * n * n_searched,
+           "search_core_s": float(n) * n * n_searched / rate, "workers": {}}
+    for mem in (2**30, 4 * 2**30):
+        sp = search_plan(n, n_searched, 4, memory=mem, n_workers=64)
+        out[f"search_plan_{mem // 2**30}GiB"] = {
+            **sp, "returned_bytes": sp["n_tasks"] * sp["row_panel"] * k * 16,
+            "task_core_s": sp["row_panel"] * sp["col_block"] * n_searched / rate}
+    for w in (16, 32, 64):
+        out["workers"][w] = {"transform_h_1core": out["transform_core_s"] / w / 3600,
+                             "search_h_1core": out["search_core_s"] / w / 3600,
+                             "search_h_16cores": out["search_core_s"] / w / 16 / 3600}
+    return out
+
+
+def search_task(n_features: int = 11526) -> dict:
+    from conformap.engine import panel_neighbors
+
+    r = np.random.default_rng(0)
+    rows = r.random((256, n_features)).astype(np.float32)
+    cols = r.random((4096, n_features)).astype(np.float32)
+    panel_neighbors(rows[:16], cols[:64], 0, 16, 0, 64, 15, "l1", 1)
+    res = {"rows": 256, "cols": 4096, "n_features": n_features}
+    for th in (1, 2):
+        t = time.perf_counter()
+        panel_neighbors(rows, cols, 0, 256, 0, 4096, 15, "l1", th)
+        dt = time.perf_counter() - t
+        res[f"threads_{th}"] = {"s": dt, "abs_diffs_per_s": 256 * 4096 * n_features / dt}
+    res["bytes_read"] = (256 + 4096) * n_features * 4
+    res["bytes_returned"] = 256 * 15 * 16
+    print(f"  search task: {res}", flush=True)
+    return res
+
+
+def _killer(client, stop, killed):
+    pids = client.run(os.getpid)
+    while not stop.is_set():
+        busy = [w for w, keys in client.processing().items() if keys and w in pids]
+        if busy:
+            os.kill(pids[sorted(busy)[0]], signal.SIGKILL)
+            killed.append(True)
+            return
+        time.sleep(0.005)
+
+
+def search_workers(work: Path, n: int, k: int = 15) -> dict:
+    from distributed import Client, LocalCluster
+
+    from conformap import distributed as cdist
+    from conformap import engine
+    from conformap.store import open_wemd_store
+
+    x = np.load(work / "images.npy", mmap_mode="r")[:n]
+    s = engine.wemd_embedding_to_store(x, open_wemd_store(x, work / "sw", negative="keep"))
+    out = {"n": n, "k": k}
+    ref = None
+    for name, jobs in (("in-process n_jobs=1", 1), ("in-process n_jobs=2", 2)):
+        st = {}
+        t = time.perf_counter()
+        res = engine.kneighbors(s, k, n_jobs=jobs, resume=False, stats=st)
+        out[name] = {"s": time.perf_counter() - t}
+        if jobs == 1:
+            ref = res
+        out["plan_in_process"] = st
+        print(f"  search {name}: {out[name]}", flush=True)
+    for w, kill in ((1, False), (2, False), (2, True)):
+        name = f"local:{w}" + (" (one worker SIGKILLed mid-run)" if kill else "")
+        with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=":0", silence_logs=50) as cl, Client(cl) as c:
+            c.wait_for_workers(w)
+            cdist.warm_up(c)
+            stop, killed = threading.Event(), []
+            th = threading.Thread(target=_killer, args=(c, stop, killed)) if kill else None
+            st = {}
+            t = time.perf_counter()
+            if th:
+                th.start()
+            try:
+                res = engine.kneighbors(s, k, scheduler=c, n_jobs=1, resume=False, stats=st)
+            finally:
+                stop.set()
+                if th:
+                    th.join()
+            out[name] = {"s": time.perf_counter() - t, "tasks": st["n_tasks"],
+                         "row_panel": st["row_panel"], "col_block": st["col_block"],
+                         "identical_to_in_process": bool(np.array_equal(res[0], ref[0])
+                                                         and np.array_equal(res[1], ref[1])),
+                         "read_bytes": st["read_bytes"],
+                         "returned_bytes": n * k * 16}
+            if kill:
+                out[name]["worker_killed"] = bool(killed)
+        print(f"  search {name}: {out[name]}", flush=True)
+    out["store_path"] = str(s.path)
+    return out
+
+
+def search_memory(work: Path, store_path: str, sizes, memory: int) -> list[dict]:
+    from conformap import engine
+    from conformap.store import CoefficientStore, open_wemd_store
+
+    full = np.load(work / "images.npy", mmap_mode="r")
+    rows = []
+    for n in sizes:
+        x = full[:n]
+        s = engine.wemd_embedding_to_store(x, open_wemd_store(x, work / f"sm-{n}",
+                                                              negative="keep"))
+        r = _child("search", store=s.path, n=n, k=15, memory=memory, n_jobs=2)
+        print(f"  search memory n={n}: {r['search_s']:.1f} s, peak anon "
+              f"{r['peak_anon_bytes'] / 2**20:.0f} MiB (features alone: "
+              f"{n * s.n_features * 4 / 2**20:.0f} MiB)", flush=True)
+        r["features_bytes"] = n * s.n_features * 4
+        rows.append(r)
+        shutil.rmtree(work / f"sm-{n}", ignore_errors=True)
+    del CoefficientStore, store_path
+    return rows
+
+
+def eigensolver(n: int, k: int = 15) -> dict:
+    """The client's share: the sparse eigenproblem on an n-node kNN graph (a noisy circle)."""
+    from conformap.diffusion import diffusion_map
+    from conformap.neighbors import nearest_neighbors
+
+    r = np.random.default_rng(0)
+    th = r.uniform(0, 2 * np.pi, n)
+    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
+    import scipy.sparse as sp
+
+    idx, dist = nearest_neighbors(X, k, method="exact")
+    g = sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    t = time.perf_counter()
+    diffusion_map(g, n_components=2, rng=0)
+    dt = time.perf_counter() - t
+    print(f"  eigensolver n={n}: {dt:.1f} s", flush=True)
+    return {"n": n, "k": k, "s": dt}
+
+
+def plot_memory(results: dict, path: Path) -> Path:
+    """Peak memory against n (transform into the store, and the store search) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def mib(r, key):  # run 1's rows were parsed from its log in MiB/GiB; fresh runs in bytes
+        return r[f"{key}_MiB"] if f"{key}_MiB" in r else r[f"{key}_bytes"] / 2**20
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    tm = results["transform_memory"]
+    ax.loglog([r["n"] for r in tm], [mib(r, "peak_anon") for r in tm], "o-",
+              label="transform into the store: peak anon RSS (256 MiB setting)")
+    ax.loglog([r["n"] for r in tm], [r["store_GiB"] * 1024 if "store_GiB" in r
+                                         else r["store_bytes"] / 2**20 for r in tm], "k--",
+              label="the coefficients themselves (store size)")
+    sm = results["search_memory"]
+    ax.loglog([r["n"] for r in sm], [mib(r, "peak_anon") for r in sm], "s-",
+              label="exact search from the store: peak anon RSS (64 MiB/task)")
+    ax.set_xlabel("n (noisy 64 x 64 images)")
+    ax.set_ylabel("MiB")
+    ax.set_title("Peak memory with the on-disk store (shared 2-core VM)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true")
+    mode.add_argument("--full", action="store_true")
+    p.add_argument("--out", default=str(ROOT / "docs" / "distributed-results.json"))
+    p.add_argument("--only", default=None,
+                   help="comma-separated sections to (re)run, merged into an existing --out")
+    p.add_argument("--plot", action="store_true",
+                   help="only redraw docs/distributed-memory.png from --out")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    for a in ("--input", "--cache", "--store", "--scheduler"):
+        p.add_argument(a, default=None, help=argparse.SUPPRESS)
+    for a in ("--n", "--memory", "--k", "--n-jobs"):
+        p.add_argument(a, type=int, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.plot:
+        print(plot_memory(json.loads(Path(args.out).read_text()),
+                          ROOT / "docs" / "distributed-memory.png"))
+        return 0
+    if args.child:
+        fn = {"transform": child_transform, "search": child_search}[args.child]
+        print(json.dumps(fn(args)))
+        return 0
+    full = args.full
+    sizes = [10_000, 20_000, 50_000, 100_000, 200_000] if full else [2_000, 8_000]
+    work = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
+    only = set(args.only.split(",")) if args.only else None
+    results = {}
+    if only and Path(args.out).exists():
+        results = json.loads(Path(args.out).read_text())
+    results.setdefault("runs", []).append(
+        {"command": " ".join(["python -m benchmarks.bench_distributed",
+                              "--full" if full else "--quick",
+                              *([f"--only {args.only}"] if args.only else [])]),
+         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "platform": platform.platform(), "note": SHARED_NOTE}
+
+    def section(name, fn, *a):
+        if only and name not in only:
+            return None
+        print(name, flush=True)
+        load0 = os.getloadavg()[0]
+        out = fn(*a)
+        results[name] = out
+        results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
+        return out
+
+    try:
+        if not only or {"transform_workers", "search_workers", "search_memory"} & only:
+            inp = work / "images.npy"
+            if not only or "transform_memory" in only:
+                section("transform_memory", transform_memory, work, sizes, 256 * 2**20)
+            else:
+                make_input(inp, 20_000 if full else 2_000)
+        section("transform_workers", transform_workers, work, 20_000 if full else 2_000,
+                64 * 2**20)
+        section("transform_task", transform_task)
+        section("search_task", search_task)
+        sw = section("search_workers", search_workers, work, 3000 if full else 800)
+        if sw:
+            sw.pop("store_path", None)
+        section("search_memory", search_memory, work, None,
+                [1000, 2000, 4000, 8000] if full else [400, 800], 64 * 2**20)
+        section("eigensolver", lambda: [eigensolver(n) for n in
+                                        (10_000,)])
+        if "transform_task" in results and "search_task" in results:
+            results["plan_extrapolated"] = plan(results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["runs"][-1]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    Path(args.out).write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""``conformap embed --scheduler``: the kNN graph built by Dask tasks, the eigenproblem here."""
+
+from __future__ import annotations
+
+import sys
+
+
+def check_scheduler_args(args) -> None:
+    """Refuse option combinations the distributed path does not run, before any work."""
+    from ..distributed import parse_scheduler
+
+    kind, _ = parse_scheduler(args.scheduler)
+    if args.metric != "wemd":
+        raise ValueError(f"--scheduler: runs the WEMD pipeline only, not --metric {args.metric}; "
+                         "drop --scheduler or use --metric wemd")
+    if args.method == "dense":
+        raise ValueError("--scheduler: builds the sparse k-nearest-neighbour graph; use "
+                         "--method knn (or auto) or drop --scheduler")
+    if kind == "address" and not args.cache:
+        raise ValueError(f"--scheduler {args.scheduler}: the workers write the WEMD "
+                         "coefficients themselves; add --cache DIR on a filesystem they all see")
+
+
+def fit_distributed(args, data):
+    """``DiffusionMap(..., scheduler=args.scheduler, cache_dir=args.cache)``: coefficients and
+    exact kNN graph on the scheduler's workers (resumable with --cache), the diffusion map of
+    the graph on this machine."""
+    from ..estimators import DiffusionMap
+
+    params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
+    dm = DiffusionMap(args.n_components, metric="wemd", metric_params=params, alpha=args.alpha,
+                      t=args.t, bandwidth=args.bandwidth, method="knn",
+                      n_neighbors=args.n_neighbors, n_jobs=args.n_jobs, random_state=args.seed,
+                      progress=not args.quiet, scheduler=args.scheduler, cache_dir=args.cache)
+    dm.fit(data)
+    if not args.quiet:
+        t, s = dm.scheduler_stats_["transform"], dm.scheduler_stats_["search"]
+        print(f"conformap embed: scheduler {args.scheduler}: {t['chunks_computed']} transform "
+              f"chunk(s) computed, {t['chunks_reused']} reused; {s['tasks_run']} search "
+              f"task(s) run, {s['panels_reused']} row panel(s) reused; {dm.graph_summary_}",
+              file=sys.stderr)
+    return dm
