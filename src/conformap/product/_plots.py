@@ -44,13 +44,17 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
             v = phi[sub, k]
             if coords is not None:
                 lim = np.percentile(np.abs(v), 99) or 1.0
-                ax.scatter(coords[sub, 0], coords[sub, 1], c=v, s=1.5, cmap="RdBu_r",
-                           vmin=-lim, vmax=lim, linewidths=0, rasterized=True)
+                sc = ax.scatter(coords[sub, 0], coords[sub, 1], c=v, s=1.5, cmap="RdBu_r",
+                                vmin=-lim, vmax=lim, linewidths=0, rasterized=True)
+                cb = fig.colorbar(sc, ax=ax, fraction=0.05, pad=0.03)
+                cb.set_label(f"φ{k}", fontsize=6)
+                cb.ax.tick_params(labelsize=5)
                 ax.set_xlabel(coord_labels[0], fontsize=7)
                 ax.set_ylabel(coord_labels[1], fontsize=7)
             else:
                 ax.scatter(phi[sub, cols[0]], v, s=2, linewidths=0, rasterized=True)
                 ax.set_xlabel(f"φ{cols[0]}", fontsize=7)
+                ax.set_ylabel(f"φ{k}", fontsize=7)
             cf = _conf(result, c, r)
             ax.set_title(f"factor {c + 1}: φ{k} (λ={result.eigenvalues[k]:.3g}"
                          + (f", conf {cf:.2f})" if cf is not None else ")"), fontsize=7)
@@ -59,7 +63,7 @@ def plot_factor_eigenvectors(result, path, *, coords=None, coord_labels=("x", "y
         fig.suptitle(title, fontsize=9)
     # leave room for the title above the first row (it overlapped the panels' titles)
     top = 1.0 - (0.5 + 0.25 * (title.count("\n") + 1 if title else 0)) / (1.8 * n_rows + 0.5)
-    fig.subplots_adjust(hspace=0.75, wspace=0.45, top=min(0.95, top))
+    fig.subplots_adjust(hspace=0.75, wspace=0.45 if coords is None else 0.8, top=min(0.95, top))
     return save_figure(fig, path)
 
 
