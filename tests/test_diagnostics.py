@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformap.bandwidth import BANDWIDTH_RULES, select_bandwidth
+from conformap.bandwidth import FIXED_BANDWIDTH_RULES, select_bandwidth
 from conformap.diagnostics import bandwidth_curve, make_thumbnails
 
 
@@ -28,7 +28,7 @@ def test_bandwidth_curve_matches_the_rules():
     x = rng.normal(size=(60, 3))
     d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
     sigmas, log_s, rules = bandwidth_curve(d, n_grid=30)
-    assert set(rules) == set(BANDWIDTH_RULES)
+    assert set(rules) == set(FIXED_BANDWIDTH_RULES)
     for rule, value in rules.items():
         assert value == select_bandwidth(d, rule=rule)
     off = d[~np.eye(60, dtype=bool)]

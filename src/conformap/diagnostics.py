@@ -86,15 +86,16 @@ def bandwidth_curve(distances, *, n_grid: int = 60) -> tuple[np.ndarray, np.ndar
     log_kernel_sum : ndarray, shape (n_grid,)
         :math:`\log \sum_{i \ne j} e^{-d_{ij}^2 / (2\sigma^2)}`.
     rules : dict
-        Rule name -> sigma from :func:`conformap.select_bandwidth`.
+        Rule name -> sigma from :func:`conformap.select_bandwidth` (each single-sigma rule;
+        "auto"/"adaptive" are per-item scales, see :mod:`conformap.graph`).
     """
-    from .bandwidth import BANDWIDTH_RULES, select_bandwidth
+    from .bandwidth import FIXED_BANDWIDTH_RULES, select_bandwidth
 
     d = np.asarray(distances, dtype=np.float64)
     vals = d[~np.eye(d.shape[0], dtype=bool)]
     vals = vals[vals > 0]
     rules = {}
-    for rule in BANDWIDTH_RULES:
+    for rule in FIXED_BANDWIDTH_RULES:  # the rules that give one sigma
         try:
             rules[rule] = float(select_bandwidth(d, rule=rule))
         except ValueError:
