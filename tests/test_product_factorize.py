@@ -233,3 +233,17 @@ def test_spectrum_agrees_with_core_diffusion_map():
     for k in range(1, 9):
         c = abs(np.corrcoef(spec.eigenvectors[:, k], ref.eigenvectors[:, k])[0, 1])
         assert c > 0.999
+
+
+def test_laplacian_spectrum_auto_bandwidth_is_the_mst_rule():
+    # "auto" has one meaning in product learning (a fixed sigma), applied in one place
+    from conformap.product import AUTO_BANDWIDTH_RULE, laplacian_spectrum
+
+    X, _ = make_rectangle(400, rng=3)
+    auto = laplacian_spectrum(X, n_eigenvectors=8)
+    rule = laplacian_spectrum(X, n_eigenvectors=8, bandwidth=AUTO_BANDWIDTH_RULE)
+    assert AUTO_BANDWIDTH_RULE == "mst"
+    assert auto.bandwidth == rule.bandwidth
+    np.testing.assert_allclose(auto.eigenvalues, rule.eigenvalues)
+    with pytest.raises(ValueError, match="bandwidth: 'adaptive'"):
+        laplacian_spectrum(X, n_eigenvectors=8, bandwidth="adaptive")

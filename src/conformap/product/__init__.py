@@ -16,10 +16,11 @@ from ._factorize import (
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._maxcut import CutResult, cut_weight, max_cut
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
-from ._spectrum import LaplacianSpectrum, laplacian_spectrum
+from ._spectrum import AUTO_BANDWIDTH_RULE, LaplacianSpectrum, laplacian_spectrum
 from ._triplets import TripletSearch, degenerate_groups, find_triplets, triplet_scores
 
 __all__ = [
+    "AUTO_BANDWIDTH_RULE",
     "CutResult",
     "DenoisedFeatures",
     "FactorizationResult",

@@ -18,6 +18,7 @@ Pipeline (``factorize``):
 Defaults and how they scale
 ---------------------------
 ``bandwidth="auto"``
+    (:data:`conformap.product.AUTO_BANDWIDTH_RULE`, applied in :func:`laplacian_spectrum`)
     The longest edge of the minimum spanning tree of the data (``select_bandwidth(rule="mst")``),
     the smallest :math:`\sigma` at which the graph is connected. It shrinks with the sampling
     density like :math:`(\log n / n)^{1/d}` and scales with the data's units.
@@ -489,7 +490,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     t0 = time.perf_counter()
     X, prep = _preprocess(X, preprocess, metric, gen)
     spec = laplacian_spectrum(X, n_eigenvectors=n_vec, metric=metric,
-                              bandwidth="mst" if bandwidth == "auto" else bandwidth,
+                              bandwidth=bandwidth,
                               dense_limit=dense_limit, rng=gen)
     t_spec = time.perf_counter() - t0
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,

@@ -45,7 +45,7 @@ import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_int, check_positive, check_rng
-from ..bandwidth import BANDWIDTH_RULES, select_bandwidth
+from ..bandwidth import FIXED_BANDWIDTH_RULES, select_bandwidth
 from ..distances import kneighbors_distances, pairwise_distances
 
 __all__ = ["LaplacianSpectrum", "laplacian_spectrum"]
@@ -100,6 +100,14 @@ def _radius_graph(X: np.ndarray, radius: float, metric: str) -> sp.csr_matrix:
     return sp.csr_matrix((vals_a, (rows_a, cols_a)), shape=(n, n))
 
 
+#: bandwidth="auto" of product manifold learning: one sigma for every point (the log-eigenvalue
+#: transform and the product kernel need a fixed-bandwidth Laplacian), the minimum-spanning-tree
+#: scale, the smallest sigma at which the graph is connected.
+AUTO_BANDWIDTH_RULE = "mst"
+#: The bandwidth strings product learning accepts.
+PRODUCT_BANDWIDTH_RULES = ("auto", *FIXED_BANDWIDTH_RULES)
+
+
 def laplacian_spectrum(
     X,
     *,
@@ -121,7 +129,8 @@ def laplacian_spectrum(
         Number N of non-trivial eigenvectors.
     metric : {"l2", "l1", "precomputed"}, default "l2"
     bandwidth : float or str, default "auto"
-        Kernel :math:`\sigma`, or a rule of :func:`conformap.select_bandwidth`.
+        Kernel :math:`\sigma`; "auto" is :data:`AUTO_BANDWIDTH_RULE` ("mst"); other strings
+        are single-sigma rules of :func:`conformap.select_bandwidth`.
     dense_limit : int, default 1500
         Largest n for the dense graph.
     truncate : float, default 4
@@ -137,7 +146,9 @@ def laplacian_spectrum(
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
     truncate = check_positive(truncate, "truncate")
     if isinstance(bandwidth, str):
-        check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
+        check_choice(bandwidth, "bandwidth", PRODUCT_BANDWIDTH_RULES)
+        if bandwidth == "auto":
+            bandwidth = AUTO_BANDWIDTH_RULE
     else:
         bandwidth = check_positive(bandwidth, "bandwidth")
     if metric == "precomputed":
