@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import scipy.sparse.csgraph
 import scipy.stats
 from scipy.spatial.distance import cdist
 
@@ -100,3 +101,18 @@ def test_bad_inputs():
         emd_distances(np.ones((2, 80, 80)))
     with pytest.raises(ValueError, match="item 1 has negative values"):
         emd_distances(np.array([[1.0, 2.0], [1.0, -0.5]]))
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_bridging_does_not_depend_on_the_row_blocks(metric):
+    # one implementation for rows in memory and rows read from a store block by block
+    from conformap.distances import bridge_pieces, connect_components
+
+    rng = np.random.default_rng(11)
+    X = np.concatenate([c + 0.01 * rng.standard_normal((15, 20)) for c in (0.0, 1.0, 3.0, 7.0)])
+    graph = kneighbors_distances(X, 5, metric=metric)
+    whole = connect_components(X, graph, metric=metric)
+    assert sp.csgraph.connected_components(whole, directed=False)[0] == 1
+    for block in (1, 7, 16):
+        part = bridge_pieces(lambda i0, i1: X[i0:i1], len(X), graph, metric=metric, block=block)
+        assert (part != whole).nnz == 0

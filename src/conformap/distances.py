@@ -15,7 +15,13 @@ import scipy.sparse as sp
 from ._kernels import pairwise_block, restores_threads, set_threads
 from ._validation import check_choice, check_densities, row_extremes
 
-__all__ = ["connect_components", "emd_distances", "kneighbors_distances", "pairwise_distances"]
+__all__ = [
+    "bridge_pieces",
+    "connect_components",
+    "emd_distances",
+    "kneighbors_distances",
+    "pairwise_distances",
+]
 
 #: Rows per block of pairwise_distances' progress-bar path.
 _KNN_BLOCK = 256
@@ -169,25 +175,65 @@ def connect_components(X, graph, *, metric: str = "l1", n_jobs: int | None = Non
     scipy.sparse.csr_matrix
         ``graph`` with the bridging edges added (in both directions).
     """
-
     metric = check_choice(metric, "metric", ["l1", "l2"])
     X = check_features(X, "X")
-    g = sp.lil_matrix(graph, dtype=np.float64)
     set_threads(n_jobs)
+    n = X.shape[0]
+    return bridge_pieces(lambda i0, i1: X[i0:i1], n, graph, metric=metric, block=max(n, 1))
+
+
+def bridge_pieces(read_rows, n: int, graph, *, metric: str = "l1", block: int = 4096):
+    """The bridging of :func:`connect_components` over rows read block by block.
+
+    The one implementation, for rows in memory and in an on-disk store
+    (:func:`conformap.engine.connect_components`): memory is one block of rows plus the
+    piece's rows. The bridge is the lexicographically smallest (distance, row in the piece,
+    row outside), so the result does not depend on ``block``'s blocking of the scan.
+
+    Parameters
+    ----------
+    read_rows : callable ``(i0, i1) -> ndarray (i1 - i0, D)``
+        Feature rows ``i0:i1`` (validated, C-contiguous float32/64).
+    n : int
+        Number of rows.
+    graph : sparse matrix, shape (n, n)
+    metric : {"l1", "l2"}
+    block : int
+        Rows read at a time.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+    """
+    g = sp.lil_matrix(graph, dtype=np.float64)
     while True:
         n_comp, labels = sp.csgraph.connected_components(sp.csr_matrix(g), directed=False)
         if n_comp == 1:
             return sp.csr_matrix(g)
         sizes = np.bincount(labels)
         piece = np.flatnonzero(labels == int(np.argmin(sizes)))
-        outside = np.flatnonzero(labels != labels[piece[0]])
-        block = pairwise_block(X[piece], X[outside], squared=metric == "l2")
-        i, j = np.unravel_index(int(np.argmin(block)), block.shape)
-        d = float(np.sqrt(block[i, j]) if metric == "l2" else block[i, j])
-        # A duplicate item has distance 0, which a sparse matrix would drop: keep it positive.
-        d = max(d, np.finfo(float).tiny)
-        g[piece[i], outside[j]] = d
-        g[outside[j], piece[i]] = d
+        inside = np.zeros(n, dtype=bool)
+        inside[piece] = True
+        P = np.concatenate([read_rows(j0, min(n, j0 + block))[inside[j0 : j0 + block]]
+                            for j0 in range(0, n, block)])
+        best = (np.inf, 0, 0)
+        for j0 in range(0, n, block):
+            j1 = min(n, j0 + block)
+            out = np.flatnonzero(~inside[j0:j1])
+            if out.size == 0:
+                continue
+            d = pairwise_block(P, np.ascontiguousarray(read_rows(j0, j1)[out]),
+                               squared=metric == "l2")
+            i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+            # blocks are scanned in index order: a later block wins only if strictly nearer
+            cand = (float(d[i, j]), int(i), int(out[j] + j0))
+            if cand[0] < best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                best = cand
+        dist = float(np.sqrt(best[0]) if metric == "l2" else best[0])
+        dist = max(dist, np.finfo(float).tiny)  # a duplicate (distance 0) must stay an edge
+        a, b = int(piece[best[1]]), best[2]
+        g[a, b] = dist
+        g[b, a] = dist
 
 
 def emd_distances(

@@ -416,9 +416,7 @@ def connect_components(features, graph, *, metric: str = "l1", columns="resolved
     -------
     scipy.sparse.csr_matrix
     """
-    import scipy.sparse as sp
-
-    from ._kernels import pairwise_block
+    from .distances import bridge_pieces, check_features
 
     metric = check_choice(metric, "metric", ["l1", "l2"])
     if isinstance(features, CoefficientStore):
@@ -428,42 +426,12 @@ def connect_components(features, graph, *, metric: str = "l1", columns="resolved
         def rows(i0, i1):
             return features.read_rows(i0, i1, cols)
     else:
-        from .distances import check_features
-
         X = check_features(features, "features")
         n = X.shape[0]
 
         def rows(i0, i1):
             return X[i0:i1]
-    g = sp.lil_matrix(graph, dtype=np.float64)
-    while True:
-        n_comp, labels = sp.csgraph.connected_components(sp.csr_matrix(g), directed=False)
-        if n_comp == 1:
-            return sp.csr_matrix(g)
-        sizes = np.bincount(labels)
-        piece = np.flatnonzero(labels == int(np.argmin(sizes)))
-        inside = np.zeros(n, dtype=bool)
-        inside[piece] = True
-        P = np.concatenate([rows(j0, min(n, j0 + block))[inside[j0 : j0 + block]]
-                            for j0 in range(0, n, block)])
-        best = (np.inf, 0, 0)
-        for j0 in range(0, n, block):
-            j1 = min(n, j0 + block)
-            out = np.flatnonzero(~inside[j0:j1])
-            if out.size == 0:
-                continue
-            d = pairwise_block(P, np.ascontiguousarray(rows(j0, j1)[out]),
-                               squared=metric == "l2")
-            i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-            # blocks are scanned in index order: a later block wins only if strictly nearer
-            cand = (float(d[i, j]), int(i), int(out[j] + j0))
-            if cand[0] < best[0] or (cand[0] == best[0] and cand[1] < best[1]):
-                best = cand
-        dist = float(np.sqrt(best[0]) if metric == "l2" else best[0])
-        dist = max(dist, np.finfo(float).tiny)  # a duplicate (distance 0) must stay an edge
-        a, b = int(piece[best[1]]), best[2]
-        g[a, b] = dist
-        g[b, a] = dist
+    return bridge_pieces(rows, n, graph, metric=metric, block=block)
 
 
 def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
