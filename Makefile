@@ -42,13 +42,13 @@ benchmark-docs-quick: install
 	$(BIN)/python -m benchmarks --quick --out docs/benchmarks --name results --note "$(NOTE)"
 
 earthmover-docs: install
-	$(BIN)/conformap reproduce earthmover --out docs/earthmover/procedural
-	$(BIN)/conformap reproduce earthmover --map $(MAP) --out docs/earthmover/real-map
-	$(BIN)/conformap reproduce earthmover --full --seeds 2 --map $(MAP) --out docs/earthmover/real-map-full
+	$(BIN)/conformap reproduce earthmover --out docs/earthmover/procedural --overwrite
+	$(BIN)/conformap reproduce earthmover --map $(MAP) --out docs/earthmover/real-map --overwrite
+	$(BIN)/conformap reproduce earthmover --full --seeds 2 --map $(MAP) --out docs/earthmover/real-map-full --overwrite
 
 product-manifold-docs: install
-	$(BIN)/conformap reproduce product-manifold --out docs/product-manifold
-	$(BIN)/conformap reproduce product-manifold --full --out docs/product-manifold/full
+	$(BIN)/conformap reproduce product-manifold --out docs/product-manifold --overwrite
+	$(BIN)/conformap reproduce product-manifold --full --out docs/product-manifold/full --overwrite
 
 docs-render: install
 	$(BIN)/python -m benchmarks.docs

@@ -228,7 +228,8 @@ def run(args) -> int:
         dm = fit_cached(args, stack.data, est.method)
     else:
         dm = make_estimator(args, method=est.method).fit(stack.data)
-    if not args.quiet and hasattr(dm, "graph_summary_"):  # the graph actually built, with its measured kernel truncation
+    # the graph actually built, with its measured kernel truncation
+    if not args.quiet and hasattr(dm, "graph_summary_"):
         print(f"conformap embed: graph: {dm.graph_summary_}", file=sys.stderr)
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
     params["method_used"] = est.method

@@ -11,21 +11,10 @@ from ._common import (
     add_output_options,
     check_output_directory,
     nonneg_float,
+    positive_float,
     positive_int,
     progress_enabled,
 )
-
-
-def positive_float(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number > 0")
-    return value
 
 
 def register(sub) -> None:

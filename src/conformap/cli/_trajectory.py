@@ -8,21 +8,10 @@ from ._common import (
     StepProgress,
     add_output_options,
     check_output_directory,
+    positive_float,
     positive_int,
     progress_enabled,
 )
-
-
-def _width(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0")
-    return value
 
 
 def register(sub) -> None:
@@ -42,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("--coordinate", type=positive_int, default=1, metavar="K",
                    help="which coordinate psi_K to follow (1-based; default 1)")
     p.add_argument("--bins", type=positive_int, default=10, help="averages (default 10)")
-    p.add_argument("--width", type=_width, default=0.5,
+    p.add_argument("--width", type=positive_float, default=0.5,
                    help="kernel s.d. in bin spacings (default 0.5: FWHM 1.18 spacings)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--input", nargs="+", default=None, metavar="INPUT",
