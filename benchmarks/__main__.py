@@ -38,7 +38,13 @@ from ._harness import (
     single_record,
     validate_record,
 )
-from .bench_product import diffusion_check, solver_check, triplet_check
+from .bench_product import (
+    FIXED_RULE,
+    approximation_check,
+    diffusion_check,
+    solver_check,
+    triplet_check,
+)
 from .bench_wemd import emd_agreement, wemd_pair_check
 from .report import plot_scaling, to_markdown
 
@@ -137,29 +143,24 @@ def run_triplets(cfg, log):
 def run_diffusion(cfg, log):
     params = {"n": cfg["n"], "n_vec": cfg["n_vec"]}
     summary, outs = measure("benchmarks.bench_product", "DiffusionMap",
-                            ["ours", "baseline", "published_dense"], params,
+                            ["ours", "baseline", "ours_adaptive", "published_dense"], params,
                             repeats=cfg["repeats"], log=log)
     check = diffusion_check(outs["ours"]["eigenvalues"], outs["baseline"]["eigenvalues"])
     return [pair_record("diffusion", params, summary, check)]
 
 
 def run_diffusion_approximation(cfg, log):
-    params = {"n": cfg["n"]}
-    info, out = run_child("benchmarks.bench_product", "DiffusionApproximation", "measure", params)
-    mu_k, mu_d = out["eigenvalues_knn"], out["eigenvalues_dense"]
-    diff = np.abs(mu_k - mu_d)
-    values = {"n_top": int(len(mu_k) - 1),
-              "max_abs_eigenvalue_diff_top": float(diff[1:].max()),
-              "max_rel_eigengap_diff_top": float((np.abs((1 - mu_k[1:]) - (1 - mu_d[1:]))
-                                                  / (1 - mu_d[1:])).max()),
-              "spectral_norm_diff": float(out["spectral_norm_diff"]),
-              "eigenvalues_knn": mu_k.tolist(), "eigenvalues_dense": mu_d.tolist()}
-    log(f"    sparse vs dense operator: top eigenvalues {values['max_abs_eigenvalue_diff_top']:.3g}"
-        f" apart, ||A_knn - A_dense||_2 = {values['spectral_norm_diff']:.3g}")
-    finite = all(np.isfinite(v) for v in values.values() if isinstance(v, float))
-    check = check_result(finite, "a measurement of the kNN approximation (15 neighbours) of the "
-                         "dense operator, not a comparison; fails only if not finite", **values)
-    return [measurement_record("diffusion_approximation", params, info, check)]
+    records = []
+    for bandwidth in cfg.get("bandwidth", [FIXED_RULE, "auto"]):
+        params = {"n": cfg["n"], "bandwidth": bandwidth}
+        info, out = run_child("benchmarks.bench_product", "DiffusionApproximation", "measure",
+                              params)
+        check = approximation_check(out)
+        log(f"    kNN graph ({check['kernel']}) vs complete kernel: dropped mass "
+            f"{check['dropped_mass_mean']:.3g} mean / {check['dropped_mass_max']:.3g} max, top "
+            f"eigenvalues {check['max_abs_eigenvalue_diff_top']:.3g} apart")
+        records.append(measurement_record("diffusion_approximation", params, info, check))
+    return records
 
 
 def run_solver_check(cfg, log):
