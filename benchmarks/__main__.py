@@ -19,9 +19,6 @@ import argparse
 import datetime as _dt
 import importlib
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +28,8 @@ import numpy as np
 from ._harness import (
     ROOT,
     check_result,
+    load_average,
+    machine,
     measure,
     measurement_record,
     pair_record,
@@ -86,7 +85,8 @@ SUITES = {
 
 #: Standalone benchmark modules: name -> module with SUITES and run(cfg, log). One line each.
 EXTERNAL: dict[str, str] = {
-    # "density": "benchmarks.bench_density",
+    "import": "benchmarks.bench_import",
+    "particles": "benchmarks.bench_particles",
 }
 
 
@@ -206,57 +206,6 @@ RUNNERS = {
 }
 
 
-def machine() -> dict:
-    """What the numbers were measured on, including how busy the machine was."""
-
-    def run(cmd):
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
-        except OSError:
-            return ""
-
-    lscpu = run(["lscpu"])
-    keep = ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache", "Flags",
-            "Hypervisor vendor")
-    cpu = {}
-    for line in lscpu.splitlines():
-        key, _, val = line.partition(":")
-        if key.strip() in keep:
-            val = val.strip()
-            if key.strip() == "Flags":
-                val = " ".join(f for f in val.split() if f.startswith(("avx", "fma")))
-            cpu[key.strip()] = val
-    import numba
-    import pywt
-    import scipy
-    import sklearn
-
-    try:
-        import ot
-
-        pot = ot.__version__
-    except ImportError:
-        pot = None
-    mem = run(["free", "-g"]).split("\n")
-    total = next((ln.split()[1] for ln in mem if ln.startswith("Mem:")), "?")
-    return {
-        "cpu": cpu,
-        "memory_gib": total,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "pywavelets": pywt.__version__,
-        "scikit-learn": sklearn.__version__,
-        "pot": pot,
-        "numba_threads": numba.config.NUMBA_NUM_THREADS,
-    }
-
-
-def _load() -> list[float]:
-    return [round(v, 2) for v in os.getloadavg()]
-
-
 def _runners(names):
     """(name, runner, cfg-getter) of the built-in and registered external benchmarks."""
     out = [(name, fn, (lambda suite, name=name: SUITES[suite][name])) for name, fn in
@@ -290,11 +239,11 @@ def main(argv=None) -> int:
     argv_used = sys.argv[1:] if argv is None else list(argv)
     report = {"suite": suite, "command": "python -m benchmarks " + " ".join(argv_used),
               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "note": args.note, "load_average": {"start": _load()},
+              "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
               "complete": False, "records": [], "failures": []}
     t0 = time.perf_counter()
     for name, runner, cfg in runners:
-        _log(f"[{time.perf_counter() - t0:6.0f} s] {name} (load average {_load()})")
+        _log(f"[{time.perf_counter() - t0:6.0f} s] {name} (load average {load_average()})")
         try:
             recs = runner(cfg(suite), _log)
             for rec in recs:
@@ -303,7 +252,7 @@ def main(argv=None) -> int:
         except Exception as exc:  # keep the other benchmarks' results
             _log(f"  FAILED: {exc}")
             report["failures"].append({"benchmark": name, "error": str(exc)[-2000:]})
-        report["load_average"][name] = _load()
+        report["load_average"][name] = load_average()
         report["suite_seconds"] = time.perf_counter() - t0
         # write after every benchmark, so an interrupted run keeps what it measured
         _write(args.out, stem, report)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -208,6 +209,58 @@ def validate_record(rec: dict) -> None:
     if missing or not {"passed", "tolerance"} <= set(rec.get("check", {})):
         raise ValueError(f"benchmark record {rec.get('benchmark')!r}: missing {missing or 'check'}"
                          " fields; build it with pair_record / single_record / measurement_record")
+
+
+def machine() -> dict:
+    """What the numbers were measured on, including how busy the machine was."""
+
+    def run(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+        except OSError:
+            return ""
+
+    lscpu = run(["lscpu"])
+    keep = ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache", "Flags",
+            "Hypervisor vendor")
+    cpu = {}
+    for line in lscpu.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in keep:
+            val = val.strip()
+            if key.strip() == "Flags":
+                val = " ".join(f for f in val.split() if f.startswith(("avx", "fma")))
+            cpu[key.strip()] = val
+    import numba
+    import pywt
+    import scipy
+    import sklearn
+
+    try:
+        import ot
+
+        pot = ot.__version__
+    except ImportError:
+        pot = None
+    mem = run(["free", "-g"]).split("\n")
+    total = next((ln.split()[1] for ln in mem if ln.startswith("Mem:")), "?")
+    return {
+        "cpu": cpu,
+        "memory_gib": total,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "pywavelets": pywt.__version__,
+        "scikit-learn": sklearn.__version__,
+        "pot": pot,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15-minute load averages, rounded."""
+    return [round(v, 2) for v in os.getloadavg()]
 
 
 if __name__ == "__main__":

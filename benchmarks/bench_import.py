@@ -1,6 +1,7 @@
 """Start-up time: ``import conformap`` and ``conformap --help``, lazy imports against eager ones.
 
-``python -m benchmarks.bench_import [--repeats 7] [--out docs/import-time.json]``
+``python -m benchmarks.bench_import [--repeats 7] [--out docs/import-time.json]``; registered in
+``benchmarks.__main__.EXTERNAL``, so ``python -m benchmarks`` runs it too (``SUITES``, ``run``).
 
 Every measurement is a fresh interpreter (``python -X importtime``; the operating system's file
 cache is warm after the first, discarded, run). Ours and the baseline alternate in the same run:
@@ -10,6 +11,9 @@ cache is warm after the first, discarded, run). Ours and the baseline alternate 
   scipy.ndimage and scikit-learn loaded up front);
 * ``conformap --help`` (the console script's work: build the parser, print the help) against the
   same with the eager import first.
+
+Check of each row: both interpreters exit 0 and print the same output (the same
+``conformap.__all__``; the same help text), so both sides did the same work.
 
 Reported: median wall time of the interpreter (what a user waits), the median cumulative
 ``-X importtime`` of the ``conformap`` package, and the ratios eager / lazy. The machine is shared
@@ -34,14 +38,19 @@ ROOT = Path(__file__).resolve().parents[1]
 EAGER = "import conformap; [getattr(conformap, n) for n in conformap.__all__]"
 CASES = {
     "import": {
-        "lazy": "import conformap",
-        "eager": EAGER,
+        "lazy": "import conformap; print(sorted(conformap.__all__))",
+        "eager": EAGER + "; print(sorted(conformap.__all__))",
     },
     "help": {
         "lazy": "from conformap.cli import main; main(['--help'])",
         "eager": EAGER + "; from conformap.cli import main; main(['--help'])",
     },
 }
+#: Runs a case's code; prints its peak resident size last (``--help`` exits through SystemExit).
+WRAPPER = ("import resource, sys\ntry:\n    exec({code!r})\nexcept SystemExit as e:\n"
+           "    if e.code not in (0, None):\n        raise\n"
+           "print('PEAK_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+SUITES = {"quick": {"repeats": 3}, "full": {"repeats": 7}}
 IMPORTTIME = re.compile(r"^import time:\s+\d+ \|\s+(\d+) \| (\s*)(\S+)$")
 
 
@@ -49,7 +58,8 @@ def _one(code: str) -> dict:
     """Wall seconds of a fresh interpreter running ``code``, and the package's import time."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env,
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", WRAPPER.format(code=code)],
+                          env=env,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode not in (0,):
@@ -64,7 +74,11 @@ def _one(code: str) -> dict:
         started = started or m.group(3).startswith("conformap")
         if started:
             cumulative += int(m.group(1))
-    return {"wall_s": wall, "import_s": cumulative / 1e6}
+    out, _, peak = proc.stdout.rstrip("\n").rpartition("\n")
+    if not peak.startswith("PEAK_KIB"):
+        out, peak = proc.stdout, "PEAK_KIB 0"
+    return {"wall_s": wall, "import_s": cumulative / 1e6,
+            "peak_rss_mib": int(peak.split()[1]) / 1024, "stdout": out}
 
 
 def measure(repeats: int = 7) -> dict:
@@ -78,14 +92,40 @@ def measure(repeats: int = 7) -> dict:
                 runs[case][impl].append(_one(code))
     out: dict = {}
     for case, impls in runs.items():
-        res = {impl: {key: statistics.median(r[key] for r in rs) for key in ("wall_s", "import_s")}
+        res = {impl: {key: statistics.median(r[key] for r in rs)
+                      for key in ("wall_s", "import_s", "peak_rss_mib")}
                for impl, rs in impls.items()}
+        outputs = {r["stdout"] for rs in impls.values() for r in rs}
+        res["same_output"] = len(outputs) == 1
         res["ratio_wall"] = res["eager"]["wall_s"] / res["lazy"]["wall_s"]
         res["ratio_import"] = res["eager"]["import_s"] / max(res["lazy"]["import_s"], 1e-9)
         res["target_s"] = 1.0
         res["met"] = res["lazy"]["wall_s"] < 1.0
         out[case] = res
     return out
+
+
+def run(cfg, log) -> list[dict]:
+    """The suite's rows: lazy (ours) against eager (baseline) per case, with the check."""
+    from ._harness import check_result, pair_record
+
+    results = measure(cfg["repeats"])
+    records = []
+    for case, r in results.items():
+        summary = {impl: {"time": r[impl]["wall_s"],
+                          "phases": {"interpreter": r[impl]["wall_s"]},
+                          "import_s": r[impl]["import_s"],
+                          "peak_extra_mib": r[impl]["peak_rss_mib"],
+                          "peak_rss_mib": r[impl]["peak_rss_mib"]} for impl in ("lazy", "eager")}
+        check = check_result(r["same_output"], "both interpreters exit 0 and print the same "
+                             "output (conformap.__all__ / the help text); time = median wall "
+                             "time of a fresh interpreter, peak = its whole resident size",
+                             same_output=r["same_output"], lazy_import_s=r["lazy"]["import_s"],
+                             eager_import_s=r["eager"]["import_s"])
+        log(f"    {case}: lazy {r['lazy']['wall_s']:.2f} s, eager {r['eager']['wall_s']:.2f} s")
+        records.append(pair_record("import", {"case": case, "repeats": cfg["repeats"]}, summary,
+                                   check, ours="lazy", baseline="eager"))
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
+    bad = [case for case, r in results.items() if not r["same_output"]]
     for case, r in results.items():
         print(f"{case:7s} lazy {r['lazy']['wall_s']:.2f} s (imports {r['lazy']['import_s']:.2f} s)"
               f"  eager {r['eager']['wall_s']:.2f} s (imports {r['eager']['import_s']:.2f} s)"
               f"  ratio {r['ratio_wall']:.1f}x  target < 1 s: {'met' if r['met'] else 'MISSED'}")
     print(f"wrote {out}")
-    return 0
+    for case in bad:
+        print(f"CHECK FAILED: {case}: lazy and eager printed different output")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
