@@ -19,6 +19,7 @@ import argparse
 import datetime as _dt
 import importlib
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -237,7 +238,7 @@ def main(argv=None) -> int:
         parser.error(f"--only: unknown benchmark in {args.only}; choose from {known}")
     args.out.mkdir(parents=True, exist_ok=True)
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    report = {"suite": suite, "command": "python -m benchmarks " + " ".join(argv_used),
+    report = {"suite": suite, "command": shlex.join(["python", "-m", "benchmarks", *argv_used]),
               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
               "complete": False, "records": [], "failures": []}

@@ -27,6 +27,7 @@ import atexit
 import datetime as _dt
 import hashlib
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -214,6 +215,8 @@ def run(cfg, log):
                              exit_status=code, page_mib=mib,
                              build_s=float(summary["ours"]["time"]))
         records.append(measurement_record("report_page", params, summary["ours"], check))
+    from conformap.diagnostics import MAX_DIAGNOSTIC_ITEMS, MAX_THUMBNAILS
+
     for params in cfg["extras"]:
         if params["source"] == "paper" and not PAPER_MAP.exists():
             log(f"  (skipped EmbedExtras {params}: {PAPER_MAP} is absent)")
@@ -227,7 +230,8 @@ def run(cfg, log):
             ok, "the extras hold one kernel degree per item and the thumbnails",
             fit_s=float(info["phases"]["fit"]), extras_s=float(info["phases"]["extras"]),
             overhead=float(info["phases"]["extras"] / info["phases"]["fit"]),
-            repeats=len(info["times"]))
+            repeats=len(info["times"]), max_thumbnails=MAX_THUMBNAILS,
+            max_items=MAX_DIAGNOSTIC_ITEMS)
         records.append(measurement_record("embed_extras", params, info, check))
     return records
 
@@ -287,14 +291,18 @@ def render_readme(results: dict) -> str:
         lines += ["", f"From n = {a['params']['n']:,} to n = {b['params']['n']:,} the page "
                   f"grows by a factor of {growth:.2f}."]
     lines += [
-        "", "## What the report's data cost `conformap embed`", "",
-        "`embed` stores thumbnails (block averages of at most 1000 items) and a kernel-sum",
-        "bandwidth curve on a random subsample of at most 128 items, whose WEMD transform and",
-        "distances are computed again (the estimator does not expose its features). Measured with",
-        "`DiffusionMap(2, metric=\"wemd\").fit` then `conformap.diagnostics.embedding_extras` on",
-        "the same maps (the repeat with the shortest total):", "",
+        "", "## What the report's data cost `conformap embed`", ""]
+    extras = _recs(results, "embed_extras")
+    caps = extras[0]["check"] if extras else {}
+    lines += [
+        f"`embed` stores thumbnails (block averages of at most {caps.get('max_thumbnails', '?')}",
+        "items) and a kernel-sum bandwidth curve on a random subsample of at most",
+        f"{caps.get('max_items', '?')} items, whose WEMD transform and distances are computed",
+        "again (the estimator does not expose its features). Measured with `DiffusionMap(2,",
+        "metric=\"wemd\").fit` then `conformap.diagnostics.embedding_extras` on the same maps",
+        "(the repeat with the shortest total; rotor maps on the default 40 x 72 x 40 grid):", "",
         "| data | fit (s) | extras (s) | overhead | check |", "|---|---|---|---|---|"]
-    for r in _recs(results, "embed_extras"):
+    for r in extras:
         p = r["params"]
         what = (f"{p['n']} rotated `rotating_shaft_res6.mrc` maps" if p["source"] == "paper"
                 else f"{p['n']} rotor maps, noise {p.get('noise', 0):g}")
@@ -303,8 +311,8 @@ def render_readme(results: dict) -> str:
                      f"{100 * c['overhead']:.0f} % | {_ok(r)} |")
     lines += [
         "", "For small n the subsample is the whole set, so the extra cost is about one more WEMD",
-        "transform; for large n it is bounded by the 128 items. Exposing the fitted features (or",
-        "the graph) from `DiffusionMap` would remove it.", "",
+        f"transform; for large n it is bounded by the {caps.get('max_items', '?')} items. Exposing "
+        "the fitted features (or the graph) from `DiffusionMap` would remove it.", "",
         "The README's \"Cryo-EM workflow\" block (simulate particles, embed with WEMD, report,",
         "exports, trajectory) is run as written by `tests/test_readme.py`.", ""]
     for f in results.get("failures", []):
@@ -322,7 +330,7 @@ def main(argv=None) -> int:
     suite = "full" if args.full else "quick"
     argv_used = sys.argv[1:] if argv is None else list(argv)
     results = {"suite": suite,
-               "command": "python -m benchmarks.bench_particles " + " ".join(argv_used),
+               "command": shlex.join(["python", "-m", "benchmarks.bench_particles", *argv_used]),
                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
                "records": [], "failures": []}

@@ -1,14 +1,42 @@
-"""Every generated markdown file in ``docs/``: rendered by code from committed results JSON.
+"""Every markdown file in ``docs/`` is traceable to committed results JSON.
 
-``python -m benchmarks.docs`` re-renders them all from the committed JSON (seconds);
-``--check`` only compares and exits 1 on a difference (what ``tests/test_docs.py`` asserts).
+``python -m benchmarks.docs`` re-renders the generated documents from the committed JSON
+(seconds); ``--check`` only compares and exits 1 on a difference; ``--lint`` also lists every
+decimal number of a hand-written document that no source accounts for. ``tests/test_docs.py``
+asserts all of it, and that no ``docs/**/*.md`` (nor ``README.md``) escapes these rules.
 ``make docs`` first re-runs the experiments that write the JSON, then calls this.
 
-Registering a generated document is one line in ``GENERATED``: the markdown path, the results
-JSON it is rendered from (one or more, passed to the renderer in that order as parsed JSON),
-and the renderer as ``"module:function"``. A renderer is a pure function of the parsed JSON
-that returns the markdown text; a run writes its JSON and calls the same renderer, so the
-committed markdown and the committed JSON cannot drift apart without the test noticing.
+The rules
+---------
+1. **Generated** (``GENERATED``, one line per document): the markdown path, the results JSON it
+   is rendered from (one or more, passed to the renderer in that order as parsed JSON), and
+   the renderer as ``"module:function"``, a pure function of the parsed JSON returning the
+   markdown text. A run writes its JSON and calls the same renderer, so the committed markdown
+   and the committed JSON cannot drift apart without the test noticing.
+2. **Hand-written** (``HAND_WRITTEN``: ``(markdown, (json, ...))``): prose that is not
+   rendered. Each decimal number in it (digits, a point, digits; outside code) must equal a
+   number of its JSON sources rounded to the decimals written (``6.28`` matches a stored
+   ``6.2817``). A document without measurements is registered with no sources: then it may
+   hold no decimal.
+3. **Numbers that are not this repository's measurements** are listed, per document, in
+   ``docs/quoted-figures.json`` (``QUOTED_PATH``), each with the exact token as written and why it
+   may stand there, one of two kinds:
+
+   * ``{"value": "17.1", "kind": "quote", "source": "issue #10", "context": "..."}``: a figure
+     quoted from elsewhere; ``source`` must name where, matching ``QUOTE_SOURCE``: an issue
+     (``issue #10``), a paper in ``/work/shared/papers`` with its section (``paper
+     earthmover-manifold-learning.md section 4.2``), or a commit (``commit 6055888``). A quote
+     is a claim of the source, not a measurement of the code; the prose must say so.
+   * ``{"value": "3.1", "kind": "setting", "what": "RELION STAR file version"}``: a version,
+     a parameter value or a constant of the code written in prose.
+
+   Every entry must occur in its document (stale entries fail), and an entry exempts only that
+   token in that document. Everything else (a derived ratio, a timing from a run whose JSON
+   was not kept) has to come from a results file.
+4. **Code is not prose**: numbers in fenced code blocks and in ``inline code`` are commands
+   and parameters, and are not checked; a measurement must not be written as code.
+5. **README.md** is held to rule 2 with no sources: it quotes no measurement (it links the
+   docs instead); its versions and parameters in prose are ``setting`` entries of rule 3.
 """
 
 from __future__ import annotations
@@ -42,7 +70,8 @@ EARTHMOVER_RUNS = ("procedural", "real-map", "real-map-full")
 
 GENERATED = [
     # docs/benchmarks.md: the full suite; the quick run of the same day is kept as results.*
-    GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/full.json",),
+    GeneratedDoc("docs/benchmarks.md", ("docs/benchmarks/full.json",
+                                        "docs/distributed-results.json"),
                  "benchmarks.report:render_doc"),
     GeneratedDoc("docs/benchmarks/full.md", ("docs/benchmarks/full.json",),
                  "benchmarks.report:to_markdown"),
@@ -53,6 +82,8 @@ GENERATED = [
     GeneratedDoc("docs/earthmover/README.md",
                  tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
                  f"{_EM}:render_readme"),
+    GeneratedDoc("docs/cryo-em/README.md", ("docs/cryo-em/results.json",),
+                 "benchmarks.bench_particles:render_readme"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
     #              "conformap.reproduce.product_manifold:render_results"),
@@ -65,6 +96,40 @@ GENERATED = [
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = []
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+#: Quoted figures and prose settings, per document (rule 3).
+QUOTED_PATH = "docs/quoted-figures.json"
+#: A quote names its source: an issue, a paper of /work/shared/papers with its section, a commit.
+QUOTE_SOURCE = re.compile(
+    r"issue #\d+|paper [\w.-]+\.md,? (section|§) ?[\w.]+|commit [0-9a-f]{7,40}")
+
+
+def quoted(root: Path = ROOT) -> dict[str, list[dict]]:
+    """``docs/quoted-figures.json`` (rule 3): document -> entries; {} when absent."""
+    path = root / QUOTED_PATH
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+
+
+def quote_problems(doc: str, entries: list[dict], text: str) -> list[str]:
+    """Entries of ``doc`` that break rule 3 (no source / what, or not in the document)."""
+    bad = []
+    tokens = set(_NUMBER.findall(_CODE.sub("", text)))
+    for e in entries:
+        v = e.get("value")
+        if e.get("kind") == "quote":
+            if not QUOTE_SOURCE.search(str(e.get("source", ""))):
+                bad.append(f"{doc}: quote {v!r} names no source matching {QUOTE_SOURCE.pattern}")
+        elif e.get("kind") == "setting":
+            if not str(e.get("what", "")).strip():
+                bad.append(f"{doc}: setting {v!r} does not say what it is ('what')")
+        else:
+            bad.append(f"{doc}: entry {v!r} has kind {e.get('kind')!r}; use 'quote' or 'setting'")
+        if v not in tokens:
+            bad.append(f"{doc}: entry {v!r} does not occur in the document's prose (stale?)")
+    return bad
 
 
 def _json_numbers(obj, out: list) -> list:
@@ -79,18 +144,22 @@ def _json_numbers(obj, out: list) -> list:
     return out
 
 
-def numbers_missing(markdown: str, sources) -> list[str]:
+def numbers_missing(markdown: str, sources, allowed=()) -> list[str]:
     """Decimal numbers of ``markdown`` that no number in the parsed JSON ``sources`` rounds to.
 
-    A quoted ``6.28`` matches a stored 6.2817; code blocks are skipped.
+    A written ``6.28`` matches a stored 6.2817; code (fenced and inline) is skipped; tokens in
+    ``allowed`` (the document's entries of ``docs/quoted-figures.json``) are exempt.
     """
-    text = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    text = _CODE.sub("", markdown)
+    allowed = set(allowed)
     values = []
     for src in sources:
         _json_numbers(src, values)
     arr = sorted(values)
     missing = []
     for tok in _NUMBER.findall(text):
+        if tok in allowed:
+            continue
         digits = len(tok.split(".")[1])
         x = float(tok)
         if not any(round(v, digits) == x or round(abs(v), digits) == abs(x) for v in arr):
@@ -98,11 +167,36 @@ def numbers_missing(markdown: str, sources) -> list[str]:
     return missing
 
 
+def registered() -> set[str]:
+    """Every document under a rule: generated or hand-written."""
+    return {d.markdown for d in GENERATED} | {m for m, _ in HAND_WRITTEN}
+
+
+def lint(root: Path = ROOT) -> list[str]:
+    """Problems of the hand-written documents and README.md under rules 2, 3 and 5."""
+    q = quoted(root)
+    problems = []
+    for markdown, sources in [*HAND_WRITTEN, ("README.md", ())]:
+        text = (root / markdown).read_text()
+        data = [json.loads((root / s).read_text()) for s in sources]
+        entries = q.get(markdown, [])
+        problems += quote_problems(markdown, entries, text)
+        missing = numbers_missing(text, data, [e.get("value") for e in entries])
+        if missing:
+            problems.append(f"{markdown}: numbers in no source {list(sources)} and not in "
+                            f"{QUOTED_PATH}: {missing}")
+    for doc in sorted(set(q) - registered() - {"README.md"}):
+        problems.append(f"{QUOTED_PATH}: {doc} is not a registered document")
+    return problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.docs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a diff")
     parser.add_argument("--only", nargs="+", help="only these markdown paths")
+    parser.add_argument("--lint", action="store_true", help="also check the hand-written "
+                        "documents' numbers (rules 2, 3, 5); exit 1 on a problem")
     args = parser.parse_args(argv)
     stale = []
     for doc in GENERATED:
@@ -118,7 +212,10 @@ def main(argv=None) -> int:
             print(f"rendered {doc.markdown} from {', '.join(doc.sources)}")
     for s in stale:
         print(f"stale: {s} differs from its rendering; run `python -m benchmarks.docs`")
-    return 1 if stale else 0
+    problems = lint() if args.lint else []
+    for p in problems:
+        print(f"untraceable: {p}")
+    return 1 if stale or problems else 0
 
 
 if __name__ == "__main__":
