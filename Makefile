@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install benchmark benchmark-full clean docs docs-render benchmark-docs benchmark-docs-quick earthmover-docs product-manifold-docs
+.PHONY: demo test install benchmark benchmark-full clean docs docs-render benchmark-docs benchmark-docs-quick earthmover-docs product-manifold-docs cryo-em-docs import-docs
 
 $(BIN)/conformap: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ benchmark-full: install
 MAP := ../shared/data/rotating_shaft_res6.mrc
 NOTE ?= machine shared with other engineers working in parallel: timings are noisy
 
-docs: install benchmark-docs earthmover-docs product-manifold-docs docs-render
+docs: install benchmark-docs earthmover-docs product-manifold-docs cryo-em-docs import-docs docs-render
 
 # docs/benchmarks.md renders docs/benchmarks/full.json (the full suite); the quick suite's
 # results of the same day are docs/benchmarks/results.json (make benchmark-docs-quick).
@@ -46,12 +46,19 @@ earthmover-docs: install
 	$(BIN)/conformap reproduce earthmover --map $(MAP) --out docs/earthmover/real-map --overwrite
 	$(BIN)/conformap reproduce earthmover --full --seeds 2 --map $(MAP) --out docs/earthmover/real-map-full --overwrite
 
+cryo-em-docs: install
+	$(BIN)/python -m benchmarks.bench_particles --full --out docs/cryo-em/results.json --note "$(NOTE)"
+
+import-docs: install
+	$(BIN)/python -m benchmarks.bench_import --repeats 7 --out docs/import-time.json
+
 product-manifold-docs: install
 	$(BIN)/conformap reproduce product-manifold --out docs/product-manifold --overwrite
 	$(BIN)/conformap reproduce product-manifold --full --out docs/product-manifold/full --overwrite
 
 docs-render: install
 	$(BIN)/python -m benchmarks.docs
+	$(BIN)/python -m benchmarks.docs --check --lint
 
 clean:
 	rm -rf $(VENV) conformap-demo .pytest_cache

@@ -10,7 +10,10 @@ files behind ``docs/benchmarks.md`` (re-rendered by ``python -m benchmarks.docs`
 Registering a standalone benchmark module (one line in ``EXTERNAL``): the module defines
 ``SUITES = {"quick": cfg, "full": cfg}`` and ``run(cfg, log) -> list[dict]`` returning records
 in the format of ``benchmarks/__init__.py`` (``pair_record`` / ``single_record`` /
-``measurement_record`` in ``_harness.py`` build them).
+``measurement_record`` in ``_harness.py`` build them). ``--quick`` and ``--full`` run every
+built-in benchmark and then every registered module with its ``SUITES["quick"]`` or
+``SUITES["full"]``; ``--only`` / ``--skip`` select by name (``--list`` prints them). A failed
+check, an exception or a module that does not import fails that benchmark's row and the run.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from .bench_product import (
     triplet_check,
 )
 from .bench_wemd import emd_agreement, wemd_pair_check
-from .report import plot_scaling, to_markdown
+from .report import SUITE_VERSION, plot_scaling, to_markdown
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -207,14 +210,25 @@ RUNNERS = {
 }
 
 
-def _runners(names):
-    """(name, runner, cfg-getter) of the built-in and registered external benchmarks."""
+def _external(module: str):
+    """Runner and cfg-getter of a registered module, imported when it runs: a module that fails
+    to import fails its own row of the run, not the others."""
+    def run(cfg, log):
+        return importlib.import_module(module).run(cfg, log)
+
+    def cfg(suite):
+        return importlib.import_module(module).SUITES[suite]
+
+    return run, cfg
+
+
+def _runners(only=None, skip=None):
+    """(name, runner, cfg-getter) of the built-in and registered external benchmarks, in the
+    order they run: the built-in ones, then ``EXTERNAL``'s."""
     out = [(name, fn, (lambda suite, name=name: SUITES[suite][name])) for name, fn in
            RUNNERS.items()]
-    for name, module in EXTERNAL.items():
-        mod = importlib.import_module(module)
-        out.append((name, mod.run, (lambda suite, mod=mod: mod.SUITES[suite])))
-    return [r for r in out if not names or r[0] in names]
+    out += [(name, *_external(module)) for name, module in EXTERNAL.items()]
+    return [r for r in out if (not only or r[0] in only) and r[0] not in (skip or ())]
 
 
 def main(argv=None) -> int:
@@ -224,6 +238,9 @@ def main(argv=None) -> int:
     group.add_argument("--quick", action="store_true", help="the quick suite (default)")
     group.add_argument("--full", action="store_true", help="the full suite (n = 800 WEMD, ...)")
     parser.add_argument("--only", nargs="+", help="run only these benchmarks (names as logged)")
+    parser.add_argument("--skip", nargs="+", help="run all but these benchmarks")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks (built-in, "
+                        "then the registered external modules) and exit")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument("--name", default=None, help="stem of the result files (default: the "
                         "suite's name, e.g. quick.json)")
@@ -232,13 +249,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     suite = "full" if args.full else "quick"
     stem = args.name or suite
-    runners = _runners(args.only)
-    if args.only and len(runners) != len(set(args.only)):
-        known = sorted(set(RUNNERS) | set(EXTERNAL))
-        parser.error(f"--only: unknown benchmark in {args.only}; choose from {known}")
+    known = [r[0] for r in _runners()]
+    if args.list:
+        for name in known:
+            print(name + (f" (external: {EXTERNAL[name]})" if name in EXTERNAL else ""))
+        return 0
+    for opt, names in (("--only", args.only), ("--skip", args.skip)):
+        unknown = sorted(set(names or ()) - set(known))
+        if unknown:
+            parser.error(f"{opt}: unknown benchmark {unknown}; choose from {known}")
+    runners = _runners(args.only, args.skip)
     args.out.mkdir(parents=True, exist_ok=True)
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    report = {"suite": suite, "command": shlex.join(["python", "-m", "benchmarks", *argv_used]),
+    report = {"suite": suite, "suite_version": SUITE_VERSION, "command": shlex.join(["python", "-m", "benchmarks", *argv_used]),
               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
               "complete": False, "records": [], "failures": []}

@@ -14,6 +14,26 @@ from pathlib import Path
 import numpy as np
 
 
+#: Version of what the suite measures, stored in each results JSON (``suite_version``). Raise
+#: it when a benchmark changes what it compares; a page rendered from an older run says so.
+#: 2: the diffusion rows solve conformap's own graph (``graph.build_graph``), externals run.
+SUITE_VERSION = 2
+SUITE_CHANGES = {2: "the diffusion rows then solved a fixed-sigma 15-neighbour operator written "
+                    "in bench_product, not the graph conformap builds, and the approximation row "
+                    "reported a spectral-norm distance instead of the dropped kernel mass"}
+
+
+def stale_note(report: dict) -> list[str]:
+    """A warning paragraph if ``report`` was measured by an older version of the suite."""
+    v = report.get("suite_version", 1)
+    if v >= SUITE_VERSION:
+        return []
+    why = "; ".join(SUITE_CHANGES[k] for k in sorted(SUITE_CHANGES) if k > v)
+    return [f"**This run predates the current suite** (suite version {v}, now "
+            f"{SUITE_VERSION}): {why}. The description below is the current code's; the numbers "
+            "are that older run's. Re-run with `make benchmark-docs` and re-render.", ""]
+
+
 def fmt_t(t: float) -> str:
     return f"{t:.3g} s" if t < 100 else f"{t:.0f} s"
 
@@ -106,7 +126,7 @@ def measurement_rows(report: dict) -> list[str]:
 
 def to_markdown(report: dict) -> str:
     """The run's tables (``<suite>.md``)."""
-    lines = [f"# conformap benchmarks ({report['suite']})", "",
+    lines = [f"# conformap benchmarks ({report['suite']})", ""] + stale_note(report) + [
              f"Command: `{report['command']}`  ", f"Date: {report['date']}  ",
              f"Wall time of the suite: {report.get('suite_seconds', 0):.0f} s  ",
              f"Load average (1, 5, 15 min) at the start: {report['load_average']['start']}", ""]
@@ -384,7 +404,7 @@ def render_doc(report: dict, distributed: dict | None = None, *,
     head = DOC_HEAD.format(json_path=json_path, json_rel=rel, command=report["command"],
                            date=report["date"], seconds=report.get("suite_seconds", 0),
                            machine="\n".join(_machine_lines(report)))
-    lines = [head]
+    lines = [head] + stale_note(report)
     if not report.get("complete", "failed_checks" in report):
         lines += ["**This run did not finish**: only the benchmarks below ran.", ""]
     if report["suite"] != "full":

@@ -89,3 +89,52 @@ def test_external_modules_register_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(suite, "EXTERNAL", {"fake": "fake_bench"})
     assert suite.main(["--out", str(tmp_path)]) == 0
     assert json.loads((tmp_path / "quick.json").read_text())["records"][0]["benchmark"] == "fake"
+
+
+def test_external_failures_fail_the_run(tmp_path, monkeypatch, capsys):
+    import sys
+    import types
+
+    mod = types.ModuleType("fake_bench_bad")
+    mod.SUITES = {"quick": {}, "full": {}}
+    mod.run = _fake_runner(False)
+    monkeypatch.setitem(sys.modules, "fake_bench_bad", mod)
+    monkeypatch.setattr(suite, "RUNNERS", {"ok": _fake_runner(True)})
+    monkeypatch.setattr(suite, "SUITES", {"quick": {"ok": {}}})
+    monkeypatch.setattr(suite, "EXTERNAL", {"bad": "fake_bench_bad",
+                                            "gone": "benchmarks.no_such_module"})
+    assert suite.main(["--out", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "quick.json").read_text())
+    assert [f["benchmark"] for f in report["failed_checks"]] == ["fake"]
+    assert [f["benchmark"] for f in report["failures"]] == ["gone"]
+    assert suite.main(["--out", str(tmp_path), "--skip", "bad", "gone"]) == 0
+    assert suite.main(["--out", str(tmp_path), "--only", "ok"]) == 0
+    with pytest.raises(SystemExit):
+        suite.main(["--out", str(tmp_path), "--only", "nope"])
+
+
+@pytest.mark.parametrize("bandwidth", ["connect", "auto"])
+def test_complete_kernel_oracle_equals_the_graph_when_nothing_is_dropped(bandwidth):
+    """With every pair stored, the kNN problem is the complete kernel's: the approximation row
+    then reports no dropped mass and the same eigenvalues (dense eigh vs the library's solver)."""
+    from benchmarks.bench_product import (
+        DiffusionApproximation,
+        approximation_check,
+        rectangle_graph,
+    )
+
+    case = DiffusionApproximation()
+    case.n_top = 6
+    case.X, case.graph, _ = rectangle_graph(120, bandwidth, n_neighbors=119)
+    out, _ = case.measure(case.graph)
+    check = approximation_check({k: np.asarray(v) for k, v in out.items()})
+    assert check["passed"]
+    assert check["dropped_mass_max"] < 1e-12
+    assert check["max_abs_eigenvalue_diff_top"] < 1e-8
+    # and a truncated graph drops mass and moves the eigenvalues
+    case.X, case.graph, _ = rectangle_graph(400, bandwidth, n_neighbors=8)
+    out, _ = case.measure(case.graph)
+    check = approximation_check({k: np.asarray(v) for k, v in out.items()})
+    assert check["dropped_mass_mean"] > 0.01 and check["max_abs_eigenvalue_diff_top"] > 1e-6
+    out["max_unstored_affinity"] = np.float64(out["graph_max_dropped_affinity"] * 1.01)
+    assert not approximation_check(out)["passed"]  # the graph's stated bound broken
