@@ -2,7 +2,9 @@
 
 Run ``python -m benchmarks --quick`` (under 10 minutes on 2 cores when the machine is idle) or
 ``--full``; see ``__main__.py`` for the configurations and ``docs/benchmarks.md`` for the
-results of the committed run (``docs/benchmarks/results.json``).
+results of the committed full run (``docs/benchmarks/full.json``; the quick run of the same
+code is ``docs/benchmarks/results.json``). Registered standalone modules (``EXTERNAL``) run
+after the built-in benchmarks, in the same suite.
 
 Results format (``<out>/<name>.json``): ``{"suite", "command", "date", "machine", "note",
 "load_average", "complete", "records": [...], "failures": [...], "failed_checks": [...]}``.

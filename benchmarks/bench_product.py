@@ -351,7 +351,9 @@ def complete_kernel_eigenvalues(X: np.ndarray, graph, n_eigenpairs: int, alpha: 
     smi = mass**-0.5
     w *= smi[:, None]
     w *= smi[None, :]
-    lam = scipy.linalg.eigh(w, subset_by_index=[0, n_eigenpairs - 1], eigvals_only=True,
+    # w is symmetric: its transpose is the same matrix in Fortran order, which LAPACK
+    # overwrites without a copy (n = 10,000: 0.8 GB saved)
+    lam = scipy.linalg.eigh(w.T, subset_by_index=[0, n_eigenpairs - 1], eigvals_only=True,
                             overwrite_a=True, check_finite=False)
     lam = np.sort(np.maximum(lam, 0.0))
     lam[0] = 0.0
