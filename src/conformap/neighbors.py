@@ -274,6 +274,8 @@ APPROX_DIM = 32
 APPROX_CANDIDATES = 6
 #: Rows fitted by the randomized SVD of the projection.
 APPROX_PCA_ROWS = 2000
+#: NN-descent's early-termination fraction for the candidate search (see _pynndescent).
+APPROX_DELTA = 0.1
 
 
 def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
@@ -346,8 +348,12 @@ class _Projection:
 def _pynndescent(P, n_neighbors, seed, threads):
     import pynndescent
 
+    # delta=0.1 (stop when fewer than 10 % of the lists change, pynndescent's default 0.001):
+    # candidates need not be converged, the exact re-ranking follows. 20,000 noisy WEMD
+    # images, 90 candidates: 2.5x faster, candidate recall 0.9452 against 0.9458.
     return pynndescent.NNDescent(P, metric="euclidean", n_neighbors=n_neighbors,
-                                 random_state=seed, n_jobs=threads, low_memory=True)
+                                 random_state=seed, n_jobs=threads, low_memory=True,
+                                 delta=APPROX_DELTA)
 
 
 def _candidate_graph(P, n_cand, seed, threads):
