@@ -81,6 +81,8 @@ SUITES = {
 #: Standalone benchmark modules: name -> module with SUITES and run(cfg, log). One line each.
 EXTERNAL: dict[str, str] = {
     # "density": "benchmarks.bench_density",
+    "neighbors": "benchmarks.bench_neighbors",
+    "largen": "benchmarks.bench_largen",
 }
 
 

@@ -53,6 +53,10 @@ GENERATED = [
     GeneratedDoc("docs/earthmover/README.md",
                  tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
                  f"{_EM}:render_readme"),
+    GeneratedDoc("docs/large-n/NEIGHBORS.md", ("docs/large-n/neighbors.json",),
+                 "benchmarks.bench_neighbors:render"),
+    GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",),
+                 "benchmarks.bench_largen:render"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
     #              "conformap.reproduce.product_manifold:render_results"),
