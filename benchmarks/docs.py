@@ -55,7 +55,8 @@ GENERATED = [
                  f"{_EM}:render_readme"),
     GeneratedDoc("docs/large-n/NEIGHBORS.md", ("docs/large-n/neighbors.json",),
                  "benchmarks.bench_neighbors:render"),
-    GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",),
+    GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
+                                             "docs/large-n/kernel-diagnosis.json"),
                  "benchmarks.bench_largen:render"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
