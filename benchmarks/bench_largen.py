@@ -116,6 +116,10 @@ def render(*results: dict) -> str:
             f"{r['peak_rss_bytes'] / 2**30:.2f} | {r['median_error_deg']:.2f} | "
             f"{r['p90_error_deg']:.2f} | {r['load_average_before'][0]:.1f} / "
             f"{r['load_average_after'][0]:.1f} |")
+    for r in rows:
+        if "process_tree_cpu_seconds" in r:
+            lines += ["", f"n = {r['n']}: {r['process_tree_cpu_seconds']:.0f} CPU seconds in "
+                      f"all ({r['process_tree_cpu_note']})."]
     lines += ["", "Checks:", ""]
     for r in rows:
         lines.append(f"* n = {r['n']}: " + "; ".join(
