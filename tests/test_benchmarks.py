@@ -27,6 +27,7 @@ def _fake_runner(passed):
 @pytest.mark.parametrize("passed, code", [(True, 0), (False, 1)])
 def test_failed_check_fails_the_run(tmp_path, monkeypatch, capsys, passed, code):
     monkeypatch.setattr(suite, "RUNNERS", {"fake": _fake_runner(passed)})
+    monkeypatch.setattr(suite, "EXTERNAL", {})  # the registered modules run minutes each
     monkeypatch.setattr(suite, "SUITES", {"quick": {"fake": {}}, "full": {"fake": {}}})
     assert suite.main(["--quick", "--out", str(tmp_path)]) == code
     report = json.loads((tmp_path / "quick.json").read_text())
@@ -41,6 +42,7 @@ def test_runner_exception_fails_the_run(tmp_path, monkeypatch, capsys):
         raise RuntimeError("broken")
 
     monkeypatch.setattr(suite, "RUNNERS", {"boom": boom})
+    monkeypatch.setattr(suite, "EXTERNAL", {})
     monkeypatch.setattr(suite, "SUITES", {"quick": {"boom": {}}})
     assert suite.main(["--out", str(tmp_path)]) == 1
 
