@@ -84,6 +84,11 @@ GENERATED = [
                  f"{_EM}:render_readme"),
     GeneratedDoc("docs/cryo-em/README.md", ("docs/cryo-em/results.json",),
                  "benchmarks.bench_particles:render_readme"),
+    GeneratedDoc("docs/large-n/NEIGHBORS.md", ("docs/large-n/neighbors.json",),
+                 "benchmarks.bench_neighbors:render"),
+    GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
+                                             "docs/large-n/kernel-diagnosis.json"),
+                 "benchmarks.bench_largen:render"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
     #              "conformap.reproduce.product_manifold:render_results"),

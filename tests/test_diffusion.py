@@ -214,3 +214,17 @@ def test_many_eigenpairs_sparse_matches_dense():
     sparse = diffusion_map(G, n_components=60, eigen_solver="sparse", rng=0)
     dense = diffusion_map(G, n_components=60, eigen_solver="dense")
     np.testing.assert_allclose(sparse.eigenvalues, dense.eigenvalues, atol=1e-8)
+
+
+def test_sparse_adaptive_solve_on_an_expander_graph_matches_dense():
+    """A kNN graph that is not chain-like (8-D points) takes the factorisation-free Lanczos
+    path of the sparse solver; its eigenvalues equal a dense eigh of the same operator."""
+    from conformap.diffusion import diffusion_eigenpairs
+    from conformap.graph import build_graph
+
+    X = np.random.default_rng(0).standard_normal((1200, 8))
+    graph, _ = build_graph(X, metric="euclidean", method="knn", rng=0)
+    assert graph.adaptive
+    lam_s, _, _ = diffusion_eigenpairs(graph, 6, eigen_solver="sparse", rng=0)
+    lam_d, _, _ = diffusion_eigenpairs(graph, 6, eigen_solver="dense", rng=0)
+    np.testing.assert_allclose(lam_s, lam_d, rtol=1e-7, atol=1e-12)

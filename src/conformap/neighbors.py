@@ -25,12 +25,16 @@ from .distances import check_features
 
 __all__ = [
     "NeighborIndex",
+    "Projection",
     "approximate_neighbors",
     "block_neighbors",
+    "candidate_neighbors",
     "choose_method",
     "merge_neighbors",
     "nearest_neighbors",
     "recall",
+    "rerank_block",
+    "rerank_blocks",
     "tree_leaves",
 ]
 
@@ -274,6 +278,8 @@ APPROX_DIM = 32
 APPROX_CANDIDATES = 6
 #: Rows fitted by the randomized SVD of the projection.
 APPROX_PCA_ROWS = 2000
+#: NN-descent's early-termination fraction for the candidate search (see _pynndescent).
+APPROX_DELTA = 0.1
 
 
 def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
@@ -307,17 +313,25 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
     if n <= 2 * ROW_BLOCK or n_cand >= n // 2:  # too small for the approximation to pay off
         return exact_neighbors(X, k, metric, threads, progress)
     seed = int(check_rng(random_state).integers(2**31 - 1))
-    proj = _Projection(X, seed)
+    proj = Projection(X, seed)
     P = proj.transform(X)
-    cand = _candidate_graph(P, n_cand, seed, threads)
-    return _rerank_blocks(X, X, cand, tree_leaves(P, RERANK_BLOCK), k, metric,
-                          exclude_self=True, progress=progress)
+    cand = candidate_neighbors(P, n_cand, seed=seed, threads=threads)
+    return rerank_blocks(X, X, cand, tree_leaves(P, RERANK_BLOCK), k, metric,
+                         exclude_self=True, progress=progress)
 
 
-class _Projection:
-    """Leading principal axes of a random subset of rows (randomized SVD)."""
+class Projection:
+    """Step 1 of :func:`approximate_neighbors`: the leading principal axes of a random subset.
 
-    def __init__(self, X, seed):
+    ``Projection(X, seed)`` fits ``APPROX_DIM`` axes by a randomized SVD of at most
+    ``APPROX_PCA_ROWS`` rows of ``X`` (n, D) drawn with ``seed``; rows with at most
+    ``APPROX_DIM`` features are kept as they are. ``transform(Y)`` maps any rows with the
+    same D to float32 (m, d), so chunks of a large array can be projected independently
+    (as Dask tasks) once the projection is fitted. Attributes: ``axes`` (D, d), ``shift``
+    (d,), ``identity`` (bool).
+    """
+
+    def __init__(self, X, seed: int):
         from sklearn.utils.extmath import randomized_svd
 
         n, dim = X.shape
@@ -333,7 +347,8 @@ class _Projection:
         self.axes = np.ascontiguousarray(vt.T, dtype=X.dtype)  # (D, d)
         self.shift = (self.mean @ vt.T).astype(np.float32)
 
-    def transform(self, X):
+    def transform(self, X) -> np.ndarray:
+        """Projected rows, float32 (m, d)."""
         if self.identity:
             return np.asarray(X, dtype=np.float32)
         out = np.empty((X.shape[0], self.axes.shape[1]), dtype=np.float32)
@@ -346,12 +361,23 @@ class _Projection:
 def _pynndescent(P, n_neighbors, seed, threads):
     import pynndescent
 
+    # delta=0.1 (stop when fewer than 10 % of the lists change, pynndescent's default 0.001):
+    # candidates need not be converged, the exact re-ranking follows. 20,000 noisy WEMD
+    # images, 90 candidates: 2.5x faster, candidate recall 0.9452 against 0.9458.
     return pynndescent.NNDescent(P, metric="euclidean", n_neighbors=n_neighbors,
-                                 random_state=seed, n_jobs=threads, low_memory=True)
+                                 random_state=seed, n_jobs=threads, low_memory=True,
+                                 delta=APPROX_DELTA)
 
 
-def _candidate_graph(P, n_cand, seed, threads):
-    """Each row's n_cand nearest other rows in the projection (NN-descent), (n, n_cand)."""
+def candidate_neighbors(P: np.ndarray, n_candidates: int, *, seed: int,
+                        threads: int = 1) -> np.ndarray:
+    """Step 2 of :func:`approximate_neighbors`: candidate lists from the projection.
+
+    Each row's ``n_candidates`` nearest other rows of ``P`` (n, d) in Euclidean distance, by
+    NN-descent (pynndescent, ``delta=APPROX_DELTA``); int64 (n, n_candidates), the row itself
+    never included. Deterministic given ``seed`` (and ``threads=1``).
+    """
+    n_cand = int(n_candidates)
     index = _pynndescent(P, n_cand + 1, seed, threads)
     idx = index.neighbor_graph[0]
     n = P.shape[0]
@@ -379,8 +405,52 @@ def tree_leaves(P: np.ndarray, leaf_size: int) -> list[np.ndarray]:
     return leaves
 
 
-def _rerank_blocks(X, Q, cand, blocks, k, metric, *, exclude_self, progress):
-    """Exact top-k of each row of Q among the union of its block's candidates (see above)."""
+def rerank_block(X: np.ndarray, queries: np.ndarray, rows: np.ndarray,
+                 candidates: np.ndarray, k: int, metric: str = "l1", *,
+                 exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3 of :func:`approximate_neighbors` for one block: a pure function (a task).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, D)
+        The indexed rows (C-contiguous float32/64).
+    queries : ndarray, shape (r, D)
+        The block's query rows (same dtype), e.g. ``X[rows]``.
+    rows : ndarray of int, shape (r,)
+        Their global indices (used with ``exclude_self``).
+    candidates : ndarray of int, shape (r, c)
+        Their candidate lists (indices into ``X``; ``-1`` entries are ignored).
+    k : int
+    metric : {"l1", "l2"}
+    exclude_self : bool
+        ``queries`` are rows of ``X``: never return a row as its own neighbour.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (r, k)
+        Each query's ``k`` nearest among the **union** of the block's candidates (exact
+        distances; ascending, ties by index; ``-1`` pads).
+    distances : ndarray of float64, shape (r, k)
+        L1, or squared L2 (take the square root after merging).
+    """
+    union = np.unique(candidates)
+    union = union[union >= 0]
+    d = pairwise_block(np.ascontiguousarray(queries), np.ascontiguousarray(X[union]),
+                       squared=metric == "l2")
+    if exclude_self:
+        pos = np.searchsorted(union, rows)  # the row's own column, if among the candidates
+        hit = (pos < union.size) & (union[np.minimum(pos, union.size - 1)] == rows)
+        d[np.flatnonzero(hit), pos[hit]] = np.inf
+    return _top_of_block(d, union, k)
+
+
+def rerank_blocks(X, Q, cand, blocks, k, metric="l1", *, exclude_self, progress=False):
+    """Exact top-k of each row of ``Q`` (m, D) among the union of its block's candidates.
+
+    ``cand`` (m, c) are candidate indices into ``X``; ``blocks`` a list of index arrays
+    partitioning ``range(m)`` (:func:`tree_leaves` of the projection); each block is one
+    :func:`rerank_block` call. Returns ``(indices, distances)`` (m, k), L2 finished.
+    """
     m = Q.shape[0]
     indices = np.empty((m, k), dtype=np.int64)
     values = np.empty((m, k), dtype=np.float64)
@@ -389,16 +459,8 @@ def _rerank_blocks(X, Q, cand, blocks, k, metric, *, exclude_self, progress):
 
         blocks = tqdm(blocks, desc="nearest neighbours (re-rank)", leave=False)
     for q in blocks:
-        union = np.unique(cand[q])
-        union = union[union >= 0]
-        d = pairwise_block(np.ascontiguousarray(Q[q]), np.ascontiguousarray(X[union]),
-                           squared=metric == "l2")
-        if exclude_self:
-            pos = np.searchsorted(union, q)  # q's own column, if among the candidates
-            hit = (pos < union.size) & (union[np.minimum(pos, union.size - 1)] == q)
-            d[np.flatnonzero(hit), pos[hit]] = np.inf
-        idx, val = _top_of_block(d, union, k)
-        indices[q], values[q] = idx, val
+        indices[q], values[q] = rerank_block(X, Q[q], q, cand[q], k, metric,
+                                             exclude_self=exclude_self)
     return indices, _finish(values, metric)
 
 
@@ -468,7 +530,7 @@ class NeighborIndex:
         if self.method_ == "approx":
             threads = set_threads(n_jobs)
             seed = int(check_rng(random_state).integers(2**31 - 1))
-            self._proj = _Projection(self.X_, seed)
+            self._proj = Projection(self.X_, seed)
             self._index = _pynndescent(self._proj.transform(self.X_), 30, seed, threads)
 
     @restores_threads
@@ -492,5 +554,5 @@ class NeighborIndex:
             return exact_neighbors(self.X_, k, self.metric, threads, progress, Y=Y)
         PY = self._proj.transform(Y)
         cand = self._index.query(PY, k=n_cand)[0].astype(np.int64)
-        return _rerank_blocks(self.X_, Y, cand, tree_leaves(PY, RERANK_BLOCK), k, self.metric,
-                              exclude_self=False, progress=progress)
+        return rerank_blocks(self.X_, Y, cand, tree_leaves(PY, RERANK_BLOCK), k, self.metric,
+                             exclude_self=False, progress=progress)
