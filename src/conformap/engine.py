@@ -52,6 +52,7 @@ __all__ = [
     "kneighbors",
     "kneighbors_graph",
     "knn_graph",
+    "numba_threads",
     "panel_neighbors",
     "search_plan",
     "wemd_embedding_to_store",
@@ -62,7 +63,7 @@ DEFAULT_SEARCH_MEMORY = 1024 * 2**20
 
 
 @contextlib.contextmanager
-def _numba_threads(n_jobs: int | None) -> Iterator[int]:
+def numba_threads(n_jobs: int | None) -> Iterator[int]:
     """``n_jobs`` numba threads inside the block, the caller's count restored after."""
     import numba
 
@@ -146,10 +147,18 @@ class StoreRows:
     def __getstate__(self):
         return {"path": self.path, "columns": self.columns, "_store": None}
 
-    def get(self, i0: int, i1: int) -> np.ndarray:
+    @property
+    def store(self) -> CoefficientStore:
         if self._store is None:
             self._store = CoefficientStore(self.path)
-        return self._store.read_rows(i0, i1, self.columns)
+        return self._store
+
+    def get(self, i0: int, i1: int) -> np.ndarray:
+        return self.store.read_rows(i0, i1, self.columns)
+
+    def take(self, rows) -> np.ndarray:
+        """Rows ``rows`` (int array, any order), in that order."""
+        return self.store.take_rows(rows, self.columns)
 
 
 def search_plan(n: int, n_features: int, itemsize: int, *, memory: int | None = None,
@@ -208,7 +217,7 @@ def panel_neighbors(rows_src, cols_src, p0: int, p1: int, j0: int, j1: int, k: i
 
     rows = rows_src.get(p0, p1) if isinstance(rows_src, StoreRows) else rows_src
     cols = cols_src.get(j0, j1) if isinstance(cols_src, StoreRows) else cols_src
-    with _numba_threads(threads):
+    with numba_threads(threads):
         parts = [block_neighbors(rows[a - p0 : min(p1, a + ROW_BLOCK) - p0], cols, k,
                                  metric=metric, row_start=a, col_start=j0, exclude_self=True)
                  for a in range(p0, p1, ROW_BLOCK)]
@@ -280,7 +289,7 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
     if n < 2:
         raise ValueError(f"features: needs at least 2 rows for nearest neighbours, got {n}")
     k = check_int(n_neighbors, "n_neighbors", low=1, high=n - 1)
-    with _numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
+    with numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
         pass
     with connect(scheduler, timeout=timeout) as client:
         workers = 1 if client is None else n_workers(client)
@@ -438,9 +447,10 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
               wavelet: str = "coif3", level: int | None = None, mode: str = "zero",
               negative: str | None = None, dtype=None, columns: str = "resolved",
               n_jobs: int | None = None, memory: int | None = None,
-              search_memory: int | None = None, progress: bool = False,
-              timeout: float = CONNECT_TIMEOUT, stats: dict | None = None):
-    """The whole out-of-core WEMD kNN graph: store, transform, exact search, bridged pieces.
+              search_memory: int | None = None, search: str = "auto", random_state=None,
+              progress: bool = False, timeout: float = CONNECT_TIMEOUT,
+              stats: dict | None = None):
+    """The whole out-of-core WEMD kNN graph: store, transform, neighbour search, bridged pieces.
 
     Connects to ``scheduler`` first (an unreachable one fails before anything is written),
     then writes the coefficients to the store in ``cache_dir`` (a temporary directory, removed
@@ -461,7 +471,14 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
     memory : int, optional
         Bytes per transform chunk (:func:`conformap.store.open_wemd_store`).
     search_memory : int, optional
-        Bytes per search task (:func:`search_plan`).
+        Bytes per search task (:func:`search_plan`; for the approximate search, the store rows
+        one re-ranking task holds).
+    search : {"auto", "exact", "approx"}
+        The neighbour search, as ``method`` of :func:`conformap.neighbors.nearest_neighbors`
+        ("auto": exact up to 5,000 rows, as in memory); "approx" runs
+        :func:`conformap.engine_approx.approximate_kneighbors`.
+    random_state : int or Generator, optional
+        Seeds the approximate search (the same seed gives the in-memory run's graph).
     stats : dict, optional
         Filled with ``"transform"`` and ``"search"`` statistics.
 
@@ -472,6 +489,8 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
         ``DiffusionMap(method="knn")`` builds in memory from the same rows.
     """
     import tempfile
+
+    import scipy.sparse as sp
 
     from .store import open_wemd_store
 
@@ -487,9 +506,17 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
                                 negative=negative, dtype=dtype, memory=memory)
         wemd_embedding_to_store(densities, store, scheduler=client, progress=progress,
                                 stats=st_t)
-        graph = kneighbors_graph(store, n_neighbors, columns=columns, scheduler=client,
-                                 n_jobs=n_jobs, memory=search_memory, progress=progress,
-                                 stats=st_s)
+        from .engine_approx import store_kneighbors
+
+        (idx, val), used = store_kneighbors(
+            store, n_neighbors, method=search, columns=columns, scheduler=client,
+            n_jobs=n_jobs, memory=search_memory, progress=progress, stats=st_s,
+            random_state=random_state)
+        st_s.setdefault("method", used)
+        st_s.setdefault("panels_reused", st_s.get("groups_reused", 0))
+        n, k = idx.shape
+        graph = sp.csr_matrix((val.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)),
+                              shape=(n, n))
         graph = connect_components(store, graph, columns=columns)
     if stats is not None:
         stats.update(transform=st_t, search=st_s)

@@ -248,7 +248,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.scheduler_stats_ = {}
         return knn_graph(X, k, cache_dir=self.cache_dir, scheduler=self.scheduler,
                          columns=columns, n_jobs=self.n_jobs, progress=self.progress,
-                         stats=self.scheduler_stats_, **params)
+                         random_state=self.random_state, stats=self.scheduler_stats_,
+                         **params)
 
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``."""

@@ -273,6 +273,33 @@ class CoefficientStore:
             a = b
         return out
 
+    def take_rows(self, rows, columns: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``rows`` (any order, int) in that order, only ``columns`` if given.
+
+        Each stored chunk that holds some of the rows is read once (zarr reads whole chunks),
+        as the span of its requested rows; the temporary is that span.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise ValueError(f"rows: indices must lie in [0, {self.n}), got "
+                             f"[{rows.min()}, {rows.max()}]")
+        width = self.n_features if columns is None else int(np.asarray(columns).size)
+        out = np.empty((rows.size, width), dtype=self.dtype)
+        order = np.argsort(rows, kind="stable")
+        srt = rows[order]
+        chunk = srt // self.chunk_rows
+        bounds = np.flatnonzero(np.diff(chunk)) + 1
+        for sel in np.split(np.arange(srt.size), bounds):
+            if not sel.size:
+                continue
+            a, b = int(srt[sel[0]]), int(srt[sel[-1]]) + 1
+            out[order[sel]] = self.read_rows(a, b, columns)[srt[sel] - a]
+        return out
+
+    def chunks_of(self, rows) -> int:
+        """How many stored chunks hold some of ``rows`` (what :meth:`take_rows` reads)."""
+        return int(np.unique(np.asarray(rows, dtype=np.int64) // self.chunk_rows).size)
+
     def to_numpy(self, columns: np.ndarray | None = None) -> np.ndarray:
         """The whole array in memory (small stores, tests)."""
         return self.read_rows(0, self.n, columns)
