@@ -255,7 +255,15 @@ def test_diffusion_map_with_scheduler_equals_the_in_memory_knn_fit(client, tmp_p
     np.testing.assert_array_equal(dm.eigenvalues_, ref.eigenvalues_)
     assert dm.n_neighbors_ == ref.n_neighbors_
     assert dm.scheduler_stats_["transform"]["chunks_computed"] >= 1
-    with pytest.raises(ValueError, match="scheduler"):
+    # out-of-sample: the new items' neighbours searched in the store, as in memory
+    new = blobs(7, size=16, seed=10)
+    np.testing.assert_allclose(dm.transform(new), ref.transform(new), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(dm.transform(x[:4]), ref.transform(x[:4]), rtol=1e-6,
+                               atol=1e-12)
+    import shutil
+
+    shutil.rmtree(tmp_path)  # as the temporary store of a fit without cache_dir
+    with pytest.raises(ValueError, match="cache_dir=DIR"):
         dm.transform(x[:3])
     with pytest.raises(ValueError, match="metric='wemd'"):
         DiffusionMap(metric="euclidean", scheduler=client).fit(x)

@@ -54,6 +54,7 @@ __all__ = [
     "knn_graph",
     "numba_threads",
     "panel_neighbors",
+    "query_store",
     "search_plan",
     "wemd_embedding_to_store",
 ]
@@ -116,14 +117,23 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
         return (f"conformap-wemd-{store.key}-{i0}-{i1}", transform_chunk,
                 lambda: (path, i, np.ascontiguousarray(densities[i0:i1])))
 
+    import time
+
+    from .store import STALE_PARTIAL_SECONDS
+
+    started = time.time()
     specs = [spec(i) for i in store.missing_chunks()]
     if stats is not None:
         stats.update(chunks_reused=store.n_chunks - len(specs), chunks_computed=len(specs))
     if specs:
         with connect(scheduler, timeout=timeout) as client:
+            store.remove_partials(before=started - STALE_PARTIAL_SECONDS)
             window = None if client is None else 2 * n_workers(client)
             run_tasks(client, specs, lambda key, result: None, desc="wavelet transform",
                        progress=progress, window=window)
+    # every chunk is written, so no write of a chunk or marker is still going on: what an
+    # interrupted write (a killed worker, this run or an earlier one) left is garbage
+    store.remove_partials(under=("coefficients.zarr", "done"))
     if store.params.get("negative") is None and store.statistics()[2]:
         from ._validation import NegativeDensityWarning
 
@@ -350,6 +360,8 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
 
         run_tasks(client, specs, merge, desc="nearest neighbours (exact)", progress=progress,
                    window=None)
+    if saved is not None:  # every panel is saved: temporaries left by killed writes go
+        store.remove_partials(under=(saved.relative_to(store.path),))
     if metric == "l2":
         np.sqrt(values, out=values)
     if stats is not None:
@@ -391,6 +403,53 @@ def _load_panel(d: Path, p0: int, p1: int, k: int):
 def _save_panel(d: Path, p0: int, p1: int, idx: np.ndarray, val: np.ndarray) -> None:
     with atomic_path(_panel_path(d, p0, p1)) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, indices=idx, values=val)
+
+
+def query_store(store: CoefficientStore, queries: np.ndarray, n_neighbors: int, *,
+                columns="resolved", metric: str = "l1", block: int = 4096):
+    r"""Exact nearest rows of a store for new coefficient rows (out-of-sample), on the client.
+
+    The store is read ``block`` rows at a time; memory is one block plus the (m, k) lists.
+
+    Parameters
+    ----------
+    queries : ndarray, shape (m, n_features)
+        All coefficients of the new items (``wemd_embedding(..., columns="all")``).
+    n_neighbors : int
+    columns
+        The columns the store was searched on (as in :func:`kneighbors`). For L1, a training
+        row is zero (or below rounding, which ``"resolved"`` neglects) outside them, so there
+        the distance is the query's own :math:`\sum |c|`, added as the in-memory
+        ``DiffusionMap.transform`` does.
+
+    Returns
+    -------
+    indices, distances : ndarrays, shape (m, k)
+        Ascending, ties by index.
+    """
+    from .neighbors import block_neighbors, merge_neighbors
+
+    metric = check_choice(metric, "metric", ["l1", "l2"])
+    q = np.ascontiguousarray(queries, dtype=store.dtype)
+    if q.ndim != 2 or q.shape[1] != store.n_features:
+        raise ValueError(f"queries: expected shape (m, {store.n_features}) (all coefficients of "
+                         f"the new items), got {q.shape}")
+    cols = store.columns(columns) if isinstance(columns, str) else np.asarray(columns, np.int64)
+    k = check_int(n_neighbors, "n_neighbors", low=1, high=store.n)
+    sub = np.ascontiguousarray(q[:, cols])
+    best = None
+    for j0 in range(0, store.n, block):
+        rows = store.read_rows(j0, min(store.n, j0 + block), cols)
+        part = block_neighbors(sub, rows, k, metric=metric, col_start=j0)
+        best = part if best is None else merge_neighbors([best, part], k)
+    idx, val = best
+    if metric == "l2":
+        rest = np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)) - np.einsum(
+            "ij,ij->i", sub.astype(np.float64), sub.astype(np.float64))
+        return idx, np.sqrt(val + rest[:, None])
+    rest = (np.abs(q).sum(axis=1, dtype=np.float64)
+            - np.abs(sub).sum(axis=1, dtype=np.float64))
+    return idx, val + rest[:, None]
 
 
 def kneighbors_graph(features, n_neighbors: int, **kwargs):
@@ -519,5 +578,5 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
                               shape=(n, n))
         graph = connect_components(store, graph, columns=columns)
     if stats is not None:
-        stats.update(transform=st_t, search=st_s)
+        stats.update(transform=st_t, search=st_s, store=str(store.path), columns=columns)
     return graph

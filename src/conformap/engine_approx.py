@@ -236,6 +236,8 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
         window = None if client is None else 4 * n_workers(client)
         run_tasks(client, specs, collect, desc="nearest neighbours (re-rank)",
                   progress=progress, window=window)
+    if saved is not None:  # everything is saved: temporaries left by killed writes go
+        store.remove_partials(under=(saved.relative_to(store.path),))
     if stats is not None:
         sizes = [need.size for need, _ in groups]
         stats.update(st, groups=len(groups), groups_reused=reused, tasks_run=len(specs),

@@ -80,7 +80,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         the exact search reads it block by block, so memory is bounded by the chunk and task
         sizes, not by n. The eigenproblem runs here. The graph is bitwise the one of
         ``method="knn"`` with the exact search; the dropped kernel mass is not measured
-        (``dropped_mass_`` None) and :meth:`transform` is not available (no features in memory).
+        (``dropped_mass_`` None); :meth:`transform` needs ``cache_dir`` (it searches the store).
     cache_dir : path, optional
         Directory of the coefficient store with ``scheduler`` (required for a remote scheduler:
         on a filesystem every worker sees; default a temporary directory). Reused and resumed
@@ -263,9 +263,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "result_")
         if self.metric != "precomputed" and self._fit_features is None:
-            raise ValueError("transform: this DiffusionMap was fitted with scheduler=..., which "
-                             "keeps no training features in memory; fit without scheduler to "
-                             "embed new items")
+            return self._transform_from_store(X)
         X = self._validate_input(X, reset=False)
         if self.metric == "precomputed":
             dist = X
@@ -297,6 +295,37 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             if self.n_neighbors_ is not None:
                 dist = _keep_nearest(dist, self.n_neighbors_ + 1)
         return nystrom_extension(dist, self.result_)
+
+
+    def _transform_from_store(self, X):
+        """Nystrom extension after a ``scheduler`` fit: the new items' coefficients here, their
+        nearest training items searched in the coefficient store (``cache_dir``), block by
+        block; the same distances as the in-memory ``transform``."""
+        from pathlib import Path
+
+        from .engine import query_store
+        from .store import CoefficientStore
+
+        path = (getattr(self, "scheduler_stats_", None) or {}).get("store")
+        if path is None or not (Path(path) / "meta.json").exists():
+            raise ValueError(
+                f"transform: the coefficient store of this scheduler=... fit ({path}) no longer "
+                "exists (without cache_dir it is a temporary directory, removed after fit), and "
+                "the new items' neighbours are searched in it; fit with cache_dir=DIR (kept, and "
+                "reused by the next fit) to embed new items")
+        X = self._validate_input(X, reset=False)
+        store = CoefficientStore(path)
+        params = dict(self.metric_params or {})
+        params.pop("progress", None)
+        params.pop("columns", None)
+        params.setdefault("negative", "keep")
+        feats = features_for_metric(X, "wemd", {**params, "columns": "all"})
+        idx, dist = query_store(store, feats, self.n_neighbors_ + 1,
+                                columns=self.scheduler_stats_["columns"])
+        m, k = idx.shape
+        d = sp.csr_matrix((np.maximum(dist.ravel(), 0.0), idx.ravel(), np.arange(0, m * k + 1, k)),
+                          shape=(m, store.n))
+        return nystrom_extension(d, self.result_)
 
 
 def _keep_nearest(dist: np.ndarray, k: int) -> sp.csr_matrix:

@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,12 @@ DEFAULT_MEMORY = 256 * 2**20
 #: Columns per zarr chunk: reading a subset of columns (the resolved ones) skips whole chunks.
 _COLUMN_CHUNK = 2**16
 _WEMD_PARAMS = ("wavelet", "level", "mode", "negative")
+#: Temporary names of interrupted writes: zarr's ``<name>.<uuid hex>.partial`` and
+#: :func:`conformap.io.atomic_path`'s ``.<name>.<8 hex>.part<suffix>``.
+_ZARR_PARTIAL = re.compile(r".+\.[0-9a-f]{32}\.partial")
+_ATOMIC_PARTIAL = re.compile(r"\..+\.[0-9a-f]{8}\.part(\.\w+)?")
+#: Temporary files older than this (seconds) at the start of a run are another run's leftovers.
+STALE_PARTIAL_SECONDS = 600
 
 
 def plan_chunk_rows(n_features: int, n_voxels: int, itemsize: int, memory: int,
@@ -326,6 +333,31 @@ class CoefficientStore:
             if _digest(self.read_rows(i0, i1)) != want:
                 bad.append(i)
         return bad
+
+    def remove_partials(self, before: float | None = None, under=None) -> int:
+        """Delete temporary files that interrupted writes left in the store; return how many.
+
+        zarr writes a chunk to ``<chunk>.<hex>.partial`` and renames it, and the markers and
+        saved search results are written through :func:`conformap.io.atomic_path`
+        (``.<name>.<hex>.part<suffix>``): a process killed between the write and the rename
+        leaves the temporary behind (the chunk itself is redone, as it has no marker). Only
+        files last modified before ``before`` (a ``time.time()``; None: all) are removed, so
+        that a run started later, still writing, keeps its own. ``under``: only in these
+        subdirectories of the store (e.g. ``("coefficients.zarr", "done")``).
+        """
+        removed = 0
+        roots = [self.path] if under is None else [self.path / u for u in under]
+        for p in (q for r in roots if r.exists() for q in r.rglob("*")):
+            name = p.name
+            if not (_ZARR_PARTIAL.fullmatch(name) or _ATOMIC_PARTIAL.fullmatch(name)):
+                continue
+            try:
+                if before is None or p.stat().st_mtime < before:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:  # renamed or removed meanwhile
+                continue
+        return removed
 
     def forget(self, chunks) -> None:
         """Drop the markers of ``chunks``: they are recomputed (e.g. after :meth:`verify`)."""

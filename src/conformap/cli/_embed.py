@@ -206,11 +206,24 @@ def report_extras(args, stack, dm) -> dict:
 
 
 def run(args) -> int:
+    import contextlib
+
+    with contextlib.ExitStack() as scope:
+        return _run(args, scope)
+
+
+def _run(args, scope) -> int:
     from ..io import read_metadata_column, read_stack
 
     stem = output_stem(args.out)
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    stack = read_stack(args.inputs, densities=args.metric != "euclidean", datadir=args.datadir)
+    if args.scheduler:  # out of core: the input memory-mapped, read chunk by chunk
+        from ._scheduler import open_input
+
+        stack = open_input(args, scope)
+    else:
+        stack = read_stack(args.inputs, densities=args.metric != "euclidean",
+                           datadir=args.datadir)
     color = label = None
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)
