@@ -22,8 +22,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tree_anon(pid: int) -> int:
-    """Anonymous RSS (bytes) of ``pid`` and all its descendants."""
+def _tree_anon(pid: int, field: str = "RssAnon:") -> int:
+    """Anonymous RSS (bytes; ``field="VmRSS:"``: all resident pages, the memory-mapped input's
+    included) of ``pid`` and all its descendants."""
     total, stack, seen = 0, [pid], set()
     while stack:
         p = stack.pop()
@@ -33,7 +34,7 @@ def _tree_anon(pid: int) -> int:
         try:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
-                    if line.startswith("RssAnon:"):
+                    if line.startswith(field):
                         total += int(line.split()[1]) * 1024
                         break
             for t in os.listdir(f"/proc/{p}/task"):
@@ -47,12 +48,13 @@ def _tree_anon(pid: int) -> int:
 def sample_peak(pid: int | None = None, interval: float = 0.01):
     """Thread recording the peak anonymous RSS of a process tree: ``(peak dict, stop event)``."""
     pid = os.getpid() if pid is None else pid
-    peak = {"anon": 0, "samples": 0}
+    peak = {"anon": 0, "rss": 0, "samples": 0}
     stop = threading.Event()
 
     def run():
         while not stop.is_set():
             peak["anon"] = max(peak["anon"], _tree_anon(pid))
+            peak["rss"] = max(peak["rss"], _tree_anon(pid, "VmRSS:"))
             peak["samples"] += 1
             stop.wait(interval)
 
@@ -71,7 +73,7 @@ def run_measured(cmd, *, cwd=ROOT, env=None) -> dict:
     stop.set()
     dt = time.perf_counter() - t
     return {"rc": proc.returncode, "s": dt, "peak_anon_bytes": peak["anon"],
-            "stdout": out[-4000:], "stderr": err[-4000:],
+            "peak_rss_bytes": peak["rss"], "samples": peak["samples"], "stdout": out[-4000:], "stderr": err[-4000:],
             "load_average": [load0, os.getloadavg()[0]]}
 
 
@@ -120,6 +122,124 @@ def eigensolver_scaling(sizes) -> list[dict]:
               f"peak {r['peak_anon_bytes'] / 2**20:.0f} MiB", flush=True)
         rows.append(r)
     return rows
+
+
+# -- peak memory of the whole `conformap embed --scheduler` run -----------------------------------
+
+
+def embed_memory(work: Path, images: Path, sizes, scheduler: str = "local:2") -> list[dict]:
+    """``conformap embed N.npy --scheduler local:2 --cache DIR`` for each n, fresh cache: peak
+    anonymous RSS of the whole process tree (client, scheduler, nannies, workers), sampled
+    every 10 ms, and wall time. The input is a memory-mapped .npy of the first n images."""
+    import shutil
+
+    conformap = Path(sys.executable).with_name("conformap")
+    full = np.load(images, mmap_mode="r")
+    rows = []
+    for n in sizes:
+        inp = work / f"x{n}.npy"
+        mm = np.lib.format.open_memmap(inp, mode="w+", dtype=np.float32, shape=(n, *full.shape[1:]))
+        for i0 in range(0, n, 10_000):
+            mm[i0:i0 + 10_000] = full[i0:min(n, i0 + 10_000)]
+        mm.flush()
+        del mm
+        cache = work / f"embed-cache-{n}"
+        m = run_measured([conformap, "embed", inp, "--scheduler", scheduler, "--cache", cache,
+                          "--out", work / f"emb{n}", "--negative", "keep", "--seed", "0"])
+        if m["rc"] != 0:
+            raise RuntimeError(f"embed n={n} failed: {m['stderr']}")
+        with np.load(work / f"emb{n}.npz") as z:
+            emb = z["embedding"]
+        r = {"n": n, "s": m["s"], "peak_anon_bytes": m["peak_anon_bytes"],
+             "peak_rss_bytes": m["peak_rss_bytes"], "samples": m["samples"],
+             "load_average": m["load_average"], "input_bytes": int(inp.stat().st_size),
+             "store_bytes": int(sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())),
+             "embedding_finite": bool(np.isfinite(emb).all()),
+             "log": [ln for ln in m["stderr"].splitlines() if "scheduler" in ln or "plan" in ln
+                     or "graph" in ln][-3:]}
+        print(f"  embed n={n}: {r['s']:.0f} s, peak anon {r['peak_anon_bytes'] / 2**20:.0f} MiB "
+              f"(all RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB), load {r['load_average']}",
+              flush=True)
+        rows.append(r)
+        shutil.rmtree(cache, ignore_errors=True)
+        inp.unlink()
+        for suffix in (".npz", ".csv", ".png"):
+            (work / f"emb{n}{suffix}").unlink(missing_ok=True)
+    return rows
+
+
+# -- approximate search: distributed = local, with and without a worker killed ---------------------
+
+
+def _kill_when_reranking(client, stop, killed):
+    import signal
+
+    pids = client.run(os.getpid)
+    while not stop.is_set():
+        for w, keys in client.processing().items():
+            if any("approx-rerank" in str(key) for key in keys) and w in pids:
+                os.kill(pids[w], signal.SIGKILL)
+                killed.append(w)
+                return
+        time.sleep(0.01)
+
+
+def approx_equality(work: Path, images: Path, n: int, seed: int = 0) -> dict:
+    """DiffusionMap defaults in memory (approximate search above 5,000 items) against
+    DiffusionMap(scheduler=local:1 / local:2 / local:2 with a worker SIGKILLed while it
+    re-ranks), same seed: per-component |corr| of the embeddings, eigenvalues, times."""
+    import shutil
+
+    from distributed import Client, LocalCluster
+
+    from conformap import DiffusionMap
+    from conformap import distributed as cdist
+
+    x = np.load(images, mmap_mode="r")[:n]
+    kw = {"metric_params": {"negative": "keep"}, "random_state": seed}
+    out = {"n": n, "seed": seed, "runs": {}}
+    t = time.perf_counter()
+    ref = DiffusionMap(**kw).fit(np.asarray(x))
+    out["runs"]["in-memory"] = {"s": time.perf_counter() - t, "graph": ref.graph_summary_}
+    print(f"  approx n={n} in memory: {out['runs']['in-memory']}", flush=True)
+    cache = work / "approx-cache"
+    for name, w, kill in (("local:2 (first: transform + search)", 2, False),
+                          ("local:1", 1, False), ("local:2", 2, False),
+                          ("local:2, one worker SIGKILLed mid re-rank", 2, True)):
+        for d in cache.glob("wemd-*/coefficients.zarr/knn"):
+            shutil.rmtree(d)  # the search runs again; the transform chunks are reused
+        with LocalCluster(n_workers=w, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=":0", silence_logs=50) as cl, Client(cl) as c:
+            c.wait_for_workers(w)
+            cdist.warm_up(c)
+            stop, killed = threading.Event(), []
+            th = threading.Thread(target=_kill_when_reranking, args=(c, stop, killed))
+            if kill:
+                th.start()
+            t = time.perf_counter()
+            try:
+                dm = DiffusionMap(scheduler=c, cache_dir=cache, **kw).fit(x)
+            finally:
+                stop.set()
+                if kill:
+                    th.join()
+            dt = time.perf_counter() - t
+        corr = [float(abs(np.corrcoef(dm.embedding_[:, j], ref.embedding_[:, j])[0, 1]))
+                for j in range(ref.embedding_.shape[1])]
+        st = dm.scheduler_stats_
+        r = {"s": dt, "workers": w, "abs_corr": corr,
+             "identical": bool(np.array_equal(dm.embedding_, ref.embedding_)),
+             "eigenvalues_max_rel_diff": float(np.max(np.abs(dm.eigenvalues_ - ref.eigenvalues_)
+                                                      / np.abs(ref.eigenvalues_))),
+             "transform": st["transform"],
+             "search": {k: v for k, v in st["search"].items() if not isinstance(v, list)}}
+        if kill:
+            r["worker_killed"] = bool(killed)
+        out["runs"][name] = r
+        print(f"  approx n={n} {name}: {dt:.0f} s, |corr| {corr}, identical {r['identical']}",
+              flush=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    return out
 
 
 def main(argv=None) -> int:

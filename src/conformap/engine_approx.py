@@ -214,6 +214,7 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
         indices = np.full((n, k), -1, dtype=np.int64)
         values = np.full((n, k), np.inf)
         specs, reused, read = [], 0, 0
+        raw = store.raw_layout() is not None
         for g, (need, members) in enumerate(groups):
             got = None if gdir is None else _load_group(gdir, g)
             if got is not None:
@@ -221,7 +222,10 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
                 indices[rows], values[rows] = idx, val
                 reused += 1
                 continue
-            read += store.chunks_of(need) * store.chunk_rows * store.n_features * itemsize
+            # bytes a task reads from the store: its rows (raw chunks, memory-mapped) or
+            # every chunk it touches (compressed chunks are decoded whole)
+            read += (need.size if raw else store.chunks_of(need) * store.chunk_rows) \
+                * store.n_features * itemsize
             specs.append((f"conformap-approx-rerank-{token}-{g}", rerank_task,
                           (lambda need=need, members=members:
                            (src, need, members, cand[np.concatenate(members)], k, metric,

@@ -296,11 +296,56 @@ class CoefficientStore:
         srt = rows[order]
         chunk = srt // self.chunk_rows
         bounds = np.flatnonzero(np.diff(chunk)) + 1
+        raw = self.raw_layout()
         for sel in np.split(np.arange(srt.size), bounds):
             if not sel.size:
                 continue
             a, b = int(srt[sel[0]]), int(srt[sel[-1]]) + 1
-            out[order[sel]] = self.read_rows(a, b, columns)[srt[sel] - a]
+            if raw is None:
+                out[order[sel]] = self.read_rows(a, b, columns)[srt[sel] - a]
+            else:
+                out[order[sel]] = self._raw_rows(raw, int(chunk[sel[0]]), srt[sel], columns)
+        return out
+
+    def raw_layout(self):
+        """``(chunk rows, chunk columns)`` when zarr stores the chunks as raw bytes (no
+        compressor, native byte order: the zarr v3 ``bytes`` codec alone), else None. Such a
+        chunk file is the C-order ``(chunk rows, chunk columns)`` array, edge chunks padded to
+        the full shape (zarr v3 specification), so single rows can be read from it through
+        a memory map, instead of decoding the whole chunk."""
+        import sys
+
+        arr = self._zarr("r")
+        codecs = arr.metadata.codecs
+        if len(codecs) != 1 or type(codecs[0]).__name__ != "BytesCodec":
+            return None
+        endian = getattr(codecs[0].endian, "value", None)
+        if self.dtype.itemsize > 1 and endian != sys.byteorder:
+            return None
+        return tuple(int(c) for c in arr.chunks)
+
+    def _raw_rows(self, layout, chunk: int, rows: np.ndarray, columns) -> np.ndarray:
+        """Rows (sorted, all in ``chunk``) read from the chunk files through memory maps."""
+        if not self._marker(chunk).exists():
+            raise ValueError(f"store {self.path}: chunk {chunk} is not written yet; run the "
+                             "transform (it resumes) first")
+        cr, cc = layout
+        local = rows - chunk * cr
+        cols = np.arange(self.n_features) if columns is None else np.asarray(columns, np.int64)
+        out = np.empty((rows.size, cols.size), dtype=self.dtype)
+        meta = self._zarr("r").metadata
+        for j in range(-(-self.n_features // cc)):
+            pos = np.flatnonzero((cols >= j * cc) & (cols < (j + 1) * cc))
+            if not pos.size:
+                continue
+            f = self.path / "coefficients.zarr" / meta.encode_chunk_key((chunk, j))
+            if not f.exists():  # zarr does not write a chunk that is all fill value (0)
+                out[:, pos] = 0
+                continue
+            mm = np.memmap(f, dtype=self.dtype, mode="r", shape=(cr, cc))
+            block = mm[local]
+            out[:, pos] = block if pos.size == cc else block[:, cols[pos] - j * cc]
+            del mm
         return out
 
     def chunks_of(self, rows) -> int:
