@@ -220,6 +220,27 @@ def test_cli_embed_on_the_scheduler_equals_the_local_knn_run(client, tmp_path, c
     assert "0 transform chunk(s) computed" in capsys.readouterr().err
 
 
+def test_cli_embed_on_the_scheduler_streams_a_star_stack(client, tmp_path, capsys):
+    """A STAR particle set is spilled stack by stack to a memory map inside --cache (removed
+    at the end); same embedding as the same images in memory."""
+    from conformap.cli import main
+    from conformap.particles import write_particle_set
+
+    x = blobs(120, size=16, seed=5)
+    write_particle_set(x, tmp_path / "ps", n_stacks=3)
+    star = next((tmp_path / "ps").glob("*.star"))
+    base = ["--n-neighbors", "8", "--seed", "1", "--negative", "keep", "--quiet"]
+    assert main(["embed", str(star), *base, "--method", "knn", "--out",
+                 str(tmp_path / "local")]) == 0
+    (tmp_path / "cc").mkdir()
+    assert main(["embed", str(star), *base, "--scheduler", client.scheduler.address,
+                 "--cache", str(tmp_path / "cc"), "--out", str(tmp_path / "dask")]) == 0
+    with np.load(tmp_path / "local.npz") as a, np.load(tmp_path / "dask.npz") as b:
+        np.testing.assert_array_equal(b["embedding"], a["embedding"])
+        np.testing.assert_array_equal(b["names"], a["names"])
+    assert not list((tmp_path / "cc").glob("conformap-input-*"))
+
+
 def test_cli_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
     from conformap.cli import main
 

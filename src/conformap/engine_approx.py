@@ -192,6 +192,9 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
         saved = store.path / "knn" / f"approx-{token}"
         saved.mkdir(parents=True, exist_ok=True)
     st = {"method": "approx", "seed": seed, "n_candidates": n_cand}
+    import time
+
+    t0 = time.perf_counter()
     with connect(scheduler, timeout=timeout) as client:
         P, cand = _load_candidates(saved, n, n_cand)
         if cand is None:
@@ -202,6 +205,8 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
             st["candidates_reused"] = False
         else:
             st["candidates_reused"] = True
+        st["candidates_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
         leaves = tree_leaves(P, RERANK_BLOCK)
         del P
         chunk_tmp = store.chunk_rows * store.n_features * itemsize
@@ -238,15 +243,21 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
                 _save_group(gdir, int(key.rsplit("-", 1)[1]), rows, idx, val)
 
         window = None if client is None else 4 * n_workers(client)
+        st["grouping_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
         run_tasks(client, specs, collect, desc="nearest neighbours (re-rank)",
                   progress=progress, window=window)
+        st["rerank_s"] = time.perf_counter() - t2
     if saved is not None:  # everything is saved: temporaries left by killed writes go
         store.remove_partials(under=(saved.relative_to(store.path),))
     if stats is not None:
         sizes = [need.size for need, _ in groups]
+        queries = [sum(q.size for q in members) for _, members in groups]
         stats.update(st, groups=len(groups), groups_reused=reused, tasks_run=len(specs),
                      group_rows_max=int(max(sizes)), group_rows_mean=float(np.mean(sizes)),
-                     rerank_read_bytes=int(read), max_rows=int(max_rows))
+                     group_queries_mean=float(np.mean(queries)),
+                     rerank_read_bytes=int(read), max_rows=int(max_rows), n_searched=dim,
+                     candidate_bytes=int(cand.nbytes), projected_bytes=int(n * 32 * 4))
     return indices, values
 
 
