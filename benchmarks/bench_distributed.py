@@ -19,7 +19,10 @@ SNR 0.5, D = 11,526 WEMD coefficients each, float32):
   on ``local:1`` and ``local:2`` with one thread per task, whether the results are identical, and
   the same 2-worker run with one worker SIGKILLed mid-run;
 * ``search_memory``: peak memory of the store search for growing n at a fixed memory setting;
-* ``eigensolver``: the client's sparse eigenproblem on a kNN graph of n points (for the plan).
+* ``embed_memory``, ``approx_equality``, ``eigensolver_scaling``: see
+  ``benchmarks/bench_outofcore.py`` (whole ``conformap embed --scheduler`` peak memory; the
+  approximate search on Dask against the in-memory fit; the client's eigensolver at 1e4-2e5);
+* ``plan_extrapolated``: the 1e6 plan computed from the measured costs (not measured).
 
 The machine is shared (2 cores with other engineers working at the same time): timings are
 noisy, and 1 vs 2 workers on 2 cores is an upper bound on what a second core gives.
@@ -239,50 +242,9 @@ def plan(results: dict, n: int = 1_000_000, k: int = 15, n_searched: int = 9328)
         out["workers"][w] = {"transform_h_1core": out["transform_core_s"] / w / 3600,
                              "search_h_1core": out["search_core_s"] / w / 3600,
                              "search_h_16cores": out["search_core_s"] / w / 16 / 3600}
+    from .bench_outofcore import plan_approx
+
     out["approx"] = plan_approx(results, n)
-    return out
-
-
-def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
-    """Extrapolated cost of the approximate search at n from the measured distributed run
-    (``approx_equality``, its ``local:1`` run: one worker process, ``threads`` numba threads):
-    re-ranking core-seconds and store bytes per item (constant in n: a leaf's candidate union
-    depends on the local geometry), NN-descent extrapolated as n^1.14 (Dong, Charikar & Li
-    2011), the client's eigensolver by the exponent measured between its two largest sizes."""
-    from conformap.graph import default_n_neighbors
-    from conformap.neighbors import APPROX_CANDIDATES
-
-    ae = results.get("approx_equality")
-    if not ae:
-        return None
-    r1 = ae["runs"].get("local:1")
-    if not r1 or "rerank_s" not in r1["search"]:
-        return None
-    s1, n0 = r1["search"], ae["n"]
-    threads = int(results.get("machine", {}).get("cpus", 2))
-    k = default_n_neighbors(n)
-    out = {"n": n, "k": k, "measured_at_n": n0, "threads_per_task": threads,
-           "rerank_core_s_per_item": s1["rerank_s"] * threads / n0,
-           "rerank_read_bytes_per_item": s1["rerank_read_bytes"] / n0,
-           "candidates_core_s_measured": s1["candidates_s"] * threads,
-           "nndescent_exponent": 1.14}
-    out["rerank_core_s"] = out["rerank_core_s_per_item"] * n
-    out["rerank_read_bytes"] = out["rerank_read_bytes_per_item"] * n
-    out["candidates_core_s"] = out["candidates_core_s_measured"] * (n / n0) ** 1.14
-    out["bytes"] = {"projected_rows": n * 32 * 4, "candidates_int64": n * APPROX_CANDIDATES * k * 8,
-                    "knn_returned": n * k * 16, "input": n * 64 * 64 * 4,
-                    "store": n * results["transform_task"]["n_features"] * 4}
-    for w in (16, 32, 64):
-        out.setdefault("workers", {})[w] = {
-            "rerank_h_1core": out["rerank_core_s"] / w / 3600,
-            "rerank_read_GB_per_worker": out["rerank_read_bytes"] / w / 1e9}
-    eig = results.get("eigensolver_scaling") or []
-    if len(eig) >= 2:
-        a, b = eig[-2], eig[-1]
-        expo = float(np.log(b["eigen_s"] / a["eigen_s"]) / np.log(b["n"] / a["n"]))
-        out["eigen"] = {"from_n": [a["n"], b["n"]], "exponent": expo,
-                        "s_at_n": b["eigen_s"] * (n / b["n"]) ** expo,
-                        "peak_bytes_at_n": b["peak_anon_bytes"] * n / b["n"]}
     return out
 
 
@@ -386,25 +348,6 @@ def search_memory(work: Path, store_path: str, sizes, memory: int) -> list[dict]
         shutil.rmtree(work / f"sm-{n}", ignore_errors=True)
     del CoefficientStore, store_path
     return rows
-
-
-def eigensolver(n: int, k: int = 15) -> dict:
-    """The client's share: the sparse eigenproblem on an n-node kNN graph (a noisy circle)."""
-    from conformap.diffusion import diffusion_map
-    from conformap.neighbors import nearest_neighbors
-
-    r = np.random.default_rng(0)
-    th = r.uniform(0, 2 * np.pi, n)
-    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
-    import scipy.sparse as sp
-
-    idx, dist = nearest_neighbors(X, k, method="exact")
-    g = sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
-    t = time.perf_counter()
-    diffusion_map(g, n_components=2, rng=0)
-    dt = time.perf_counter() - t
-    print(f"  eigensolver n={n}: {dt:.1f} s", flush=True)
-    return {"n": n, "k": k, "s": dt}
 
 
 def plot_memory(results: dict, path: Path) -> Path:
@@ -621,8 +564,6 @@ def main(argv=None) -> int:
             sw.pop("store_path", None)
         section("search_memory", search_memory, work, None,
                 [1000, 2000, 4000, 8000] if full else [400, 800], 64 * 2**20)
-        section("eigensolver", lambda: [eigensolver(n) for n in
-                                        (10_000,)])
         if "transform_task" in results and "search_task" in results:
             results["plan_extrapolated"] = plan(results)
     finally:

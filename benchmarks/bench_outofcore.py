@@ -242,6 +242,49 @@ def approx_equality(work: Path, images: Path, n: int, seed: int = 0) -> dict:
     return out
 
 
+def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
+    """Extrapolated cost of the approximate search at n from the measured distributed run
+    (``approx_equality``, its ``local:1`` run: one worker process, ``threads`` numba threads):
+    re-ranking core-seconds and store bytes per item (constant in n: a leaf's candidate union
+    depends on the local geometry), NN-descent extrapolated as n^1.14 (Dong, Charikar & Li
+    2011), the client's eigensolver by the exponent measured between its two largest sizes."""
+    from conformap.graph import default_n_neighbors
+    from conformap.neighbors import APPROX_CANDIDATES
+
+    ae = results.get("approx_equality")
+    if not ae:
+        return None
+    r1 = ae["runs"].get("local:1")
+    if not r1 or "rerank_s" not in r1["search"]:
+        return None
+    s1, n0 = r1["search"], ae["n"]
+    threads = int(results.get("machine", {}).get("cpus", 2))
+    k = default_n_neighbors(n)
+    out = {"n": n, "k": k, "measured_at_n": n0, "threads_per_task": threads,
+           "rerank_core_s_per_item": s1["rerank_s"] * threads / n0,
+           "rerank_read_bytes_per_item": s1["rerank_read_bytes"] / n0,
+           "candidates_core_s_measured": s1["candidates_s"] * threads,
+           "nndescent_exponent": 1.14}
+    out["rerank_core_s"] = out["rerank_core_s_per_item"] * n
+    out["rerank_read_bytes"] = out["rerank_read_bytes_per_item"] * n
+    out["candidates_core_s"] = out["candidates_core_s_measured"] * (n / n0) ** 1.14
+    out["bytes"] = {"projected_rows": n * 32 * 4, "candidates_int64": n * APPROX_CANDIDATES * k * 8,
+                    "knn_returned": n * k * 16, "input": n * 64 * 64 * 4,
+                    "store": n * results["transform_task"]["n_features"] * 4}
+    for w in (16, 32, 64):
+        out.setdefault("workers", {})[w] = {
+            "rerank_h_1core": out["rerank_core_s"] / w / 3600,
+            "rerank_read_GB_per_worker": out["rerank_read_bytes"] / w / 1e9}
+    eig = results.get("eigensolver_scaling") or []
+    if len(eig) >= 2:
+        a, b = eig[-2], eig[-1]
+        expo = float(np.log(b["eigen_s"] / a["eigen_s"]) / np.log(b["n"] / a["n"]))
+        out["eigen"] = {"from_n": [a["n"], b["n"]], "exponent": expo,
+                        "s_at_n": b["eigen_s"] * (n / b["n"]) ** expo,
+                        "peak_bytes_at_n": b["peak_anon_bytes"] * n / b["n"]}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--child", required=True)
