@@ -13,6 +13,9 @@ Two stages of the large-n pipeline are split into independent tasks:
   bitwise the same (when the tasks use the same number of threads, ``n_jobs``: the compiled
   kernel splits small blocks by thread).
 
+The approximate search (above 5,000 items, as in memory) runs as tasks too:
+:mod:`conformap.engine_approx`; :func:`knn_graph` chooses between them by the in-memory rule.
+
 With ``scheduler=None`` the tasks run here, one after the other; with a Dask scheduler
 (:func:`conformap.distributed.connect`: ``"tcp://host:port"``, a ``distributed.Client``, or
 ``"local:N"`` for a ``LocalCluster`` of N one-thread worker processes on 127.0.0.1) they run on

@@ -70,17 +70,19 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     n_jobs : int, optional
         Threads for the distance computations (None: all cores).
     random_state : int or Generator, optional
-        Seeds the sparse eigensolver's start vector.
+        Seeds the sparse eigensolver's start vector and the approximate neighbour search.
     progress : bool, default False
         Progress bars on the long steps.
     scheduler : str or distributed.Client, optional
         Build the WEMD kNN graph as Dask tasks (:func:`conformap.engine.knn_graph`):
         ``"tcp://host:port"`` of a running scheduler, a ``distributed.Client``, or ``"local:N"``
         for N worker processes here; the coefficients go to an on-disk store chunk by chunk and
-        the exact search reads it block by block, so memory is bounded by the chunk and task
-        sizes, not by n. The eigenproblem runs here. The graph is bitwise the one of
-        ``method="knn"`` with the exact search; the dropped kernel mass is not measured
-        (``dropped_mass_`` None); :meth:`transform` needs ``cache_dir`` (it searches the store).
+        the neighbour search (exact up to 5,000 items, approximate above, as in memory:
+        :mod:`conformap.engine_approx`) reads it in blocks, so task memory is bounded by the
+        chunk and task sizes, not by n. The eigenproblem runs here. With the same
+        ``random_state`` and ``n_jobs`` the graph is bitwise the one of ``method="knn"``; the
+        dropped kernel mass is not measured (``dropped_mass_`` None); :meth:`transform` needs
+        ``cache_dir`` (it searches the store).
     cache_dir : path, optional
         Directory of the coefficient store with ``scheduler`` (required for a remote scheduler:
         on a filesystem every worker sees; default a temporary directory). Reused and resumed

@@ -59,7 +59,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the WEMD transform and the neighbour search as Dask tasks: "
                    "tcp://HOST:PORT of a running scheduler, or local:N for N worker processes "
-                   "here (the eigenproblem runs here)")
+                   "here (the eigenproblem runs here); the input is memory-mapped and the "
+                   "coefficients go to an on-disk store, so memory does not grow with the data")
     add_embedding_options(p)
     p.set_defaults(func=run)
 
