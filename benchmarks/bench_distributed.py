@@ -391,7 +391,7 @@ def plot_memory(results: dict, path: Path) -> Path:
 #: ``python -m benchmarks --quick/--full`` sizes (the standalone --full run writes the doc JSON).
 SUITES = {
     "quick": {"transform_n": 2_000, "search_n": 800, "approx_n": None},
-    "full": {"transform_n": 20_000, "search_n": 3_000, "approx_n": 20_000},
+    "full": {"transform_n": 20_000, "search_n": 3_000, "approx_n": 10_000},
 }
 
 
@@ -540,7 +540,7 @@ def main(argv=None) -> int:
 
     from .bench_outofcore import approx_equality, eigensolver_scaling, embed_memory
 
-    approx_n = 20_000 if full else 2_000
+    approx_n = 10_000 if full else 2_000
     try:
         inp = work / "images.npy"
         if not only or {"transform_workers", "search_workers", "search_memory"} & only:

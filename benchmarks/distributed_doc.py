@@ -118,9 +118,10 @@ def _approx(res):
         return ["(not measured)"]
     out = [f"n = {ae['n']:,} noisy 64 x 64 images, `DiffusionMap(metric_params={{'negative': "
            f"'keep'}}, random_state={ae['seed']})` defaults (kNN graph, approximate search above "
-           "5,000 items), in memory and with `scheduler=` (`cache_dir` kept between the Dask "
-           "runs: the first computes the transform, the others reuse its chunks and rerun the "
-           "search). One worker SIGKILLed while it runs a re-ranking task in the last run.", "",
+           "5,000 items), in memory and with `scheduler=` (the coefficient store in `cache_dir` "
+           f"was written once in-process, {ae.get('transform_in_process_s', 0):.0f} s, and "
+           "reused by the Dask fits, which each rerun the whole search). One worker SIGKILLed "
+           "while it runs a re-ranking task in the last run.", "",
            "| run | time (s) | embedding identical | per-component abs corr vs in-memory | "
            "max rel. eigenvalue diff | search tasks | candidates (s) | re-rank (s) | "
            "re-rank read from store (GB) |",
@@ -259,7 +260,7 @@ def render_doc(res: dict) -> str:
               "about 128 MB + 2-3 GB at 1e6, extrapolated, not measured) and the client (candidate "
               "lists, kNN lists, graph, eigensolver).", ""]
     parts += _plan(res)
-    parts += ["", NOT_DONE]
+    parts += ["", NOT_DONE.rstrip("\n")]
     return "\n".join(parts) + "\n"
 
 
