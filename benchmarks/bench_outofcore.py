@@ -274,13 +274,15 @@ def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
     ae = results.get("approx_equality")
     if not ae:
         return None
-    r1 = ae["runs"].get("local:1")
+    # core-seconds = wall seconds x the machine's cores (an upper bound: it was shared)
+    run = "local:1" if "local:1" in ae["runs"] else "local:2"
+    r1 = ae["runs"].get(run)
     if not r1 or "rerank_s" not in r1["search"]:
         return None
     s1, n0 = r1["search"], ae["n"]
     threads = int(results.get("machine", {}).get("cpus", 2))
     k = default_n_neighbors(n)
-    out = {"n": n, "k": k, "measured_at_n": n0, "threads_per_task": threads,
+    out = {"n": n, "k": k, "measured_at_n": n0, "threads_per_task": threads, "from_run": run,
            "rerank_core_s_per_item": s1["rerank_s"] * threads / n0,
            "rerank_read_bytes_per_item": s1["rerank_read_bytes"] / n0,
            "candidates_core_s_measured": s1["candidates_s"] * threads,

@@ -217,7 +217,8 @@ def _plan(res):
     if a:
         out += [f"| approximate search, re-ranking | {a['rerank_core_s'] / 3600:.1f} core-hours "
                 f"| {a['rerank_core_s_per_item'] * 1e3:.1f} core-ms per item measured at n = "
-                f"{a['measured_at_n']:,} (`local:1`, {a['threads_per_task']} threads), x 1e6 "
+                f"{a['measured_at_n']:,} (`{a.get('from_run', 'local:1')}`: wall x "
+                f"{a['threads_per_task']} cores, an upper bound on the shared machine), x 1e6 "
                 "(constant per item) |",
                 f"| approximate search, projection + NN-descent | "
                 f"{a['candidates_core_s'] / 3600:.1f} core-hours on **one** worker | "
