@@ -223,9 +223,14 @@ def _plan(res):
                 f"| approximate search, projection + NN-descent | "
                 f"{a['candidates_core_s'] / 3600:.1f} core-hours on **one** worker | "
                 f"{a['candidates_core_s_measured']:.0f} core-s measured at n = "
-                f"{a['measured_at_n']:,}, x (n ratio)^{a['nndescent_exponent']} (extrapolated) |",
+                f"{a['measured_at_n']:,} (including pynndescent's JIT compilation in the fresh "
+                f"worker, about 30 core-s: an upper bound), x (n ratio)^"
+                f"{a['nndescent_exponent']} (extrapolated) |",
                 f"| store reads of the re-ranking | {a['rerank_read_bytes'] / 1e12:.2f} TB | "
-                f"{a['rerank_read_bytes_per_item'] / 1e6:.1f} MB per item measured, x 1e6 |",
+                f"{a['rerank_read_bytes_per_item'] / 1e3:.0f} kB per item measured, x 1e6 (a "
+                "lower bound: at the measured n one group held every row, each read once; where "
+                "groups are capped their candidate unions overlap and rows are read by several "
+                "groups) |",
                 f"| candidate lists (client) | {a['bytes']['candidates_int64'] / 1e9:.1f} GB | "
                 f"arithmetic (n x 6k int64, k = {a['k']}) |",
                 f"| kNN lists returned | {a['bytes']['knn_returned'] / 1e9:.2f} GB | arithmetic |"]
