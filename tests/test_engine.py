@@ -346,7 +346,7 @@ def test_approx_on_dask_equals_the_local_search_with_a_worker_killed(client, app
     feats, (ri, rd) = approx_local
     st = {}
     idx, dist = _approx(approx_store, scheduler=client, stats=st)
-    assert st["groups"] >= 3 and st["method"] == "approx" and not st["candidates_reused"]
+    assert st["groups"] >= 3 and st["method"] == "approx"
     np.testing.assert_array_equal(idx, ri)
     np.testing.assert_array_equal(dist, rd)
     assert recall(idx, nearest_neighbors(feats, K_APPROX, method="exact")[0]) >= 0.98
@@ -372,8 +372,9 @@ def test_approx_on_dask_equals_the_local_search_with_a_worker_killed(client, app
 
 def test_approx_in_process_tasks_and_resume(approx_store, approx_local):
     _, (ri, rd) = approx_local
+    _approx(approx_store)  # in-process (or resumed from the runs above): saves every group
     groups = sorted(approx_store.path.glob("knn/approx-*/groups-*/group-*.npz"))
-    assert len(groups) >= 3  # written by the previous runs
+    assert len(groups) >= 3
     for g in groups[1:]:
         g.unlink()
     st = {}
@@ -404,7 +405,7 @@ def test_diffusion_map_on_dask_above_the_switch_equals_the_in_memory_fit(
     ref = DiffusionMap(method="knn", **kw).fit(approx_data)
     dm = DiffusionMap(scheduler=client, cache_dir=approx_cache, **kw).fit(approx_data)
     st = dm.scheduler_stats_
-    assert st["search"]["method"] == "approx" and st["search"]["candidates_reused"]
+    assert st["search"]["method"] == "approx"  # candidates reused when the tests above ran here
     assert st["transform"]["chunks_computed"] == 0  # the store of the tests above
     for j in range(2):
         assert abs(np.corrcoef(dm.embedding_[:, j], ref.embedding_[:, j])[0, 1]) >= 0.999

@@ -8,7 +8,7 @@ inputs run as Dask tasks (or here, one after the other, with ``scheduler=None``)
 2. **projected chunks** (one task per store chunk): each chunk's rows times the projection's
    axes, ``(rows, 32)`` float32, gathered on the client (``n x 128`` bytes);
 3. **candidates** (one task): NN-descent (pynndescent) on the projected rows,
-   :func:`conformap.neighbors.candidate_graph`, ``(n, 6k)`` indices. NN-descent is a global
+   :func:`conformap.neighbors.candidate_neighbors`, ``(n, 6k)`` indices. NN-descent is a global
    iteration over all n points; it runs on one worker, on ``n x 32`` floats (128 MB at 1e6);
 4. **exact re-ranking** (one task per group of k-d tree leaves): the leaves of
    :func:`conformap.neighbors.tree_leaves` are grouped in tree order (mutually near rows, whose
@@ -17,7 +17,7 @@ inputs run as Dask tasks (or here, one after the other, with ``scheduler=None``)
    :func:`conformap.neighbors.rerank_blocks` on them, leaf by leaf.
 
 Every stage computes on the same rows, in the same order, with the same seed
-(:func:`conformap.neighbors.approx_seed`) and thread count as the in-process search, so the result
+(drawn from ``random_state`` as :func:`conformap.neighbors.approximate_neighbors` does) and thread count as the in-process search, so the result
 equals ``nearest_neighbors(features, k, method="approx", random_state=seed, n_jobs=n_jobs)`` on
 the same features (tested bitwise on 2 local workers, with and without one killed; floating
 point in the projection's BLAS product could in principle differ between machines, which would
@@ -70,10 +70,10 @@ def project_rows(src: StoreRows, proj, i0: int, i1: int) -> np.ndarray:
 
 def search_candidates(P: np.ndarray, n_cand: int, seed: int, threads: int) -> np.ndarray:
     """Task 3: each row's ``n_cand`` nearest other rows in the projection (NN-descent)."""
-    from .neighbors import candidate_graph
+    from .neighbors import candidate_neighbors
 
     with numba_threads(threads) as th:
-        return candidate_graph(P, n_cand, seed, th)
+        return candidate_neighbors(P, n_cand, seed=seed, threads=th)
 
 
 def rerank_task(src, need: np.ndarray, leaves: list[np.ndarray], cand: np.ndarray, k: int,
@@ -165,7 +165,8 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
         Exact distances, ascending; what :func:`conformap.neighbors.nearest_neighbors` with
         ``method="approx"`` returns on the same rows and seed.
     """
-    from .neighbors import APPROX_CANDIDATES, RERANK_BLOCK, ROW_BLOCK, approx_seed, tree_leaves
+    from ._validation import check_rng
+    from .neighbors import APPROX_CANDIDATES, RERANK_BLOCK, ROW_BLOCK, tree_leaves
 
     metric = check_choice(metric, "metric", ["l1", "l2"])
     if not store.complete:
@@ -181,7 +182,7 @@ def approximate_kneighbors(store: CoefficientStore, n_neighbors: int, *, metric:
         return kneighbors(store, k, metric=metric, columns=cols, scheduler=scheduler,
                           n_jobs=n_jobs, progress=progress, timeout=timeout, stats=stats)
     memory = DEFAULT_SEARCH_MEMORY if memory is None else check_int(memory, "memory", low=1)
-    seed = approx_seed(random_state)
+    seed = int(check_rng(random_state).integers(2**31 - 1))  # as approximate_neighbors
     with numba_threads(n_jobs) as threads:
         pass
     src = StoreRows(store.path, None if dim == store.n_features else cols)

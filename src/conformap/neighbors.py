@@ -26,10 +26,9 @@ from .distances import check_features
 __all__ = [
     "NeighborIndex",
     "Projection",
-    "approx_seed",
     "approximate_neighbors",
     "block_neighbors",
-    "candidate_graph",
+    "candidate_neighbors",
     "choose_method",
     "merge_neighbors",
     "nearest_neighbors",
@@ -310,18 +309,12 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
     n_cand = min(n - 1, APPROX_CANDIDATES * k)
     if n <= 2 * ROW_BLOCK or n_cand >= n // 2:  # too small for the approximation to pay off
         return exact_neighbors(X, k, metric, threads, progress)
-    seed = approx_seed(random_state)
+    seed = int(check_rng(random_state).integers(2**31 - 1))
     proj = _Projection(X, seed)
     P = proj.transform(X)
     cand = _candidate_graph(P, n_cand, seed, threads)
     return _rerank_blocks(X, X, cand, tree_leaves(P, RERANK_BLOCK), k, metric,
                           exclude_self=True, progress=progress)
-
-
-def approx_seed(random_state) -> int:
-    """The one integer seed :func:`approximate_neighbors` draws from ``random_state`` (for the
-    projection's sample and SVD and for NN-descent)."""
-    return int(check_rng(random_state).integers(2**31 - 1))
 
 
 class _Projection:
@@ -509,5 +502,9 @@ class NeighborIndex:
 # The stages of approximate_neighbors under public names, so that conformap.engine_approx can
 # run them as tasks over a coefficient store (the same arithmetic, hence the same graph).
 Projection = _Projection
-candidate_graph = _candidate_graph
 rerank_blocks = _rerank_blocks
+
+
+def candidate_neighbors(P, n_candidates, *, seed, threads=1):
+    """Each row's ``n_candidates`` nearest other rows of the projection (NN-descent)."""
+    return _candidate_graph(P, n_candidates, seed, threads)
