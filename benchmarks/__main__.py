@@ -94,6 +94,7 @@ EXTERNAL: dict[str, str] = {
     # "density": "benchmarks.bench_density",
     "neighbors": "benchmarks.bench_neighbors",
     "largen": "benchmarks.bench_largen",
+    "distributed": "benchmarks.bench_distributed",
 }
 
 

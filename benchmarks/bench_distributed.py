@@ -19,7 +19,10 @@ SNR 0.5, D = 11,526 WEMD coefficients each, float32):
   on ``local:1`` and ``local:2`` with one thread per task, whether the results are identical, and
   the same 2-worker run with one worker SIGKILLed mid-run;
 * ``search_memory``: peak memory of the store search for growing n at a fixed memory setting;
-* ``eigensolver``: the client's sparse eigenproblem on a kNN graph of n points (for the plan).
+* ``embed_memory``, ``approx_equality``, ``eigensolver_scaling``: see
+  ``benchmarks/bench_outofcore.py`` (whole ``conformap embed --scheduler`` peak memory; the
+  approximate search on Dask against the in-memory fit; the client's eigensolver at 1e4-2e5);
+* ``plan_extrapolated``: the 1e6 plan computed from the measured costs (not measured).
 
 The machine is shared (2 cores with other engineers working at the same time): timings are
 noisy, and 1 vs 2 workers on 2 cores is an upper bound on what a second core gives.
@@ -239,6 +242,9 @@ def plan(results: dict, n: int = 1_000_000, k: int = 15, n_searched: int = 9328)
         out["workers"][w] = {"transform_h_1core": out["transform_core_s"] / w / 3600,
                              "search_h_1core": out["search_core_s"] / w / 3600,
                              "search_h_16cores": out["search_core_s"] / w / 16 / 3600}
+    from .bench_outofcore import plan_approx
+
+    out["approx"] = plan_approx(results, n)
     return out
 
 
@@ -344,25 +350,6 @@ def search_memory(work: Path, store_path: str, sizes, memory: int) -> list[dict]
     return rows
 
 
-def eigensolver(n: int, k: int = 15) -> dict:
-    """The client's share: the sparse eigenproblem on an n-node kNN graph (a noisy circle)."""
-    from conformap.diffusion import diffusion_map
-    from conformap.neighbors import nearest_neighbors
-
-    r = np.random.default_rng(0)
-    th = r.uniform(0, 2 * np.pi, n)
-    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
-    import scipy.sparse as sp
-
-    idx, dist = nearest_neighbors(X, k, method="exact")
-    g = sp.csr_matrix((dist.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
-    t = time.perf_counter()
-    diffusion_map(g, n_components=2, rng=0)
-    dt = time.perf_counter() - t
-    print(f"  eigensolver n={n}: {dt:.1f} s", flush=True)
-    return {"n": n, "k": k, "s": dt}
-
-
 def plot_memory(results: dict, path: Path) -> Path:
     """Peak memory against n (transform into the store, and the store search) as a PNG."""
     import matplotlib
@@ -374,6 +361,12 @@ def plot_memory(results: dict, path: Path) -> Path:
         return r[f"{key}_MiB"] if f"{key}_MiB" in r else r[f"{key}_bytes"] / 2**20
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    em = results.get("embed_memory") or []
+    if em:
+        ax.loglog([r["n"] for r in em], [r["peak_anon_bytes"] / 2**20 for r in em], "D-",
+                  color="C3", label="whole `conformap embed --scheduler local:2`: peak anon RSS")
+        ax.loglog([r["n"] for r in em], [r["input_bytes"] / 2**20 for r in em], "k:",
+                  label="the input images themselves")
     tm = results["transform_memory"]
     ax.loglog([r["n"] for r in tm], [mib(r, "peak_anon") for r in tm], "o-",
               label="transform into the store: peak anon RSS (256 MiB setting)")
@@ -391,6 +384,109 @@ def plot_memory(results: dict, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+# -- the suite's hook (benchmarks.__main__.EXTERNAL) and the 1 vs 2 workers table ---------------
+
+#: ``python -m benchmarks --quick/--full`` sizes (the standalone --full run writes the doc JSON).
+SUITES = {
+    "quick": {"transform_n": 2_000, "search_n": 800, "approx_n": None},
+    "full": {"transform_n": 20_000, "search_n": 3_000, "approx_n": 10_000},
+}
+
+
+def scaleout_rows(results: dict) -> list[dict]:
+    """The 1 vs 2 workers rows of a results dict (``transform_workers``, ``search_workers``,
+    ``approx_equality`` sections), one schema for every stage:
+    ``{"stage", "n", "run", "workers", "s", "identical", "abs_corr_min", "worker_killed"}``
+    (``workers`` 0 = in-process; ``abs_corr_min`` only for the approximate search)."""
+    rows = []
+    tw = results.get("transform_workers")
+    if tw:
+        for run in ("in-process", "local:1", "local:2"):
+            if run in tw:
+                rows.append({"stage": "WEMD transform into the store", "n": tw["n"], "run": run,
+                             "workers": 0 if run == "in-process" else int(run[-1]),
+                             "s": tw[run]["s"], "identical": bool(tw["identical"])})
+    sw = results.get("search_workers")
+    if sw:
+        for run, r in sw.items():
+            if not isinstance(r, dict) or "s" not in r:
+                continue
+            w = 0 if run.startswith("in-process") else int(run.split(":")[1][0])
+            rows.append({"stage": "exact kNN search from the store", "n": sw["n"], "run": run,
+                         "workers": w, "s": r["s"],
+                         "identical": bool(r.get("identical_to_in_process", True)),
+                         "worker_killed": r.get("worker_killed")})
+    ae = results.get("approx_equality")
+    if ae:
+        for run, r in ae["runs"].items():
+            rows.append({"stage": "DiffusionMap fit, approximate search", "n": ae["n"],
+                         "run": run, "workers": int(r.get("workers", 0)), "s": r["s"],
+                         "identical": r.get("identical", True),
+                         "abs_corr_min": min(r["abs_corr"]) if "abs_corr" in r else None,
+                         "worker_killed": r.get("worker_killed")})
+    return rows
+
+
+def render_scaleout(results: dict) -> str:
+    """Markdown table of :func:`scaleout_rows` (for ``docs/benchmarks.md`` and
+    ``docs/distributed.md``), from a parsed ``docs/distributed-results.json``."""
+    lines = ["| stage | n | run | time (s) | result vs the first (in-process) row |",
+             "|---|---:|---|---:|---|"]
+    seen = set()
+    for r in scaleout_rows(results):
+        if r["stage"] not in seen:
+            seen.add(r["stage"])
+            same = "reference"
+        elif r.get("abs_corr_min") is not None:
+            same = ("identical" if r["identical"] else "not bitwise") + \
+                f"; per-component abs corr >= {r['abs_corr_min']:.6f}"
+        elif r["workers"] == 0:
+            same = "-"
+        else:
+            same = "identical" if r["identical"] else "**differs**"
+        lines.append(f"| {r['stage']} | {r['n']:,} | `{r['run']}` | {r['s']:.1f} | {same} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(cfg: dict, log) -> list[dict]:
+    """The suite's rows: in-process vs 1 vs 2 workers (transform, exact search and, in the full
+    suite, the approximate search inside DiffusionMap), each checked to give the in-process
+    result (bitwise; per-component |corr| >= 0.999 for the approximate search)."""
+    from ._harness import check_result, measurement_record
+    from .bench_outofcore import approx_equality
+
+    work = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
+    try:
+        n_in = max(cfg["transform_n"], cfg["search_n"], cfg.get("approx_n") or 0)
+        make_input(work / "images.npy", n_in)
+        res = {"transform_workers": transform_workers(work, cfg["transform_n"], 64 * 2**20),
+               "search_workers": search_workers(work, cfg["search_n"])}
+        res["search_workers"].pop("store_path", None)
+        if cfg.get("approx_n"):
+            res["approx_equality"] = approx_equality(work, work / "images.npy", cfg["approx_n"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    records = []
+    for r in scaleout_rows(res):
+        if r.get("abs_corr_min") is not None:
+            ok = r["abs_corr_min"] >= 0.999
+            tol = "per-component |corr| of the embedding vs the in-memory fit >= 0.999"
+        else:
+            ok = bool(r["identical"])
+            tol = "bitwise the in-process result"
+        if r.get("worker_killed") is not None:
+            ok = ok and bool(r["worker_killed"])
+            tol += "; a worker was SIGKILLed mid-run"
+        params = {"stage": r["stage"], "n": r["n"], "run": r["run"]}
+        records.append(measurement_record(
+            "distributed (1 vs 2 workers)", params, {"time": r["s"]},
+            check_result(ok, tol, seconds=r["s"], workers=r["workers"],
+                         **({"abs_corr_min": r["abs_corr_min"]}
+                            if r.get("abs_corr_min") is not None else {}))))
+        log(f"  {params}: {r['s']:.1f} s, passed {ok}")
+    return records
 
 
 def main(argv=None) -> int:
@@ -442,13 +538,23 @@ def main(argv=None) -> int:
         results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
         return out
 
+    from .bench_outofcore import approx_equality, eigensolver_scaling, embed_memory
+
+    approx_n = 10_000 if full else 2_000
     try:
+        inp = work / "images.npy"
         if not only or {"transform_workers", "search_workers", "search_memory"} & only:
-            inp = work / "images.npy"
             if not only or "transform_memory" in only:
                 section("transform_memory", transform_memory, work, sizes, 256 * 2**20)
             else:
                 make_input(inp, 20_000 if full else 2_000)
+        if (not only or {"embed_memory", "approx_equality"} & only) and (
+                not inp.exists() or np.load(inp, mmap_mode="r").shape[0] < max(sizes)):
+            make_input(inp, max(sizes))
+        section("embed_memory", embed_memory, work, inp, sizes)
+        section("approx_equality", approx_equality, work, inp, approx_n)
+        section("eigensolver_scaling", eigensolver_scaling,
+                [10_000, 50_000, 100_000, 200_000] if full else [10_000])
         section("transform_workers", transform_workers, work, 20_000 if full else 2_000,
                 64 * 2**20)
         section("transform_task", transform_task)
@@ -458,8 +564,6 @@ def main(argv=None) -> int:
             sw.pop("store_path", None)
         section("search_memory", search_memory, work, None,
                 [1000, 2000, 4000, 8000] if full else [400, 800], 64 * 2**20)
-        section("eigensolver", lambda: [eigensolver(n) for n in
-                                        (10_000,)])
         if "transform_task" in results and "search_task" in results:
             results["plan_extrapolated"] = plan(results)
     finally:

@@ -89,6 +89,8 @@ GENERATED = [
     GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
                                              "docs/large-n/kernel-diagnosis.json"),
                  "benchmarks.bench_largen:render"),
+    GeneratedDoc("docs/distributed.md", ("docs/distributed-results.json",),
+                 "benchmarks.distributed_doc:render_doc"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
     #              "conformap.reproduce.product_manifold:render_results"),

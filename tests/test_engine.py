@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from conformap import distributed as dist
-from conformap import engine, neighbors, wemd_embedding
-from conformap.neighbors import nearest_neighbors
+from conformap import engine, engine_approx, neighbors, wemd_embedding
+from conformap.neighbors import nearest_neighbors, recall
 from conformap.store import open_wemd_store, transform_chunk
 
 pytest.importorskip("distributed")
@@ -220,6 +220,27 @@ def test_cli_embed_on_the_scheduler_equals_the_local_knn_run(client, tmp_path, c
     assert "0 transform chunk(s) computed" in capsys.readouterr().err
 
 
+def test_cli_embed_on_the_scheduler_streams_a_star_stack(client, tmp_path, capsys):
+    """A STAR particle set is spilled stack by stack to a memory map inside --cache (removed
+    at the end); same embedding as the same images in memory."""
+    from conformap.cli import main
+    from conformap.particles import write_particle_set
+
+    x = blobs(120, size=16, seed=5)
+    write_particle_set(x, tmp_path / "ps", n_stacks=3)
+    star = next((tmp_path / "ps").glob("*.star"))
+    base = ["--n-neighbors", "8", "--seed", "1", "--negative", "keep", "--quiet"]
+    assert main(["embed", str(star), *base, "--method", "knn", "--out",
+                 str(tmp_path / "local")]) == 0
+    (tmp_path / "cc").mkdir()
+    assert main(["embed", str(star), *base, "--scheduler", client.scheduler.address,
+                 "--cache", str(tmp_path / "cc"), "--out", str(tmp_path / "dask")]) == 0
+    with np.load(tmp_path / "local.npz") as a, np.load(tmp_path / "dask.npz") as b:
+        np.testing.assert_array_equal(b["embedding"], a["embedding"])
+        np.testing.assert_array_equal(b["names"], a["names"])
+    assert not list((tmp_path / "cc").glob("conformap-input-*"))
+
+
 def test_cli_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
     from conformap.cli import main
 
@@ -255,9 +276,137 @@ def test_diffusion_map_with_scheduler_equals_the_in_memory_knn_fit(client, tmp_p
     np.testing.assert_array_equal(dm.eigenvalues_, ref.eigenvalues_)
     assert dm.n_neighbors_ == ref.n_neighbors_
     assert dm.scheduler_stats_["transform"]["chunks_computed"] >= 1
-    with pytest.raises(ValueError, match="scheduler"):
+    # out-of-sample: the new items' neighbours searched in the store, as in memory
+    new = blobs(7, size=16, seed=10)
+    np.testing.assert_allclose(dm.transform(new), ref.transform(new), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(dm.transform(x[:4]), ref.transform(x[:4]), rtol=1e-6,
+                               atol=1e-12)
+    import shutil
+
+    shutil.rmtree(tmp_path)  # as the temporary store of a fit without cache_dir
+    with pytest.raises(ValueError, match="cache_dir=DIR"):
         dm.transform(x[:3])
     with pytest.raises(ValueError, match="metric='wemd'"):
         DiffusionMap(metric="euclidean", scheduler=client).fit(x)
     with pytest.raises(ValueError, match="method"):
         DiffusionMap(method="dense", scheduler=client, **kw).fit(x)
+
+
+
+# -- the approximate search as tasks (conformap.engine_approx) ---------------------------------
+# NN-descent (pynndescent) compiles for ~30 s of CPU in every process that first runs it: the
+# tests below run it once here (the reference) and once on one worker; later runs reuse the
+# candidates kept in the store directory, as a resumed run would.
+
+N_APPROX = 1100
+K_APPROX = 30  # default_n_neighbors(1100), so that the DiffusionMap test reuses the candidates
+SEED = 2
+MEM = 2_000_000  # bytes of store rows per re-ranking task: several groups
+
+
+@pytest.fixture(scope="module")
+def approx_data():
+    return blobs(N_APPROX, size=16, seed=11)
+
+
+@pytest.fixture(scope="module")
+def approx_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("approx")
+
+
+@pytest.fixture(scope="module")
+def approx_store(approx_data, approx_cache):
+    s = open_wemd_store(approx_data, approx_cache, negative="keep", memory=200_000)
+    return engine.wemd_embedding_to_store(approx_data, s)
+
+
+@pytest.fixture(scope="module")
+def approx_local(approx_store):
+    """The in-process approximate search on the same features and seed (the reference)."""
+    feats = approx_store.to_numpy(approx_store.columns("resolved"))
+    return feats, nearest_neighbors(feats, K_APPROX, method="approx", random_state=SEED,
+                                    n_jobs=1)
+
+
+def _approx(store, **kw):
+    return engine_approx.approximate_kneighbors(store, K_APPROX, random_state=SEED, n_jobs=1,
+                                                memory=MEM, **kw)
+
+
+def test_store_rows_in_any_order(approx_store):
+    rows = np.array([5, N_APPROX - 1, 0, 5, 300, 7])
+    np.testing.assert_array_equal(approx_store.take_rows(rows), approx_store.to_numpy()[rows])
+    assert approx_store.chunks_of(rows) == np.unique(rows // approx_store.chunk_rows).size
+    with pytest.raises(ValueError, match="rows"):
+        approx_store.take_rows([N_APPROX])
+
+
+def test_approx_on_dask_equals_the_local_search_with_a_worker_killed(client, approx_store,
+                                                                     approx_local):
+    feats, (ri, rd) = approx_local
+    st = {}
+    idx, dist = _approx(approx_store, scheduler=client, stats=st)
+    assert st["groups"] >= 3 and st["method"] == "approx"
+    np.testing.assert_array_equal(idx, ri)
+    np.testing.assert_array_equal(dist, rd)
+    assert recall(idx, nearest_neighbors(feats, K_APPROX, method="exact")[0]) >= 0.98
+    # again with one worker SIGKILLed while it re-ranks (the candidates are reused from the
+    # store directory, the groups recomputed)
+    for g in approx_store.path.glob("knn/approx-*/groups-*/group-*.npz"):
+        g.unlink()
+    client.wait_for_workers(2, timeout=60)
+    stop, killed = threading.Event(), []
+    t = threading.Thread(target=_kill_one_worker_when_busy, args=(client, stop, killed))
+    t.start()
+    try:
+        st = {}
+        got = _approx(approx_store, scheduler=client, stats=st)
+    finally:
+        stop.set()
+        t.join()
+    assert killed and st["candidates_reused"] and st["tasks_run"] == st["groups"]
+    np.testing.assert_array_equal(got[0], ri)
+    np.testing.assert_array_equal(got[1], rd)
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_approx_in_process_tasks_and_resume(approx_store, approx_local):
+    _, (ri, rd) = approx_local
+    _approx(approx_store)  # in-process (or resumed from the runs above): saves every group
+    groups = sorted(approx_store.path.glob("knn/approx-*/groups-*/group-*.npz"))
+    assert len(groups) >= 3
+    for g in groups[1:]:
+        g.unlink()
+    st = {}
+    idx, dist = _approx(approx_store, stats=st)  # in-process, resumed
+    assert st["candidates_reused"] and st["groups_reused"] == 1
+    assert st["tasks_run"] == st["groups"] - 1
+    np.testing.assert_array_equal(idx, ri)
+    np.testing.assert_array_equal(dist, rd)
+
+
+def test_store_kneighbors_auto_follows_the_in_memory_rule(approx_store, monkeypatch):
+    (_, _), used = engine_approx.store_kneighbors(approx_store, 5, resume=False)
+    assert used == "exact"  # N_APPROX <= AUTO_EXACT_MAX_ITEMS
+    monkeypatch.setattr(neighbors, "AUTO_EXACT_MAX_ITEMS", 500)
+    assert neighbors.choose_method(N_APPROX, 100) == "approx"
+
+
+def test_diffusion_map_on_dask_above_the_switch_equals_the_in_memory_fit(
+        client, approx_data, approx_cache, approx_store, monkeypatch):
+    """Above the exact/approx switch (lowered to 500 rows here; the rule is read on the client
+    in both runs) the scheduler path runs the approximate search as tasks; same seed, same
+    embedding."""
+    from conformap import DiffusionMap
+
+    monkeypatch.setattr(neighbors, "AUTO_EXACT_MAX_ITEMS", 500)
+    kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": SEED,
+          "n_jobs": 1}
+    ref = DiffusionMap(method="knn", **kw).fit(approx_data)
+    dm = DiffusionMap(scheduler=client, cache_dir=approx_cache, **kw).fit(approx_data)
+    st = dm.scheduler_stats_
+    assert st["search"]["method"] == "approx"  # candidates reused when the tests above ran here
+    assert st["transform"]["chunks_computed"] == 0  # the store of the tests above
+    for j in range(2):
+        assert abs(np.corrcoef(dm.embedding_[:, j], ref.embedding_[:, j])[0, 1]) >= 0.999
+    np.testing.assert_allclose(dm.eigenvalues_, ref.eigenvalues_, rtol=1e-9)

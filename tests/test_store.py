@@ -146,6 +146,7 @@ def test_sigkill_mid_transform_resumes_with_identical_bytes(tmp_path):
     assert st == {"chunks_reused": written, "chunks_computed": a.n_chunks - written}
     b = engine.wemd_embedding_to_store(x, open_wemd_store(x, fresh, memory=60_000))
     assert a.key == b.key and a.digests() == b.digests() and a.verify() == []
+    assert not [p for p in a.path.rglob("*") if ".part" in p.name]  # no temporaries left
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
     np.testing.assert_array_equal(a.to_numpy(), wemd_embedding(x, columns="all"))
 
@@ -269,3 +270,30 @@ def test_knn_graph_is_the_in_memory_knn_graph_with_bridged_pieces(tmp_path):
     g2 = engine.knn_graph(x, 4, cache_dir=tmp_path, stats=st)
     assert st["transform"]["chunks_computed"] == 0 and st["search"]["tasks_run"] == 0
     assert (g2 != g).nnz == 0
+
+
+def test_leftover_temporaries_of_interrupted_writes_are_removed(data, tmp_path):
+    import os
+
+    s = open_wemd_store(data, tmp_path, memory=150_000)
+    engine.wemd_embedding_to_store(data, s)
+    chunk = next(p for p in (s.path / "coefficients.zarr").rglob("*") if p.is_file()
+                 and p.parent.name == "0")
+    leftovers = [chunk.with_name(chunk.name + ".0123456789abcdef0123456789abcdef.partial"),
+                 s.path / "done" / ".chunk-000001.npz.0badc0de.part.npz",
+                 s.path / "knn" / "x" / ".panel-000000000-000000256.npz.deadbeef.part.npz"]
+    keep = s.path / "done" / "notes.partial.txt"  # not a temporary name: kept
+    for p in [*leftovers, keep]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"half")
+    s.forget([1])  # a chunk to redo: the run cleans up
+    st = {}
+    engine.wemd_embedding_to_store(data, s, stats=st)
+    assert st["chunks_computed"] == 1
+    assert not leftovers[0].exists() and not leftovers[1].exists() and keep.exists()
+    assert leftovers[2].exists()  # another search's directory: its own run cleans it
+    # by age: a recent temporary may belong to a live writer, an old one is a leftover
+    assert s.remove_partials(before=1.0) == 0
+    os.utime(leftovers[2], (0, 0))
+    assert s.remove_partials(before=1.0) == 1 and not leftovers[2].exists()
+    np.testing.assert_array_equal(s.to_numpy(), wemd_embedding(data, columns="all"))

@@ -13,6 +13,9 @@ Two stages of the large-n pipeline are split into independent tasks:
   bitwise the same (when the tasks use the same number of threads, ``n_jobs``: the compiled
   kernel splits small blocks by thread).
 
+The approximate search (above 5,000 items, as in memory) runs as tasks too:
+:mod:`conformap.engine_approx`; :func:`knn_graph` chooses between them by the in-memory rule.
+
 With ``scheduler=None`` the tasks run here, one after the other; with a Dask scheduler
 (:func:`conformap.distributed.connect`: ``"tcp://host:port"``, a ``distributed.Client``, or
 ``"local:N"`` for a ``LocalCluster`` of N one-thread worker processes on 127.0.0.1) they run on
@@ -52,7 +55,9 @@ __all__ = [
     "kneighbors",
     "kneighbors_graph",
     "knn_graph",
+    "numba_threads",
     "panel_neighbors",
+    "query_store",
     "search_plan",
     "wemd_embedding_to_store",
 ]
@@ -62,7 +67,7 @@ DEFAULT_SEARCH_MEMORY = 1024 * 2**20
 
 
 @contextlib.contextmanager
-def _numba_threads(n_jobs: int | None) -> Iterator[int]:
+def numba_threads(n_jobs: int | None) -> Iterator[int]:
     """``n_jobs`` numba threads inside the block, the caller's count restored after."""
     import numba
 
@@ -115,14 +120,23 @@ def wemd_embedding_to_store(densities, store: CoefficientStore, *, scheduler=Non
         return (f"conformap-wemd-{store.key}-{i0}-{i1}", transform_chunk,
                 lambda: (path, i, np.ascontiguousarray(densities[i0:i1])))
 
+    import time
+
+    from .store import STALE_PARTIAL_SECONDS
+
+    started = time.time()
     specs = [spec(i) for i in store.missing_chunks()]
     if stats is not None:
         stats.update(chunks_reused=store.n_chunks - len(specs), chunks_computed=len(specs))
     if specs:
         with connect(scheduler, timeout=timeout) as client:
+            store.remove_partials(before=started - STALE_PARTIAL_SECONDS)
             window = None if client is None else 2 * n_workers(client)
             run_tasks(client, specs, lambda key, result: None, desc="wavelet transform",
                        progress=progress, window=window)
+    # every chunk is written, so no write of a chunk or marker is still going on: what an
+    # interrupted write (a killed worker, this run or an earlier one) left is garbage
+    store.remove_partials(under=("coefficients.zarr", "done"))
     if store.params.get("negative") is None and store.statistics()[2]:
         from ._validation import NegativeDensityWarning
 
@@ -146,10 +160,18 @@ class StoreRows:
     def __getstate__(self):
         return {"path": self.path, "columns": self.columns, "_store": None}
 
-    def get(self, i0: int, i1: int) -> np.ndarray:
+    @property
+    def store(self) -> CoefficientStore:
         if self._store is None:
             self._store = CoefficientStore(self.path)
-        return self._store.read_rows(i0, i1, self.columns)
+        return self._store
+
+    def get(self, i0: int, i1: int) -> np.ndarray:
+        return self.store.read_rows(i0, i1, self.columns)
+
+    def take(self, rows) -> np.ndarray:
+        """Rows ``rows`` (int array, any order), in that order."""
+        return self.store.take_rows(rows, self.columns)
 
 
 def search_plan(n: int, n_features: int, itemsize: int, *, memory: int | None = None,
@@ -208,7 +230,7 @@ def panel_neighbors(rows_src, cols_src, p0: int, p1: int, j0: int, j1: int, k: i
 
     rows = rows_src.get(p0, p1) if isinstance(rows_src, StoreRows) else rows_src
     cols = cols_src.get(j0, j1) if isinstance(cols_src, StoreRows) else cols_src
-    with _numba_threads(threads):
+    with numba_threads(threads):
         parts = [block_neighbors(rows[a - p0 : min(p1, a + ROW_BLOCK) - p0], cols, k,
                                  metric=metric, row_start=a, col_start=j0, exclude_self=True)
                  for a in range(p0, p1, ROW_BLOCK)]
@@ -280,7 +302,7 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
     if n < 2:
         raise ValueError(f"features: needs at least 2 rows for nearest neighbours, got {n}")
     k = check_int(n_neighbors, "n_neighbors", low=1, high=n - 1)
-    with _numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
+    with numba_threads(n_jobs) as threads:  # the count every task uses (same bytes)
         pass
     with connect(scheduler, timeout=timeout) as client:
         workers = 1 if client is None else n_workers(client)
@@ -341,6 +363,8 @@ def kneighbors(features, n_neighbors: int, *, metric: str = "l1", columns="resol
 
         run_tasks(client, specs, merge, desc="nearest neighbours (exact)", progress=progress,
                    window=None)
+    if saved is not None:  # every panel is saved: temporaries left by killed writes go
+        store.remove_partials(under=(saved.relative_to(store.path),))
     if metric == "l2":
         np.sqrt(values, out=values)
     if stats is not None:
@@ -382,6 +406,53 @@ def _load_panel(d: Path, p0: int, p1: int, k: int):
 def _save_panel(d: Path, p0: int, p1: int, idx: np.ndarray, val: np.ndarray) -> None:
     with atomic_path(_panel_path(d, p0, p1)) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, indices=idx, values=val)
+
+
+def query_store(store: CoefficientStore, queries: np.ndarray, n_neighbors: int, *,
+                columns="resolved", metric: str = "l1", block: int = 4096):
+    r"""Exact nearest rows of a store for new coefficient rows (out-of-sample), on the client.
+
+    The store is read ``block`` rows at a time; memory is one block plus the (m, k) lists.
+
+    Parameters
+    ----------
+    queries : ndarray, shape (m, n_features)
+        All coefficients of the new items (``wemd_embedding(..., columns="all")``).
+    n_neighbors : int
+    columns
+        The columns the store was searched on (as in :func:`kneighbors`). For L1, a training
+        row is zero (or below rounding, which ``"resolved"`` neglects) outside them, so there
+        the distance is the query's own :math:`\sum |c|`, added as the in-memory
+        ``DiffusionMap.transform`` does.
+
+    Returns
+    -------
+    indices, distances : ndarrays, shape (m, k)
+        Ascending, ties by index.
+    """
+    from .neighbors import block_neighbors, merge_neighbors
+
+    metric = check_choice(metric, "metric", ["l1", "l2"])
+    q = np.ascontiguousarray(queries, dtype=store.dtype)
+    if q.ndim != 2 or q.shape[1] != store.n_features:
+        raise ValueError(f"queries: expected shape (m, {store.n_features}) (all coefficients of "
+                         f"the new items), got {q.shape}")
+    cols = store.columns(columns) if isinstance(columns, str) else np.asarray(columns, np.int64)
+    k = check_int(n_neighbors, "n_neighbors", low=1, high=store.n)
+    sub = np.ascontiguousarray(q[:, cols])
+    best = None
+    for j0 in range(0, store.n, block):
+        rows = store.read_rows(j0, min(store.n, j0 + block), cols)
+        part = block_neighbors(sub, rows, k, metric=metric, col_start=j0)
+        best = part if best is None else merge_neighbors([best, part], k)
+    idx, val = best
+    if metric == "l2":
+        rest = np.einsum("ij,ij->i", q.astype(np.float64), q.astype(np.float64)) - np.einsum(
+            "ij,ij->i", sub.astype(np.float64), sub.astype(np.float64))
+        return idx, np.sqrt(val + rest[:, None])
+    rest = (np.abs(q).sum(axis=1, dtype=np.float64)
+            - np.abs(sub).sum(axis=1, dtype=np.float64))
+    return idx, val + rest[:, None]
 
 
 def kneighbors_graph(features, n_neighbors: int, **kwargs):
@@ -438,9 +509,10 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
               wavelet: str = "coif3", level: int | None = None, mode: str = "zero",
               negative: str | None = None, dtype=None, columns: str = "resolved",
               n_jobs: int | None = None, memory: int | None = None,
-              search_memory: int | None = None, progress: bool = False,
-              timeout: float = CONNECT_TIMEOUT, stats: dict | None = None):
-    """The whole out-of-core WEMD kNN graph: store, transform, exact search, bridged pieces.
+              search_memory: int | None = None, search: str = "auto", random_state=None,
+              progress: bool = False, timeout: float = CONNECT_TIMEOUT,
+              stats: dict | None = None):
+    """The whole out-of-core WEMD kNN graph: store, transform, neighbour search, bridged pieces.
 
     Connects to ``scheduler`` first (an unreachable one fails before anything is written),
     then writes the coefficients to the store in ``cache_dir`` (a temporary directory, removed
@@ -461,7 +533,14 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
     memory : int, optional
         Bytes per transform chunk (:func:`conformap.store.open_wemd_store`).
     search_memory : int, optional
-        Bytes per search task (:func:`search_plan`).
+        Bytes per search task (:func:`search_plan`; for the approximate search, the store rows
+        one re-ranking task holds).
+    search : {"auto", "exact", "approx"}
+        The neighbour search, as ``method`` of :func:`conformap.neighbors.nearest_neighbors`
+        ("auto": exact up to 5,000 rows, as in memory); "approx" runs
+        :func:`conformap.engine_approx.approximate_kneighbors`.
+    random_state : int or Generator, optional
+        Seeds the approximate search (the same seed gives the in-memory run's graph).
     stats : dict, optional
         Filled with ``"transform"`` and ``"search"`` statistics.
 
@@ -472,6 +551,8 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
         ``DiffusionMap(method="knn")`` builds in memory from the same rows.
     """
     import tempfile
+
+    import scipy.sparse as sp
 
     from .store import open_wemd_store
 
@@ -487,10 +568,18 @@ def knn_graph(densities, n_neighbors: int, *, cache_dir=None, scheduler=None,
                                 negative=negative, dtype=dtype, memory=memory)
         wemd_embedding_to_store(densities, store, scheduler=client, progress=progress,
                                 stats=st_t)
-        graph = kneighbors_graph(store, n_neighbors, columns=columns, scheduler=client,
-                                 n_jobs=n_jobs, memory=search_memory, progress=progress,
-                                 stats=st_s)
+        from .engine_approx import store_kneighbors
+
+        (idx, val), used = store_kneighbors(
+            store, n_neighbors, method=search, columns=columns, scheduler=client,
+            n_jobs=n_jobs, memory=search_memory, progress=progress, stats=st_s,
+            random_state=random_state)
+        st_s.setdefault("method", used)
+        st_s.setdefault("panels_reused", st_s.get("groups_reused", 0))
+        n, k = idx.shape
+        graph = sp.csr_matrix((val.ravel(), idx.ravel(), np.arange(0, n * k + 1, k)),
+                              shape=(n, n))
         graph = connect_components(store, graph, columns=columns)
     if stats is not None:
-        stats.update(transform=st_t, search=st_s)
+        stats.update(transform=st_t, search=st_s, store=str(store.path), columns=columns)
     return graph

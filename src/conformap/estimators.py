@@ -70,17 +70,19 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     n_jobs : int, optional
         Threads for the distance computations (None: all cores).
     random_state : int or Generator, optional
-        Seeds the sparse eigensolver's start vector.
+        Seeds the sparse eigensolver's start vector and the approximate neighbour search.
     progress : bool, default False
         Progress bars on the long steps.
     scheduler : str or distributed.Client, optional
         Build the WEMD kNN graph as Dask tasks (:func:`conformap.engine.knn_graph`):
         ``"tcp://host:port"`` of a running scheduler, a ``distributed.Client``, or ``"local:N"``
         for N worker processes here; the coefficients go to an on-disk store chunk by chunk and
-        the exact search reads it block by block, so memory is bounded by the chunk and task
-        sizes, not by n. The eigenproblem runs here. The graph is bitwise the one of
-        ``method="knn"`` with the exact search; the dropped kernel mass is not measured
-        (``dropped_mass_`` None) and :meth:`transform` is not available (no features in memory).
+        the neighbour search (exact up to 5,000 items, approximate above, as in memory:
+        :mod:`conformap.engine_approx`) reads it in blocks, so task memory is bounded by the
+        chunk and task sizes, not by n. The eigenproblem runs here. With the same
+        ``random_state`` and ``n_jobs`` the graph is bitwise the one of ``method="knn"``; the
+        dropped kernel mass is not measured (``dropped_mass_`` None); :meth:`transform` needs
+        ``cache_dir`` (it searches the store).
     cache_dir : path, optional
         Directory of the coefficient store with ``scheduler`` (required for a remote scheduler:
         on a filesystem every worker sees; default a temporary directory). Reused and resumed
@@ -248,7 +250,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.scheduler_stats_ = {}
         return knn_graph(X, k, cache_dir=self.cache_dir, scheduler=self.scheduler,
                          columns=columns, n_jobs=self.n_jobs, progress=self.progress,
-                         stats=self.scheduler_stats_, **params)
+                         random_state=self.random_state, stats=self.scheduler_stats_,
+                         **params)
 
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``."""
@@ -262,9 +265,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "result_")
         if self.metric != "precomputed" and self._fit_features is None:
-            raise ValueError("transform: this DiffusionMap was fitted with scheduler=..., which "
-                             "keeps no training features in memory; fit without scheduler to "
-                             "embed new items")
+            return self._transform_from_store(X)
         X = self._validate_input(X, reset=False)
         if self.metric == "precomputed":
             dist = X
@@ -296,6 +297,37 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             if self.n_neighbors_ is not None:
                 dist = _keep_nearest(dist, self.n_neighbors_ + 1)
         return nystrom_extension(dist, self.result_)
+
+
+    def _transform_from_store(self, X):
+        """Nystrom extension after a ``scheduler`` fit: the new items' coefficients here, their
+        nearest training items searched in the coefficient store (``cache_dir``), block by
+        block; the same distances as the in-memory ``transform``."""
+        from pathlib import Path
+
+        from .engine import query_store
+        from .store import CoefficientStore
+
+        path = (getattr(self, "scheduler_stats_", None) or {}).get("store")
+        if path is None or not (Path(path) / "meta.json").exists():
+            raise ValueError(
+                f"transform: the coefficient store of this scheduler=... fit ({path}) no longer "
+                "exists (without cache_dir it is a temporary directory, removed after fit), and "
+                "the new items' neighbours are searched in it; fit with cache_dir=DIR (kept, and "
+                "reused by the next fit) to embed new items")
+        X = self._validate_input(X, reset=False)
+        store = CoefficientStore(path)
+        params = dict(self.metric_params or {})
+        params.pop("progress", None)
+        params.pop("columns", None)
+        params.setdefault("negative", "keep")
+        feats = features_for_metric(X, "wemd", {**params, "columns": "all"})
+        idx, dist = query_store(store, feats, self.n_neighbors_ + 1,
+                                columns=self.scheduler_stats_["columns"])
+        m, k = idx.shape
+        d = sp.csr_matrix((np.maximum(dist.ravel(), 0.0), idx.ravel(), np.arange(0, m * k + 1, k)),
+                          shape=(m, store.n))
+        return nystrom_extension(d, self.result_)
 
 
 def _keep_nearest(dist: np.ndarray, k: int) -> sp.csr_matrix:

@@ -24,8 +24,10 @@ __all__ = [
     "OutputError",
     "Stack",
     "atomic_path",
+    "check_item",
     "check_output_dir",
     "check_output_files",
+    "expand_inputs",
     "join_names",
     "read_metadata_column",
     "read_stack",
@@ -63,7 +65,7 @@ class Stack:
     origin: tuple[float, ...] | None = None
 
 
-def _expand(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
     items = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
     paths: list[Path] = []
     for item in items:
@@ -136,7 +138,7 @@ def _fmt(values) -> str:
     return " x ".join(f"{v:.4g}" for v in values)
 
 
-def _check_item(item: np.ndarray, name: str, densities: bool) -> None:
+def check_item(item: np.ndarray, name: str, densities: bool) -> None:
     """Refuse an item that cannot be used (a density, if ``densities``), naming it."""
     if np.iscomplexobj(item):
         raise InputError(f"{name}: complex values are not densities; save the real part or abs()")
@@ -191,8 +193,8 @@ def read_stack(inputs, *, densities: bool = True, datadir=None) -> Stack:
     from . import particles  # one dispatch: STAR/.cs particle sets
 
     if particles.is_particle_file(inputs):
-        return particles.read_particles(_expand(inputs)[0], datadir=datadir, densities=densities)
-    paths = _expand(inputs)
+        return particles.read_particles(expand_inputs(inputs)[0], datadir=datadir, densities=densities)
+    paths = expand_inputs(inputs)
     arrays, names = [], []
     # One volume per .mrc/.map file: fill a preallocated array instead of stacking a list at
     # the end, so reading takes the memory of the data once, not twice.
@@ -243,7 +245,7 @@ def read_stack(inputs, *, densities: bool = True, datadir=None) -> Stack:
                     f"{name}: shape {item.shape} differs from {first_name}: shape {first_shape}; "
                     "all items must share one grid (resample them first)"
                 )
-            _check_item(item, name, densities)
+            check_item(item, name, densities)
         if one_per_file:
             if buffer is None:
                 buffer = np.empty((len(paths), *first_shape), dtype=np.float32)

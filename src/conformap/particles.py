@@ -299,7 +299,7 @@ def cs_names(arr: np.ndarray) -> list[str]:
     return out
 
 
-def read_particles(path, *, datadir=None, densities: bool = True):
+def read_particles(path, *, datadir=None, densities: bool = True, out=None):
     """Read the particle images of a STAR or ``.cs`` file into a :class:`conformap.io.Stack`.
 
     Each stack file is memory-mapped and read once, gathering the rows that point into it (any
@@ -312,6 +312,9 @@ def read_particles(path, *, datadir=None, densities: bool = True):
         See :func:`read_particle_table`.
     densities : bool, default True
         Refuse images whose total mass is not positive (as :func:`conformap.io.read_stack`).
+    out : callable, optional
+        ``out(shape)`` returns the writable float32 array of that shape to fill (e.g. a
+        ``numpy.memmap`` on disk, :func:`conformap.stream.open_stack`); default memory.
 
     Returns
     -------
@@ -364,7 +367,8 @@ def read_particles(path, *, datadir=None, densities: bool = True):
                 )
             if box is None:
                 box, box_row = arr.shape[1:], rows[0]
-                data = np.empty((n, *box), dtype=np.float32)
+                data = (np.empty((n, *box), dtype=np.float32) if out is None
+                        else out((n, *box)))
                 vs = mrc.voxel_size
                 header_pixel = float(vs.x) if float(vs.x) > 0 else None
             elif arr.shape[1:] != box:
@@ -383,11 +387,17 @@ def read_particles(path, *, datadir=None, densities: bool = True):
 
 
 def _check_images(data: np.ndarray, table: ParticleTable, densities: bool) -> None:
-    """Vectorised item checks (the rules of :func:`conformap.io.read_stack`), naming the row."""
+    """Vectorised item checks (the rules of :func:`conformap.io.read_stack`), naming the row;
+    block by block, so that a memory-mapped stack is checked in bounded memory."""
+    for i0 in range(0, len(data), 4096):
+        _check_image_block(data[i0:i0 + 4096], i0, table, densities)
+
+
+def _check_image_block(data, i0, table, densities):
     flat = data.reshape(len(data), -1)
     finite = np.isfinite(flat).all(axis=1)
     if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+        row = i0 + int(np.flatnonzero(~finite)[0])
         raise _error(f"{table.source}: particle row {row + 1} ({table.names[row]!r}): the image "
                      "has NaN or infinite pixels; remove the particle or repair its stack")
     if not densities:
@@ -395,10 +405,10 @@ def _check_images(data: np.ndarray, table: ParticleTable, densities: bool) -> No
     mass = flat.sum(axis=1, dtype=np.float64)
     bad = ~(mass > 0)
     if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+        row = i0 + int(np.flatnonzero(bad)[0])
         raise _error(
             f"{table.source}: particle row {row + 1} ({table.names[row]!r}): total intensity "
-            f"{mass[row]:.4g} is not positive, but WEMD compares densities of positive mass; use "
+            f"{mass[row - i0]:.4g} is not positive, but WEMD compares densities of positive mass; use "
             "--metric euclidean for normalised (zero-mean) particle images, or remove the row"
         )
 

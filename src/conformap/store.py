@@ -33,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,12 @@ DEFAULT_MEMORY = 256 * 2**20
 #: Columns per zarr chunk: reading a subset of columns (the resolved ones) skips whole chunks.
 _COLUMN_CHUNK = 2**16
 _WEMD_PARAMS = ("wavelet", "level", "mode", "negative")
+#: Temporary names of interrupted writes: zarr's ``<name>.<uuid hex>.partial`` and
+#: :func:`conformap.io.atomic_path`'s ``.<name>.<8 hex>.part<suffix>``.
+_ZARR_PARTIAL = re.compile(r".+\.[0-9a-f]{32}\.partial")
+_ATOMIC_PARTIAL = re.compile(r"\..+\.[0-9a-f]{8}\.part(\.\w+)?")
+#: Temporary files older than this (seconds) at the start of a run are another run's leftovers.
+STALE_PARTIAL_SECONDS = 600
 
 
 def plan_chunk_rows(n_features: int, n_voxels: int, itemsize: int, memory: int,
@@ -273,6 +280,78 @@ class CoefficientStore:
             a = b
         return out
 
+    def take_rows(self, rows, columns: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``rows`` (any order, int) in that order, only ``columns`` if given.
+
+        Each stored chunk that holds some of the rows is read once (zarr reads whole chunks),
+        as the span of its requested rows; the temporary is that span.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n):
+            raise ValueError(f"rows: indices must lie in [0, {self.n}), got "
+                             f"[{rows.min()}, {rows.max()}]")
+        width = self.n_features if columns is None else int(np.asarray(columns).size)
+        out = np.empty((rows.size, width), dtype=self.dtype)
+        order = np.argsort(rows, kind="stable")
+        srt = rows[order]
+        chunk = srt // self.chunk_rows
+        bounds = np.flatnonzero(np.diff(chunk)) + 1
+        raw = self.raw_layout()
+        for sel in np.split(np.arange(srt.size), bounds):
+            if not sel.size:
+                continue
+            a, b = int(srt[sel[0]]), int(srt[sel[-1]]) + 1
+            if raw is None:
+                out[order[sel]] = self.read_rows(a, b, columns)[srt[sel] - a]
+            else:
+                out[order[sel]] = self._raw_rows(raw, int(chunk[sel[0]]), srt[sel], columns)
+        return out
+
+    def raw_layout(self):
+        """``(chunk rows, chunk columns)`` when zarr stores the chunks as raw bytes (no
+        compressor, native byte order: the zarr v3 ``bytes`` codec alone), else None. Such a
+        chunk file is the C-order ``(chunk rows, chunk columns)`` array, edge chunks padded to
+        the full shape (zarr v3 specification), so single rows can be read from it through
+        a memory map, instead of decoding the whole chunk."""
+        import sys
+
+        arr = self._zarr("r")
+        codecs = arr.metadata.codecs
+        if len(codecs) != 1 or type(codecs[0]).__name__ != "BytesCodec":
+            return None
+        endian = getattr(codecs[0].endian, "value", None)
+        if self.dtype.itemsize > 1 and endian != sys.byteorder:
+            return None
+        return tuple(int(c) for c in arr.chunks)
+
+    def _raw_rows(self, layout, chunk: int, rows: np.ndarray, columns) -> np.ndarray:
+        """Rows (sorted, all in ``chunk``) read from the chunk files through memory maps."""
+        if not self._marker(chunk).exists():
+            raise ValueError(f"store {self.path}: chunk {chunk} is not written yet; run the "
+                             "transform (it resumes) first")
+        cr, cc = layout
+        local = rows - chunk * cr
+        cols = np.arange(self.n_features) if columns is None else np.asarray(columns, np.int64)
+        out = np.empty((rows.size, cols.size), dtype=self.dtype)
+        meta = self._zarr("r").metadata
+        for j in range(-(-self.n_features // cc)):
+            pos = np.flatnonzero((cols >= j * cc) & (cols < (j + 1) * cc))
+            if not pos.size:
+                continue
+            f = self.path / "coefficients.zarr" / meta.encode_chunk_key((chunk, j))
+            if not f.exists():  # zarr does not write a chunk that is all fill value (0)
+                out[:, pos] = 0
+                continue
+            mm = np.memmap(f, dtype=self.dtype, mode="r", shape=(cr, cc))
+            block = mm[local]
+            out[:, pos] = block if pos.size == cc else block[:, cols[pos] - j * cc]
+            del mm
+        return out
+
+    def chunks_of(self, rows) -> int:
+        """How many stored chunks hold some of ``rows`` (what :meth:`take_rows` reads)."""
+        return int(np.unique(np.asarray(rows, dtype=np.int64) // self.chunk_rows).size)
+
     def to_numpy(self, columns: np.ndarray | None = None) -> np.ndarray:
         """The whole array in memory (small stores, tests)."""
         return self.read_rows(0, self.n, columns)
@@ -299,6 +378,31 @@ class CoefficientStore:
             if _digest(self.read_rows(i0, i1)) != want:
                 bad.append(i)
         return bad
+
+    def remove_partials(self, before: float | None = None, under=None) -> int:
+        """Delete temporary files that interrupted writes left in the store; return how many.
+
+        zarr writes a chunk to ``<chunk>.<hex>.partial`` and renames it, and the markers and
+        saved search results are written through :func:`conformap.io.atomic_path`
+        (``.<name>.<hex>.part<suffix>``): a process killed between the write and the rename
+        leaves the temporary behind (the chunk itself is redone, as it has no marker). Only
+        files last modified before ``before`` (a ``time.time()``; None: all) are removed, so
+        that a run started later, still writing, keeps its own. ``under``: only in these
+        subdirectories of the store (e.g. ``("coefficients.zarr", "done")``).
+        """
+        removed = 0
+        roots = [self.path] if under is None else [self.path / u for u in under]
+        for p in (q for r in roots if r.exists() for q in r.rglob("*")):
+            name = p.name
+            if not (_ZARR_PARTIAL.fullmatch(name) or _ATOMIC_PARTIAL.fullmatch(name)):
+                continue
+            try:
+                if before is None or p.stat().st_mtime < before:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:  # renamed or removed meanwhile
+                continue
+        return removed
 
     def forget(self, chunks) -> None:
         """Drop the markers of ``chunks``: they are recomputed (e.g. after :meth:`verify`)."""

@@ -59,7 +59,8 @@ def register(sub) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run the WEMD transform and the neighbour search as Dask tasks: "
                    "tcp://HOST:PORT of a running scheduler, or local:N for N worker processes "
-                   "here (the eigenproblem runs here)")
+                   "here (the eigenproblem runs here); the input is memory-mapped and the "
+                   "coefficients go to an on-disk store, so memory does not grow with the data")
     add_embedding_options(p)
     p.set_defaults(func=run)
 
@@ -206,11 +207,24 @@ def report_extras(args, stack, dm) -> dict:
 
 
 def run(args) -> int:
+    import contextlib
+
+    with contextlib.ExitStack() as scope:
+        return _run(args, scope)
+
+
+def _run(args, scope) -> int:
     from ..io import read_metadata_column, read_stack
 
     stem = output_stem(args.out)
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    stack = read_stack(args.inputs, densities=args.metric != "euclidean", datadir=args.datadir)
+    if args.scheduler:  # out of core: the input memory-mapped, read chunk by chunk
+        from ._scheduler import open_input
+
+        stack = open_input(args, scope)
+    else:
+        stack = read_stack(args.inputs, densities=args.metric != "euclidean",
+                           datadir=args.datadir)
     color = label = None
     if args.color_by:  # read before the long computation so a bad table fails fast
         color = read_metadata_column(args.color_by, stack.names)

@@ -21,6 +21,26 @@ def check_scheduler_args(args) -> None:
                          "coefficients themselves; add --cache DIR on a filesystem they all see")
 
 
+def open_input(args, scope):
+    """The input stack memory-mapped (:func:`conformap.stream.open_stack`); a particle set's
+    spill file lives in a temporary directory (inside ``--cache`` when it exists) that
+    ``scope`` removes at the end of the run."""
+    import tempfile
+
+    from ..particles import is_particle_file
+    from ..stream import open_stack
+
+    spill = None
+    if is_particle_file(args.inputs):
+        from pathlib import Path
+
+        where = args.cache if args.cache and Path(args.cache).is_dir() else None
+        spill = scope.enter_context(tempfile.TemporaryDirectory(prefix="conformap-input-",
+                                                                dir=where))
+    return open_stack(args.inputs, densities=args.metric != "euclidean", datadir=args.datadir,
+                      spill_dir=spill)
+
+
 def fit_distributed(args, data):
     """``DiffusionMap(..., scheduler=args.scheduler, cache_dir=args.cache)``: coefficients and
     exact kNN graph on the scheduler's workers (resumable with --cache), the diffusion map of
