@@ -16,8 +16,19 @@ from ._factorize import (
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._maxcut import CutResult, cut_weight, max_cut
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
-from ._spectrum import AUTO_BANDWIDTH_RULE, LaplacianSpectrum, laplacian_spectrum
-from ._triplets import TripletSearch, degenerate_groups, find_triplets, triplet_scores
+from ._spectrum import (
+    AUTO_BANDWIDTH_RULE,
+    LaplacianSpectrum,
+    laplacian_spectrum,
+    spectral_dimension,
+)
+from ._triplets import (
+    TripletSearch,
+    degenerate_groups,
+    find_triplets,
+    product_purity,
+    triplet_scores,
+)
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
@@ -39,5 +50,7 @@ __all__ = [
     "plot_factor_eigenvectors",
     "plot_separability",
     "pca_denoise",
+    "product_purity",
+    "spectral_dimension",
     "triplet_scores",
 ]
