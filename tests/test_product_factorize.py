@@ -47,8 +47,10 @@ def test_rectangle_factors_match_cosines(rectangle):
     _, truth, res = rectangle
     ev = factor_assignment(res.factors, res.eigenvectors, truth)
     assert len(res.factors) == 2
-    assert ev.n_assigned >= 6
+    assert ev.n_assigned >= 5
     assert ev.confident_accuracy == 1.0
+    # mixtures of a factor mode and a product mode are left out (issue 12: phi10 was binned)
+    assert ev.accuracy == 1.0
     # wrong assignments, if any, are eigenvectors that mix modes (no clear ground truth)
     assert not np.any(ev.confident & (ev.predicted >= 0) & ~ev.correct)
     # the first non-trivial eigenvectors are cos(pi x / a) and cos(pi y / b)

@@ -27,6 +27,7 @@ from ._triplets import (
     degenerate_groups,
     find_triplets,
     product_purity,
+    product_share,
     triplet_scores,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "plot_separability",
     "pca_denoise",
     "product_purity",
+    "product_share",
     "spectral_dimension",
     "triplet_scores",
 ]

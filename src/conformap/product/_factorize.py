@@ -65,7 +65,7 @@ from .._validation import (
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
-from ._triplets import TripletSearch, find_triplets
+from ._triplets import TripletSearch, find_triplets, product_share
 
 __all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
 
@@ -81,6 +81,11 @@ DEFAULT_PURITY = 0.6
 MAX_AUTO_FACTORS = 6
 AUTO_MIN_CUT_FRACTION = 0.9
 AUTO_MIN_TRIPLETS = 2
+#: A binned eigenvector whose pure-product share (product_share) reaches this is a mixture of a
+#: factor mode and a product mode of nearly the same eigenvalue: left out of the bins. sqrt(0.2):
+#: less than 80 % of its variance would be a factor's (the threshold at which
+#: conformap.evaluate calls an eigenvector a factor eigenvector).
+MIXED_SHARE = 0.2**0.5
 #: n_factors="auto": a product of two manifolds has dimension >= 2; below this spectral
 #: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
 #: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
@@ -116,8 +121,9 @@ class FactorizationResult:
     separability : ndarray, shape (N + 1, N + 1)
         :math:`W_{ij}` of Eq. (21) (0 where no triplet links i and j).
     unassigned : ndarray of int
-        Vertices of the separability graph left out of the factors (components not linked to
-        the main one, see the warning).
+        Vertices of the separability graph left out of the factors: components not linked to
+        the main one (see the warning), and eigenvectors that mix a factor mode with a product
+        mode (pure-product share >= ``MIXED_SHARE``, :func:`product_share`).
     eigenvectors : ndarray, shape (n, N + 1)
     eigenvalues : ndarray, shape (N + 1,)
         Log-transformed Laplacian eigenvalues, :math:`\\lambda_0 = 0`.
@@ -225,14 +231,12 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     keep = comp == main
     if n_comp > 1:
         left = vertices[~keep]
-        warnings.warn(
+        # emitted by the caller, and only if the result has more than one factor
+        out["warning"] = (
             f"the separability graph has {n_comp} connected components; the eigenvectors "
             f"{left.tolist()[:10]} share no triplet with the main component, so their factor "
             "is undetermined and they are left unassigned. More eigenvectors, a larger delta "
-            "or a smaller gamma link more of them.",
-            FactorizationWarning,
-            stacklevel=4,
-        )
+            "or a smaller gamma link more of them.")
         out["unassigned"] = left
     vmain = vertices[keep]
     cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
@@ -336,6 +340,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         return _one_factor(top, common, timings, requested=None if auto else k,
                            n_resolved=int(cols.size), floor=float(spectrum.noise_floor),
                            dimension=dim if low_dim else None)
+    if "warning" in top:
+        warnings.warn(top["warning"], FactorizationWarning, stacklevel=2)
     bins = list(top["bins"])
     levels = [{"split": "all", "bins": [b.tolist() for b in bins]}]
     fractions = [float(top["cut_fraction"])]
@@ -353,10 +359,9 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                 sub_cols = np.unique(np.concatenate([members, all_trip[inside, 2]]))
                 if sub_cols.size < 3:
                     continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FactorizationWarning)
-                    sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
+                # (a sub-split's disconnected-graph note is not warned: the bin stays whole)
+                sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
+                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
                 timings["triplets"] += sub["t_triplets"]
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
@@ -387,6 +392,17 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             left = np.setdiff1d(levels[-1]["split"], np.concatenate(new))
             unassigned.append(left)
     bins = [np.asarray(sorted(b.tolist()), dtype=np.int64) for b in bins]
+    mixed = []
+    if purity > 0:
+        for b, members in enumerate(bins):
+            share = product_share(phi[:, 1:], lam[1:], members - 1, delta=delta_cols[1:],
+                                  purity=purity)
+            out = share >= MIXED_SHARE
+            if out.any() and not out.all():
+                mixed.append(members[out])
+                bins[b] = members[~out]
+    mixed = np.concatenate(mixed) if mixed else np.zeros(0, dtype=np.int64)
+    unassigned.append(mixed)
     trip = np.concatenate(triplets)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
@@ -398,6 +414,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         f"{float(np.max(np.concatenate(scores))):.2f}; cut fraction "
         + ", ".join(f"{f:.2f}" for f in fractions)
         + (" (number of factors from the data)" if auto else "") + ")"
+        + (f"; {mixed.size} eigenvectors left out as mixtures of a factor and a product mode "
+           f"({', '.join(f'φ{c}' for c in mixed.tolist())})" if mixed.size else "")
     )
     return FactorizationResult(
         factors=bins,

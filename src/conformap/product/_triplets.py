@@ -41,7 +41,7 @@ import numpy as np
 from .._kernels import pair_dots, transpose_scaled, triplet_dots
 
 __all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "product_purity",
-           "triplet_scores"]
+           "product_share", "triplet_scores"]
 
 _TIE = 1e-12  # similarities (in [0, 1]) this close are equal up to rounding
 _MEMBER_SHARE = 0.1  # a group pair explaining less of phi_k than this is not linked
@@ -333,6 +333,50 @@ def _pure_members(unit, lam, delta_k, ks, purity, best_pair, best_score, members
         share = coef * (unit[:, k] @ prods)
         best_pair[k] = pairs[int(np.argmax(share))]
         members[k] = pairs
+
+
+def product_share(eigenvectors, eigenvalues, columns, *, delta, purity: float,
+                  n_best: int = 5) -> np.ndarray:
+    r"""How much of each given eigenvector is a pure product of two earlier ones.
+
+    For column v: the largest similarity :math:`S(\varphi_v, \varphi_i\varphi_j)` over the
+    ``n_best`` best admissible pairs :math:`i < j < v`,
+    :math:`|\lambda_i + \lambda_j - \lambda_v| < \delta_v`, whose product has purity
+    (:func:`product_purity`) at least ``purity``. A factor eigenvector scores about 0 (the
+    admissible pairs of its own factor are impure); an eigenvector that mixes a factor mode
+    with a product mode of nearly the same eigenvalue scores the product's share of it.
+
+    Parameters
+    ----------
+    eigenvectors : array_like, shape (n, N)
+    eigenvalues : array_like, shape (N,)
+        Sorted increasingly.
+    columns : array_like of int
+    delta : float or array_like, shape (N,)
+    purity : float
+
+    Returns
+    -------
+    ndarray, shape (len(columns),)
+    """
+    phi, lam, norms = _validated(eigenvectors, eigenvalues)
+    unit = phi / norms
+    delta_k = np.broadcast_to(np.asarray(delta, dtype=np.float64), lam.shape)
+    out = np.zeros(len(columns))
+    for t, v in enumerate(np.asarray(columns, dtype=np.int64)):
+        i, j = np.triu_indices(v, 1)
+        ok = np.abs(lam[i] + lam[j] - lam[v]) < delta_k[v]
+        i, j = i[ok], j[ok]
+        if i.size == 0:
+            continue
+        prods = unit[:, i] * unit[:, j]
+        sim = np.abs(unit[:, v] @ prods) / np.maximum(np.linalg.norm(prods, axis=0), 1e-300)
+        top = np.argsort(-sim)[:n_best]
+        pur = product_purity(unit, lam, delta_k, [np.array([[i[b], j[b]]]) for b in top],
+                             np.full(top.size, v))
+        good = top[pur >= purity]
+        out[t] = float(min(1.0, sim[good].max())) if good.size else 0.0
+    return out
 
 
 def product_purity(unit, lam, delta_k, members, ks) -> np.ndarray:
