@@ -4,10 +4,10 @@ We build the Gaussian affinity :math:`W_{ij} = e^{-d_{ij}^2 / (2\sigma^2)}`, the
 normalisation with :math:`\alpha = 1` (the limit operator is the Laplace-Beltrami operator
 whatever the sampling density, the paper's Remark 2) and take the Markov eigenvalues
 :math:`\mu_k` and right eigenvectors :math:`\psi_k = v_k / v_0` exactly as
-:func:`conformap.diffusion_map` defines them. The eigenproblem is solved here with ARPACK
-(``scipy.sparse.linalg.eigsh``) rather than through ``diffusion_map``, whose block solver for
-more than 40 eigenpairs failed on our radius graphs (Cholesky breakdown) when this was
-written; the two agree to solver precision where both run (see the tests).
+:func:`conformap.diffusion_map` defines them. The graph is built by
+:func:`conformap.graph.graph_from_distances` with a fixed :math:`\sigma`
+(:data:`AUTO_BANDWIDTH_RULE`) and solved by the library's one diffusion core,
+:func:`conformap.diffusion.diffusion_eigenpairs`.
 
 For a flat factor and a Gaussian kernel the Markov operator acts on
 :math:`\cos(\omega \cdot x)` exactly as multiplication by
@@ -38,10 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
-import scipy.sparse.csgraph
-import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_int, check_positive, check_rng
@@ -249,63 +246,33 @@ def spectral_dimension(eigenvalues) -> float:
 
 
 def _markov_eigenpairs(dist, sigma: float, m: int, gen: np.random.Generator):
-    """Top ``m`` eigenpairs of the alpha = 1 diffusion-map Markov matrix (see module doc)."""
-    n = dist.shape[0]
-    if sp.issparse(dist):
-        k = sp.csr_matrix(dist, dtype=np.float64, copy=True)
-        k.data = np.exp(-(k.data**2) / (2 * sigma * sigma))
-        k = k.maximum(k.T).tolil()
-        k.setdiag(1.0)
-        k = k.tocsr()
-    else:
+    """Top ``m`` eigenpairs of the alpha = 1 Markov matrix, and the graph's noise floor.
+
+    The graph is built by :func:`conformap.graph.graph_from_distances` with the fixed
+    ``sigma`` (one kernel for the whole library) and solved by the diffusion core,
+    :func:`conformap.diffusion.diffusion_eigenpairs`; for a fixed bandwidth its ``mu`` are
+    the exact Markov eigenvalues.
+    """
+    from ..diffusion import diffusion_eigenpairs
+    from ..graph import graph_from_distances
+
+    if not sp.issparse(dist):
         d = np.asarray(dist, dtype=np.float64)
         if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.isfinite(d).all():
             raise ValueError(f"X: precomputed distances must be a finite (n, n) matrix, got "
                              f"shape {d.shape}")
-        k = np.exp(-(d**2) / (2 * sigma * sigma))
-    graph = sp.csr_matrix(k)
-    graph.data[graph.data < 1e-12] = 0.0
-    graph.eliminate_zeros()
-    n_comp, labels = sp.csgraph.connected_components(graph, directed=False)
-    if n_comp > 1:
-        sizes = sorted(np.bincount(labels).tolist(), reverse=True)
-        raise ValueError(
-            f"the affinity graph falls apart into {n_comp} disconnected pieces (sizes "
-            f"{sizes[:6]}) at bandwidth sigma={sigma:.4g}; the eigenvectors would only separate "
-            "the pieces. Use a larger bandwidth, or factorize each piece separately"
-        )
-    q = np.asarray(k.sum(axis=1)).ravel()
+        dist = d
+    graph = graph_from_distances(dist, bandwidth=float(sigma))
+    _, psi, info = diffusion_eigenpairs(graph, m, alpha=1.0, rng=gen)
+    mu = np.clip(info["mu"], -1.0, 1.0)
+    # effective neighbours of x: 1 / sum_y P_xy^2 with P = diag(1/deg) W, W = K / (q q^T)
+    k, q, deg = graph.kernel, info["q"], info["deg"]
     if sp.issparse(k):
-        ka = sp.diags(1.0 / q) @ k @ sp.diags(1.0 / q)
-        deg = np.asarray(ka.sum(axis=1)).ravel()
-        s = sp.diags(deg**-0.5)
-        a = sp.csr_matrix(s @ ka @ s)
-        a = (a + a.T) * 0.5
+        kq = sp.csr_matrix(sp.diags(1.0 / q) @ k @ sp.diags(1.0 / q))
+        sq = np.asarray(kq.multiply(kq).sum(axis=1)).ravel()
     else:
-        ka = k / q[:, None] / q[None, :]
-        deg = ka.sum(axis=1)
-        s = deg**-0.5
-        a = ka * s[:, None] * s[None, :]
-        a = (a + a.T) * 0.5
-    # effective neighbours of x: 1 / sum_y P_xy^2, P = diag(1/deg) ka
-    sq = np.asarray((ka.multiply(ka) if sp.issparse(ka) else ka * ka).sum(axis=1)).ravel()
+        kq = k / q[:, None] / q[None, :]
+        sq = (kq * kq).sum(axis=1)
     m_eff = float(np.median(deg * deg / sq))
     floor = 2.0 / np.sqrt(max(m_eff, 1.0))
-    if sp.issparse(a) and n > 2 * m + 10:
-        mu, v = scipy.sparse.linalg.eigsh(a, k=m, which="LA", v0=gen.uniform(-1, 1, n),
-                                          tol=1e-10)
-    else:
-        dense = a.toarray() if sp.issparse(a) else a
-        mu, v = scipy.linalg.eigh(dense, subset_by_index=[n - m, n - 1])
-    order = np.argsort(mu)[::-1]
-    mu, v = np.clip(mu[order], -1.0, 1.0), v[:, order]
-    v0 = np.sqrt(deg / deg.sum())
-    psi = v / v0[:, None]
-    psi[:, 0] = 1.0
-    mu[0] = 1.0
-    # deterministic signs: the entry of largest magnitude of each column is positive
-    idx = np.argmax(np.abs(psi[:, 1:]), axis=0)
-    signs = np.sign(psi[idx, np.arange(1, m)])
-    signs[signs == 0] = 1.0
-    psi[:, 1:] *= signs
     return mu, psi, floor
