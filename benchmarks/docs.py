@@ -53,9 +53,7 @@ GENERATED = [
     GeneratedDoc("docs/earthmover/README.md",
                  tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
                  f"{_EM}:render_readme"),
-    # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
-    # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
-    #              "conformap.reproduce.product_manifold:render_results"),
+    *[GeneratedDoc(f"docs/product-manifold/{d}results.md", (f"docs/product-manifold/{d}results.json",), "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],  # noqa: E501
 ]
 
 
