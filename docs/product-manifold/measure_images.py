@@ -128,6 +128,8 @@ def main(argv=None):
     p.add_argument("--graphs", nargs="+", default=["default"], choices=sorted(GRAPHS))
     p.add_argument("--stretch-y", action="store_true", help="three factors (x- and y-stretch)")
     p.add_argument("--n-eigenvectors", type=int, default=50)
+    p.add_argument("--label", default="",
+                   help="appended to the graph name in the output rows (e.g. a code version)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     with open(a.out, "a") as fh:
@@ -140,7 +142,7 @@ def main(argv=None):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", FactorizationWarning)
                     res = factorize(x, n_eigenvectors=a.n_eigenvectors, rng=seed, **kw)
-                row = {"n": n, "snr": snr, "seed": seed, "graph": graph,
+                row = {"n": n, "snr": snr, "seed": seed, "graph": graph + a.label,
                        "stretch_y": a.stretch_y, "N": a.n_eigenvectors,
                        "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
                 fh.write(json.dumps(row) + "\n")
