@@ -6,10 +6,10 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 ``max_cut`` (MAX-CUT / MAX-k-CUT SDP with randomized rounding).
 """
 
+from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     FactorizationResult,
     FactorizationWarning,
-    ProductManifoldFactorizer,
     factorize,
     factorize_spectrum,
 )
