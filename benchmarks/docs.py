@@ -91,9 +91,8 @@ GENERATED = [
                  "benchmarks.bench_largen:render"),
     GeneratedDoc("docs/distributed.md", ("docs/distributed-results.json",),
                  "benchmarks.distributed_doc:render_doc"),
-    # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
-    # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
-    #              "conformap.reproduce.product_manifold:render_results"),
+    *[GeneratedDoc(f"docs/product-manifold/{d}results.md", (f"docs/product-manifold/{d}results.json",),
+                   "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],
 ]
 
 

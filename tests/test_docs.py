@@ -30,8 +30,6 @@ PENDING = {
     "docs/large-n/README.md": "helper A (s2-a10, issue #10: density sections + results JSON)",
     "docs/product-manifold/README.md": "helper C (s2-c12, issue #12)",
     "docs/product-manifold/diagnosis.md": "helper C (s2-c12, issue #12)",
-    "docs/product-manifold/results.md": "helper C (s2-c12, issue #12)",
-    "docs/product-manifold/full/results.md": "helper C (s2-c12, issue #12)",
 }
 
 

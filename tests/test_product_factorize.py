@@ -47,8 +47,10 @@ def test_rectangle_factors_match_cosines(rectangle):
     _, truth, res = rectangle
     ev = factor_assignment(res.factors, res.eigenvectors, truth)
     assert len(res.factors) == 2
-    assert ev.n_assigned >= 6
+    assert ev.n_assigned >= 5
     assert ev.confident_accuracy == 1.0
+    # mixtures of a factor mode and a product mode are left out (issue 12: phi10 was binned)
+    assert ev.accuracy == 1.0
     # wrong assignments, if any, are eigenvectors that mix modes (no clear ground truth)
     assert not np.any(ev.confident & (ev.predicted >= 0) & ~ev.correct)
     # the first non-trivial eigenvectors are cos(pi x / a) and cos(pi y / b)
@@ -247,3 +249,24 @@ def test_laplacian_spectrum_auto_bandwidth_is_the_mst_rule():
     np.testing.assert_allclose(auto.eigenvalues, rule.eigenvalues)
     with pytest.raises(ValueError, match="bandwidth: 'adaptive'"):
         laplacian_spectrum(X, n_eigenvectors=8, bandwidth="adaptive")
+
+
+def test_radius_graph_spectrum_matches_dense_eigh():
+    # the radius graph (4 sigma) through conformap.graph + the diffusion core, against a
+    # dense eigh of the same truncated alpha = 1 Markov operator; and the noise floor 2/sqrt(m)
+    X, _ = make_rectangle(600, rng=3)
+    s = laplacian_spectrum(X, n_eigenvectors=40, rng=0)
+    assert s.graph == "radius"
+    d = conformap.pairwise_distances(X, metric="l2")
+    k = np.exp(-(d**2) / (2 * s.bandwidth**2)) * (d < 4 * s.bandwidth)
+    q = k.sum(1)
+    ka = k / q[:, None] / q[None, :]
+    deg = ka.sum(1)
+    mu, v = np.linalg.eigh(ka / np.sqrt(deg[:, None] * deg[None, :]))
+    np.testing.assert_allclose(s.markov_eigenvalues, mu[::-1][:41], atol=1e-10)
+    psi = v[:, ::-1][:, :41] / np.sqrt(deg / deg.sum())[:, None]
+    pi = deg / deg.sum()
+    corr = np.abs(np.sum(psi[:, 1:16] * s.eigenvectors[:, 1:16] * pi[:, None], axis=0))
+    np.testing.assert_allclose(corr, 1.0, atol=1e-8)
+    p = ka / deg[:, None]
+    assert s.noise_floor == pytest.approx(2 / np.sqrt(np.median(1 / (p * p).sum(1))), rel=1e-9)

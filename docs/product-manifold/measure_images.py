@@ -121,36 +121,37 @@ def steps(res, truth):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--n", type=int, nargs="+", default=[2000])
     p.add_argument("--snr", type=float, nargs="+", default=[1.0, 0.1],
                    help="signal-to-noise ratios; 0 = clean images (no noise)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--graphs", nargs="+", default=["default"], choices=sorted(GRAPHS))
     p.add_argument("--stretch-y", action="store_true", help="three factors (x- and y-stretch)")
     p.add_argument("--n-eigenvectors", type=int, default=50)
+    p.add_argument("--label", default="",
+                   help="appended to the graph name in the output rows (e.g. a code version)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     with open(a.out, "a") as fh:
-        for snr in a.snr:
-            for seed in a.seeds:
-                images, truth = make_product_cryoem(a.n, snr=snr if snr > 0 else None,
-                                                    stretch_y=a.stretch_y, rng=seed)
-                for graph in a.graphs:
-                    t0 = time.perf_counter()
-                    x, kw = features(images, graph)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", FactorizationWarning)
-                        res = factorize(x, n_eigenvectors=a.n_eigenvectors, rng=seed, **kw)
-                    row = {"n": a.n, "snr": snr, "seed": seed, "graph": graph,
-                           "stretch_y": a.stretch_y, "N": a.n_eigenvectors,
-                           "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
-                    fh.write(json.dumps(row) + "\n")
-                    fh.flush()
-                    print(json.dumps({k: row[k] for k in (
-                        "snr", "seed", "graph", "seconds", "eig_median_r2_all_first20",
-                        "product_recall", "same_factor_triplets", "n_factors_found",
-                        "confident_accuracy", "confident_correct_per_factor", "target_met")}),
-                        flush=True)
+        for n, snr, seed in ((n, snr, seed) for n in a.n for snr in a.snr for seed in a.seeds):
+            images, truth = make_product_cryoem(n, snr=snr if snr > 0 else None,
+                                                stretch_y=a.stretch_y, rng=seed)
+            for graph in a.graphs:
+                t0 = time.perf_counter()
+                x, kw = features(images, graph)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FactorizationWarning)
+                    res = factorize(x, n_eigenvectors=a.n_eigenvectors, rng=seed, **kw)
+                row = {"n": n, "snr": snr, "seed": seed, "graph": graph + a.label,
+                       "stretch_y": a.stretch_y, "N": a.n_eigenvectors,
+                       "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                print(json.dumps({k: row[k] for k in (
+                    "snr", "seed", "graph", "seconds", "eig_median_r2_all_first20",
+                    "product_recall", "same_factor_triplets", "n_factors_found",
+                    "confident_accuracy", "confident_correct_per_factor", "target_met")}),
+                    flush=True)
 
 
 if __name__ == "__main__":

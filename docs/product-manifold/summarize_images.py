@@ -67,18 +67,52 @@ def table(rows):
     return out
 
 
-def main():
-    rows = [json.loads(line) for line in (HERE / "measure_images.jsonl").read_text().splitlines()
-            if line.strip()]
-    md = HERE / "diagnosis.md"
-    text = md.read_text()
-    begin, end = "<!-- generated:images -->", "<!-- /generated:images -->"
+def factors_table(rows):
+    """Factors found per data set and n, one entry per seed (measure_factors.jsonl)."""
+    groups = defaultdict(list)
+    for r in rows:
+        groups[(r["data"], r["n"])].append(r)
+    out = ["| data | expected factors | n | seeds | factors found (per seed) | right |",
+           "|---|---|---|---|---|---|"]
+    for (name, n), g in groups.items():
+        g = sorted(g, key=lambda r: r["seed"])
+        right = sum(r["n_factors"] == r["expected"] for r in g)
+        out.append(f"| {name} | {g[0]['expected']} | {n} | "
+                   f"{','.join(str(r['seed']) for r in g)} | "
+                   f"{', '.join(str(r['n_factors']) for r in g)} | {right}/{len(g)} |")
+    return out
+
+
+def _replace(text, name, body):
+    begin, end = f"<!-- generated:{name} -->", f"<!-- /generated:{name} -->"
+    if begin not in text:
+        return text
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    body = ["_Generated from `measure_images.jsonl` by `summarize_images.py`; do not edit by "
-            "hand. Mean ± standard deviation over the seeds listed; ranges as min-max._", "",
-            *table(rows)]
-    md.write_text(head + begin + "\n" + "\n".join(body) + "\n" + end + tail)
+    return head + begin + "\n" + "\n".join(body) + "\n" + end + tail
+
+
+def _lines(name):
+    path = HERE / name
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main():
+    md = HERE / "diagnosis.md"
+    text = md.read_text()
+    note = ("hand. Mean ± standard deviation over the seeds listed; ranges as min-max._")
+    text = _replace(text, "images", [
+        "_Generated from `measure_images.jsonl` by `summarize_images.py`; do not edit by "
+        + note, "", *table(_lines("measure_images.jsonl"))])
+    text = _replace(text, "scaling", [
+        "_Generated from `measure_scaling.jsonl` by `summarize_images.py`; do not edit by "
+        + note, "", *table(_lines("measure_scaling.jsonl"))])
+    text = _replace(text, "factors", [
+        "_Generated from `measure_factors.jsonl` by `summarize_images.py`; do not edit by "
+        "hand._", "", *factors_table(_lines("measure_factors.jsonl"))])
+    md.write_text(text)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,39 @@ def positive_float(text: str) -> float:
     return value
 
 
+def number_arg(kind=float, *, words: tuple[str, ...] = (), low=None, strict: bool = False,
+               below=None, what: str = "the value"):
+    """An argparse type: one of ``words``, or a ``kind`` (int/float) number >= ``low``
+    (> ``low`` when ``strict``) and < ``below``; the error names the allowed forms."""
+    noun = "an integer" if kind is int else "a number"
+    forms = " or ".join([noun, *(repr(w) for w in words)])
+    bound = []
+    if low is not None:
+        bound.append(f"{'>' if strict else '>='} {low:g}")
+    if below is not None:
+        bound.append(f"< {below:g}")
+
+    def parse(text: str):
+        if text in words:
+            return text
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} must be {forms}") from None
+        ok = value == value and abs(value) != float("inf")
+        if low is not None:
+            ok = ok and (value > low if strict else value >= low)
+        if below is not None:
+            ok = ok and value < below
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {what} must be {' and '.join(bound) or 'finite'}"
+                + (f" (or {' / '.join(repr(w) for w in words)})" if words else ""))
+        return value
+
+    return parse
+
+
 def nonneg_float(text: str) -> float:
     try:
         value = float(text)

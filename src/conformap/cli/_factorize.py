@@ -14,6 +14,7 @@ from ._common import (
     add_output_options,
     bandwidth_arg,
     check_stem_outputs,
+    number_arg,
     output_stem,
     positive_int,
     progress_enabled,
@@ -28,60 +29,10 @@ POINT_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
 MIN_ITEMS = 3
 
 
-def _unit_float(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: gamma must be in [0, 1)")
-    return value
-
-
-def _delta_arg(text: str):
-    import argparse
-
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: delta must be > 0")
-    return value
-
-
-def _factors_arg(text: str):
-    import argparse
-
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither an integer nor 'auto'") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"{text!r}: use 'auto' (from the data) or an integer "
-                                         ">= 2")
-    return value
-
-
-def _pca_arg(text: str):
-    import argparse
-
-    if text in ("auto", "none"):
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use 'auto', 'none' or a number of "
-                                         "components") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: the number of components must be >= 1")
-    return value
+_unit_float = number_arg(low=0, below=1, what="gamma")
+_delta_arg = number_arg(words=("auto",), low=0, strict=True, what="delta")
+_factors_arg = number_arg(int, words=("auto",), low=2, what="the number of factors")
+_pca_arg = number_arg(int, words=("auto", "none"), low=1, what="the number of components")
 
 
 def register(sub) -> None:

@@ -6,18 +6,30 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 ``max_cut`` (MAX-CUT / MAX-k-CUT SDP with randomized rounding).
 """
 
+from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     FactorizationResult,
     FactorizationWarning,
-    ProductManifoldFactorizer,
     factorize,
     factorize_spectrum,
 )
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._maxcut import CutResult, cut_weight, max_cut
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
-from ._spectrum import AUTO_BANDWIDTH_RULE, LaplacianSpectrum, laplacian_spectrum
-from ._triplets import TripletSearch, degenerate_groups, find_triplets, triplet_scores
+from ._spectrum import (
+    AUTO_BANDWIDTH_RULE,
+    LaplacianSpectrum,
+    laplacian_spectrum,
+    spectral_dimension,
+)
+from ._triplets import (
+    TripletSearch,
+    degenerate_groups,
+    find_triplets,
+    product_purity,
+    product_share,
+    triplet_scores,
+)
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
@@ -39,5 +51,8 @@ __all__ = [
     "plot_factor_eigenvectors",
     "plot_separability",
     "pca_denoise",
+    "product_purity",
+    "product_share",
+    "spectral_dimension",
     "triplet_scores",
 ]

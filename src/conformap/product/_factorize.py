@@ -1,4 +1,4 @@
-r"""Product manifold factorization (Zhang, Moscovich & Singer 2021): function + estimator.
+r"""Product manifold factorization (Zhang, Moscovich & Singer 2021): the function.
 
 Pipeline (``factorize``):
 
@@ -53,30 +53,44 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
-from sklearn.base import BaseEstimator
 
 from .._validation import (
     ConformapWarning,
     check_int,
     check_positive,
     check_rng,
-    validate_items,
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
-from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum
-from ._triplets import TripletSearch, find_triplets
+from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
+from ._triplets import TripletSearch, find_triplets, product_purity, product_share
 
-__all__ = ["FactorizationResult", "ProductManifoldFactorizer", "factorize", "factorize_spectrum"]
+__all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
 #: Relative eigenvalue gap below which neighbouring eigenvectors are one degenerate group.
 DEFAULT_DEGENERACY = 0.05
+#: Smallest purity of a kept triplet's product (find_triplets): two eigenfunctions of one factor
+#: give 1/2 in the limit (measured 0.13-0.19 on images), true products 1 (measured 0.61-0.99:
+#: rectangle n = 500, images n = 2000).
+DEFAULT_PURITY = 0.6
 #: n_factors="auto": at most this many factors; a bin is split again only when its own
 #: separability graph is cut this cleanly and rests on at least this many triplets.
 MAX_AUTO_FACTORS = 6
 AUTO_MIN_CUT_FRACTION = 0.9
 AUTO_MIN_TRIPLETS = 2
+#: A binned eigenvector whose pure-product share (product_share) reaches this is a mixture of a
+#: factor mode and a product mode of nearly the same eigenvalue: left out of the bins. sqrt(0.2):
+#: less than 80 % of its variance would be a factor's (the threshold at which
+#: conformap.evaluate calls an eigenvector a factor eigenvector).
+MIXED_SHARE = 0.2**0.5
+#: Smallest total purity vote that joins a separability component to the main cut (half a
+#: same-factor / true-product difference of one pair).
+ALIGN_MARGIN = 0.25
+#: n_factors="auto": a product of two manifolds has dimension >= 2; below this spectral
+#: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
+#: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
+AUTO_MIN_PRODUCT_DIMENSION = 1.5
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -108,8 +122,9 @@ class FactorizationResult:
     separability : ndarray, shape (N + 1, N + 1)
         :math:`W_{ij}` of Eq. (21) (0 where no triplet links i and j).
     unassigned : ndarray of int
-        Vertices of the separability graph left out of the factors (components not linked to
-        the main one, see the warning).
+        Vertices of the separability graph left out of the factors: components not linked to
+        the main one (see the warning), and eigenvectors that mix a factor mode with a product
+        mode (pure-product share >= ``MIXED_SHARE``, :func:`product_share`).
     eigenvectors : ndarray, shape (n, N + 1)
     eigenvalues : ndarray, shape (N + 1,)
         Log-transformed Laplacian eigenvalues, :math:`\\lambda_0 = 0`.
@@ -183,11 +198,12 @@ def _check_thresholds(delta, gamma):
 
 
 def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
-           n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0) -> dict:
+           n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0,
+           purity: float = 0.0) -> dict:
     """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
     t0 = time.perf_counter()
     search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
-                                          gamma=gamma, degeneracy=degeneracy)
+                                          gamma=gamma, degeneracy=degeneracy, purity=purity)
     t1 = time.perf_counter()
     trip = cols[search.triplets] if search.triplets.size else np.zeros((0, 3), dtype=np.int64)
     n_all = phi.shape[1]
@@ -216,18 +232,31 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     keep = comp == main
     if n_comp > 1:
         left = vertices[~keep]
-        warnings.warn(
+        # emitted by the caller, and only if the result has more than one factor
+        out["warning"] = (
             f"the separability graph has {n_comp} connected components; the eigenvectors "
             f"{left.tolist()[:10]} share no triplet with the main component, so their factor "
             "is undetermined and they are left unassigned. More eigenvectors, a larger delta "
-            "or a smaller gamma link more of them.",
-            FactorizationWarning,
-            stacklevel=4,
-        )
+            "or a smaller gamma link more of them.")
         out["unassigned"] = left
     vmain = vertices[keep]
     cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
+    if n_comp > 1 and n_parts == 2 and purity > 0 and all(b.size for b in bins):
+        bins, joined = _align_components(bins, vertices, comp, main, w, phi, lam, delta,
+                                         n_rounds=n_rounds, rng=rng)
+        if joined.size:
+            out["unassigned"] = np.setdiff1d(out["unassigned"], joined)
+            out["aligned"] = joined
+            if out["unassigned"].size == 0:
+                out.pop("warning", None)
+            else:
+                out["warning"] = (
+                    f"the separability graph has {n_comp} connected components; the "
+                    f"eigenvectors {out['unassigned'].tolist()[:10]} share no triplet with the "
+                    "others and no purity vote places them, so their factor is undetermined "
+                    "and they are left unassigned. More eigenvectors, a larger delta or a "
+                    "smaller gamma link more of them.")
     bins = [b for b in bins if b.size]
     bins.sort(key=lambda b: int(b.min()))
     total = float(np.triu(w[np.ix_(keep, keep)], 1).sum())
@@ -235,6 +264,51 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
                cut_fraction=cut.weight / total if total > 0 else 0.0,
                t_sorting=time.perf_counter() - t1)
     return out
+
+
+def _align_components(bins, vertices, comp, main, w, phi, lam, delta, *, n_rounds, rng):
+    """Join the other components of a two-way separability graph to the main cut.
+
+    A component's own cut is bipartite but its orientation is unknown: no triplet links it to
+    the main component. Purity decides it: the product of two eigenvectors of one factor
+    splits into two frequencies (purity about 1/2), of two factors it is one eigenfunction
+    (about 1). Each pair (u in the main bins, v in the component) whose product's window lies
+    inside the computed spectrum votes ``p(u, v) - 1/2`` for "different factors"; the
+    orientation with the larger total wins, and the component is joined only when the
+    totals differ by at least ``ALIGN_MARGIN``.
+    """
+    unit = phi / np.linalg.norm(phi, axis=0)
+    bins = [b.copy() for b in bins]
+    joined = []
+    for c in range(int(comp.max()) + 1):
+        members = vertices[comp == c]
+        if c == main or members.size < 2:
+            continue
+        sub = w[np.ix_(comp == c, comp == c)]
+        labels = max_cut(sub, 2, n_rounds=n_rounds, rng=rng).labels
+        sides = [members[labels == 0], members[labels == 1]]
+        if not (sides[0].size and sides[1].size):
+            continue
+        vote = 0.0  # > 0: side 0 with bin 0 (side 0 is a different factor from bin 1)
+        for b, side_same in ((0, 0), (1, 1)):
+            for u in bins[b]:
+                for t, side in enumerate(sides):
+                    for v in side:
+                        s_uv = lam[u] + lam[v]
+                        k = int(np.clip(np.searchsorted(lam, s_uv), 1, lam.size - 1))
+                        if s_uv + delta[k] > lam[-1]:
+                            continue  # the window is beyond the computed eigenvectors
+                        p = product_purity(unit[:, 1:], lam[1:], delta[1:],
+                                           [np.array([[u - 1, v - 1]])], np.array([k - 1]))[0]
+                        # orientation A puts side t with bin t: u, v different iff t != b
+                        vote += (p - 0.5) * (1.0 if t != side_same else -1.0)
+        if abs(vote) < ALIGN_MARGIN:
+            continue
+        a, b_ = (0, 1) if vote > 0 else (1, 0)
+        bins[0] = np.concatenate([bins[0], sides[a]])
+        bins[1] = np.concatenate([bins[1], sides[b_]])
+        joined.append(members)
+    return bins, (np.concatenate(joined) if joined else np.zeros(0, dtype=np.int64))
 
 
 def _confidence(bins: list, sep: np.ndarray) -> list:
@@ -255,6 +329,14 @@ def _confidence(bins: list, sep: np.ndarray) -> list:
     return out
 
 
+def _check_purity(purity) -> float:
+    purity = check_positive(purity, "purity", allow_zero=True)
+    if purity >= 1:
+        raise ValueError(f"purity: {purity} is out of range; use a value in [0, 1) (0 = the "
+                         f"paper's Algorithm 1, default {DEFAULT_PURITY})")
+    return purity
+
+
 def _check_n_factors(n_factors):
     if isinstance(n_factors, str):
         if n_factors != "auto":
@@ -267,7 +349,8 @@ def _check_n_factors(n_factors):
 def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="auto",
                        gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
-                       degeneracy: float = DEFAULT_DEGENERACY) -> FactorizationResult:
+                       degeneracy: float = DEFAULT_DEGENERACY,
+                       purity: float = DEFAULT_PURITY) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -276,6 +359,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         k, hierarchical = MAX_AUTO_FACTORS, True
     rounds = check_int(n_rounds, "n_rounds", low=1)
     degeneracy = check_positive(degeneracy, "degeneracy", allow_zero=True)
+    purity = _check_purity(purity)
     phi = spectrum.eigenvectors
     lam = spectrum.eigenvalues
     if phi.shape[1] < 4:
@@ -289,21 +373,36 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     else:
         delta_cols = np.full(lam.shape, float(delta))
     gen = check_rng(rng)
-    cols = np.arange(1, phi.shape[1])
+    # only eigenvectors above the graph's noise floor: below it they are sampling noise, and
+    # a smooth factor times a noise vector matches the next noise vector by chance
+    resolved = spectrum.markov_eigenvalues > spectrum.noise_floor
+    resolved[0] = False
+    cols = np.flatnonzero(resolved)
+    if cols.size < 3:
+        cols = np.arange(1, min(4, phi.shape[1]))
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
     search = top["search"]
     best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
     ok = search.best_pair[:, 0] >= 0
-    best_pair[1:][ok] = search.best_pair[ok] + 1
-    best_score = np.concatenate([[0.0], search.best_score])
+    best_pair[cols[ok]] = cols[search.best_pair[ok]]
+    best_score = np.zeros(phi.shape[1])
+    best_score[cols] = search.best_score
     timings = {"diffusion_map": t_spectrum, "triplets": top["t_triplets"],
                "sorting": top["t_sorting"]}
     common = {"best_pair": best_pair, "best_score": best_score, "eigenvectors": phi,
               "eigenvalues": lam, "bandwidth": spectrum.bandwidth, "delta": float(delta),
               "gamma": float(gamma)}
-    if top["triplets"].shape[0] == 0 or len(top["bins"]) < 2:
-        return _one_factor(top, common, timings, requested=None if auto else k)
+    # "auto": a product rests on at least AUTO_MIN_TRIPLETS triplets (as every further split)
+    small = auto and top["triplets"].shape[0] < AUTO_MIN_TRIPLETS
+    dim = spectral_dimension(lam[cols])
+    low_dim = auto and bool(dim < AUTO_MIN_PRODUCT_DIMENSION)
+    if top["triplets"].shape[0] == 0 or len(top["bins"]) < 2 or small or low_dim:
+        return _one_factor(top, common, timings, requested=None if auto else k,
+                           n_resolved=int(cols.size), floor=float(spectrum.noise_floor),
+                           dimension=dim if low_dim else None)
+    if "warning" in top:
+        warnings.warn(top["warning"], FactorizationWarning, stacklevel=2)
     bins = list(top["bins"])
     levels = [{"split": "all", "bins": [b.tolist() for b in bins]}]
     fractions = [float(top["cut_fraction"])]
@@ -321,18 +420,17 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                 sub_cols = np.unique(np.concatenate([members, all_trip[inside, 2]]))
                 if sub_cols.size < 3:
                     continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FactorizationWarning)
-                    sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                                 n_rounds=rounds, rng=gen, degeneracy=degeneracy)
+                # (a sub-split's disconnected-graph note is not warned: the bin stays whole)
+                sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
+                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
                 timings["triplets"] += sub["t_triplets"]
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
                 # graph (a split of a single factor would rest on chance triplets)
                 # and on products that are not themselves eigenvectors of the bin
                 n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members)))
-                supported = (not auto) or (sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION
-                                           and n_prod >= AUTO_MIN_TRIPLETS)
+                supported = (not auto) or (
+                    sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION and n_prod >= AUTO_MIN_TRIPLETS)
                 if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
                     best_sub, best_w, best_b = sub, sub["cut_weight"], b
             if best_sub is None:
@@ -355,6 +453,17 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             left = np.setdiff1d(levels[-1]["split"], np.concatenate(new))
             unassigned.append(left)
     bins = [np.asarray(sorted(b.tolist()), dtype=np.int64) for b in bins]
+    mixed = []
+    if purity > 0:
+        for b, members in enumerate(bins):
+            share = product_share(phi[:, 1:], lam[1:], members - 1, delta=delta_cols[1:],
+                                  purity=purity)
+            out = share >= MIXED_SHARE
+            if out.any() and not out.all():
+                mixed.append(members[out])
+                bins[b] = members[~out]
+    mixed = np.concatenate(mixed) if mixed else np.zeros(0, dtype=np.int64)
+    unassigned.append(mixed)
     trip = np.concatenate(triplets)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
@@ -366,6 +475,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         f"{float(np.max(np.concatenate(scores))):.2f}; cut fraction "
         + ", ".join(f"{f:.2f}" for f in fractions)
         + (" (number of factors from the data)" if auto else "") + ")"
+        + (f"; {mixed.size} eigenvectors left out as mixtures of a factor and a product mode "
+           f"({', '.join(f'φ{c}' for c in mixed.tolist())})" if mixed.size else "")
     )
     return FactorizationResult(
         factors=bins,
@@ -385,7 +496,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     )
 
 
-def _one_factor(top: dict, common: dict, timings: dict, requested) -> FactorizationResult:
+def _one_factor(top: dict, common: dict, timings: dict, requested, *, n_resolved: int = 0,
+                floor: float = 0.0, dimension=None) -> FactorizationResult:
     """The result for data with no product structure: every eigenvector in one factor."""
     n_all = common["eigenvectors"].shape[1]
     best_score, best_pair = common["best_score"], common["best_pair"]
@@ -396,9 +508,20 @@ def _one_factor(top: dict, common: dict, timings: dict, requested) -> Factorizat
         why = (f"no eigenvector is the product of two others: the best similarities are "
                f"{tops or 'none (no pair passes the eigenvalue criterion)'}, none above "
                f"gamma = {common['gamma']:g}")
+    elif dimension is not None:
+        why = (f"the spectrum has dimension {dimension:.2f} by Weyl's law (a product of two "
+               f"manifolds has at least 2; threshold {AUTO_MIN_PRODUCT_DIMENSION:g}), so the "
+               f"{top['triplets'].shape[0]} product triplets found are taken as chance "
+               f"(best: {tops})")
+    elif len(top["bins"]) >= 2:
+        why = (f"a single product triplet is found, and a product needs at least "
+               f"{AUTO_MIN_TRIPLETS} (best: {tops})")
     else:
         why = (f"the {top['triplets'].shape[0]} product triplets found do not link two "
                f"groups of eigenvectors (best: {tops})")
+    if n_resolved:
+        why += (f"; searched the {n_resolved} eigenvectors above the graph's noise floor "
+                f"(Markov eigenvalue > {floor:.3g})")
     message = f"1 factor: the data do not look like a product manifold; {why}"
     if requested is not None:
         warnings.warn(f"n_factors={requested} was asked for, but {message}",
@@ -426,7 +549,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-              rng=None) -> FactorizationResult:
+              purity: float = DEFAULT_PURITY, rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
     Parameters
@@ -466,6 +589,10 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         Relative eigenvalue gap below which neighbouring eigenvectors are treated as one
         degenerate eigenspace in the triplet search (:func:`find_triplets`); 0 is the paper's
         Algorithm 1.
+    purity : float in [0, 1), default 0.6
+        A kept triplet's product must lie at least this much on eigenvectors at the sum of
+        its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
+        factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -486,6 +613,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     delta, gamma = _check_thresholds(delta, gamma)
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
     _check_n_factors(n_factors)
+    _check_purity(purity)
     gen = check_rng(rng)
     t0 = time.perf_counter()
     X, prep = _preprocess(X, preprocess, metric, gen)
@@ -495,7 +623,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     t_spec = time.perf_counter() - t0
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
-                             t_spectrum=t_spec, degeneracy=degeneracy)
+                             t_spectrum=t_spec, degeneracy=degeneracy, purity=purity)
     return dataclasses.replace(res, preprocessing=prep)
 
 
@@ -516,96 +644,3 @@ def _preprocess(X, preprocess, metric: str, gen):
     return den.scores, {"method": "pca", "n_components": den.n_components,
                         "noise_variance": den.noise_variance, "edge": den.edge,
                         "rule": "marchenko-pastur" if preprocess == "auto" else "fixed"}
-
-
-class ProductManifoldFactorizer(BaseEstimator):
-    """Scikit-learn-style estimator around :func:`factorize`.
-
-    Parameters
-    ----------
-    n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds,
-    preprocess, degeneracy
-        As in :func:`factorize`.
-    n_components : int, default 2
-        Leading eigenvectors per factor in ``embeddings_``.
-    random_state : int or Generator, optional
-
-    Attributes
-    ----------
-    factors_ : list of ndarray of int
-        Eigenvector columns of each factor.
-    products_ : ndarray of int
-    triplets_ : ndarray of int, shape (t, 3)
-    scores_ : ndarray, shape (t,)
-    separability_ : ndarray, shape (N + 1, N + 1)
-    eigenvectors_ : ndarray, shape (n, N + 1)
-    eigenvalues_ : ndarray, shape (N + 1,)
-    embeddings_ : list of ndarray, each shape (n, <= n_components)
-        Per-factor diffusion coordinates.
-    bandwidth_, delta_ : float
-    n_features_in_ : int
-        Values per point (or training items for metric="precomputed").
-    item_shape_ : tuple of int
-    confidence_ : list of ndarray
-        Confidence in [0, 1] of every assignment, aligned with ``factors_``.
-    n_factors_ : int
-        Number of factors found.
-    result_ : FactorizationResult
-    """
-
-    def __init__(self, n_eigenvectors: int = 100, *, n_factors="auto", delta="auto",
-                 gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
-                 hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
-                 preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-                 random_state=None):
-        self.n_eigenvectors = n_eigenvectors
-        self.n_factors = n_factors
-        self.delta = delta
-        self.gamma = gamma
-        self.bandwidth = bandwidth
-        self.metric = metric
-        self.hierarchical = hierarchical
-        self.n_rounds = n_rounds
-        self.n_components = n_components
-        self.preprocess = preprocess
-        self.degeneracy = degeneracy
-        self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        """Dense points (or a dense/sparse distance matrix with metric="precomputed")."""
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = self.metric == "precomputed"
-        tags.input_tags.pairwise = self.metric == "precomputed"
-        return tags
-
-    def fit(self, X, y=None):
-        """Compute the factorization of ``X``; returns ``self``."""
-        n_comp = check_int(self.n_components, "n_components", low=1)
-        # A constant and two non-trivial eigenvectors need three points.
-        X = validate_items(self, X, reset=True, min_samples=3,
-                           precomputed=self.metric == "precomputed",
-                           needs="a constant and two non-trivial eigenvectors")
-        res = factorize(X, n_eigenvectors=self.n_eigenvectors, n_factors=self.n_factors,
-                        delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
-                        metric=self.metric, hierarchical=self.hierarchical,
-                        n_rounds=self.n_rounds, preprocess=self.preprocess,
-                        degeneracy=self.degeneracy, rng=self.random_state)
-        self.result_ = res
-        self.factors_ = res.factors
-        self.products_ = res.products
-        self.triplets_ = res.triplets
-        self.scores_ = res.scores
-        self.separability_ = res.separability
-        self.eigenvectors_ = res.eigenvectors
-        self.eigenvalues_ = res.eigenvalues
-        self.bandwidth_ = res.bandwidth
-        self.delta_ = res.delta
-        self.confidence_ = res.confidence
-        self.n_factors_ = res.n_factors
-        self.embeddings_ = [res.embedding(f, n_comp) for f in range(len(res.factors))]
-        return self
-
-    def fit_transform(self, X, y=None) -> list:
-        """Fit and return the per-factor embeddings."""
-        return self.fit(X).embeddings_

@@ -4,10 +4,10 @@ We build the Gaussian affinity :math:`W_{ij} = e^{-d_{ij}^2 / (2\sigma^2)}`, the
 normalisation with :math:`\alpha = 1` (the limit operator is the Laplace-Beltrami operator
 whatever the sampling density, the paper's Remark 2) and take the Markov eigenvalues
 :math:`\mu_k` and right eigenvectors :math:`\psi_k = v_k / v_0` exactly as
-:func:`conformap.diffusion_map` defines them. The eigenproblem is solved here with ARPACK
-(``scipy.sparse.linalg.eigsh``) rather than through ``diffusion_map``, whose block solver for
-more than 40 eigenpairs failed on our radius graphs (Cholesky breakdown) when this was
-written; the two agree to solver precision where both run (see the tests).
+:func:`conformap.diffusion_map` defines them. The graph is built by
+:func:`conformap.graph.graph_from_distances` with a fixed :math:`\sigma`
+(:data:`AUTO_BANDWIDTH_RULE`) and solved by the library's one diffusion core,
+:func:`conformap.diffusion.diffusion_eigenpairs`.
 
 For a flat factor and a Gaussian kernel the Markov operator acts on
 :math:`\cos(\omega \cdot x)` exactly as multiplication by
@@ -38,17 +38,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
-import scipy.sparse.csgraph
-import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
 from .._validation import check_choice, check_int, check_positive, check_rng
 from ..bandwidth import FIXED_BANDWIDTH_RULES, select_bandwidth
 from ..distances import kneighbors_distances, pairwise_distances
 
-__all__ = ["LaplacianSpectrum", "laplacian_spectrum"]
+__all__ = ["LaplacianSpectrum", "laplacian_spectrum", "spectral_dimension"]
 
 #: Above this many items the graph is sparse (radius graph); 0 = always sparse.
 DENSE_LIMIT = 0
@@ -73,6 +70,12 @@ class LaplacianSpectrum:
         :math:`\\sigma`.
     graph : str
         ``"dense"`` or ``"radius"``.
+    noise_floor : float
+        :math:`2/\\sqrt{m}`, with :math:`m` the median effective number of neighbours
+        :math:`1/\\sum_y P_{xy}^2` of the Markov matrix: the size of the Markov eigenvalues of
+        sampling noise (a random walk on :math:`m` equally weighted neighbours has its noise
+        eigenvalues within :math:`2\\sqrt{m-1}/m`, Kesten-McKay). Eigenvectors with
+        :math:`\\mu_k` below it are not resolved by the graph (:data:`RESOLVED`).
     """
 
     eigenvectors: np.ndarray
@@ -80,6 +83,12 @@ class LaplacianSpectrum:
     markov_eigenvalues: np.ndarray
     bandwidth: float
     graph: str
+    noise_floor: float = 0.0
+
+    @property
+    def resolved(self) -> np.ndarray:
+        """Mask of the columns whose Markov eigenvalue exceeds ``noise_floor`` (column 0 too)."""
+        return self.markov_eigenvalues > self.noise_floor
 
 
 def _radius_graph(X: np.ndarray, radius: float, metric: str) -> sp.csr_matrix:
@@ -186,7 +195,7 @@ def laplacian_spectrum(
     # ARPACK's dense work is level-2 BLAS on tall blocks: threads only oversubscribe a shared
     # machine (measured 13.5 s threaded vs 6.9 s single-threaded, rectangle n=5000, N=100)
     with threadpool_limits(limits=1, user_api="blas"):
-        mu, psi = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
+        mu, psi, floor = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
     if (mu[1:] <= 0).any():
         bad = int(np.flatnonzero(mu <= 0)[0])
         raise ValueError(
@@ -203,63 +212,67 @@ def laplacian_spectrum(
         markov_eigenvalues=mu,
         bandwidth=float(sigma),
         graph=graph,
+        noise_floor=floor,
     )
 
 
+def spectral_dimension(eigenvalues) -> float:
+    r"""Dimension of the data read off its spectrum (Weyl's law).
+
+    On a compact d-dimensional manifold the number of Laplacian eigenvalues below
+    :math:`\lambda` grows like :math:`\lambda^{d/2}`, so the slope of :math:`\log k` against
+    :math:`\log \lambda_k` is :math:`d/2`; a least-squares fit over the given non-trivial
+    eigenvalues estimates d. Measured with 100 eigenvectors at n = 2000: 0.99-1.34 for an
+    interval and for circles with 0-10 % noise, 1.71-2.07 for a rectangle, torus, swiss roll,
+    sphere and disk, 2.15 for the box of sides 2.8, 1.5, 7 (below 3: anisotropic sides reach
+    Weyl's regime late). A product of two manifolds has dimension at least 2.
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (N,)
+        Non-trivial Laplacian eigenvalues, increasing, positive.
+
+    Returns
+    -------
+    float
+        NaN for fewer than 3 eigenvalues.
+    """
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    lam = lam[lam > 0]
+    if lam.size < 3 or lam[-1] <= lam[0]:
+        return float("nan")
+    k = np.arange(1, lam.size + 1)
+    return float(2.0 * np.polyfit(np.log(lam), np.log(k), 1)[0])
+
+
 def _markov_eigenpairs(dist, sigma: float, m: int, gen: np.random.Generator):
-    """Top ``m`` eigenpairs of the alpha = 1 diffusion-map Markov matrix (see module doc)."""
-    n = dist.shape[0]
-    if sp.issparse(dist):
-        k = sp.csr_matrix(dist, dtype=np.float64, copy=True)
-        k.data = np.exp(-(k.data**2) / (2 * sigma * sigma))
-        k = k.maximum(k.T).tolil()
-        k.setdiag(1.0)
-        k = k.tocsr()
-    else:
+    """Top ``m`` eigenpairs of the alpha = 1 Markov matrix, and the graph's noise floor.
+
+    The graph is built by :func:`conformap.graph.graph_from_distances` with the fixed
+    ``sigma`` (one kernel for the whole library) and solved by the diffusion core,
+    :func:`conformap.diffusion.diffusion_eigenpairs`; for a fixed bandwidth its ``mu`` are
+    the exact Markov eigenvalues.
+    """
+    from ..diffusion import diffusion_eigenpairs
+    from ..graph import graph_from_distances
+
+    if not sp.issparse(dist):
         d = np.asarray(dist, dtype=np.float64)
         if d.ndim != 2 or d.shape[0] != d.shape[1] or not np.isfinite(d).all():
             raise ValueError(f"X: precomputed distances must be a finite (n, n) matrix, got "
                              f"shape {d.shape}")
-        k = np.exp(-(d**2) / (2 * sigma * sigma))
-    graph = sp.csr_matrix(k)
-    graph.data[graph.data < 1e-12] = 0.0
-    graph.eliminate_zeros()
-    n_comp, labels = sp.csgraph.connected_components(graph, directed=False)
-    if n_comp > 1:
-        sizes = sorted(np.bincount(labels).tolist(), reverse=True)
-        raise ValueError(
-            f"the affinity graph falls apart into {n_comp} disconnected pieces (sizes "
-            f"{sizes[:6]}) at bandwidth sigma={sigma:.4g}; the eigenvectors would only separate "
-            "the pieces. Use a larger bandwidth, or factorize each piece separately"
-        )
-    q = np.asarray(k.sum(axis=1)).ravel()
+        dist = d
+    graph = graph_from_distances(dist, bandwidth=float(sigma))
+    _, psi, info = diffusion_eigenpairs(graph, m, alpha=1.0, rng=gen)
+    mu = np.clip(info["mu"], -1.0, 1.0)
+    # effective neighbours of x: 1 / sum_y P_xy^2 with P = diag(1/deg) W, W = K / (q q^T)
+    k, q, deg = graph.kernel, info["q"], info["deg"]
     if sp.issparse(k):
-        ka = sp.diags(1.0 / q) @ k @ sp.diags(1.0 / q)
-        deg = np.asarray(ka.sum(axis=1)).ravel()
-        s = sp.diags(deg**-0.5)
-        a = sp.csr_matrix(s @ ka @ s)
-        a = (a + a.T) * 0.5
+        kq = sp.csr_matrix(sp.diags(1.0 / q) @ k @ sp.diags(1.0 / q))
+        sq = np.asarray(kq.multiply(kq).sum(axis=1)).ravel()
     else:
-        ka = k / q[:, None] / q[None, :]
-        deg = ka.sum(axis=1)
-        s = deg**-0.5
-        a = ka * s[:, None] * s[None, :]
-        a = (a + a.T) * 0.5
-    if sp.issparse(a) and n > 2 * m + 10:
-        mu, v = scipy.sparse.linalg.eigsh(a, k=m, which="LA", v0=gen.uniform(-1, 1, n),
-                                          tol=1e-10)
-    else:
-        dense = a.toarray() if sp.issparse(a) else a
-        mu, v = scipy.linalg.eigh(dense, subset_by_index=[n - m, n - 1])
-    order = np.argsort(mu)[::-1]
-    mu, v = np.clip(mu[order], -1.0, 1.0), v[:, order]
-    v0 = np.sqrt(deg / deg.sum())
-    psi = v / v0[:, None]
-    psi[:, 0] = 1.0
-    mu[0] = 1.0
-    # deterministic signs: the entry of largest magnitude of each column is positive
-    idx = np.argmax(np.abs(psi[:, 1:]), axis=0)
-    signs = np.sign(psi[idx, np.arange(1, m)])
-    signs[signs == 0] = 1.0
-    psi[:, 1:] *= signs
-    return mu, psi
+        kq = k / q[:, None] / q[None, :]
+        sq = (kq * kq).sum(axis=1)
+    m_eff = float(np.median(deg * deg / sq))
+    floor = 2.0 / np.sqrt(max(m_eff, 1.0))
+    return mu, psi, floor

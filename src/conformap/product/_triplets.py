@@ -40,7 +40,8 @@ import numpy as np
 
 from .._kernels import pair_dots, transpose_scaled, triplet_dots
 
-__all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "triplet_scores"]
+__all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "product_purity",
+           "product_share", "triplet_scores"]
 
 _TIE = 1e-12  # similarities (in [0, 1]) this close are equal up to rounding
 _MEMBER_SHARE = 0.1  # a group pair explaining less of phi_k than this is not linked
@@ -80,6 +81,14 @@ class TripletSearch:
         at least 10 % of the explained part of :math:`\\varphi_k` (least-squares share), so a
         group that joins eigenvectors of two factors by accident adds no false pair. Shape
         (0, 2) where no pair is admissible.
+    best_purity : ndarray, shape (N,)
+        For every k whose best similarity exceeds ``gamma``: the share of the best pair's
+        product (the span of all its member products for degenerate groups) that lies on
+        eigenvectors whose eigenvalue is within :math:`\\delta_k` of the pair's sum, among
+        that and the share on eigenvectors below that window (:func:`product_purity`); NaN
+        elsewhere.
+    purity : float
+        The purity threshold used (0: not applied, the paper's Algorithm 1).
     """
 
     triplets: np.ndarray
@@ -93,6 +102,8 @@ class TripletSearch:
     gamma: float
     groups: np.ndarray | None = None
     best_members: list | None = None
+    best_purity: np.ndarray | None = None
+    purity: float = 0.0
 
 
 def degenerate_groups(eigenvalues, tol: float, *, max_size: int = 4) -> np.ndarray:
@@ -184,7 +195,8 @@ def _product_norms(phi: np.ndarray) -> np.ndarray:
 
 
 def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
-                  keep_candidates: bool = False, degeneracy: float = 0.0) -> TripletSearch:
+                  keep_candidates: bool = False, degeneracy: float = 0.0,
+                  purity: float = 0.0) -> TripletSearch:
     r"""Algorithm 1: for each eigenvector, the element-wise product of two others it matches.
 
     Parameters
@@ -210,6 +222,16 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
         :math:`\operatorname{span}\{\varphi_a\varphi_b : a \in A, b \in B\}`, which does not
         depend on the rotation a finite sample picks inside a degenerate eigenspace; it equals
         the paper's similarity for single eigenvectors. 0 is the paper's Algorithm 1.
+    purity : float in [0, 1), default 0
+        Keep only member pairs whose product has purity (:func:`product_purity`) at least
+        this, and a triplet only when the kept pairs still explain it (similarity above
+        ``gamma``). Two eigenfunctions of one factor multiply into two frequencies,
+        :math:`\cos m\theta \cos n\theta = \tfrac12\cos(m+n)\theta +
+        \tfrac12\cos(m-n)\theta`, so half of their product lies below the eigenvalue
+        window (purity 1/2), however the pair scores; a true product
+        :math:`\varphi^{(1)}_i\varphi^{(2)}_j` is itself an eigenfunction (purity 1). This
+        matters most for degenerate groups, whose span of products contains both frequencies
+        (similarity 1 for a same-factor pair). 0 (default here) is the paper's algorithm.
 
     Returns
     -------
@@ -250,6 +272,13 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
     if groups[-1] + 1 < n_vec:
         _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members)
     ks = np.flatnonzero(best_score > gamma)
+    best_purity = np.full(n_vec, np.nan)
+    if ks.size and purity > 0:
+        _pure_members(phi / norms, lam, delta_k, ks, purity, best_pair, best_score, members)
+        ks = ks[best_score[ks] > gamma]
+    if ks.size:
+        best_purity[ks] = product_purity(phi / norms, lam, delta_k, [members[k] for k in ks],
+                                         ks)
     triplets = np.column_stack([best_pair[ks, 0], best_pair[ks, 1], ks]).astype(np.int64)
     if keep_candidates:
         by_k = np.argsort(tk, kind="stable")  # sorted by k, then (i, j)
@@ -269,7 +298,133 @@ def find_triplets(eigenvectors, eigenvalues, *, delta, gamma: float,
         gamma=gamma,
         groups=groups,
         best_members=members,
+        best_purity=best_purity,
+        purity=float(purity),
     )
+
+
+def _pure_members(unit, lam, delta_k, ks, purity, best_pair, best_score, members):
+    """Drop member pairs whose own product is impure; rescore the rest (in place).
+
+    A degenerate group can mix a true product with a same-factor one (a rectangle's
+    near-degenerate (2, 0) and (1, 1) modes), and the span of two same-factor groups holds
+    both frequencies of their products, so purity is judged pair by pair: phi_k keeps the
+    member pairs whose product alone has purity >= ``purity``, its similarity becomes the norm
+    of its projection on their span, and its representative pair the largest of their shares.
+    """
+    for k in ks:
+        pairs = members[k]
+        if pairs.shape[0] == 0:
+            continue
+        p = product_purity(unit, lam, delta_k, [row[None, :] for row in pairs],
+                           np.full(pairs.shape[0], k))
+        ok = p >= purity
+        if ok.all():
+            continue
+        if not ok.any():
+            best_score[k] = 0.0
+            members[k] = pairs[:0]
+            continue
+        pairs = pairs[ok]
+        prods = unit[:, pairs[:, 0]] * unit[:, pairs[:, 1]]
+        coef = np.linalg.lstsq(prods, unit[:, k], rcond=None)[0]
+        fit = prods @ coef
+        best_score[k] = float(min(1.0, np.linalg.norm(fit)))
+        share = coef * (unit[:, k] @ prods)
+        best_pair[k] = pairs[int(np.argmax(share))]
+        members[k] = pairs
+
+
+def product_share(eigenvectors, eigenvalues, columns, *, delta, purity: float,
+                  n_best: int = 5) -> np.ndarray:
+    r"""How much of each given eigenvector is a pure product of two earlier ones.
+
+    For column v: the largest similarity :math:`S(\varphi_v, \varphi_i\varphi_j)` over the
+    ``n_best`` best admissible pairs :math:`i < j < v`,
+    :math:`|\lambda_i + \lambda_j - \lambda_v| < \delta_v`, whose product has purity
+    (:func:`product_purity`) at least ``purity``. A factor eigenvector scores about 0 (the
+    admissible pairs of its own factor are impure); an eigenvector that mixes a factor mode
+    with a product mode of nearly the same eigenvalue scores the product's share of it.
+
+    Parameters
+    ----------
+    eigenvectors : array_like, shape (n, N)
+    eigenvalues : array_like, shape (N,)
+        Sorted increasingly.
+    columns : array_like of int
+    delta : float or array_like, shape (N,)
+    purity : float
+
+    Returns
+    -------
+    ndarray, shape (len(columns),)
+    """
+    phi, lam, norms = _validated(eigenvectors, eigenvalues)
+    unit = phi / norms
+    delta_k = np.broadcast_to(np.asarray(delta, dtype=np.float64), lam.shape)
+    out = np.zeros(len(columns))
+    for t, v in enumerate(np.asarray(columns, dtype=np.int64)):
+        i, j = np.triu_indices(v, 1)
+        ok = np.abs(lam[i] + lam[j] - lam[v]) < delta_k[v]
+        i, j = i[ok], j[ok]
+        if i.size == 0:
+            continue
+        prods = unit[:, i] * unit[:, j]
+        sim = np.abs(unit[:, v] @ prods) / np.maximum(np.linalg.norm(prods, axis=0), 1e-300)
+        top = np.argsort(-sim)[:n_best]
+        pur = product_purity(unit, lam, delta_k, [np.array([[i[b], j[b]]]) for b in top],
+                             np.full(top.size, v))
+        good = top[pur >= purity]
+        out[t] = float(min(1.0, sim[good].max())) if good.size else 0.0
+    return out
+
+
+def product_purity(unit, lam, delta_k, members, ks) -> np.ndarray:
+    r"""How much of a pair's product is a single eigenfunction at the sum of their eigenvalues.
+
+    For the member pairs :math:`(a, b)` that explain :math:`\varphi_k` (one pair
+    :math:`(i, j)` outside degenerate groups) let :math:`Q` be an orthonormal basis of their
+    products :math:`\varphi_a\varphi_b` and :math:`s_- \le s_+` the smallest and largest
+    :math:`\lambda_a + \lambda_b`. With :math:`E(L) = \|\Phi_L^T Q\|_F^2` the energy of the
+    products on the unit eigenvectors :math:`L`,
+
+    .. math:: p_k = \frac{E(\text{win})}{E(\text{win}) + E(\text{low})}, \quad
+        \text{win} = \{l : s_- - \delta_k \le \lambda_l \le s_+ + \delta_k\},\
+        \text{low} = \{l : \lambda_l < s_- - \delta_k\}.
+
+    :math:`p \approx 1` for factors of different manifolds (the product is an
+    eigenfunction), :math:`p \approx 1/2` for two eigenfunctions of one factor (the
+    difference frequency lies in ``low``).
+
+    Parameters
+    ----------
+    unit : ndarray, shape (n, N)
+        Unit-norm eigenvectors.
+    lam, delta_k : ndarray, shape (N,)
+    members : sequence of ndarray of int, each shape (m_t, 2)
+        The pairs explaining each k (``TripletSearch.best_members``).
+    ks : ndarray of int, shape (t,)
+
+    Returns
+    -------
+    ndarray, shape (t,)
+    """
+    out = np.empty(len(ks))
+    for t, (pairs, k) in enumerate(zip(members, ks, strict=True)):
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        if pairs.shape[0] == 0:
+            out[t] = 0.0
+            continue
+        prods = unit[:, pairs[:, 0]] * unit[:, pairs[:, 1]]
+        q, r = np.linalg.qr(prods)
+        q = q[:, np.abs(np.diag(r)) > 1e-10 * max(1e-300, float(np.abs(r).max()))]
+        sums = lam[pairs[:, 0]] + lam[pairs[:, 1]]
+        lo, hi = float(sums.min()) - delta_k[k], float(sums.max()) + delta_k[k]
+        energy = ((unit.T @ q) ** 2).sum(axis=1)
+        e_win = float(energy[(lam >= lo) & (lam <= hi)].sum())
+        e_low = float(energy[lam < lo].sum())
+        out[t] = e_win / (e_win + e_low) if e_win + e_low > 0 else 0.0
+    return out
 
 
 def _group_scores(phi, norms, groups, ti, tj, tk, best_pair, best_score, members):

@@ -441,12 +441,17 @@ def _update_readme(out: Path, mode: str, lines: list[str], elapsed: float) -> No
             return
 
 
-def _write_results(out, rows, extra, cfg, mode, elapsed):
-    tables = _tables(rows, extra)
+def render_results(data: dict) -> str:
+    """``results.md`` of a run, from its parsed ``results.json`` (pure; registered in
+    ``benchmarks/docs.py`` so the committed markdown cannot drift from the JSON)."""
+    mode, rows, extra = data["mode"], data["rows"], data.get("extra", {})
+    elapsed = float(data.get("elapsed_s", 0.0))
+    where = (f"on {data['machine']}, Python {data['python']}" if "machine" in data
+             else "on the machine of the run")
     lines = [f"# Product manifold learning: reproduced results ({mode} mode)", "",
              f"Command: `conformap reproduce product-manifold{' --full' if mode == 'full' else ''}"
-             f"` ({elapsed:.0f} s on {platform.machine()}, Python {platform.python_version()})",
-             "", "## Assignment accuracy", "", *tables]
+             f"` ({elapsed:.0f} s {where})",
+             "", "## Assignment accuracy", "", *_tables(rows, extra)]
     if "fig4" in extra:
         lines += ["", "## Fig. 4: best vs second-best similarity", "",
                   "| k | best S | second S | best pair's eigenvalue error |", "|---|---|---|---|"]
@@ -459,11 +464,18 @@ def _write_results(out, rows, extra, cfg, mode, elapsed):
         for r in extra["fig5"]:
             lines.append(f"| {r['param']} | {r['value']} | {_fmt(r['accuracy'])} | "
                          f"{r.get('n_assigned', 0)} |")
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(
-        {"mode": mode, "config": cfg, "rows": rows, "extra": extra, "elapsed_s": elapsed},
-        indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-    _update_readme(out, mode, tables, elapsed)
+    return "\n".join(lines) + "\n"
+
+
+def _write_results(out, rows, extra, cfg, mode, elapsed):
+    data = {"mode": mode, "config": cfg, "rows": rows, "extra": extra, "elapsed_s": elapsed,
+            "machine": platform.machine(), "python": platform.python_version()}
+    text = json.dumps(data, indent=1,
+                      default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    (out / "results.json").write_text(text)
+    # rendered from the JSON as written (what benchmarks/docs.py re-renders)
+    (out / "results.md").write_text(render_results(json.loads(text)))
+    _update_readme(out, mode, _tables(rows, extra), elapsed)
 
 
 def run(*, out="docs/product-manifold", full: bool = False, seed: int = 0, only=None) -> int:
