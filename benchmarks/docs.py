@@ -16,7 +16,8 @@ The rules
 2. **Hand-written** (``HAND_WRITTEN``: ``(markdown, (json, ...))``): prose that is not
    rendered. Each decimal number in it (digits, a point, digits; outside code) must equal a
    number of its JSON sources rounded to the decimals written (``6.28`` matches a stored
-   ``6.2817``). A document without measurements is registered with no sources: then it may
+   ``6.2817``); the decimals inside a results file's strings (a run's messages) count as
+   its numbers. A document without measurements is registered with no sources: then it may
    hold no decimal.
 3. **Numbers that are not this repository's measurements** are listed, per document, in
    ``docs/quoted-figures.json`` (``QUOTED_PATH``), each with the exact token as written and why it
@@ -61,8 +62,15 @@ class GeneratedDoc:
     def render(self, root: Path = ROOT) -> str:
         module, func = self.renderer.split(":")
         fn = getattr(importlib.import_module(module), func)
-        data = [json.loads((root / s).read_text()) for s in self.sources]
-        return fn(*data)
+        return fn(*[load_source(root / s) for s in self.sources])
+
+
+def load_source(path: Path):
+    """A results file parsed: ``.json`` as one document, ``.jsonl`` as the list of its lines."""
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return json.loads(text)
 
 
 _EM = "conformap.reproduce.earthmover_report"
@@ -99,7 +107,13 @@ GENERATED = [
 #: Hand-written markdown whose decimal numbers must each be found in its results JSON (as a
 #: value rounded to the number of decimals written): (markdown, (json, ...)). For prose that is
 #: not (yet) rendered; a generated document belongs in GENERATED instead.
-HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = []
+_PM = "docs/product-manifold"
+HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
+    (f"{_PM}/README.md", (f"{_PM}/results.json", f"{_PM}/full/results.json",
+                          f"{_PM}/measure_images.jsonl", f"{_PM}/measure_scaling.jsonl")),
+    (f"{_PM}/diagnosis.md", (f"{_PM}/results.json", f"{_PM}/measure_images.jsonl",
+                             f"{_PM}/measure_scaling.jsonl", f"{_PM}/measure_factors.jsonl")),
+]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
@@ -147,6 +161,9 @@ def _json_numbers(obj, out: list) -> list:
             _json_numbers(v, out)
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         out.append(float(obj))
+    elif isinstance(obj, str):
+        # a run's own message ("the spectrum has dimension 1.08") is part of its record
+        out.extend(float(t) for t in _NUMBER.findall(obj))
     return out
 
 
@@ -184,7 +201,7 @@ def lint(root: Path = ROOT) -> list[str]:
     problems = []
     for markdown, sources in [*HAND_WRITTEN, ("README.md", ())]:
         text = (root / markdown).read_text()
-        data = [json.loads((root / s).read_text()) for s in sources]
+        data = [load_source(root / s) for s in sources]
         entries = q.get(markdown, [])
         problems += quote_problems(markdown, entries, text)
         missing = numbers_missing(text, data, [e.get("value") for e in entries])

@@ -28,8 +28,6 @@ from benchmarks.docs import (
 #: are NOT traceable; ``python -m benchmarks.docs --lint`` does not cover them either.
 PENDING = {
     "docs/large-n/README.md": "helper A (s2-a10, issue #10: density sections + results JSON)",
-    "docs/product-manifold/README.md": "helper C (s2-c12, issue #12)",
-    "docs/product-manifold/diagnosis.md": "helper C (s2-c12, issue #12)",
 }
 
 
