@@ -144,7 +144,8 @@ def _check_kernel(k, graph) -> None:
     sigma = graph.bandwidth
     offdiag = k - sp.eye(n, format="csr") if sp.issparse(k) else k - np.eye(n)
     vals = offdiag.data if sp.issparse(offdiag) else offdiag[~np.eye(n, dtype=bool)]
-    if vals.size and vals.max() < _EDGE_EPS:
+    # (a sparse kernel stores no zeros: no off-diagonal entry at all means all zero)
+    if n > 1 and (vals.size == 0 or vals.max() < _EDGE_EPS):
         raise ValueError(
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) zero; use a larger "
             "bandwidth (e.g. bandwidth='auto')"
