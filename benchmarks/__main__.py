@@ -80,7 +80,7 @@ SUITES = {
 
 #: Standalone benchmark modules: name -> module with SUITES and run(cfg, log). One line each.
 EXTERNAL: dict[str, str] = {
-    # "density": "benchmarks.bench_density",
+    "density": "benchmarks.bench_density",
 }
 
 

@@ -53,6 +53,8 @@ GENERATED = [
     GeneratedDoc("docs/earthmover/README.md",
                  tuple(f"docs/earthmover/{r}/results.json" for r in EARTHMOVER_RUNS),
                  f"{_EM}:render_readme"),
+    GeneratedDoc("docs/large-n/README.md", ("docs/large-n/density.json",),
+                 "benchmarks.bench_density:render_readme"),
     # helper C (issue 12), once product_manifold has a renderer of its parsed results.json:
     # GeneratedDoc("docs/product-manifold/results.md", ("docs/product-manifold/results.json",),
     #              "conformap.reproduce.product_manifold:render_results"),
