@@ -265,7 +265,7 @@ PEER_MAX = {"pydiffmap": 30_000, "datafold": 10_000}
 TARGET = (2.0, 5.0)
 
 
-def collect(cfg, log=print, timeout=900):
+def collect(cfg, log=print, timeout=150):
     """All sections for one configuration (a dict of :data:`SUITES`)."""
     import platform
 
