@@ -91,10 +91,10 @@ SUITES = {
 EXTERNAL: dict[str, str] = {
     "import": "benchmarks.bench_import",
     "particles": "benchmarks.bench_particles",
-    # "density": "benchmarks.bench_density",
     "neighbors": "benchmarks.bench_neighbors",
     "largen": "benchmarks.bench_largen",
     "distributed": "benchmarks.bench_distributed",
+    "density": "benchmarks.bench_density",
 }
 
 

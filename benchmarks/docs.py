@@ -101,6 +101,8 @@ GENERATED = [
                  "benchmarks.distributed_doc:render_doc"),
     *[GeneratedDoc(f"docs/product-manifold/{d}results.md", (f"docs/product-manifold/{d}results.json",),
                    "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],
+    GeneratedDoc("docs/large-n/README.md", ("docs/large-n/density.json",),
+                 "benchmarks.bench_density:render_readme"),
 ]
 
 

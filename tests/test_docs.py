@@ -27,7 +27,6 @@ from benchmarks.docs import (
 #: left here fails ``test_pending_docs_are_still_unregistered``). Until then these documents
 #: are NOT traceable; ``python -m benchmarks.docs --lint`` does not cover them either.
 PENDING = {
-    "docs/large-n/README.md": "helper A (s2-a10, issue #10: density sections + results JSON)",
 }
 
 

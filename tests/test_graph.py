@@ -13,6 +13,7 @@ from conformap.graph import (
     default_n_neighbors,
     graph_from_distances,
     intrinsic_dimension,
+    scale_neighbor,
 )
 from conformap.resources import estimate_all_pairs
 
@@ -47,8 +48,11 @@ def test_default_k_is_one_rule():
     for n in (30, 5000, 100_000):
         assert estimate_all_pairs(n, 10, method="knn").n == n
     assert default_n_neighbors(30) == 29
-    assert default_n_neighbors(100_000) == 34
-    assert default_n_neighbors(1000) == 30
+    assert default_n_neighbors(400) == 30
+    # three times the scale neighbour, round(sqrt(n) / 2) in [10, 16]
+    assert scale_neighbor(1000) == 16 and default_n_neighbors(1000) == 48
+    assert scale_neighbor(100_000) == 16 and default_n_neighbors(100_000) == 48
+    assert scale_neighbor(1000, 12) == 12
 
 
 @pytest.mark.parametrize("call", ["estimator", "cache", "builder"])
@@ -92,6 +96,16 @@ def test_knn_default_graph_removes_the_sampling_density(noise):
     assert "dropped kernel mass" in dm.graph_summary_
 
 
+def test_dense_default_graph_removes_the_density_of_a_noisy_clustered_circle():
+    # isotropic noise 0.01 thickens the dwells into 2-D blobs; the scale neighbour tied to n
+    # (16th at n = 1000) keeps the local scales above the noise (the 10th gave ~9 degrees)
+    X, th = clustered_circle(1000, width=3.0, noise=0.01, seed=4)
+    dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
+    assert "distance to neighbour 16" in dm.graph_summary_
+    rec = circle_recovery(dm.embedding_, th)
+    assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec
+
+
 def test_intrinsic_dimension_of_a_circle_and_a_square():
     r = np.random.default_rng(0)
     th = r.uniform(0, 2 * np.pi, 2000)
@@ -101,3 +115,70 @@ def test_intrinsic_dimension_of_a_circle_and_a_square():
     _, d2 = neighbor_search(r.random((2000, 2)), 20, "l2")
     assert round(intrinsic_dimension(d1)) == 1
     assert round(intrinsic_dimension(d2)) == 2
+
+
+def test_dense_neighbors_match_a_full_sort():
+    from conformap.scales import dense_neighbors
+
+    X = np.random.default_rng(4).random((700, 3))
+    d = pairwise_distances(X, metric="l2")
+    idx, dist = dense_neighbors(d, 12)
+    off = d + np.diag(np.full(700, np.inf))
+    order = np.argsort(off, axis=1, kind="stable")[:, :12]
+    np.testing.assert_allclose(dist, np.take_along_axis(off, order, axis=1))
+    assert (idx[:, 0] != np.arange(700)).all()
+
+
+def test_sparse_stored_dense_kernel_is_the_same_operator(monkeypatch):
+    # a dense kernel with few non-zero entries is stored sparse (here: threshold raised so
+    # that n = 1200 qualifies); its spectrum must equal a dense eigh of the same operator and
+    # approach the analytic Laplace-Beltrami eigenvalues of the unit circle (0, 1, 1, 4, 4)
+    import conformap.scales
+    from conformap.diffusion import normalized_operator
+
+    monkeypatch.setattr(conformap.scales, "SPARSE_KERNEL_DENSITY", 0.5)
+
+    th = np.random.default_rng(5).uniform(0, 2 * np.pi, 1200)
+    g = graph_from_distances(pairwise_distances(np.c_[np.cos(th), np.sin(th)], metric="l2"))
+    assert g.adaptive and scipy.sparse.issparse(g.kernel) and g.method == "dense"
+    lam, psi, _ = diffusion_eigenpairs(g, 5, rng=0)
+    w, _, _, deg, mass = normalized_operator(g)
+    w = w.toarray()
+    s = mass**-0.5
+    lam_d = scipy.linalg.eigh((np.diag(deg) - w) * s[:, None] * s[None, :], eigvals_only=True,
+                              subset_by_index=[0, 4])
+    np.testing.assert_allclose(lam[1:], lam_d[1:], rtol=1e-6)
+    np.testing.assert_allclose(2 * lam[1:], [1, 1, 4, 4], rtol=0.2)
+    # first pair: cos / sin of the angle (analytic eigenfunctions), up to rotation
+    basis = np.c_[np.cos(th), np.sin(th)]
+    coef, *_ = np.linalg.lstsq(basis, psi[:, 1:3], rcond=None)
+    resid = psi[:, 1:3] - basis @ coef
+    assert np.linalg.norm(resid) / np.linalg.norm(psi[:, 1:3]) < 0.05
+
+
+def test_auto_falls_back_to_a_fixed_kernel_on_a_noise_floor():
+    # a circle in 400 dimensions under isotropic noise: every neighbour distance is the same
+    # noise floor, the Levina-Bickel dimension is far above ADAPTIVE_MAX_DIMENSION
+    from conformap.graph import ADAPTIVE_MAX_DIMENSION
+
+    r = np.random.default_rng(6)
+    th = r.uniform(0, 2 * np.pi, 500)
+    X = np.zeros((500, 400))
+    X[:, 0], X[:, 1] = np.cos(th), np.sin(th)
+    noisy = X + 0.05 * r.standard_normal(X.shape)
+    d = pairwise_distances(noisy, metric="l2")
+    auto = graph_from_distances(d)
+    assert not auto.adaptive and "noise-dominated" in auto.summary()
+    fixed = graph_from_distances(d, bandwidth="connect")
+    assert auto.bandwidth == fixed.bandwidth
+    assert graph_from_distances(d, bandwidth="adaptive").adaptive  # explicit choice kept
+    _, dn = neighbor_search_dense(d)
+    assert intrinsic_dimension(dn) > ADAPTIVE_MAX_DIMENSION
+    clean = graph_from_distances(pairwise_distances(X, metric="l2"))
+    assert clean.adaptive and clean.note == ""
+
+
+def neighbor_search_dense(d):
+    from conformap.scales import dense_neighbors
+
+    return dense_neighbors(d, default_n_neighbors(d.shape[0]))

@@ -6,7 +6,8 @@ The paper hand-picked :math:`\sigma` per data set. We choose it from the distanc
     :class:`conformap.DiffusionMap` and :func:`conformap.diffusion_map` default to
     ``bandwidth="auto"``: the variable-bandwidth kernel of :mod:`conformap.graph` (one local
     scale per item) from ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, the fixed rule
-    ``"connect"`` below. :func:`select_bandwidth` returns one sigma, so it refuses both names.
+    ``"connect"`` below, and ``"connect"`` also where the neighbour distances are
+    noise-dominated (``conformap.graph.ADAPTIVE_MAX_DIMENSION``). :func:`select_bandwidth` returns one sigma, so it refuses both names.
 ``"connect"`` (this function's default; the fixed-bandwidth ``"auto"`` of earlier versions)
     ``min(3 * mst, median)``: three times the connectivity scale (every edge of the minimum
     spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95`), but never

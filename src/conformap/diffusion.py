@@ -142,20 +142,29 @@ def check_distances(distances):
 def _check_kernel(k, graph) -> None:
     n = k.shape[0]
     sigma = graph.bandwidth
-    offdiag = k - sp.eye(n, format="csr") if sp.issparse(k) else k - np.eye(n)
-    vals = offdiag.data if sp.issparse(offdiag) else offdiag[~np.eye(n, dtype=bool)]
-    if vals.size and vals.max() < _EDGE_EPS:
+    if sp.issparse(k):
+        offdiag = k - sp.eye(n, format="csr")
+        vals = offdiag.data
+        g = offdiag.multiply(offdiag > _EDGE_EPS)
+        # (a sparse kernel stores no zeros: no off-diagonal entry at all means all zero)
+        all_zero = vals.size == 0 or vals.max() < _EDGE_EPS
+        all_one = vals.size > 0 and vals.min() > 1 - 1e-9
+    else:
+        # one boolean n x n pattern, no float copies (the diagonal, 1, is in the pattern and
+        # does not change the components; it is also the kernel's maximum)
+        g = sp.csr_matrix(k > _EDGE_EPS)
+        all_zero = g.nnz <= n
+        all_one = float(k.min()) > 1 - 1e-9
+    if n > 1 and all_zero:
         raise ValueError(
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) zero; use a larger "
             "bandwidth (e.g. bandwidth='auto')"
         )
-    if vals.size and vals.min() > 1 - 1e-9 and not graph.adaptive:
+    if n > 1 and all_one and not graph.adaptive:
         raise ValueError(
             f"bandwidth: sigma={sigma:.4g} makes every affinity (numerically) one, so the "
             "embedding carries no information; use a smaller bandwidth (e.g. bandwidth='auto')"
         )
-    g = offdiag if sp.issparse(offdiag) else sp.csr_matrix(offdiag * (offdiag > _EDGE_EPS))
-    g = g.multiply(g > _EDGE_EPS)
     n_comp, labels = sp.csgraph.connected_components(g, directed=False)
     if n_comp > 1:
         sizes = np.bincount(labels)
@@ -214,6 +223,26 @@ def normalized_operator(graph, alpha: float = 1.0):
         w = (w + w.T) * 0.5
     deg = np.asarray(w.sum(axis=1)).ravel()
     return w, q, u, deg, deg * rho**2
+
+
+def _dense_laplacian(w, deg, smi, block: int = 512):
+    """``M^-1/2 (D - W) M^-1/2`` of a dense symmetric ``W``, built in place by row blocks.
+
+    Entries below rounding of the diagonal are zeroed (subnormals slow LAPACK 100x). ``W`` is
+    symmetric, so the result is symmetric to rounding (the solvers read one triangle).
+    """
+    n = w.shape[0]
+    lap = np.empty_like(w)
+    dg = np.sqrt(np.abs(deg - np.diag(w))) * smi
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        blk = lap[a:b]
+        np.multiply(w[a:b], smi[a:b, None], out=blk)
+        blk *= -smi[None, :]
+        r = np.arange(b - a)
+        blk[r, r + a] += deg[a:b] * smi[a:b] ** 2
+        blk[np.abs(blk) < 1e-17 * dg[a:b, None] * dg[None, :]] = 0.0
+    return lap
 
 
 def _shift_invert(n_mat, m, gen, dense):
@@ -327,11 +356,7 @@ def diffusion_eigenpairs(graph, n_eigenpairs: int, *, alpha: float = 1.0,
             if solver == "dense":
                 lap = lap.toarray()
         else:
-            lap = (np.diag(deg) - w) * smi[:, None] * smi[None, :]
-            lap = (lap + lap.T) * 0.5
-            # entries below rounding of the diagonal: zero (subnormals slow LAPACK 100x)
-            dg = np.sqrt(np.abs(np.diag(lap)))
-            lap[np.abs(lap) < 1e-17 * dg[:, None] * dg[None, :]] = 0.0
+            lap = _dense_laplacian(w, deg, smi)
         with threadpool_limits(limits=1, user_api="blas"):
             if solver == "dense" and (n <= _DENSE_EIGH_MAX or m > n // 10):
                 lam, g = scipy.linalg.eigh(lap, subset_by_index=[0, m - 1])
@@ -408,7 +433,7 @@ def diffusion_map(
         Diffusion time; 0 gives Laplacian eigenmaps.
     bandwidth : float or str, default "auto"
         "auto": the adaptive kernel from :data:`conformap.graph.ADAPTIVE_MIN_ITEMS` items on,
-        else the fixed rule "connect"; "adaptive"; a fixed sigma; or a rule of
+        else (and on noise-dominated neighbour distances) the fixed rule "connect"; "adaptive"; a fixed sigma; or a rule of
         :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).
     n_neighbors : int, optional
         Neighbours behind the adaptive scales of a dense input (default

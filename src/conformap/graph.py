@@ -17,7 +17,7 @@ With local scales :math:`\rho_i` the affinity is
 
 the variable-bandwidth kernel of Berry & Harlim (2016) with the self-tuning scales of
 Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to its
-:data:`SCALE_NEIGHBOR`-th nearest neighbour (``bandwidth="auto"`` from
+:func:`scale_neighbor`-th nearest neighbour (``bandwidth="auto"`` from
 :data:`ADAPTIVE_MIN_ITEMS` items on). A fixed bandwidth is the special case
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"connect"``). The diffusion core
@@ -50,13 +50,25 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
+from .scales import (
+    dense_kernel,
+    dense_neighbors,
+    dropped_mass_block,
+    gaussian_affinity,
+    intrinsic_dimension,
+    knn_kernel,
+    local_scales,
+)
 
 __all__ = [
+    "ADAPTIVE_MAX_DIMENSION",
     "ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
-    "SCALE_NEIGHBOR",
+    "SCALE_NEIGHBOR_MAX",
+    "SCALE_NEIGHBOR_MIN",
     "AffinityGraph",
     "FeatureSet",
+    "adaptive_applies",
     "build_graph",
     "default_n_neighbors",
     "check_n_neighbors",
@@ -70,6 +82,7 @@ __all__ = [
     "prepare_features",
     "resolve_bandwidth",
     "resolve_method",
+    "scale_neighbor",
 ]
 
 #: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
@@ -77,8 +90,18 @@ DENSE_MAX_ITEMS = 3000
 #: From this many items on, bandwidth="auto" is the adaptive (variable) kernel; below, the
 #: fixed "connect" rule (measured: docs/large-n/README.md).
 ADAPTIVE_MIN_ITEMS = 400
-#: The adaptive local scale of an item is the distance to this nearest neighbour.
-SCALE_NEIGHBOR = 10
+#: bandwidth="auto" falls back to the fixed "connect" rule when the Levina-Bickel dimension of
+#: the neighbour distances exceeds this: the k nearest neighbours are then all at nearly the
+#: same distance (mean log(r_k / r_j) < 1/32, a noise floor: high-dimensional noise adds about
+#: the same to every distance), so local scales measure the noise, not the sampling density.
+#: Measured on the rotor maps (docs/large-n/README.md): clean 1.1-1.5, noisy WEMD 15-20,
+#: noisy L2 57-91, where the adaptive kernel gave 67-114 degrees median error.
+ADAPTIVE_MAX_DIMENSION = 32
+#: The adaptive local scale of an item is the distance to its ``scale_neighbor(n)``-th nearest
+#: neighbour, ``round(sqrt(n) / 2)`` clipped to these bounds (measured, docs/large-n/README.md:
+#: at n = 1,000 on noisy clustered circles the 10th neighbour gave 9.3 / 20.7 degrees, the 16th
+#: 1.7 / 3.9, clean circles unchanged; the upper bound keeps k = 3 x 16 = 48 at large n).
+SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -88,14 +111,27 @@ BLOCK_ROWS = 256
 # -- rules ---------------------------------------------------------------------------------------
 
 
-def default_n_neighbors(n: int) -> int:
-    """Default ``k`` of the kNN graph and of the adaptive scales: ``max(30, ceil(2 log2 n))``.
+def scale_neighbor(n: int, n_neighbors: int | None = None) -> int:
+    """Which neighbour's distance is the adaptive scale: ``round(sqrt(n) / 2)`` in [10, 16].
 
-    Capped at ``n - 1``. 30 stored neighbours keep the kernel truncation of the adaptive kernel
-    (scale = 10th neighbour) below about 1 % of a row's mass on one-dimensional manifolds.
+    Never more than ``n_neighbors`` (the stored neighbours) nor ``n - 1``.
     """
     n = int(n)
-    return int(min(max(1, n - 1), max(30, math.ceil(2 * math.log2(max(n, 2))))))
+    j = int(min(SCALE_NEIGHBOR_MAX, max(SCALE_NEIGHBOR_MIN, round(math.sqrt(n) / 2))))
+    return int(max(1, min(j, n - 1, n_neighbors if n_neighbors else j)))
+
+
+def default_n_neighbors(n: int) -> int:
+    """Default ``k`` of the kNN graph and of the adaptive scales.
+
+    ``max(3 scale_neighbor(n), ceil(2 log2 n))``, capped at ``n - 1``: 30 up to 441 items,
+    48 from 961 on. Three times the scale neighbour keeps the kernel truncation of the
+    adaptive kernel below about 1 % of a row's mass on one-dimensional manifolds
+    (``exp(-3^2 / 2)``).
+    """
+    n = int(n)
+    k = max(3 * scale_neighbor(n), math.ceil(2 * math.log2(max(n, 2))))
+    return int(min(max(1, n - 1), k))
 
 
 def check_n_neighbors(n_neighbors, n: int) -> int:
@@ -123,7 +159,9 @@ def resolve_bandwidth(bandwidth, n: int):
     """``bandwidth`` -> ``"adaptive"``, a fixed rule name, or a float sigma.
 
     "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and the fixed
-    rule "connect" below (too few items for stable local scales).
+    rule "connect" below (too few items for stable local scales); the graph builder also
+    falls back to "connect" when the neighbour distances show a noise floor
+    (:data:`ADAPTIVE_MAX_DIMENSION`, :func:`adaptive_applies`).
     """
     if isinstance(bandwidth, str):
         bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
@@ -131,6 +169,14 @@ def resolve_bandwidth(bandwidth, n: int):
             return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "connect"
         return bw
     return check_positive(bandwidth, "bandwidth")
+
+
+def adaptive_applies(dimension: float) -> bool:
+    """Whether bandwidth="auto" keeps the adaptive kernel at this estimated dimension.
+
+    False above :data:`ADAPTIVE_MAX_DIMENSION` (noise-dominated neighbour distances).
+    """
+    return bool(dimension <= ADAPTIVE_MAX_DIMENSION)
 
 
 # -- features ------------------------------------------------------------------------------------
@@ -259,51 +305,6 @@ def neighbor_search(X, k: int, lp: str, *, n_jobs=None, progress=False, store=No
     return g.indices.reshape(n, k).astype(np.int64), g.data.reshape(n, k).astype(np.float64)
 
 
-# -- scales --------------------------------------------------------------------------------------
-
-
-def local_scales(neighbor_distances: np.ndarray, scale_neighbor: int = SCALE_NEIGHBOR):
-    """Adaptive scale of each row: distance to its ``scale_neighbor``-th nearest neighbour.
-
-    ``neighbor_distances`` is (n, k), ascending. Zero scales (more than ``scale_neighbor``
-    duplicates) fall back to the row's smallest positive distance, then to the median scale.
-    """
-    d = np.asarray(neighbor_distances, dtype=np.float64)
-    j = min(scale_neighbor, d.shape[1]) - 1
-    rho = d[:, j].copy()
-    bad = rho <= 0
-    if bad.any():
-        pos = np.where(d[bad] > 0, d[bad], np.inf).min(axis=1)
-        rho[bad] = pos
-        bad = ~np.isfinite(rho) | (rho <= 0)
-        if bad.all():
-            raise ValueError(
-                "distances: every item has more identical copies than neighbours, so no "
-                "local scale exists; remove duplicates or use a fixed bandwidth"
-            )
-        rho[bad] = np.median(rho[~bad])
-    return rho
-
-
-def intrinsic_dimension(neighbor_distances: np.ndarray) -> float:
-    r"""Levina-Bickel maximum-likelihood dimension from (n, k) ascending neighbour distances.
-
-    :math:`\hat m = \big[\frac{1}{n(k-1)} \sum_i \sum_{j<k} \log(r_k(i) / r_j(i))\big]^{-1}`
-    (the pooled form of MacKay & Ghahramani); rows with zero distances are skipped. Returned
-    unrounded; the kernel normalisation uses ``max(1, round(m))``.
-    """
-    d = np.asarray(neighbor_distances, dtype=np.float64)
-    if d.shape[1] < 3:
-        return 1.0
-    rk = d[:, -1:]
-    ok = (d[:, :-1] > 0).all(axis=1) & (rk[:, 0] > 0)
-    if not ok.any():
-        return 1.0
-    logs = np.log(rk[ok] / d[ok, :-1])
-    mean = float(logs.mean())
-    return 1.0 / mean if mean > 0 else 1.0
-
-
 # -- the graph -----------------------------------------------------------------------------------
 
 
@@ -336,6 +337,8 @@ class AffinityGraph:
         given).
     n_bridges : int
         Edges added to join the pieces of a kNN graph.
+    note : str
+        Why bandwidth="auto" chose a fixed kernel where it would have been adaptive ("" else).
     """
 
     kernel: np.ndarray | sp.csr_matrix
@@ -350,12 +353,15 @@ class AffinityGraph:
     dropped_mass: float | None
     dropped_mass_max: float | None
     n_bridges: int = 0
+    note: str = ""
 
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""
         kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
                 f"{self.bandwidth:.4g}, dimension {self.dimension})" if self.adaptive
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
+        if self.note:
+            kind += f" ({self.note})"
         if self.method == "dense":
             return f"dense graph, {kind}, nothing dropped"
         drop = ("" if self.dropped_mass is None else
@@ -363,51 +369,6 @@ class AffinityGraph:
                 f"{self.dropped_mass_max:.2%} max (measured on sampled rows)")
         return (f"kNN graph k={self.n_neighbors}, {kind}, dropped affinities <= "
                 f"{self.max_dropped_affinity:.3g}{drop}")
-
-
-def _pair_scale2(scales, rows, cols):
-    return scales[rows] * scales[cols]
-
-
-#: Affinities below this are stored as exact zeros: tiny entries made the dense Cholesky
-#: factorisation run into subnormal numbers, 100x slower (2.7-3.6 s instead of ~0.03 s at
-#: n = 1000), and such a value cannot change a row sum (>= 1, the self-affinity) in double
-#: precision beyond n * 1e-16.
-_AFFINITY_FLOOR = 1e-16
-
-
-def _gaussian(d, s2):
-    k = np.exp(-(d * d) / (2.0 * s2))
-    k[k < _AFFINITY_FLOOR] = 0.0
-    return k
-
-
-def dropped_mass_block(X, rows, graph_indices, scales, lp: str) -> np.ndarray:
-    """Exact fraction of kernel mass not stored, for the given ``rows``: pure.
-
-    ``graph_indices`` is the CSR (indptr, indices) of the stored pattern.
-    """
-    from .distances import pairwise_distances
-
-    indptr, indices = graph_indices
-    d = pairwise_distances(X[rows], X, metric=lp)
-    k = _gaussian(d, scales[rows][:, None] * scales[None, :])
-    k[np.arange(rows.size), rows] = 0.0
-    total = k.sum(axis=1)
-    stored = np.array([k[a, indices[indptr[r]:indptr[r + 1]]].sum() for a, r in enumerate(rows)])
-    return np.clip(1.0 - stored / np.maximum(total, 1e-300), 0.0, 1.0)
-
-
-def _kernel_from_knn(n, idx, dist, scales):
-    rows = np.repeat(np.arange(n), idx.shape[1])
-    cols = idx.ravel()
-    vals = _gaussian(dist.ravel(), _pair_scale2(scales, rows, cols))
-    # exact zeros (duplicates) would vanish from a sparse matrix: keep them stored
-    vals = np.maximum(vals, np.finfo(float).tiny)
-    k = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
-    k = k.maximum(k.T).tolil()
-    k.setdiag(1.0)
-    return k.tocsr()
 
 
 def _bridge(feats, lp, idx, dist, n_jobs):
@@ -474,13 +435,14 @@ def build_graph(
         X, metric, metric_params, store=store)
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
-    bw = resolve_bandwidth(bandwidth, n)
+    resolve_bandwidth(bandwidth, n)  # validated before any distance is computed
     if meth == "dense":
         dist = distances_for(fs, "dense", n_jobs=n_jobs, progress=progress, store=store)
-        return graph_from_distances(dist, bandwidth=bw, n_neighbors=n_neighbors), fs
+        return graph_from_distances(dist, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                    validate=False), fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
-    graph = graph_from_distances(dist, bandwidth=bw)
+    graph = graph_from_distances(dist, bandwidth=bandwidth)
     # the truncation, measured exactly on sampled rows
     gen = check_rng(rng)
     rows = np.sort(gen.choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
@@ -508,9 +470,9 @@ def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
         # its length. Entries that only symmetrise the kNN relation are left alone.
         np.maximum.at(scales, b_rows[real], b_d[real])
         np.maximum.at(scales, b_cols[real], b_d[real])
-    kern = _kernel_from_knn(n, idx, dist, scales)
+    kern = knn_kernel(n, idx, dist, scales)
     if b_rows.size:
-        bv = _gaussian(b_d, scales[b_rows] * scales[b_cols])
+        bv = gaussian_affinity(b_d, scales[b_rows] * scales[b_cols])
         extra = sp.csr_matrix((bv, (b_rows, b_cols)), shape=(n, n))
         kern = kern.maximum(extra.maximum(extra.T))
     # unstored pair (i, j): d_ij >= max(r_k(i), r_k(j)) >= sqrt(r_k(i) r_k(j))
@@ -519,22 +481,26 @@ def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
     return AffinityGraph(
         kernel=sp.csr_matrix(kern), scales=scales, bandwidth=float(np.median(scales)),
         adaptive=adaptive, dimension=int(dim), method="knn", n_neighbors=int(k),
-        scale_neighbor=SCALE_NEIGHBOR if adaptive else None, max_dropped_affinity=bound,
+        scale_neighbor=scale_neighbor(n, k) if adaptive else None, max_dropped_affinity=bound,
         dropped_mass=None, dropped_mass_max=None, n_bridges=int(real.sum() // 2))
 
 
-def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> AffinityGraph:
+def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
+                         validate: bool = True) -> AffinityGraph:
     """Affinity graph of precomputed distances: dense (n, n) or sparse kNN (n, n).
 
     Sparse input: each row holds that item's stored neighbours (as from
     :func:`conformap.kneighbors_distances`, possibly with bridging edges); the number of
-    neighbours is the smallest row count.
+    neighbours is the smallest row count. ``validate=False`` skips
+    :func:`conformap.diffusion.check_distances` for distances this package computed itself
+    (symmetric and finite by construction; the check costs as much as the kernel).
     """
     from .diffusion import check_distances
 
-    d = check_distances(distances)
+    d = check_distances(distances) if validate else distances
     n = d.shape[0]
     bw = resolve_bandwidth(bandwidth, n)
+    auto = isinstance(bandwidth, str) and bandwidth == "auto"
     if sp.issparse(d):
         counts = np.diff(d.indptr)
         k = int(counts.min())
@@ -553,22 +519,30 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> Af
                 b_c.extend(d.indices[a:b][o[k:]].tolist())
                 b_v.extend(d.data[a:b][o[k:]].tolist())
         b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
+        note = ""
         if bw == "adaptive":
-            scales, dim = local_scales(dist), max(1, round(intrinsic_dimension(dist)))
+            dim_hat = intrinsic_dimension(dist)
+            if auto and not adaptive_applies(dim_hat):
+                bw, note = "connect", _floor_note(dim_hat)
+        if bw == "adaptive":
+            scales = local_scales(dist, scale_neighbor(n, k))
+            dim = max(1, round(dim_hat))
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
             scales, dim = np.full(n, float(sigma)), 1
-        return _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
+        graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
+        return _replace(graph, note=note) if note else graph
+    note = ""
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
-        off = d + np.diag(np.full(n, np.inf))
-        nn_idx = np.argpartition(off, k - 1, axis=1)[:, :k]
-        nn = np.take_along_axis(off, nn_idx, axis=1)
-        order = np.argsort(nn, axis=1, kind="stable")
-        nn, nn_idx = np.take_along_axis(nn, order, axis=1), np.take_along_axis(nn_idx, order, 1)
-        scales = local_scales(nn)
-        dim = max(1, round(intrinsic_dimension(nn)))
+        nn_idx, nn = dense_neighbors(d, k)
+        dim_hat = intrinsic_dimension(nn)
+        if auto and not adaptive_applies(dim_hat):
+            bw, note = "connect", _floor_note(dim_hat)
+    if bw == "adaptive":
+        scales = local_scales(nn, scale_neighbor(n, k))
+        dim = max(1, round(dim_hat))
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
@@ -587,17 +561,22 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None) -> Af
             scales[i] = max(scales[i], d[i, j])
             scales[j] = max(scales[j], d[i, j])
             n_bridges += 1
-        kern = _gaussian(d, scales[:, None] * scales[None, :])
-        adaptive, sn = True, SCALE_NEIGHBOR
+        kern = dense_kernel(d, scales)
+        adaptive, sn = True, scale_neighbor(n, k)
     else:
         sigma = bw if not isinstance(bw, str) else select_bandwidth(d, rule=bw)
         scales, dim, k, adaptive, sn = np.full(n, float(sigma)), 1, None, False, None
         n_bridges = 0
-        kern = _gaussian(d, float(sigma) ** 2)
+        kern = dense_kernel(d, scales)
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
                          adaptive=adaptive, dimension=int(dim), method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
-                         dropped_mass_max=0.0, n_bridges=n_bridges)
+                         dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
+
+
+def _floor_note(dim_hat: float) -> str:
+    return (f"neighbour distances noise-dominated: dimension estimate {dim_hat:.0f} > "
+            f"{ADAPTIVE_MAX_DIMENSION}, so 'auto' uses the fixed rule 'connect'")
 
 
 def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
