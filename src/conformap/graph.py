@@ -519,11 +519,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
                 b_c.extend(d.indices[a:b][o[k:]].tolist())
                 b_v.extend(d.data[a:b][o[k:]].tolist())
         b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
-        note = ""
-        if bw == "adaptive":
-            dim_hat = intrinsic_dimension(dist)
-            if auto and not adaptive_applies(dim_hat):
-                bw, note = "connect", _floor_note(dim_hat)
+        bw, note, dim_hat = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
             dim = max(1, round(dim_hat))
@@ -537,9 +533,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
         nn_idx, nn = dense_neighbors(d, k)
-        dim_hat = intrinsic_dimension(nn)
-        if auto and not adaptive_applies(dim_hat):
-            bw, note = "connect", _floor_note(dim_hat)
+        bw, note, dim_hat = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
         dim = max(1, round(dim_hat))
@@ -574,9 +568,20 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
                          dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
 
 
-def _floor_note(dim_hat: float) -> str:
-    return (f"neighbour distances noise-dominated: dimension estimate {dim_hat:.0f} > "
-            f"{ADAPTIVE_MAX_DIMENSION}, so 'auto' uses the fixed rule 'connect'")
+def _kernel_choice(bw, auto: bool, neighbor_distances):
+    """``(bandwidth, note, dimension estimate)``: the noise-floor fallback of "auto", once.
+
+    Only an "adaptive" choice is examined; an explicit ``bandwidth="adaptive"`` (``auto``
+    False) is honoured whatever the estimate.
+    """
+    if bw != "adaptive":
+        return bw, "", None
+    dim_hat = intrinsic_dimension(neighbor_distances)
+    if auto and not adaptive_applies(dim_hat):
+        return "connect", (f"neighbour distances noise-dominated: dimension estimate "
+                           f"{dim_hat:.0f} > {ADAPTIVE_MAX_DIMENSION}, so 'auto' uses the "
+                           f"fixed rule 'connect'"), dim_hat
+    return bw, "", dim_hat
 
 
 def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
