@@ -451,6 +451,7 @@ def render_results(data: dict) -> str:
     lines = [f"# Product manifold learning: reproduced results ({mode} mode)", "",
              f"Command: `conformap reproduce product-manifold{' --full' if mode == 'full' else ''}"
              f"` ({elapsed:.0f} s {where})",
+             *([f"", f"**Stale:** {data['stale']}"] if data.get("stale") else []),
              "", "## Assignment accuracy", "", *_tables(rows, extra)]
     if "fig4" in extra:
         lines += ["", "## Fig. 4: best vs second-best similarity", "",
