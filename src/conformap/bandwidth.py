@@ -20,7 +20,8 @@ The paper hand-picked :math:`\sigma` per data set. We choose it from the distanc
     n = 10,000). The adaptive kernel avoids this, and every kNN graph reports its measured
     dropped kernel mass (``conformap.graph.AffinityGraph.dropped_mass``). On the rotor
     angle mixture this rule is the better one below ~400 items, the adaptive kernel above
-    (``docs/large-n/README.md``); ``docs/earthmover/README.md`` has its behaviour on the
+    (``docs/large-n/README.md``, small-n table, three seeds; ``ADAPTIVE_MIN_ITEMS`` was chosen
+    on that same data); ``docs/earthmover/README.md`` has its behaviour on the
     paper's rotor maps (n = 25-800).
 ``"mst"``
     The longest edge of the minimum spanning tree of the distances: the smallest sigma at
