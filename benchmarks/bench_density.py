@@ -413,7 +413,10 @@ def render_readme(res) -> str:
         add(nf.get("status", "not run") + "\n")
     else:
         add(f"Map `{nf['map']}`, WEMD level {nf['wemd_level']}. \"adaptive\" is what "
-            "\"auto\" chose here before the noise-floor rule. median / p90 degrees:\n")
+            "\"auto\" chose here before the noise-floor rule. The rule's threshold "
+            "(`ADAPTIVE_MAX_DIMENSION`) was chosen on this same data family (dimension "
+            "estimates: noisy L2 far above it, noisy WEMD and clean maps below). "
+            "median / p90 degrees:\n")
         add("| metric | n | seed | auto | adaptive (before) | connect | auto's graph |")
         add("|---|---|---|---|---|---|---|")
         for r in nf["rows"]:
