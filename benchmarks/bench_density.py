@@ -69,12 +69,10 @@ np.save(sys.argv[2], np.asarray(e)); print(time.perf_counter() - t)
 
 
 def clustered_circle(n, *, width, noise, frac=0.6, seed=0):
-    r = np.random.default_rng(seed)
-    m = int(round(frac * n))
-    th = np.r_[r.integers(0, 3, m) * 2 * np.pi / 3 + np.radians(width) * r.standard_normal(m),
-               r.uniform(0, 2 * np.pi, n - m)]
-    X = np.c_[np.cos(th), np.sin(th)] + noise * r.standard_normal((n, 2))
-    return X, np.degrees(th)
+    """:func:`conformap.datasets.make_clustered_circle` with this module's seed keyword."""
+    from conformap.datasets import make_clustered_circle
+
+    return make_clustered_circle(n, width=width, frac=frac, noise=noise, rng=seed)
 
 
 def _peer_python(name):

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from conformap.datasets import make_rotor, rotate_map, rotor_density, sample_rotor_angles
+from conformap.datasets import (
+    make_clustered_circle,
+    make_rotor,
+    rotate_map,
+    rotor_density,
+    sample_rotor_angles,
+)
 
 
 def test_angle_mixture_matches_the_paper():
@@ -58,3 +64,18 @@ def test_real_map_rotation(real_rotor_map):
     assert maps.shape == (3, 47, 104, 47)
     std = (maps - rotate_map(real_rotor_map, angles=ang)[0]).std()
     assert std == pytest.approx(0.01644027, rel=0.02)  # the paper's noise level
+
+
+def test_clustered_circle_puts_its_share_in_three_dwells():
+    X, deg = make_clustered_circle(3000, width=2.0, frac=0.6, rng=5)
+    assert X.shape == (3000, 2) and deg.shape == (3000,)
+    np.testing.assert_allclose(np.hypot(X[:, 0], X[:, 1]), 1.0)  # no noise: on the circle
+    # distance of each angle to the nearest dwell centre (0, 120, 240 degrees)
+    off = np.abs((deg[:1800] + 60.0) % 120.0 - 60.0)
+    assert np.quantile(off, 0.99) < 4 * 2.0  # the dwell share lies within ~3 widths
+    tail = np.mod(deg[1800:], 360.0)
+    assert scipy.stats.kstest(tail / 360.0, "uniform").pvalue > 1e-3
+    X2, deg2 = make_clustered_circle(3000, width=2.0, frac=0.6, rng=5)
+    np.testing.assert_array_equal(X, X2)
+    with pytest.raises(ValueError, match="frac"):
+        make_clustered_circle(10, frac=1.5)

@@ -6,6 +6,7 @@ import scipy.linalg
 
 from conformap import DiffusionMap, pairwise_distances
 from conformap.cache import cached_distances
+from conformap.datasets import make_clustered_circle
 from conformap.diffusion import diffusion_eigenpairs
 from conformap.evaluate import circle_recovery
 from conformap.graph import (
@@ -19,13 +20,7 @@ from conformap.resources import estimate_all_pairs
 
 
 def clustered_circle(n, *, width=3.0, frac=0.6, noise=0.0, seed=0):
-    """``frac`` of the points in three dwells ``width`` degrees wide, 120 degrees apart."""
-    r = np.random.default_rng(seed)
-    m = int(round(frac * n))
-    th = np.r_[r.integers(0, 3, m) * 2 * np.pi / 3 + np.radians(width) * r.standard_normal(m),
-               r.uniform(0, 2 * np.pi, n - m)]
-    X = np.c_[np.cos(th), np.sin(th)] + noise * r.standard_normal((n, 2))
-    return X, np.degrees(th)
+    return make_clustered_circle(n, width=width, frac=frac, noise=noise, rng=seed)
 
 
 def test_cache_and_estimator_build_the_same_graph(tmp_path):

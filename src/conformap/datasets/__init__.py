@@ -13,6 +13,7 @@ from ._product import (
 )
 from ._rotor import (
     DEFAULT_ROTOR_SHAPE,
+    make_clustered_circle,
     make_rotor,
     rotate_map,
     rotor_density,
@@ -25,6 +26,7 @@ __all__ = [
     "RECTANGLE_SIDES",
     "TORUS_RADII",
     "make_box",
+    "make_clustered_circle",
     "make_particles",
     "make_product_cryoem",
     "make_rectangle",

@@ -215,3 +215,42 @@ def rotate_map(
             vol, a, axes=axes, reshape=False, order=order, mode="constant"
         )
     return _add_noise(out, noise, float(vol.max()), gen), angles
+
+
+def make_clustered_circle(n_samples: int, *, width: float = 3.0, frac: float = 0.6,
+                          noise: float = 0.0, rng=None):
+    r"""Points on the unit circle, ``frac`` of them in three dwells 120 degrees apart.
+
+    The ATP-synthase situation in two dimensions (issue 10's density test): a share ``frac``
+    of the angles is :math:`2\pi k/3 + w\,\varepsilon` with :math:`k` uniform on
+    {0, 1, 2} and :math:`\varepsilon \sim N(0, 1)`, the rest uniform on :math:`[0, 2\pi)`;
+    isotropic Gaussian noise of standard deviation ``noise`` is added to the points.
+
+    Parameters
+    ----------
+    n_samples : int
+    width : float >= 0, default 3.0
+        Standard deviation :math:`w` of a dwell, in degrees.
+    frac : float in [0, 1], default 0.6
+        Share of the points in the dwells.
+    noise : float >= 0, default 0.0
+    rng : int or Generator, optional
+
+    Returns
+    -------
+    X : ndarray, shape (n_samples, 2)
+    angles : ndarray, shape (n_samples,)
+        True angles in degrees (for :func:`conformap.evaluate.circle_recovery`).
+    """
+    n = check_int(n_samples, "n_samples", low=1)
+    width = check_positive(width, "width", allow_zero=True)
+    noise = check_positive(noise, "noise", allow_zero=True)
+    frac = float(frac)
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"frac: expected a share in [0, 1], got {frac}")
+    gen = check_rng(rng)
+    m = round(frac * n)
+    th = np.r_[gen.integers(0, 3, m) * 2 * np.pi / 3 + np.radians(width) * gen.standard_normal(m),
+               gen.uniform(0, 2 * np.pi, n - m)]
+    X = np.c_[np.cos(th), np.sin(th)] + noise * gen.standard_normal((n, 2))
+    return X, np.degrees(th)
