@@ -134,6 +134,16 @@ def measure(module: str, case: str, impls: list[str], params: dict, *, repeats: 
     return summary, outputs
 
 
+def exit_status(checks: dict) -> int:
+    """A standalone benchmark's exit status from its ``{name: passed}`` checks (1 if any failed,
+    named on stderr), so that a failed check fails the command as it fails the suite's row."""
+    failed = [name for name, ok in checks.items() if not ok]
+    if failed:
+        print("FAILED: " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
 def check_result(passed: bool, tolerance: str, **values) -> dict:
     """The check of one benchmark row: ``passed``, what was compared with which bound, values.
 

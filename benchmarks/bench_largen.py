@@ -204,11 +204,9 @@ def main(argv=None) -> int:
         done.append(json.loads((out / "kernel-diagnosis.json").read_text()))
     (out / "LARGE_N.md").write_text(render(*done))
     print(json.dumps(res, indent=2))
-    failed = [name for name, ok in res["checks"].items() if not ok]
-    if failed:
-        print("FAILED: " + "; ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    from ._harness import exit_status
+
+    return exit_status(res["checks"])
 
 
 if __name__ == "__main__":

@@ -221,11 +221,9 @@ def main(argv=None) -> int:
     text = render(res)
     (out / "NEIGHBORS.md").write_text(text)
     print(text)
-    failed = [name for name, ok in res["checks"].items() if not ok]
-    if failed:
-        print("FAILED: " + "; ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    from ._harness import exit_status
+
+    return exit_status(res["checks"])
 
 
 if __name__ == "__main__":
