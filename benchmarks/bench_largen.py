@@ -120,6 +120,8 @@ def render(*results: dict) -> str:
         if "process_tree_cpu_seconds" in r:
             lines += ["", f"n = {r['n']}: {r['process_tree_cpu_seconds']:.0f} CPU seconds in "
                       f"all ({r['process_tree_cpu_note']})."]
+        if r.get("stale"):
+            lines += ["", f"**Stale (n = {r['n']}):** {r['stale']}"]
     lines += ["", "Checks:", ""]
     for r in rows:
         lines.append(f"* n = {r['n']}: " + "; ".join(
