@@ -29,7 +29,9 @@ __all__ = [
     "check_output_files",
     "expand_inputs",
     "join_names",
+    "match_rows",
     "read_metadata_column",
+    "read_metadata_table",
     "read_stack",
     "write_csv",
     "write_mrc",
@@ -471,35 +473,63 @@ def write_mrc(
     return path
 
 
-def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
-    """Values of ``FILE.csv:COLUMN`` for each item name, joined on the CSV's first column.
+def read_metadata_table(path, names: Sequence[str],
+                        column: str | None = None) -> dict[str, np.ndarray]:
+    """Numeric columns of the CSV ``path`` for each item name, joined on its first column.
 
-    Rows are matched by :func:`join_names`: the exact item name (``stack.mrcs:3``, an
-    ``rlnImageName``), else the file name with or without directory, else the CSV's order when
-    it has exactly one row per item.
+    The one reader of ``--color-by`` tables (``embed``, ``factorize`` and ``report``). Rows
+    are matched by :func:`join_names`: the exact item name (``stack.mrcs:3``, an
+    ``rlnImageName``), else the file name with or without directory, else the CSV's order
+    when it has exactly one row per item. A column is numeric when every value parses as a
+    float (a missing trailing field reads as NaN) and at least one is finite; other columns
+    are left out. ``column``, when given, must exist and be numeric.
+
+    Returns
+    -------
+    dict of str to ndarray, each shape (len(names),)
     """
-    if ":" not in spec:
-        raise InputError(f"--color-by {spec!r}: expected FILE.csv:COLUMN")
-    file, column = spec.rsplit(":", 1)
-    p = Path(file)
+    p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such CSV file")
     with open(p, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
+        rows = list(csv.reader(fh))
+    if len(rows) < 2:
         raise InputError(f"{p}: the CSV has no data rows")
-    if column not in rows[0]:
-        raise InputError(f"{p}: no column {column!r}; columns are {list(rows[0])}")
-    key = next(iter(rows[0]))
-    order = join_names([r[key] for r in rows], names)
-    try:
-        if order is not None:
-            return np.array([float(rows[i][column]) for i in order])
-    except ValueError as exc:
-        raise InputError(f"{p}: column {column!r} is not numeric ({exc})") from exc
-    known = {Path(r[key]).name for r in rows}
-    missing = [n for n in names if Path(n).name not in known][:3]
-    raise InputError(f"{p}: no row for items {missing} (matched on column {key!r})")
+    header, body = rows[0], rows[1:]
+    if column is not None and column not in header:
+        raise InputError(f"{p}: no column {column!r}; columns are {header}")
+    order = match_rows([r[0] if r else "" for r in body], names, p, key=header[0])
+    out = {}
+    for j, col in enumerate(header[1:], 1):
+        try:
+            vals = np.array([float(r[j]) if j < len(r) else np.nan for r in body])
+        except ValueError:
+            continue
+        if np.isfinite(vals).any():
+            out[col] = vals[order]
+    if column is not None and column not in out:
+        raise InputError(f"{p}: column {column!r} is not numeric")
+    return out
+
+
+def read_metadata_column(spec: str, names: Sequence[str]) -> np.ndarray:
+    """Values of ``FILE.csv:COLUMN`` for each item name (:func:`read_metadata_table`)."""
+    if ":" not in spec:
+        raise InputError(f"--color-by {spec!r}: expected FILE.csv:COLUMN")
+    file, column = spec.rsplit(":", 1)
+    return read_metadata_table(file, names, column)[column]
+
+
+def match_rows(keys: Sequence[str], names: Sequence[str], source, *, key: str = "the first "
+               "column") -> np.ndarray:
+    """:func:`join_names`, or an error naming ``source`` and up to three unmatched items."""
+    order = join_names(keys, names)
+    if order is None:
+        known = {Path(k).name for k in keys}
+        missing = [n for n in names if Path(n).name not in known][:3]
+        where = key if key.startswith("the ") else repr(key)
+        raise InputError(f"{source}: no row for items {missing} (matched on {where})")
+    return order
 
 
 def join_names(keys: Sequence[str], names: Sequence[str]) -> np.ndarray | None:

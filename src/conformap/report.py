@@ -21,7 +21,6 @@ then one 0-based embedding row index a line, ready for ``conformap export --indi
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import json
@@ -111,49 +110,25 @@ def _numeric(values) -> np.ndarray | None:
     return out if np.isfinite(out).any() else None
 
 
-def _join_keys(keys: list[str], names: list[str], source) -> np.ndarray:
-    """Row of ``keys`` for each name (:func:`conformap.io.join_names`), or an error."""
-    from .io import join_names
-
-    order = join_names(keys, names)
-    if order is None:
-        missing = [n for n in names if n not in set(keys)][:3]
-        raise _error(f"{source}: no row for items {missing} (rows are matched on the first "
-                     "column)")
-    return order
-
-
 def metadata_columns(spec: str, names: list[str]) -> tuple[dict[str, np.ndarray], str | None]:
     """Numeric columns of ``FILE.csv[:COLUMN]`` for each item, and the column asked for.
 
-    Rows are joined on the CSV's first column by :func:`conformap.io.join_names`.
+    A bare ``FILE.csv`` gives every numeric column; the reader is
+    :func:`conformap.io.read_metadata_table`.
     """
+    from .io import read_metadata_table
+
     file, column = spec, None
     if not Path(spec).is_file() and ":" in spec:
         file, column = spec.rsplit(":", 1)
-    p = Path(file)
-    if not p.is_file():
+    if not Path(file).is_file():
         raise _error(f"--color-by {spec!r}: no such CSV file")
-    with open(p, newline="") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
-        raise _error(f"{p}: the CSV has no data rows")
-    header, body = rows[0], rows[1:]
-    if column is not None and column not in header:
-        raise _error(f"{p}: no column {column!r}; columns are {header}")
-    order = _join_keys([r[0] for r in body], names, p)
-    out = {}
-    for j, col in enumerate(header[1:], 1):
-        vals = _numeric(r[j] if j < len(r) else "nan" for r in body)
-        if vals is not None:
-            out[col] = vals[order]
-    if column is not None and column not in out:
-        raise _error(f"{p}: column {column!r} is not numeric")
-    return out, column
+    return read_metadata_table(file, names, column), column
 
 
 def particle_metadata(emb: EmbeddingFile) -> dict[str, np.ndarray]:
     """Numeric columns of the STAR / ``.cs`` file the embedding was computed from (if any)."""
+    from .io import match_rows
     from .particles import PARTICLE_SUFFIXES, particle_block_name, read_cs, read_star_blocks
 
     if len(emb.inputs) != 1 or Path(emb.inputs[0]).suffix.lower() not in PARTICLE_SUFFIXES:
@@ -180,7 +155,7 @@ def particle_metadata(emb: EmbeddingFile) -> dict[str, np.ndarray]:
                 if vals is not None:
                     cols[c] = vals
     try:
-        order = _join_keys(keys, emb.names, src)
+        order = match_rows(keys, emb.names, src)
     except ValueError:
         return {}
     return {k: v[order] for k, v in cols.items()}
