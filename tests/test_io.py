@@ -259,3 +259,22 @@ def test_mixed_inputs_keep_their_order(mrc_dir, tmp_path):
     st = read_stack([mrc_dir / "m1.mrc", tmp_path / "more.npy", mrc_dir / "m0.mrc"])
     assert st.names == ["m1.mrc", "more.npy:0", "more.npy:1", "m0.mrc"]
     np.testing.assert_array_equal(st.data, np.stack([blobs()[1], *extra, blobs()[0]]))
+
+
+def test_metadata_table_is_the_one_reader(tmp_path):
+    """embed's FILE:COLUMN and report's bare FILE read the same table the same way."""
+    from conformap.io import read_metadata_table
+    from conformap.report import metadata_columns
+
+    names = ["a.mrc", "b.mrc"]
+    (tmp_path / "t.csv").write_text("name,x,label,y\nb.mrc,2,bb,5\na.mrc,1,aa\n")
+    table = read_metadata_table(tmp_path / "t.csv", names)
+    assert sorted(table) == ["x", "y"]  # "label" is not numeric; a missing field is NaN
+    np.testing.assert_array_equal(table["x"], [1, 2])
+    np.testing.assert_array_equal(table["y"], [np.nan, 5])
+    cols, col = metadata_columns(str(tmp_path / "t.csv"), names)
+    assert col is None and cols.keys() == table.keys()
+    np.testing.assert_array_equal(read_metadata_column(f"{tmp_path / 't.csv'}:x", names),
+                                  cols["x"])
+    with pytest.raises(InputError, match="column 'label' is not numeric"):
+        metadata_columns(f"{tmp_path / 't.csv'}:label", names)
