@@ -59,3 +59,16 @@ def test_curve_order_and_shape_errors():
         curve_order(t[:3], t)
     with pytest.raises(ValueError, match="embedding: expected shape"):
         circle_recovery(np.ones((5, 1)), np.ones(5))
+
+
+def test_circle_recovery_geometry_subsample(monkeypatch):
+    """Above GEOMETRY_MAX_ITEMS the geometry term uses evenly spaced items, not all pairs."""
+    from conformap.evaluate import _embedding
+
+    th = np.linspace(0, 360, 900, endpoint=False)
+    emb = np.c_[np.cos(np.radians(th)), np.sin(np.radians(th))]
+    full = circle_recovery(emb, th)
+    monkeypatch.setattr(_embedding, "GEOMETRY_MAX_ITEMS", 300)
+    sub = circle_recovery(emb, th)
+    assert sub.median_error == full.median_error
+    assert abs(sub.geometry_correlation - full.geometry_correlation) < 1e-3
