@@ -139,7 +139,7 @@ def score(emb, th):
     return {"median": round(float(r.median_error), 3), "p90": round(float(r.p90_error), 3)}
 
 
-def robustness(ns, sets, peer_max, timeout, seed=0):
+def robustness(ns, sets, peer_max, timeout, seed=0, peers=("pydiffmap", "datafold")):
     rows = []
     for name, width, noise in sets:
         gave_up = {}  # peer -> why it is not run at larger n (timed out / out of memory)
@@ -150,6 +150,9 @@ def robustness(ns, sets, peer_max, timeout, seed=0):
                                                        "seconds": round(secs, 2),
                                                        "graph": dm.graph_summary_}}
             for peer in ("pydiffmap", "datafold"):
+                if peer not in peers:
+                    row[peer] = {"status": "not run (--peers)"}
+                    continue
                 if n > peer_max[peer]:
                     row[peer] = {"status": f"not run (n > {peer_max[peer]})"}
                     continue
@@ -403,9 +406,11 @@ TARGET = (2.0, 5.0)
 SECTIONS = ("truncation", "small_n", "dimension", "dense_speed", "robustness", "noise_floor")
 
 
-def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None):
+def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
+            peers=("pydiffmap", "datafold")):
     """The ``sections`` for one configuration (a dict of :data:`SUITES`); ``ns`` overrides
-    the robustness sizes (to split a long run into parallel parts, see :func:`combine`)."""
+    the robustness sizes, ``seeds`` its seeds and ``peers`` the peers it runs (to split a long
+    run into parallel parts, see :func:`combine`)."""
     import platform
 
     out = {"machine": f"{platform.machine()} {os.cpu_count()} cores (shared, timings noisy)",
@@ -416,8 +421,8 @@ def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None):
                                    oracle_max=cfg.get("oracle_max", 400)),
         "dimension": lambda: dimension(cfg.get("dimension_ns", [1000])),
         "dense_speed": lambda: dense_speed(cfg["speed_ns"], timeout),
-        "robustness": lambda: robustness_seeds(ns or cfg["ns"], cfg["seeds"], timeout,
-                                               cfg.get("seeds_by_n")),
+        "robustness": lambda: robustness_seeds(ns or cfg["ns"], seeds or cfg["seeds"], timeout,
+                                               None if seeds else cfg.get("seeds_by_n"), peers),
         "noise_floor": lambda: noise_floor() if cfg.get("real") else {"status": "not run"},
     }
     for name in sections:
@@ -445,11 +450,11 @@ def combine(parts):
     return res
 
 
-def robustness_seeds(ns, seeds, timeout, seeds_by_n=None):
+def robustness_seeds(ns, seeds, timeout, seeds_by_n=None, peers=("pydiffmap", "datafold")):
     rows = []
     for seed in seeds:
         ns_s = [n for n in ns if seed in (seeds_by_n or {}).get(n, seeds)]
-        for r in robustness(ns_s, SETS, PEER_MAX, timeout, seed=seed):
+        for r in robustness(ns_s, SETS, PEER_MAX, timeout, seed=seed, peers=peers):
             rows.append({**r, "seed": seed})
     return rows
 
@@ -687,6 +692,8 @@ def main(argv=None):
                     help="comma-separated subset of " + ", ".join(SECTIONS) + " (a part: "
                     "written to --out without rendering; see --combine)")
     ap.add_argument("--ns", default=None, help="robustness sizes, comma-separated (a part)")
+    ap.add_argument("--seeds", default=None, help="robustness seeds, comma-separated (a part)")
+    ap.add_argument("--peers", default="pydiffmap,datafold", help="peers the robustness runs")
     ap.add_argument("--combine", nargs="+", default=None, metavar="PART",
                     help="merge these part JSONs into --out and render the README")
     args = ap.parse_args(argv)
@@ -703,14 +710,18 @@ def main(argv=None):
         if bad:
             ap.error(f"--sections: unknown {bad}; choose from {', '.join(SECTIONS)}")
         ns = [int(x) for x in args.ns.split(",")] if args.ns else None
+        seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
+        peers = tuple(x for x in args.peers.split(",") if x)
         cmd = ("-m benchmarks.bench_density --" + suite
                + ("" if args.timeout == 150 else f" --timeout {args.timeout}")
                + ("" if sections == SECTIONS else f" --sections {args.sections}")
                + (f" --ns {args.ns}" if ns else "")
+               + (f" --seeds {args.seeds}" if seeds else "")
+               + ("" if args.peers == "pydiffmap,datafold" else f" --peers {args.peers}")
                + ("" if str(path) == "docs/large-n/density.json" else f" --out {path}"))
         res = {"command": cmd, **collect(SUITES[suite], lambda m: print(m, file=sys.stderr),
-                                         args.timeout, sections, ns)}
-        if sections != SECTIONS or ns:
+                                         args.timeout, sections, ns, seeds, peers)}
+        if sections != SECTIONS or ns or seeds:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(res, indent=1) + "\n")
             print(f"wrote part {path}", file=sys.stderr)
