@@ -460,7 +460,7 @@ def combine(parts):
     res = {}
     for part in parts:
         for key, val in part.items():
-            if key == "robustness":
+            if key in ("robustness", "notes"):
                 res.setdefault(key, []).extend(val)
             elif key.startswith("load_average"):
                 res[key] = max(res.get(key, val), val, key=lambda v: v[0])
@@ -542,6 +542,8 @@ def render_readme(res) -> str:
     add(f"Machine: {res['machine']}; load average {res['load_average_start']} at the start, "
         f"{res['load_average_end']} at the end. Approximate neighbour search and the "
         "100,000-image run: `docs/large-n/NEIGHBORS.md`.\n")
+    for note in res.get("notes", []):
+        add(f"Note: {note}\n")
     add("## The graph (`conformap.graph`, `conformap.scales`, `conformap.diffusion`)\n")
     add("* **Variable-bandwidth kernel** (Berry & Harlim 2016, self-tuning scales of Zelnik-Manor "
         "& Perona 2004): `K_ij = exp(-d_ij^2 / (2 rho_i rho_j))`, `rho_i` the distance to the "
