@@ -538,7 +538,13 @@ def render_readme(res) -> str:
         "peers in their own virtual environments):\n")
     add("```bash\npython3.11 -m venv ../venv-pydiffmap && ../venv-pydiffmap/bin/pip install "
         "pydiffmap   # 0.2.0.1\npython3.11 -m venv ../venv-datafold && ../venv-datafold/bin/pip "
-        f"install datafold      # 2.0.2\n.venv/bin/python {res['command']}\n```\n")
+        "install datafold      # 2.0.2\n"
+        + "".join(c + "\n" if c == "wait" else f".venv/bin/python {c}\n"
+                  for c in res.get("commands", [res["command"]]))
+        + "```\n")
+    if res.get("commands"):
+        add("(the parts run in parallel, each writing its JSON, then `--combine` merges them and "
+            "renders this page.)\n")
     add(f"Machine: {res['machine']}; load average {res['load_average_start']} at the start, "
         f"{res['load_average_end']} at the end. Approximate neighbour search and the "
         "100,000-image run: `docs/large-n/NEIGHBORS.md`.\n")
@@ -733,9 +739,12 @@ def main(argv=None):
     path = Path(args.out)
     if args.combine:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
-        cmds = [p.get("command", "") for p in parts]
-        res = {**combine(parts), "command": " && ".join(cmds) + " (in parallel), then "
-               f"-m benchmarks.bench_density --combine {' '.join(args.combine)}"}
+        cmds = [p["command"] + " &" for p in parts if p.get("command")]
+        res = {**combine(parts), "command": "--combine",
+               "commands": cmds + ["wait", "-m benchmarks.bench_density --combine "
+                                   + " ".join(args.combine)
+                                   + ("" if str(path) == "docs/large-n/density.json"
+                                      else f" --out {path}")]}
     else:
         sections = tuple(x for x in args.sections.split(",") if x)
         bad = [x for x in sections if x not in SECTIONS]
