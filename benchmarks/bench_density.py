@@ -404,8 +404,8 @@ def noise_floor(sizes=(400, 800), seeds=(0, 1), noise=0.1):
 #: 100,000-point fit takes minutes, so the largest sizes run fewer seeds.
 SUITES = {
     "quick": {"ns": [1000, 3000], "seeds": [0], "speed_ns": [1000, 3000],
-              "small": [25, 100, 400, 1000], "small_seeds": [0, 1, 2], "real": True,
-              "dimension_ns": [1000]},
+              "small": [25, 100, 400, 1000], "small_seeds": [0, 1, 2], "oracle_max": 100,
+              "real": True, "dimension_ns": [1000]},
     "full": {"ns": [1000, 3000, 10_000, 30_000, 100_000], "seeds": [0, 1, 2],
              "seeds_by_n": {10_000: [0], 30_000: [0], 100_000: [0]},
              "speed_ns": [1000], "small": [25, 100, 400, 1000], "small_seeds": [0, 1, 2],
