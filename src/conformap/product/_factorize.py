@@ -289,19 +289,9 @@ def _align_components(bins, vertices, comp, main, w, phi, lam, delta, *, n_round
         sides = [members[labels == 0], members[labels == 1]]
         if not (sides[0].size and sides[1].size):
             continue
-        vote = 0.0  # > 0: side 0 with bin 0 (side 0 is a different factor from bin 1)
-        for b, side_same in ((0, 0), (1, 1)):
-            for u in bins[b]:
-                for t, side in enumerate(sides):
-                    for v in side:
-                        s_uv = lam[u] + lam[v]
-                        k = int(np.clip(np.searchsorted(lam, s_uv), 1, lam.size - 1))
-                        if s_uv + delta[k] > lam[-1]:
-                            continue  # the window is beyond the computed eigenvectors
-                        p = product_purity(unit[:, 1:], lam[1:], delta[1:],
-                                           [np.array([[u - 1, v - 1]])], np.array([k - 1]))[0]
-                        # orientation A puts side t with bin t: u, v different iff t != b
-                        vote += (p - 0.5) * (1.0 if t != side_same else -1.0)
+        # orientation A puts side t with bin t: u (bin b), v (side t) differ iff t != b
+        vote = sum(_cross_vote(bins[b], v, unit, lam, delta) * (1.0 if t != b else -1.0)
+                   for b in (0, 1) for t, side in enumerate(sides) for v in side)
         if abs(vote) < ALIGN_MARGIN:
             continue
         a, b_ = (0, 1) if vote > 0 else (1, 0)
@@ -309,6 +299,57 @@ def _align_components(bins, vertices, comp, main, w, phi, lam, delta, *, n_round
         bins[1] = np.concatenate([bins[1], sides[b_]])
         joined.append(members)
     return bins, (np.concatenate(joined) if joined else np.zeros(0, dtype=np.int64))
+
+
+def _cross_vote(members, v: int, unit: np.ndarray, lam: np.ndarray, delta: np.ndarray) -> float:
+    r"""Sum over u in ``members`` of :math:`1/2 - E_{\text{low}}(u, v)`, with
+    :math:`E_{\text{low}}` the share of the unit product :math:`\varphi_u\varphi_v` on the
+    eigenvectors below its window :math:`\lambda_u + \lambda_v - \delta`.
+
+    Two eigenfunctions of one factor multiply into two frequencies, half of it at the
+    difference frequency, below the window (:math:`E_{\text{low}} = 1/2`); a product of two
+    factors is one eigenfunction at the sum (:math:`E_{\text{low}} = 0`). So the vote is
+    > 0 when v is another factor's than the members, < 0 when it is theirs. Only the part
+    below the window is used: it is always computed (the spectrum starts at the bottom), while
+    the window itself may lie beyond the computed eigenvectors, or hold a product mode that
+    sampling mixed with others (the box at n = 10,000). Pairs whose window starts beyond the
+    computed spectrum do not vote."""
+    vote = 0.0
+    for u in members:
+        lo = lam[u] + lam[v] - delta[min(int(np.searchsorted(lam, lam[u] + lam[v])),
+                                          lam.size - 1)]
+        if lo > lam[-1]:
+            continue
+        prod = unit[:, u] * unit[:, v]
+        prod = prod / max(float(np.linalg.norm(prod)), 1e-300)
+        below = (lam < lo) & (np.arange(lam.size) > 0)
+        vote += 0.5 - float(((unit[:, below].T @ prod) ** 2).sum())
+    return vote
+
+
+def _place_left(bins: list, left: np.ndarray, phi: np.ndarray, lam: np.ndarray,
+                delta: np.ndarray) -> tuple[list, np.ndarray]:
+    """Put eigenvectors of a split bin that no sub-triplet links into one of the two new bins.
+
+    A sub-split's separability graph holds only eigenvectors that a triplet inside the bin
+    links; a factor eigenvector whose product with the other factor is not an eigenvector of
+    the computed spectrum (mixed with a near-degenerate mode) is left out of it. The purity
+    vote of :func:`_align_components` places it: v joins bin 0 when its products with bin 1
+    are single eigenfunctions and those with bin 0 split in two (and vice versa), by at least
+    ``ALIGN_MARGIN``.
+    """
+    unit = phi / np.linalg.norm(phi, axis=0)
+    bins = [b.copy() for b in bins]
+    placed = []
+    for v in left.tolist():
+        vote = (_cross_vote(bins[1], v, unit, lam, delta)
+                - _cross_vote(bins[0], v, unit, lam, delta))  # > 0: v belongs with bin 0
+        if abs(vote) < ALIGN_MARGIN:
+            continue
+        b = 0 if vote > 0 else 1
+        bins[b] = np.sort(np.append(bins[b], v))
+        placed.append(v)
+    return bins, np.asarray(placed, dtype=np.int64)
 
 
 def _confidence(bins: list, sep: np.ndarray) -> list:
@@ -443,6 +484,9 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                     )
                 break
             new = best_sub["bins"]
+            left = np.setdiff1d(bins[best_b], np.concatenate(new))
+            if left.size and purity > 0 and len(new) == 2:
+                new, _placed = _place_left(new, left, phi, lam, delta_cols)
             levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
             fractions.append(float(best_sub["cut_fraction"]))
             bins = bins[:best_b] + new + bins[best_b + 1:]
