@@ -5,7 +5,7 @@ import pytest
 
 from conformap.evaluate import factor_assignment
 from conformap.product import LaplacianSpectrum, factorize_spectrum
-from conformap.product._factorize import _place_left
+from conformap.product._placement import place_left as _place_left
 
 SIDES = (1.0, 1.6, 2.5)
 
