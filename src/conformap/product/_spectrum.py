@@ -112,9 +112,9 @@ def _radius_graph(X: np.ndarray, radius: float, metric: str) -> sp.csr_matrix:
 
 #: Above this estimated fraction of pairs within the radius, the radius graph is stored densely
 #: (same operator). The sparse build holds far more than the 12 bytes of a CSR entry per stored
-#: pair at its peak (block arrays, COO to CSR, the kernel and its normalised copies): 7.4 GB at
-#: n = 10,000 images at SNR 1 and 11.6 GB (killed) at SNR 0.1 on the shared machine, where the
-#: dense storage of 10,000 items peaked at 5.0 GB (about 50 bytes per pair of items). Not
+#: pair at its peak (block arrays, COO to CSR, the kernel and its normalised copies): 7.1 GiB
+#: at n = 10,000 images at SNR 1 and 11.1 GiB (killed) at SNR 0.1 on the shared machine, where
+#: the dense storage of 10,000 items peaked at 4.8 GiB (about 50 bytes per pair of items). Not
 #: tuned beyond these observations. At the MST bandwidth the paper's data sets are far from
 #: sparse (fraction within 4 sigma: rectangle n = 5000 0.35, box n = 6000 0.20, torus
 #: n = 4000 0.10), so they are stored densely too; the operator is the same either way.
@@ -211,7 +211,7 @@ def laplacian_spectrum(
             radius = truncate * sigma
             if radius_fraction(feats, radius, metric) > RADIUS_MAX_FRACTION:
                 # most pairs are within the radius (small n, or noisy images at SNR 0.1): the
-                # same truncated graph held densely (the sparse one took 11.6 GB, killed, at
+                # same truncated graph held densely (the sparse one took 11.1 GiB, killed, at
                 # n = 10,000 with 64 x 64 images at SNR 0.1); pairs beyond the radius get a
                 # distance whose kernel underflows to exactly 0
                 dist = pairwise_distances(feats, metric=metric)
