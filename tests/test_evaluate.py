@@ -72,3 +72,15 @@ def test_circle_recovery_geometry_subsample(monkeypatch):
     sub = circle_recovery(emb, th)
     assert sub.median_error == full.median_error
     assert abs(sub.geometry_correlation - full.geometry_correlation) < 1e-3
+def test_explained_variance_matches_least_squares():
+    """The Gram-matrix projection gives lstsq's explained variance, rank-deficient basis too."""
+    from conformap.evaluate._factors import _explained
+
+    gen = np.random.default_rng(5)
+    basis = gen.normal(size=(400, 30))
+    basis = np.column_stack([basis, basis[:, :3] @ gen.normal(size=(3, 2))])  # rank 30
+    c = gen.normal(size=(400, 7))
+    c -= c.mean(axis=0)
+    coef = np.linalg.lstsq(basis, c, rcond=None)[0]
+    ref = ((basis @ coef) ** 2).sum(axis=0)
+    np.testing.assert_allclose(_explained(basis, c), ref, rtol=1e-8)

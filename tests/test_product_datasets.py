@@ -76,3 +76,16 @@ def test_cryoem_snr_and_pca():
 def test_bad_parameters(fn, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fn(**{"n_samples": 10, **kwargs})
+
+
+def test_pca_standardize_matches_sklearn_pca():
+    """The Lanczos path (k < min(n, d) - 1) gives sklearn's PCA scores up to sign, standardised."""
+    from sklearn.decomposition import PCA
+
+    gen = np.random.default_rng(3)
+    X = gen.normal(size=(300, 40)) * np.linspace(3.0, 0.1, 40)  # distinct variances
+    ours = pca_standardize(X, 4)
+    ref = PCA(4, svd_solver="full").fit_transform(X)
+    ref = ref / ref.std(axis=0)
+    signs = np.sign(np.sum(ours * ref, axis=0))
+    np.testing.assert_allclose(ours, ref * signs, atol=1e-8)

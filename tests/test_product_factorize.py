@@ -270,3 +270,22 @@ def test_radius_graph_spectrum_matches_dense_eigh():
     np.testing.assert_allclose(corr, 1.0, atol=1e-8)
     p = ka / deg[:, None]
     assert s.noise_floor == pytest.approx(2 / np.sqrt(np.median(1 / (p * p).sum(1))), rel=1e-9)
+
+
+def test_dense_graph_when_nearly_every_pair_is_within_the_radius():
+    """Noise-dominated features (most pairs within 4 sigma) store the radius graph densely:
+    the same truncated operator, so the same spectrum as the sparse radius graph."""
+    from conformap.product import laplacian_spectrum
+    from conformap.product._spectrum import RADIUS_MAX_FRACTION, radius_fraction
+
+    gen = np.random.default_rng(0)
+    X = gen.normal(size=(400, 60))  # 60-D noise: distances concentrate
+    spec = laplacian_spectrum(X, n_eigenvectors=10, rng=0)
+    assert radius_fraction(X, 4 * spec.bandwidth, "l2") > RADIUS_MAX_FRACTION
+    from conformap.product._spectrum import _radius_graph
+
+    dist = _radius_graph(X, 4 * spec.bandwidth, "l2")  # the sparse radius graph itself
+    ref = laplacian_spectrum(dist, metric="precomputed", n_eigenvectors=10,
+                             bandwidth=spec.bandwidth, rng=0)
+    np.testing.assert_allclose(spec.markov_eigenvalues, ref.markov_eigenvalues, atol=1e-10)
+    assert spec.noise_floor == pytest.approx(ref.noise_floor, rel=1e-9)

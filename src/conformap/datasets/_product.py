@@ -290,15 +290,21 @@ def pca_standardize(X, n_components: int) -> np.ndarray:
     flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     k = check_int(n_components, "n_components", low=1, high=min(flat.shape))
     flat = flat - flat.mean(axis=0)
-    # PCA through the small Gram/covariance matrix, whichever is smaller
-    if flat.shape[1] <= flat.shape[0]:
-        cov = flat.T @ flat
-        w, v = np.linalg.eigh(cov)
-        comps = v[:, ::-1][:, :k]
-        scores = flat @ comps
+    if k < min(flat.shape) - 1:
+        # the k leading singular triplets by Lanczos (ARPACK, fixed start vector): a full
+        # eigendecomposition of the 4096 x 4096 covariance of 64 x 64 images took 37 s of the
+        # quick reproduction (n = 3000); this takes well under a second for k = 4
+        from scipy.sparse.linalg import svds
+
+        v0 = np.ones(min(flat.shape)) / np.sqrt(min(flat.shape))
+        u, s, _ = svds(flat, k=k, v0=v0, solver="arpack")
+        order = np.argsort(s)[::-1]
+        scores = u[:, order] * s[order]
+    elif flat.shape[1] <= flat.shape[0]:
+        w, v = np.linalg.eigh(flat.T @ flat)
+        scores = flat @ v[:, ::-1][:, :k]
     else:
-        gram = flat @ flat.T
-        w, v = np.linalg.eigh(gram)
+        w, v = np.linalg.eigh(flat @ flat.T)
         scores = v[:, ::-1][:, :k] * np.sqrt(np.maximum(w[::-1][:k], 0))
     # deterministic signs: largest-magnitude score positive
     idx = np.argmax(np.abs(scores), axis=0)

@@ -62,8 +62,9 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
+from ._placement import align_components, place_left
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
-from ._triplets import TripletSearch, find_triplets, product_purity, product_share
+from ._triplets import TripletSearch, find_triplets, product_share
 
 __all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
 
@@ -84,9 +85,6 @@ AUTO_MIN_TRIPLETS = 2
 #: less than 80 % of its variance would be a factor's (the threshold at which
 #: conformap.evaluate calls an eigenvector a factor eigenvector).
 MIXED_SHARE = 0.2**0.5
-#: Smallest total purity vote that joins a separability component to the main cut (half a
-#: same-factor / true-product difference of one pair).
-ALIGN_MARGIN = 0.25
 #: n_factors="auto": a product of two manifolds has dimension >= 2; below this spectral
 #: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
 #: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
@@ -243,7 +241,7 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
     if n_comp > 1 and n_parts == 2 and purity > 0 and all(b.size for b in bins):
-        bins, joined = _align_components(bins, vertices, comp, main, w, phi, lam, delta,
+        bins, joined = align_components(bins, vertices, comp, main, w, phi, lam, delta,
                                          n_rounds=n_rounds, rng=rng)
         if joined.size:
             out["unassigned"] = np.setdiff1d(out["unassigned"], joined)
@@ -264,51 +262,6 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
                cut_fraction=cut.weight / total if total > 0 else 0.0,
                t_sorting=time.perf_counter() - t1)
     return out
-
-
-def _align_components(bins, vertices, comp, main, w, phi, lam, delta, *, n_rounds, rng):
-    """Join the other components of a two-way separability graph to the main cut.
-
-    A component's own cut is bipartite but its orientation is unknown: no triplet links it to
-    the main component. Purity decides it: the product of two eigenvectors of one factor
-    splits into two frequencies (purity about 1/2), of two factors it is one eigenfunction
-    (about 1). Each pair (u in the main bins, v in the component) whose product's window lies
-    inside the computed spectrum votes ``p(u, v) - 1/2`` for "different factors"; the
-    orientation with the larger total wins, and the component is joined only when the
-    totals differ by at least ``ALIGN_MARGIN``.
-    """
-    unit = phi / np.linalg.norm(phi, axis=0)
-    bins = [b.copy() for b in bins]
-    joined = []
-    for c in range(int(comp.max()) + 1):
-        members = vertices[comp == c]
-        if c == main or members.size < 2:
-            continue
-        sub = w[np.ix_(comp == c, comp == c)]
-        labels = max_cut(sub, 2, n_rounds=n_rounds, rng=rng).labels
-        sides = [members[labels == 0], members[labels == 1]]
-        if not (sides[0].size and sides[1].size):
-            continue
-        vote = 0.0  # > 0: side 0 with bin 0 (side 0 is a different factor from bin 1)
-        for b, side_same in ((0, 0), (1, 1)):
-            for u in bins[b]:
-                for t, side in enumerate(sides):
-                    for v in side:
-                        s_uv = lam[u] + lam[v]
-                        k = int(np.clip(np.searchsorted(lam, s_uv), 1, lam.size - 1))
-                        if s_uv + delta[k] > lam[-1]:
-                            continue  # the window is beyond the computed eigenvectors
-                        p = product_purity(unit[:, 1:], lam[1:], delta[1:],
-                                           [np.array([[u - 1, v - 1]])], np.array([k - 1]))[0]
-                        # orientation A puts side t with bin t: u, v different iff t != b
-                        vote += (p - 0.5) * (1.0 if t != side_same else -1.0)
-        if abs(vote) < ALIGN_MARGIN:
-            continue
-        a, b_ = (0, 1) if vote > 0 else (1, 0)
-        bins[0] = np.concatenate([bins[0], sides[a]])
-        bins[1] = np.concatenate([bins[1], sides[b_]])
-        joined.append(members)
-    return bins, (np.concatenate(joined) if joined else np.zeros(0, dtype=np.int64))
 
 
 def _confidence(bins: list, sep: np.ndarray) -> list:
@@ -443,6 +396,9 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                     )
                 break
             new = best_sub["bins"]
+            left = np.setdiff1d(bins[best_b], np.concatenate(new))
+            if left.size and purity > 0 and len(new) == 2:
+                new, _placed = place_left(new, left, phi, lam, delta_cols)
             levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
             fractions.append(float(best_sub["cut_fraction"]))
             bins = bins[:best_b] + new + bins[best_b + 1:]

@@ -69,7 +69,8 @@ class LaplacianSpectrum:
     bandwidth : float
         :math:`\\sigma`.
     graph : str
-        ``"dense"`` or ``"radius"``.
+        ``"dense"`` (at most ``dense_limit`` items, no truncation) or ``"radius"`` (stored
+        densely when more than :data:`RADIUS_MAX_FRACTION` of the pairs are within it).
     noise_floor : float
         :math:`2/\\sqrt{m}`, with :math:`m` the median effective number of neighbours
         :math:`1/\\sum_y P_{xy}^2` of the Markov matrix: the size of the Markov eigenvalues of
@@ -107,6 +108,30 @@ def _radius_graph(X: np.ndarray, radius: float, metric: str) -> sp.csr_matrix:
     # keep exact zeros (duplicates) as tiny positive distances so they stay stored
     vals_a = np.maximum(vals_a, 1e-300)
     return sp.csr_matrix((vals_a, (rows_a, cols_a)), shape=(n, n))
+
+
+#: Above this estimated fraction of pairs within the radius, the radius graph is stored densely
+#: (same operator). The sparse build holds far more than the 12 bytes of a CSR entry per stored
+#: pair at its peak (block arrays, COO to CSR, the kernel and its normalised copies): 7.1 GiB
+#: at n = 10,000 images at SNR 1 and 11.1 GiB (killed) at SNR 0.1 on the shared machine, where
+#: the dense storage of 10,000 items peaked at 4.8 GiB (about 50 bytes per pair of items). Not
+#: tuned beyond these observations. At the MST bandwidth the paper's data sets are far from
+#: sparse (fraction within 4 sigma: rectangle n = 5000 0.35, box n = 6000 0.20, torus
+#: n = 4000 0.10), so they are stored densely too; the operator is the same either way.
+RADIUS_MAX_FRACTION = 0.1
+_FRACTION_ROWS = 256
+#: Distance (in radii) standing for "beyond the radius" in the dense storage: the Gaussian at
+#: 100 radii of 4 sigma is exp(-80000), an exact zero.
+_FAR = 100.0
+
+
+def radius_fraction(X: np.ndarray, radius: float, metric: str) -> float:
+    """Fraction of pairs closer than ``radius``, estimated on evenly spaced rows (no random
+    draw, so the eigensolver's random stream is the same whichever path is taken)."""
+    n = X.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, _FRACTION_ROWS)).astype(np.int64))
+    d = pairwise_distances(X[rows], X, metric=metric)
+    return float(np.count_nonzero(d < radius) - rows.size) / (rows.size * max(n - 1, 1))
 
 
 #: bandwidth="auto" of product manifold learning: one sigma for every point (the log-eigenvalue
@@ -183,7 +208,16 @@ def laplacian_spectrum(
                 sigma = select_bandwidth(pilot.maximum(pilot.T), rule=bandwidth)
             else:
                 sigma = bandwidth
-            dist = _radius_graph(feats, truncate * sigma, metric)
+            radius = truncate * sigma
+            if radius_fraction(feats, radius, metric) > RADIUS_MAX_FRACTION:
+                # most pairs are within the radius (small n, or noisy images at SNR 0.1): the
+                # same truncated graph held densely (the sparse one took 11.1 GiB, killed, at
+                # n = 10,000 with 64 x 64 images at SNR 0.1); pairs beyond the radius get a
+                # distance whose kernel underflows to exactly 0
+                dist = pairwise_distances(feats, metric=metric)
+                dist[dist >= radius] = _FAR * radius
+            else:
+                dist = _radius_graph(feats, radius, metric)
             graph = "radius"
     if n_vec + 2 > n:
         raise ValueError(
@@ -194,8 +228,12 @@ def laplacian_spectrum(
         sigma = select_bandwidth(dist, rule=sigma)
     # ARPACK's dense work is level-2 BLAS on tall blocks: threads only oversubscribe a shared
     # machine (measured 13.5 s threaded vs 6.9 s single-threaded, rectangle n=5000, N=100)
+    # distances computed here are symmetric and finite by construction: not checked again
+    # (the check costs an (n, n) temporary on the dense storage)
+    graph_ = _graph(dist, float(sigma), validate=metric == "precomputed")
+    del dist  # the kernel replaces the distances (memory of the dense storage)
     with threadpool_limits(limits=1, user_api="blas"):
-        mu, psi, floor = _markov_eigenpairs(dist, float(sigma), n_vec + 1, check_rng(rng))
+        mu, psi, floor = _markov_eigenpairs(graph_, n_vec + 1, check_rng(rng))
     if (mu[1:] <= 0).any():
         bad = int(np.flatnonzero(mu <= 0)[0])
         raise ValueError(
@@ -245,15 +283,9 @@ def spectral_dimension(eigenvalues) -> float:
     return float(2.0 * np.polyfit(np.log(lam), np.log(k), 1)[0])
 
 
-def _markov_eigenpairs(dist, sigma: float, m: int, gen: np.random.Generator):
-    """Top ``m`` eigenpairs of the alpha = 1 Markov matrix, and the graph's noise floor.
-
-    The graph is built by :func:`conformap.graph.graph_from_distances` with the fixed
-    ``sigma`` (one kernel for the whole library) and solved by the diffusion core,
-    :func:`conformap.diffusion.diffusion_eigenpairs`; for a fixed bandwidth its ``mu`` are
-    the exact Markov eigenvalues.
-    """
-    from ..diffusion import diffusion_eigenpairs
+def _graph(dist, sigma: float, *, validate: bool):
+    """The fixed-``sigma`` affinity graph of the distances, by
+    :func:`conformap.graph.graph_from_distances` (one kernel for the whole library)."""
     from ..graph import graph_from_distances
 
     if not sp.issparse(dist):
@@ -262,7 +294,17 @@ def _markov_eigenpairs(dist, sigma: float, m: int, gen: np.random.Generator):
             raise ValueError(f"X: precomputed distances must be a finite (n, n) matrix, got "
                              f"shape {d.shape}")
         dist = d
-    graph = graph_from_distances(dist, bandwidth=float(sigma))
+    return graph_from_distances(dist, bandwidth=float(sigma), validate=validate)
+
+
+def _markov_eigenpairs(graph, m: int, gen: np.random.Generator):
+    """Top ``m`` eigenpairs of the alpha = 1 Markov matrix of ``graph``, and its noise floor.
+
+    Solved by the diffusion core, :func:`conformap.diffusion.diffusion_eigenpairs`; for a
+    fixed bandwidth its ``mu`` are the exact Markov eigenvalues.
+    """
+    from ..diffusion import diffusion_eigenpairs
+
     _, psi, info = diffusion_eigenpairs(graph, m, alpha=1.0, rng=gen)
     mu = np.clip(info["mu"], -1.0, 1.0)
     # effective neighbours of x: 1 / sum_y P_xy^2 with P = diag(1/deg) W, W = K / (q q^T)

@@ -1,0 +1,107 @@
+"""Placing eigenvectors that no triplet links: the purity vote of product learning.
+
+A separability graph holds only the eigenvectors that kept triplets link. A component with no
+triplet to the main cut (:func:`align_components`), or an eigenvector of a bin that a
+hierarchical split leaves unlinked (:func:`place_left`), is placed by how its products with
+the binned eigenvectors spread over the spectrum (:func:`cross_vote`): two eigenfunctions of
+one factor multiply into two frequencies, half of it below the eigenvalue window; two factors'
+product is one eigenfunction at the sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._maxcut import max_cut
+
+__all__ = ["ALIGN_MARGIN", "align_components", "cross_vote", "place_left"]
+
+#: Smallest total purity vote that joins a separability component to the main cut (half a
+#: same-factor / true-product difference of one pair).
+ALIGN_MARGIN = 0.25
+
+
+def align_components(bins, vertices, comp, main, w, phi, lam, delta, *, n_rounds, rng):
+    """Join the other components of a two-way separability graph to the main cut.
+
+    A component's own cut is bipartite but its orientation is unknown: no triplet links it to
+    the main component. Purity decides it: the product of two eigenvectors of one factor
+    splits into two frequencies (purity about 1/2), of two factors it is one eigenfunction
+    (about 1). Each pair (u in the main bins, v in the component) whose product's window lies
+    inside the computed spectrum votes ``p(u, v) - 1/2`` for "different factors"; the
+    orientation with the larger total wins, and the component is joined only when the
+    totals differ by at least ``ALIGN_MARGIN``.
+    """
+    unit = phi / np.linalg.norm(phi, axis=0)
+    bins = [b.copy() for b in bins]
+    joined = []
+    for c in range(int(comp.max()) + 1):
+        members = vertices[comp == c]
+        if c == main or members.size < 2:
+            continue
+        sub = w[np.ix_(comp == c, comp == c)]
+        labels = max_cut(sub, 2, n_rounds=n_rounds, rng=rng).labels
+        sides = [members[labels == 0], members[labels == 1]]
+        if not (sides[0].size and sides[1].size):
+            continue
+        # orientation A puts side t with bin t: u (bin b), v (side t) differ iff t != b
+        vote = sum(cross_vote(bins[b], v, unit, lam, delta) * (1.0 if t != b else -1.0)
+                   for b in (0, 1) for t, side in enumerate(sides) for v in side)
+        if abs(vote) < ALIGN_MARGIN:
+            continue
+        a, b_ = (0, 1) if vote > 0 else (1, 0)
+        bins[0] = np.concatenate([bins[0], sides[a]])
+        bins[1] = np.concatenate([bins[1], sides[b_]])
+        joined.append(members)
+    return bins, (np.concatenate(joined) if joined else np.zeros(0, dtype=np.int64))
+
+
+def cross_vote(members, v: int, unit: np.ndarray, lam: np.ndarray, delta: np.ndarray) -> float:
+    r"""Sum over u in ``members`` of :math:`1/2 - E_{\text{low}}(u, v)`, with
+    :math:`E_{\text{low}}` the share of the unit product :math:`\varphi_u\varphi_v` on the
+    eigenvectors below its window :math:`\lambda_u + \lambda_v - \delta`.
+
+    Two eigenfunctions of one factor multiply into two frequencies, half of it at the
+    difference frequency, below the window (:math:`E_{\text{low}} = 1/2`); a product of two
+    factors is one eigenfunction at the sum (:math:`E_{\text{low}} = 0`). So the vote is
+    > 0 when v is another factor's than the members, < 0 when it is theirs. Only the part
+    below the window is used: it is always computed (the spectrum starts at the bottom), while
+    the window itself may lie beyond the computed eigenvectors, or hold a product mode that
+    sampling mixed with others (the box at n = 10,000). Pairs whose window starts beyond the
+    computed spectrum do not vote."""
+    vote = 0.0
+    for u in members:
+        lo = lam[u] + lam[v] - delta[min(int(np.searchsorted(lam, lam[u] + lam[v])),
+                                          lam.size - 1)]
+        if lo > lam[-1]:
+            continue
+        prod = unit[:, u] * unit[:, v]
+        prod = prod / max(float(np.linalg.norm(prod)), 1e-300)
+        below = (lam < lo) & (np.arange(lam.size) > 0)
+        vote += 0.5 - float(((unit[:, below].T @ prod) ** 2).sum())
+    return vote
+
+
+def place_left(bins: list, left: np.ndarray, phi: np.ndarray, lam: np.ndarray,
+                delta: np.ndarray) -> tuple[list, np.ndarray]:
+    """Put eigenvectors of a split bin that no sub-triplet links into one of the two new bins.
+
+    A sub-split's separability graph holds only eigenvectors that a triplet inside the bin
+    links; a factor eigenvector whose product with the other factor is not an eigenvector of
+    the computed spectrum (mixed with a near-degenerate mode) is left out of it. The purity
+    vote of :func:`align_components` places it: v joins bin 0 when its products with bin 1
+    are single eigenfunctions and those with bin 0 split in two (and vice versa), by at least
+    ``ALIGN_MARGIN``.
+    """
+    unit = phi / np.linalg.norm(phi, axis=0)
+    bins = [b.copy() for b in bins]
+    placed = []
+    for v in left.tolist():
+        vote = (cross_vote(bins[1], v, unit, lam, delta)
+                - cross_vote(bins[0], v, unit, lam, delta))  # > 0: v belongs with bin 0
+        if abs(vote) < ALIGN_MARGIN:
+            continue
+        b = 0 if vote > 0 else 1
+        bins[b] = np.sort(np.append(bins[b], v))
+        placed.append(v)
+    return bins, np.asarray(placed, dtype=np.int64)
