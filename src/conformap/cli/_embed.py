@@ -218,7 +218,11 @@ def _run(args, scope) -> int:
 
     stem = output_stem(args.out)
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    if args.scheduler:  # out of core: the input memory-mapped, read chunk by chunk
+    # out of core (a scheduler, or --cache on the WEMD kNN path): the input memory-mapped and
+    # read chunk by chunk, the coefficients in the on-disk store
+    streamed = bool(args.scheduler) or (bool(args.cache) and args.metric == "wemd"
+                                        and args.method != "dense")
+    if streamed:
         from ._scheduler import open_input
 
         stack = open_input(args, scope)
@@ -234,12 +238,12 @@ def _run(args, scope) -> int:
 
         check_scheduler_args(args)
     est = plan(args, stack)
-    if args.scheduler:
+    if args.scheduler or (streamed and est.method == "knn"):
         from ._scheduler import fit_distributed
 
         dm = fit_distributed(args, stack.data)
-    elif args.cache:
-        dm = fit_cached(args, stack.data, est.method)
+    elif args.cache:  # small n, dense: the all-pairs distances cached in memory-sized chunks
+        dm = fit_cached(args, np.asarray(stack.data), est.method)
     else:
         dm = make_estimator(args, method=est.method).fit(stack.data)
     # the graph actually built, with its measured kernel truncation
