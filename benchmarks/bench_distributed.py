@@ -499,6 +499,12 @@ def main(argv=None) -> int:
                    help="comma-separated sections to (re)run, merged into an existing --out")
     p.add_argument("--plot", action="store_true",
                    help="only redraw docs/distributed-memory.png from --out")
+    p.add_argument("--images", default=None, metavar="FILE.npy",
+                   help="an image stack written by make_input (e.g. once into /tmp; never "
+                   "committed) for embed_memory/approx_equality instead of a fresh one")
+    p.add_argument("--embed-sizes", default=None, metavar="N,N,...",
+                   help="the sizes of embed_memory (default 10000,30000,100000,200000 with "
+                   "--full)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     for a in ("--input", "--cache", "--store", "--scheduler"):
         p.add_argument(a, default=None, help=argparse.SUPPRESS)
@@ -538,7 +544,7 @@ def main(argv=None) -> int:
         results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
         return out
 
-    from .bench_outofcore import approx_equality, eigensolver_scaling, embed_memory
+    from .bench_outofcore import EMBED_MODES, approx_equality, eigensolver_scaling, embed_memory
 
     approx_n = 10_000 if full else 2_000
     try:
@@ -548,10 +554,15 @@ def main(argv=None) -> int:
                 section("transform_memory", transform_memory, work, sizes, 256 * 2**20)
             else:
                 make_input(inp, 20_000 if full else 2_000)
-        if (not only or {"embed_memory", "approx_equality"} & only) and (
-                not inp.exists() or np.load(inp, mmap_mode="r").shape[0] < max(sizes)):
-            make_input(inp, max(sizes))
-        section("embed_memory", embed_memory, work, inp, sizes)
+        embed_sizes = ([int(v) for v in args.embed_sizes.split(",")] if args.embed_sizes
+                       else [10_000, 30_000, 100_000, 200_000] if full else [2_000, 8_000])
+        if args.images:
+            inp = Path(args.images)
+        elif (not only or {"embed_memory", "approx_equality"} & only) and (
+                not inp.exists() or np.load(inp, mmap_mode="r").shape[0] < max(embed_sizes)):
+            make_input(inp, max(embed_sizes))
+        section("embed_memory", embed_memory, work, inp, embed_sizes, EMBED_MODES,
+                work.parent / "embed_memory.partial.json")
         section("approx_equality", approx_equality, work, inp, approx_n)
         section("eigensolver_scaling", eigensolver_scaling,
                 [10_000, 50_000, 100_000, 200_000] if full else [10_000])

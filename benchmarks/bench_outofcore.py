@@ -45,16 +45,29 @@ def _tree_anon(pid: int, field: str = "RssAnon:") -> int:
     return total
 
 
+def _own_anon(pid: int) -> int:
+    """Anonymous RSS of ``pid`` alone (bytes): the client, without its Dask workers."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def sample_peak(pid: int | None = None, interval: float = 0.01):
     """Thread recording the peak anonymous RSS of a process tree: ``(peak dict, stop event)``."""
     pid = os.getpid() if pid is None else pid
-    peak = {"anon": 0, "rss": 0, "samples": 0}
+    peak = {"anon": 0, "rss": 0, "client": 0, "samples": 0}
     stop = threading.Event()
 
     def run():
         while not stop.is_set():
             peak["anon"] = max(peak["anon"], _tree_anon(pid))
             peak["rss"] = max(peak["rss"], _tree_anon(pid, "VmRSS:"))
+            peak["client"] = max(peak["client"], _own_anon(pid))
             peak["samples"] += 1
             stop.wait(interval)
 
@@ -74,7 +87,8 @@ def run_measured(cmd, *, cwd=ROOT, env=None) -> dict:
     stop.set()
     dt = time.perf_counter() - t
     return {"rc": proc.returncode, "s": dt, "peak_anon_bytes": peak["anon"],
-            "peak_rss_bytes": peak["rss"], "samples": peak["samples"], "stdout": out[-4000:], "stderr": err[-4000:],
+            "peak_rss_bytes": peak["rss"], "peak_client_anon_bytes": peak["client"],
+            "samples": peak["samples"], "stdout": out[-4000:], "stderr": err[-4000:],
             "load_average": [load0, os.getloadavg()[0]]}
 
 
@@ -134,47 +148,64 @@ def eigensolver_scaling(sizes) -> list[dict]:
 # -- peak memory of the whole `conformap embed --scheduler` run -----------------------------------
 
 
-def embed_memory(work: Path, images: Path, sizes, scheduler: str = "local:2",
+#: The two ways ``embed_memory`` runs ``conformap embed`` with the on-disk store.
+EMBED_MODES = {"local --cache": [], "--scheduler local:2": ["--scheduler", "local:2"]}
+
+
+def embed_memory(work: Path, images: Path, sizes, modes=tuple(EMBED_MODES),
                  partial: Path | None = None) -> list[dict]:
-    """``conformap embed N.npy --scheduler local:2 --cache DIR`` for each n, fresh cache: peak
-    anonymous RSS of the whole process tree (client, scheduler, nannies, workers), sampled
-    every 10 ms, and wall time. The input is a memory-mapped .npy of the first n images."""
+    """``conformap embed N.npy --cache DIR [--scheduler local:2]`` for each n and mode, fresh
+    cache each: peak anonymous RSS of the whole process tree (client, scheduler, nannies,
+    workers) and of the client process alone, sampled every 10 ms, and wall time. The input is
+    a .npy of the first n images (memory-mapped by ``embed``)."""
     import shutil
 
     conformap = Path(sys.executable).with_name("conformap")
     full = np.load(images, mmap_mode="r")
     rows = []
     for n in sizes:
-        inp = work / f"x{n}.npy"
-        mm = np.lib.format.open_memmap(inp, mode="w+", dtype=np.float32, shape=(n, *full.shape[1:]))
-        for i0 in range(0, n, 10_000):
-            mm[i0:i0 + 10_000] = full[i0:min(n, i0 + 10_000)]
-        mm.flush()
-        del mm
-        cache = work / f"embed-cache-{n}"
-        m = run_measured([conformap, "embed", inp, "--scheduler", scheduler, "--cache", cache,
-                          "--out", work / f"emb{n}", "--negative", "keep", "--seed", "0"])
-        if m["rc"] != 0:
-            raise RuntimeError(f"embed n={n} failed: {m['stderr']}")
-        with np.load(work / f"emb{n}.npz") as z:
-            emb = z["embedding"]
-        r = {"n": n, "s": m["s"], "peak_anon_bytes": m["peak_anon_bytes"],
-             "peak_rss_bytes": m["peak_rss_bytes"], "samples": m["samples"],
-             "load_average": m["load_average"], "input_bytes": int(inp.stat().st_size),
-             "store_bytes": int(sum(p.stat().st_size for p in cache.rglob("*") if p.is_file())),
-             "embedding_finite": bool(np.isfinite(emb).all()),
-             "log": [ln for ln in m["stderr"].splitlines() if "scheduler" in ln or "plan" in ln
-                     or "graph" in ln][-3:]}
-        print(f"  embed n={n}: {r['s']:.0f} s, peak anon {r['peak_anon_bytes'] / 2**20:.0f} MiB "
-              f"(all RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB), load {r['load_average']}",
-              flush=True)
-        rows.append(r)
-        if partial is not None:  # the rows so far, in case a long sweep is stopped
-            partial.write_text(json.dumps(rows, indent=1))
-        shutil.rmtree(cache, ignore_errors=True)
-        inp.unlink()
-        for suffix in (".npz", ".csv", ".png"):
-            (work / f"emb{n}{suffix}").unlink(missing_ok=True)
+        inp = images
+        if n != full.shape[0]:
+            inp = work / f"x{n}.npy"
+            mm = np.lib.format.open_memmap(inp, mode="w+", dtype=np.float32,
+                                           shape=(n, *full.shape[1:]))
+            for i0 in range(0, n, 10_000):
+                mm[i0:i0 + 10_000] = full[i0:min(n, i0 + 10_000)]
+            mm.flush()
+            del mm
+        for mode in modes:
+            cache = work / f"embed-cache-{n}"
+            cmd = [conformap, "embed", inp, *EMBED_MODES[mode], "--cache", cache,
+                   "--out", work / f"emb{n}", "--negative", "keep", "--seed", "0"]
+            m = run_measured(cmd)
+            if m["rc"] != 0:
+                raise RuntimeError(f"embed n={n} {mode} failed: {m['stderr']}")
+            with np.load(work / f"emb{n}.npz") as z:
+                emb = z["embedding"]
+            r = {"n": n, "mode": mode, "s": m["s"], "peak_anon_bytes": m["peak_anon_bytes"],
+                 "peak_client_anon_bytes": m["peak_client_anon_bytes"],
+                 "peak_rss_bytes": m["peak_rss_bytes"], "samples": m["samples"],
+                 "load_average": m["load_average"], "input_bytes": int(inp.stat().st_size),
+                 "store_bytes": int(sum(p.stat().st_size for p in cache.rglob("*")
+                                        if p.is_file())),
+                 "embedding_finite": bool(np.isfinite(emb).all()),
+                 "command": " ".join(["conformap embed", f"x{n}.npy",
+                                      *EMBED_MODES[mode], "--cache DIR --out OUT",
+                                      "--negative keep --seed 0"]),
+                 "log": [ln for ln in m["stderr"].splitlines()
+                         if "store" in ln or "scheduler" in ln or "plan" in ln
+                         or "graph" in ln][-3:]}
+            print(f"  embed n={n} {mode}: {r['s']:.0f} s, peak anon {r['peak_anon_bytes'] / 2**20:.0f}"
+                  f" MiB (client {r['peak_client_anon_bytes'] / 2**20:.0f} MiB, all RSS "
+                  f"{r['peak_rss_bytes'] / 2**20:.0f} MiB), load {r['load_average']}", flush=True)
+            rows.append(r)
+            if partial is not None:  # the rows so far, in case a long sweep is stopped
+                partial.write_text(json.dumps(rows, indent=1))
+            shutil.rmtree(cache, ignore_errors=True)
+            for suffix in (".npz", ".csv", ".png"):
+                (work / f"emb{n}{suffix}").unlink(missing_ok=True)
+        if inp != images:
+            inp.unlink()
     return rows
 
 
