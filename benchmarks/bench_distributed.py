@@ -363,10 +363,18 @@ def plot_memory(results: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     em = results.get("embed_memory") or []
     if em:
-        ax.loglog([r["n"] for r in em], [r["peak_anon_bytes"] / 2**20 for r in em], "D-",
-                  color="C3", label="whole `conformap embed --scheduler local:2`: peak anon RSS")
-        ax.loglog([r["n"] for r in em], [r["input_bytes"] / 2**20 for r in em], "k:",
-                  label="the input images themselves")
+        from .distributed_doc import client_nk_bytes
+
+        for c, mode in zip(("C3", "C4"), dict.fromkeys(r.get("mode", "--scheduler local:2")
+                                                        for r in em)):
+            mr = [r for r in em if r.get("mode", "--scheduler local:2") == mode]
+            ax.loglog([r["n"] for r in mr], [r["peak_anon_bytes"] / 2**20 for r in mr], "D-",
+                      color=c, label=f"whole `conformap embed {mode}`: peak anon RSS")
+        ns = sorted({r["n"] for r in em})
+        ax.loglog(ns, [client_nk_bytes(n)["total"] / 2**20 for n in ns], "C3:",
+                  label="O(n k) on the client (arithmetic)")
+        ax.loglog(ns, [next(r["input_bytes"] for r in em if r["n"] == n) / 2**20 for n in ns],
+                  "k:", label="the input images themselves")
     tm = results["transform_memory"]
     ax.loglog([r["n"] for r in tm], [mib(r, "peak_anon") for r in tm], "o-",
               label="transform into the store: peak anon RSS (256 MiB setting)")

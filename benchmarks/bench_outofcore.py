@@ -321,6 +321,13 @@ def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
     out["rerank_core_s"] = out["rerank_core_s_per_item"] * n
     out["rerank_read_bytes"] = out["rerank_read_bytes_per_item"] * n
     out["candidates_core_s"] = out["candidates_core_s_measured"] * (n / n0) ** 1.14
+    nd = results.get("nndescent_scaling") or []
+    if len(nd) >= 2:  # NN-descent's own CPU time measured at several n: its exponent, its cost
+        a, b = nd[-2], nd[-1]
+        expo = float(np.log(b["cpu_s"] / a["cpu_s"]) / np.log(b["n"] / a["n"]))
+        out.update(nndescent_exponent=expo, candidates_measured_at_n=b["n"],
+                   candidates_core_s_measured=b["cpu_s"],
+                   candidates_core_s=b["cpu_s"] * (n / b["n"]) ** expo)
     out["bytes"] = {"projected_rows": n * 32 * 4, "candidates_int64": n * APPROX_CANDIDATES * k * 8,
                     "knn_returned": n * k * 16, "input": n * 64 * 64 * 4,
                     "store": n * results["transform_task"]["n_features"] * 4}
@@ -331,9 +338,10 @@ def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
     eig = results.get("eigensolver_scaling") or []
     if len(eig) >= 2:
         a, b = eig[-2], eig[-1]
-        expo = float(np.log(b["eigen_s"] / a["eigen_s"]) / np.log(b["n"] / a["n"]))
-        out["eigen"] = {"from_n": [a["n"], b["n"]], "exponent": expo,
-                        "s_at_n": b["eigen_s"] * (n / b["n"]) ** expo,
+        key = "eigen_cpu_s" if "eigen_cpu_s" in a and "eigen_cpu_s" in b else "eigen_s"
+        expo = float(np.log(b[key] / a[key]) / np.log(b["n"] / a["n"]))
+        out["eigen"] = {"from_n": [a["n"], b["n"]], "exponent": expo, "measure": key,
+                        "s_at_n": b[key] * (n / b["n"]) ** expo,
                         "peak_bytes_at_n": b["peak_anon_bytes"] * n / b["n"]}
     return out
 
