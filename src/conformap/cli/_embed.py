@@ -52,7 +52,9 @@ def register(sub) -> None:
     add_output_options(p)
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="keep the WEMD coefficients and distances in DIR, keyed by the inputs and "
-                   "parameters, so an interrupted or repeated run resumes where it stopped")
+                   "parameters, so an interrupted or repeated run resumes where it stopped; on "
+                   "the WEMD kNN path the input is memory-mapped and the coefficients go to an "
+                   "on-disk store, so memory does not grow with the data (as --scheduler)")
     p.add_argument("--max-memory", type=memory_arg, default=None, metavar="SIZE",
                    help="memory the run may use, e.g. 8G (default: 80%% of the available "
                    "memory); checked before the all-pairs computation")
