@@ -552,7 +552,13 @@ def main(argv=None) -> int:
         results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
         return out
 
-    from .bench_outofcore import EMBED_MODES, approx_equality, eigensolver_scaling, embed_memory
+    from .bench_outofcore import (
+        EMBED_MODES,
+        approx_equality,
+        eigensolver_scaling,
+        embed_memory,
+        nndescent_scaling,
+    )
 
     approx_n = 10_000 if full else 2_000
     try:
@@ -572,6 +578,10 @@ def main(argv=None) -> int:
         section("embed_memory", embed_memory, work, inp, embed_sizes, EMBED_MODES,
                 work.parent / "embed_memory.partial.json")
         section("approx_equality", approx_equality, work, inp, approx_n)
+        if only and "nndescent_scaling" in only and not inp.exists():
+            make_input(inp, 100_000 if full else 8_000)
+        section("nndescent_scaling", nndescent_scaling, inp,
+                [20_000, 50_000, 100_000] if full else [2_000, 8_000])
         section("eigensolver_scaling", eigensolver_scaling,
                 [10_000, 50_000, 100_000, 200_000] if full else [10_000])
         section("transform_workers", transform_workers, work, 20_000 if full else 2_000,

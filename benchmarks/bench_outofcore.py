@@ -145,6 +145,39 @@ def eigensolver_scaling(sizes) -> list[dict]:
     return rows
 
 
+# -- NN-descent (the one candidates task) alone ---------------------------------------------------
+
+
+def nndescent_scaling(images: Path, sizes) -> list[dict]:
+    """The engine's candidates task (:func:`conformap.neighbors.candidate_neighbors`, 1 thread,
+    ``APPROX_CANDIDATES * k`` candidates) on n x 32 float32 projections of the first n images
+    (a 32-d PCA of their pixels fitted on 2,000 rows: the layout and size of the engine's
+    projection of WEMD coefficients), JIT compiled first; wall and CPU time per n."""
+    from conformap.graph import default_n_neighbors
+    from conformap.neighbors import APPROX_CANDIDATES, candidate_neighbors
+
+    x = np.load(images, mmap_mode="r")
+    sample = np.asarray(x[:2000]).reshape(2000, -1).astype(np.float64)
+    mu = sample.mean(axis=0)
+    axes = np.linalg.svd(sample - mu, full_matrices=False)[2][:32].T
+    candidate_neighbors(np.random.default_rng(0).random((500, 32)).astype(np.float32), 10,
+                        seed=0)  # compile
+    rows = []
+    for n in sizes:
+        P = np.concatenate([((np.asarray(x[i:min(n, i + 20_000)]).reshape(-1, x[0].size) - mu)
+                             @ axes).astype(np.float32) for i in range(0, n, 20_000)])
+        k = default_n_neighbors(n)
+        t, c = time.perf_counter(), time.process_time()
+        candidate_neighbors(P, APPROX_CANDIDATES * k, seed=0, threads=1)
+        r = {"n": n, "k": k, "n_candidates": APPROX_CANDIDATES * k,
+             "wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+             "load": os.getloadavg()[0]}
+        print(f"  NN-descent n={n}: {r['cpu_s']:.1f} core-s ({r['wall_s']:.1f} s wall)",
+              flush=True)
+        rows.append(r)
+    return rows
+
+
 # -- peak memory of the whole `conformap embed --scheduler` run -----------------------------------
 
 
