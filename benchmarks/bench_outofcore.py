@@ -129,6 +129,33 @@ def child_eigen(n: int) -> dict:
             "eigenvalues": [float(v) for v in res.eigenvalues]}
 
 
+def child_lu(n: int) -> dict:
+    """Why shift-invert slows down: on the graph of :func:`child_eigen`, the reverse
+    Cuthill-McKee envelope of the normalised Laplacian (the solver's chain-like test) and the
+    sparse LU (COLAMD, scipy's default) that shift-invert factorises: time and fill-in."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as sla
+
+    from conformap.diffusion import _CHAIN_ENVELOPE, _envelope, normalized_operator
+    from conformap.graph import build_graph
+
+    r = np.random.default_rng(0)
+    th = r.uniform(0, 2 * np.pi, n)
+    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
+    graph, _ = build_graph(X, metric="euclidean", method="knn", rng=0)
+    w, _, _, deg, mass = normalized_operator(graph, 1.0)
+    smi = sp.diags(mass**-0.5)
+    lap = sp.csr_matrix(smi @ (sp.diags(deg) - w) @ smi)
+    lap = (lap + lap.T) * 0.5
+    out = {"n": n, "nnz": int(lap.nnz), "envelope_per_nnz": _envelope(lap) / lap.nnz,
+           "chain_threshold": _CHAIN_ENVELOPE}
+    t, c = time.perf_counter(), time.process_time()
+    lu = sla.splu(sp.csc_matrix(lap + 1e-11 * lap.diagonal().max() * sp.eye(n)))
+    out.update(lu_s=time.perf_counter() - t, lu_cpu_s=time.process_time() - c,
+               fill_per_nnz=(lu.L.nnz + lu.U.nnz) / lap.nnz, load=os.getloadavg()[0])
+    return out
+
+
 def eigensolver_scaling(sizes) -> list[dict]:
     rows = []
     for n in sizes:
@@ -384,7 +411,7 @@ def main(argv=None) -> int:
     p.add_argument("--child", required=True)
     p.add_argument("--n", type=int)
     a = p.parse_args(argv)
-    fn = {"eigen": lambda: child_eigen(a.n)}[a.child]
+    fn = {"eigen": lambda: child_eigen(a.n), "lu": lambda: child_lu(a.n)}[a.child]
     print(json.dumps(fn()))
     return 0
 

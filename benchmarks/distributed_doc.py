@@ -196,6 +196,33 @@ def _eigen_rows(rows):
     return out
 
 
+def _at_load(r):
+    return f" at load {r['load']:.0f}" if r.get("load") is not None else ""
+
+
+def _why(res):
+    d = {r["n"]: r for r in res.get("eigensolver_lu") or []}
+    a, b = d.get(50_000), d.get(100_000)
+    if not a or not b:
+        return ["(the diagnosis was not run)"]
+    return [
+        "**Why 2e5 took 17x the time of 1e5.** Measured on the same graphs "
+        "(`python -m benchmarks.bench_outofcore --child lu --n N`: the envelope test of "
+        "`diffusion._shift_invert` and scipy's sparse LU): at n = 50,000 the reverse "
+        f"Cuthill-McKee envelope is {a['envelope_per_nnz']:.2f} x nnz, under the chain-like "
+        f"threshold {a['chain_threshold']}, so shift-invert runs directly (LU {a['lu_s']:.0f} s, "
+        f"fill-in {a['fill_per_nnz']:.1f} x nnz); at n = 100,000 it is "
+        f"{b['envelope_per_nnz']:.2f} x nnz (the neighbourhoods of k ~ 34 points are now "
+        "thinner than the circle's 0.01 noise, so the graph is locally 2-3-D), so the solver "
+        "first tries plain Lanczos on the smallest eigenvalues (up to 300 restarts) and falls "
+        f"back to shift-invert (LU {b['lu_s']:.0f} s{_at_load(b)}, fill-in "
+        f"{b['fill_per_nnz']:.1f} x nnz). Plain Lanczos needs O(n / k) iterations on a graph "
+        "of a curve (the wanted eigenvalues are O((k / n)^2) of the spectrum's width), so the "
+        "likely reading of the 2e5 row (not timed stage by stage there) is that the restarts "
+        "ran out and the factorisation came on top. The fill-in grows, but slowly: the "
+        "superlinear part is Lanczos convergence plus the fallback, not the LU."]
+
+
 def _eigen(res):
     rows = res.get("eigensolver_scaling")
     if not rows:
@@ -210,20 +237,7 @@ def _eigen(res):
         out += ["**Before** (the solver of issue 10: shift-invert Lanczos with a sparse LU, or "
                 "plain Lanczos on the smallest eigenvalues first where the graph is not "
                 "chain-like):", ""] + _eigen_rows(prev) + [
-                "", "**Why 2e5 took 17x the time of 1e5.** Measured on the same graphs "
-                "(`scipy.sparse.linalg.splu` and the envelope test of `diffusion._shift_invert`): "
-                "at n = 50,000 the reverse Cuthill-McKee envelope is 3.95 x nnz, under the "
-                "chain-like threshold 4, so shift-invert runs directly (LU 8 s, fill-in 4.9 x "
-                "nnz, Lanczos 3 s); at n = 100,000 the envelope is 7.1 x nnz (the neighbourhoods "
-                "of k ~ 34 points are now thinner than the circle's 0.01 noise, so the graph is "
-                "locally 2-3-D), so the solver first tries plain Lanczos on the smallest "
-                "eigenvalues (up to 300 restarts) and falls back to shift-invert (LU 62 s at "
-                "load 24, fill-in 6.4 x nnz). Plain Lanczos needs O(n / k) iterations on a "
-                "graph of a curve (the wanted eigenvalues are O((k / n)^2) of the spectrum's "
-                "width), so the likely reading of the 2e5 row (not timed stage by stage there) is "
-                "that the restarts ran out and the factorisation came on top. The fill-in grows "
-                "too, but slowly (4.9 -> 6.4 x nnz from 5e4 to 1e5): the superlinear part is "
-                "Lanczos convergence plus the fallback, not the LU.", "",
+                ""] + _why(res) + ["",
                 "**After** (from 50,000 nodes, `_eigensolver.smallest_laplacian_eigenpairs`: an "
                 "aggregation hierarchy of the graph (maximal independent set of roots, Galerkin "
                 "coarse operators that keep the null vector exact), the coarsest level solved "
