@@ -264,9 +264,13 @@ def _eigen(res):
                 "`tests/test_eigensolver.py` (n = 2,000, several levels)."]
     if len(rows) >= 2:
         a, b = rows[-2], rows[-1]
+        cpu = (f" ({b['eigen_cpu_s'] / a['eigen_cpu_s']:.1f}x the CPU time, "
+               f"{a['eigen_cpu_s']:.1f} -> {b['eigen_cpu_s']:.1f} core-s: the measure that "
+               "does not depend on the load)") if a.get("eigen_cpu_s") and b.get("eigen_cpu_s") else ""
         out += ["", f"From n = {a['n']:,} to {b['n']:,} the eigenproblem took "
-                f"{b['eigen_s'] / a['eigen_s']:.1f}x the time for {b['n'] / a['n']:.0f}x the "
-                f"nodes and {b['peak_anon_bytes'] / a['peak_anon_bytes']:.1f}x the peak memory. "
+                f"{b['eigen_s'] / a['eigen_s']:.1f}x the wall time{cpu} for "
+                f"{b['n'] / a['n']:.0f}x the nodes and "
+                f"{b['peak_anon_bytes'] / a['peak_anon_bytes']:.1f}x the peak memory. "
                 "The two tables ran at different loads (their last column) on the shared "
                 "machine: compare ratios within a table, not times across them."]
     return out
