@@ -156,6 +156,37 @@ def child_lu(n: int) -> dict:
     return out
 
 
+def child_compare(n: int) -> dict:
+    """The previous sparse solver and the multilevel one side by side on the graph of
+    :func:`child_eigen`: CPU time, eigenvalues, per-component |corr| of the embeddings."""
+    from conformap import diffusion
+    from conformap.graph import build_graph
+
+    r = np.random.default_rng(0)
+    th = r.uniform(0, 2 * np.pi, n)
+    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
+    graph, _ = build_graph(X, metric="euclidean", method="knn", rng=0)
+    out, emb = {"n": n}, {}
+    threshold = diffusion.MULTILEVEL_MIN_ITEMS
+    for name, thr in (("multilevel", threshold), ("previous", 10**12)):
+        diffusion.MULTILEVEL_MIN_ITEMS = thr
+        t, c = time.perf_counter(), time.process_time()
+        res = diffusion.diffusion_core(graph, n_components=2, rng=0)
+        out[name] = {"wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
+                     "eigenvalues": res.eigenvalues.tolist(), "load": os.getloadavg()[0]}
+        emb[name] = res.embedding
+    diffusion.MULTILEVEL_MIN_ITEMS = threshold
+    a, b = emb["multilevel"], emb["previous"]
+    out["abs_corr"] = [float(abs(np.corrcoef(a[:, j], b[:, j])[0, 1])) for j in range(2)]
+    qa, qb = np.linalg.qr(a - a.mean(0))[0], np.linalg.qr(b - b.mean(0))[0]
+    out["plane_min_cos"] = float(np.linalg.svd(qa.T @ qb, compute_uv=False).min())
+    # relative difference of the Laplacian eigenvalues 1 - mu (mu itself is ~1 - 3e-6)
+    la = 1 - np.array(out["multilevel"]["eigenvalues"][1:])
+    lb = 1 - np.array(out["previous"]["eigenvalues"][1:])
+    out["max_rel_laplacian_eigenvalue_diff"] = float(np.max(np.abs(la - lb) / lb))
+    return out
+
+
 def eigensolver_scaling(sizes) -> list[dict]:
     rows = []
     for n in sizes:
@@ -411,7 +442,8 @@ def main(argv=None) -> int:
     p.add_argument("--child", required=True)
     p.add_argument("--n", type=int)
     a = p.parse_args(argv)
-    fn = {"eigen": lambda: child_eigen(a.n), "lu": lambda: child_lu(a.n)}[a.child]
+    fn = {"eigen": lambda: child_eigen(a.n), "lu": lambda: child_lu(a.n),
+          "compare": lambda: child_compare(a.n)}[a.child]
     print(json.dumps(fn()))
     return 0
 
