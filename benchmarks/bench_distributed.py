@@ -363,10 +363,18 @@ def plot_memory(results: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     em = results.get("embed_memory") or []
     if em:
-        ax.loglog([r["n"] for r in em], [r["peak_anon_bytes"] / 2**20 for r in em], "D-",
-                  color="C3", label="whole `conformap embed --scheduler local:2`: peak anon RSS")
-        ax.loglog([r["n"] for r in em], [r["input_bytes"] / 2**20 for r in em], "k:",
-                  label="the input images themselves")
+        from .distributed_doc import client_nk_bytes
+
+        for c, mode in zip(("C3", "C4"), dict.fromkeys(r.get("mode", "--scheduler local:2")
+                                                        for r in em)):
+            mr = [r for r in em if r.get("mode", "--scheduler local:2") == mode]
+            ax.loglog([r["n"] for r in mr], [r["peak_anon_bytes"] / 2**20 for r in mr], "D-",
+                      color=c, label=f"whole `conformap embed {mode}`: peak anon RSS")
+        ns = sorted({r["n"] for r in em})
+        ax.loglog(ns, [client_nk_bytes(n)["total"] / 2**20 for n in ns], "C3:",
+                  label="O(n k) on the client (arithmetic)")
+        ax.loglog(ns, [next(r["input_bytes"] for r in em if r["n"] == n) / 2**20 for n in ns],
+                  "k:", label="the input images themselves")
     tm = results["transform_memory"]
     ax.loglog([r["n"] for r in tm], [mib(r, "peak_anon") for r in tm], "o-",
               label="transform into the store: peak anon RSS (256 MiB setting)")
@@ -499,6 +507,12 @@ def main(argv=None) -> int:
                    help="comma-separated sections to (re)run, merged into an existing --out")
     p.add_argument("--plot", action="store_true",
                    help="only redraw docs/distributed-memory.png from --out")
+    p.add_argument("--images", default=None, metavar="FILE.npy",
+                   help="an image stack written by make_input (e.g. once into /tmp; never "
+                   "committed) for embed_memory/approx_equality instead of a fresh one")
+    p.add_argument("--embed-sizes", default=None, metavar="N,N,...",
+                   help="the sizes of embed_memory (default 10000,30000,100000,200000 with "
+                   "--full)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     for a in ("--input", "--cache", "--store", "--scheduler"):
         p.add_argument(a, default=None, help=argparse.SUPPRESS)
@@ -538,7 +552,13 @@ def main(argv=None) -> int:
         results.setdefault("load_average", {})[name] = [load0, os.getloadavg()[0]]
         return out
 
-    from .bench_outofcore import approx_equality, eigensolver_scaling, embed_memory
+    from .bench_outofcore import (
+        EMBED_MODES,
+        approx_equality,
+        eigensolver_scaling,
+        embed_memory,
+        nndescent_scaling,
+    )
 
     approx_n = 10_000 if full else 2_000
     try:
@@ -548,11 +568,20 @@ def main(argv=None) -> int:
                 section("transform_memory", transform_memory, work, sizes, 256 * 2**20)
             else:
                 make_input(inp, 20_000 if full else 2_000)
-        if (not only or {"embed_memory", "approx_equality"} & only) and (
-                not inp.exists() or np.load(inp, mmap_mode="r").shape[0] < max(sizes)):
-            make_input(inp, max(sizes))
-        section("embed_memory", embed_memory, work, inp, sizes)
+        embed_sizes = ([int(v) for v in args.embed_sizes.split(",")] if args.embed_sizes
+                       else [10_000, 30_000, 100_000, 200_000] if full else [2_000, 8_000])
+        if args.images:
+            inp = Path(args.images)
+        elif (not only or {"embed_memory", "approx_equality"} & only) and (
+                not inp.exists() or np.load(inp, mmap_mode="r").shape[0] < max(embed_sizes)):
+            make_input(inp, max(embed_sizes))
+        section("embed_memory", embed_memory, work, inp, embed_sizes, EMBED_MODES,
+                work.parent / "embed_memory.partial.json")
         section("approx_equality", approx_equality, work, inp, approx_n)
+        if only and "nndescent_scaling" in only and not inp.exists():
+            make_input(inp, 100_000 if full else 8_000)
+        section("nndescent_scaling", nndescent_scaling, inp,
+                [20_000, 50_000, 100_000] if full else [2_000, 8_000])
         section("eigensolver_scaling", eigensolver_scaling,
                 [10_000, 50_000, 100_000, 200_000] if full else [10_000])
         section("transform_workers", transform_workers, work, 20_000 if full else 2_000,

@@ -91,3 +91,57 @@ def test_top_eigenpairs_same_seed_same_numbers_and_reports_non_convergence():
     np.testing.assert_array_equal(x1, x2)
     with pytest.raises(RuntimeError, match="did not converge in 1 filter steps"):
         top_eigenpairs(a, 50, np.random.default_rng(7), degree=2, max_iter=1)
+
+
+def _noisy_circle_graph(n, seed=0):
+    from conformap.graph import build_graph
+
+    r = np.random.default_rng(seed)
+    th = r.uniform(0, 2 * np.pi, n)
+    X = np.c_[np.cos(th), np.sin(th), 0.01 * r.standard_normal(n)]
+    return build_graph(X, metric="euclidean", method="knn", rng=seed)[0], th
+
+
+def test_multilevel_laplacian_eigenpairs_match_dense_eigh():
+    """The large-n sparse path (aggregation hierarchy, LOBPCG with a V-cycle) against LAPACK on
+    the normalised Laplacian of an adaptive kNN graph: eigenvalues and the eigenspace."""
+    from conformap._eigensolver import smallest_laplacian_eigenpairs
+    from conformap.diffusion import normalized_operator
+
+    coarse_n = 150  # several levels at this n
+    graph, _ = _noisy_circle_graph(2000)
+    w, _, _, deg, mass = normalized_operator(graph, 1.0)
+    smi = sp.diags(mass**-0.5)
+    lap = sp.csr_matrix(smi @ (sp.diags(deg) - w) @ smi)
+    lap = (lap + lap.T) * 0.5
+    m = 4
+    vals, vecs = smallest_laplacian_eigenpairs(lap, m, np.sqrt(mass), np.random.default_rng(0),
+                                               coarse_n=coarse_n)
+    ref, ref_vecs = scipy.linalg.eigh(lap.toarray(), subset_by_index=[0, m - 1])
+    np.testing.assert_allclose(vals[1:], ref[1:], rtol=1e-5)
+    assert vals[0] == 0.0
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(m), atol=1e-8)
+    # same eigenspace: principal angles below 0.01 rad (LOBPCG's tolerance is relative to the
+    # spectrum's scale, the accuracy the embedding needs, not ARPACK's 1e-10)
+    assert scipy.linalg.svdvals(ref_vecs.T @ vecs).min() > 1 - 5e-5
+    again = smallest_laplacian_eigenpairs(lap, m, np.sqrt(mass), np.random.default_rng(0),
+                                          coarse_n=coarse_n)
+    np.testing.assert_array_equal(again[1], vecs)  # same seed, same numbers
+
+
+def test_diffusion_core_uses_the_multilevel_path_above_its_threshold(monkeypatch):
+    from conformap import diffusion
+
+    graph, th = _noisy_circle_graph(2000, seed=1)
+    ref = diffusion.diffusion_core(graph, n_components=2, eigen_solver="dense", rng=0)
+    monkeypatch.setattr(diffusion, "MULTILEVEL_MIN_ITEMS", 1000)
+    monkeypatch.setattr("conformap._eigensolver.MULTILEVEL_COARSE_N", 150)
+    called = []
+    real = diffusion.smallest_laplacian_eigenpairs
+    monkeypatch.setattr(diffusion, "smallest_laplacian_eigenpairs",
+                        lambda *a, **k: called.append(1) or real(*a, **k))
+    got = diffusion.diffusion_core(graph, n_components=2, rng=0)
+    assert called
+    np.testing.assert_allclose(got.eigenvalues, ref.eigenvalues, rtol=1e-7)
+    s = scipy.linalg.svdvals(np.linalg.qr(got.embedding)[0].T @ np.linalg.qr(ref.embedding)[0])
+    assert s.min() > 1 - 5e-5

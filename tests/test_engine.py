@@ -276,6 +276,13 @@ def test_diffusion_map_with_scheduler_equals_the_in_memory_knn_fit(client, tmp_p
     np.testing.assert_array_equal(dm.eigenvalues_, ref.eigenvalues_)
     assert dm.n_neighbors_ == ref.n_neighbors_
     assert dm.scheduler_stats_["transform"]["chunks_computed"] >= 1
+    # the dropped kernel mass, measured from the store block by block on the same rows
+    assert dm.dropped_mass_ == pytest.approx(ref.dropped_mass_, rel=1e-9)
+    # cache_dir without a scheduler: the same store pipeline in this process (reusing it)
+    local = DiffusionMap(method="knn", cache_dir=tmp_path, **kw).fit(x)
+    np.testing.assert_array_equal(local.embedding_, ref.embedding_)
+    assert local.scheduler_stats_["transform"]["chunks_computed"] == 0
+    assert local.dropped_mass_ == dm.dropped_mass_
     # out-of-sample: the new items' neighbours searched in the store, as in memory
     new = blobs(7, size=16, seed=10)
     np.testing.assert_allclose(dm.transform(new), ref.transform(new), rtol=1e-6, atol=1e-12)

@@ -50,7 +50,7 @@ import scipy.sparse.csgraph
 import scipy.sparse.linalg
 from threadpoolctl import threadpool_limits
 
-from ._eigensolver import top_eigenpairs
+from ._eigensolver import smallest_laplacian_eigenpairs, top_eigenpairs
 from ._validation import check_choice, check_int, check_positive, check_rng
 
 __all__ = [
@@ -245,8 +245,10 @@ def _dense_laplacian(w, deg, smi, block: int = 512):
     return lap
 
 
-def _shift_invert(n_mat, m, gen, dense):
-    """Smallest ``m`` eigenpairs of the PSD ``n_mat`` by shift-invert Lanczos near 0."""
+def _shift_invert(n_mat, m, gen, dense, null=None):
+    """Smallest ``m`` eigenpairs of the PSD ``n_mat`` by shift-invert Lanczos near 0 (sparse,
+    from :data:`MULTILEVEL_MIN_ITEMS` nodes with the null vector ``null`` known: multilevel
+    LOBPCG, no factorisation)."""
     diag = n_mat.diagonal()
     tau = 1e-11 * float(diag.max())
     v0 = gen.uniform(-1, 1, n_mat.shape[0])
@@ -262,6 +264,14 @@ def _shift_invert(n_mat, m, gen, dense):
         return scipy.sparse.linalg.eigsh(n_mat, k=m, sigma=-tau, which="LM", OPinv=op, v0=v0,
                                          tol=1e-10)
     a = sp.csr_matrix(n_mat)
+    if null is not None and a.shape[0] >= MULTILEVEL_MIN_ITEMS:
+        # shift-invert's sparse LU fills in faster than n once the kNN graph is locally more
+        # than 1-D, and plain Lanczos stalls on graphs of curves (docs/distributed.md: 308 s
+        # at 200,000 nodes); the multilevel solver is O(nnz) per level
+        try:
+            return smallest_laplacian_eigenpairs(a, m, null, gen)
+        except RuntimeError:
+            pass
     if _envelope(a) > _CHAIN_ENVELOPE * a.nnz:
         # Not chain-like (noisy kNN graphs are expanders): SuperLU's fill-in is ~n^2 (n =
         # 20,000 noisy WEMD images: 120 s to factorise), while plain Lanczos on the smallest
@@ -276,6 +286,9 @@ def _shift_invert(n_mat, m, gen, dense):
                                      tol=1e-10)
 
 
+#: From this many nodes the sparse Laplacian's smallest eigenpairs come from
+#: :func:`conformap._eigensolver.smallest_laplacian_eigenpairs` (below, shift-invert is as fast).
+MULTILEVEL_MIN_ITEMS = 50_000
 #: A sparse operator whose reverse Cuthill-McKee envelope is at most this many times its
 #: stored entries is chain-like (a clean curve: ~1), and its sparse LU is cheap: shift-invert.
 _CHAIN_ENVELOPE = 4
@@ -361,7 +374,8 @@ def diffusion_eigenpairs(graph, n_eigenpairs: int, *, alpha: float = 1.0,
             if solver == "dense" and (n <= _DENSE_EIGH_MAX or m > n // 10):
                 lam, g = scipy.linalg.eigh(lap, subset_by_index=[0, m - 1])
             else:
-                lam, g = _shift_invert(lap, m, gen, dense=not sp.issparse(lap))
+                lam, g = _shift_invert(lap, m, gen, dense=not sp.issparse(lap),
+                                       null=np.sqrt(mass))
         order = np.argsort(lam)
         lam, g = lam[order], g[:, order]
     # The null vector is M^{1/2} 1 (up to sign): use the exact one for psi = f / f_0.

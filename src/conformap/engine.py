@@ -59,6 +59,7 @@ __all__ = [
     "panel_neighbors",
     "query_store",
     "search_plan",
+    "store_dropped_mass",
     "wemd_embedding_to_store",
 ]
 
@@ -453,6 +454,61 @@ def query_store(store: CoefficientStore, queries: np.ndarray, n_neighbors: int, 
     rest = (np.abs(q).sum(axis=1, dtype=np.float64)
             - np.abs(sub).sum(axis=1, dtype=np.float64))
     return idx, val + rest[:, None]
+
+
+def store_dropped_mass(store: CoefficientStore, kernel, scales: np.ndarray, rows, *,
+                       columns="resolved", metric: str = "l1", block: int = 4096,
+                       n_jobs: int | None = None) -> np.ndarray:
+    r"""Fraction of kernel mass the sparse graph does not store, for ``rows``, from a store.
+
+    The out-of-core counterpart of :func:`conformap.graph.dropped_mass_block` (which needs all
+    features in memory): for each sampled row :math:`i`, :math:`1 - \sum_{j \in N(i)} k_{ij}
+    / \sum_{j \ne i} k_{ij}` with :math:`k_{ij} = \exp(-d_{ij}^2 / (2 \rho_i \rho_j))`
+    (:func:`conformap.scales.gaussian_affinity`), the full sum over all ``n`` rows of the store
+    read ``block`` rows at a time. Memory: the sampled rows, one block and one
+    ``(len(rows), block)`` distance tile. Equals the in-memory measurement up to the order of
+    the floating-point sums (tested).
+
+    Parameters
+    ----------
+    store : CoefficientStore
+    kernel : sparse matrix, shape (n, n)
+        The stored kernel; its pattern is what counts as stored.
+    scales : ndarray, shape (n,)
+        The kernel's scales :math:`\rho`.
+    rows : int array
+        The sampled rows (sorted).
+    columns, metric
+        As in :func:`query_store` (the columns the graph was searched on).
+
+    Returns
+    -------
+    ndarray, shape (len(rows),)
+        In [0, 1].
+    """
+    import scipy.sparse as sp
+
+    from .distances import pairwise_distances
+    from .scales import gaussian_affinity
+
+    cols = store.columns(columns) if isinstance(columns, str) else np.asarray(columns, np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    pattern = sp.csr_matrix(kernel)
+    xr = store.take_rows(rows, cols)
+    total = np.zeros(rows.size)
+    stored = np.zeros(rows.size)
+    for j0 in range(0, store.n, block):
+        j1 = min(store.n, j0 + block)
+        d = pairwise_distances(xr, store.read_rows(j0, j1, cols), metric=metric, n_jobs=n_jobs)
+        k = gaussian_affinity(d, scales[rows][:, None] * scales[None, j0:j1])
+        inside = (rows >= j0) & (rows < j1)
+        k[np.flatnonzero(inside), rows[inside] - j0] = 0.0
+        total += k.sum(axis=1)
+        for a, r in enumerate(rows):
+            nb = pattern.indices[pattern.indptr[r]:pattern.indptr[r + 1]]
+            nb = nb[(nb >= j0) & (nb < j1)]
+            stored[a] += k[a, nb - j0].sum()
+    return np.clip(1.0 - stored / np.maximum(total, 1e-300), 0.0, 1.0)
 
 
 def kneighbors_graph(features, n_neighbors: int, **kwargs):

@@ -81,12 +81,14 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         :mod:`conformap.engine_approx`) reads it in blocks, so task memory is bounded by the
         chunk and task sizes, not by n. The eigenproblem runs here. With the same
         ``random_state`` and ``n_jobs`` the graph is bitwise the one of ``method="knn"``; the
-        dropped kernel mass is not measured (``dropped_mass_`` None); :meth:`transform` needs
-        ``cache_dir`` (it searches the store).
+        dropped kernel mass is measured from the store on the same sampled rows
+        (``dropped_mass_``); :meth:`transform` needs ``cache_dir`` (it searches the store).
     cache_dir : path, optional
         Directory of the coefficient store with ``scheduler`` (required for a remote scheduler:
         on a filesystem every worker sees; default a temporary directory). Reused and resumed
-        by a later fit on the same data and parameters.
+        by a later fit on the same data and parameters. With ``method="knn"``, metric "wemd"
+        and no ``scheduler``, the same out-of-core pipeline runs in this process (the tasks one
+        after the other): memory bounded by the chunk and task sizes, not by n.
 
     Attributes
     ----------
@@ -104,7 +106,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         Shape of one training item (e.g. (nz, ny, nx)); ``transform`` requires the same.
     dropped_mass_ : float or None
         Mean fraction of a row's kernel mass the sparse graph does not store (measured on
-        sampled rows; 0 for dense, None for precomputed sparse distances).
+        sampled rows, also from the store on the out-of-core path; 0 for dense, None for
+        precomputed sparse distances).
     graph_summary_ : str
         One line describing the graph (kernel, neighbours, truncation).
     scheduler_stats_ : dict
@@ -200,10 +203,22 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
                                     n_neighbors=self.n_neighbors)
             n = dist.shape[0]
-        elif self.scheduler is not None:
-            dist = self._distributed_distances(X, metric)
-            graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
-                                    n_neighbors=self.n_neighbors)
+        elif self.scheduler is not None or self._out_of_core(metric):
+            import contextlib
+            import tempfile
+
+            with contextlib.ExitStack() as scope:  # a temporary store lives until it is measured
+                from .distributed import parse_scheduler
+
+                cache_dir = self.cache_dir
+                if cache_dir is None and parse_scheduler(self.scheduler)[0] not in (
+                        "address", "client"):  # remote workers need a shared cache_dir
+                    cache_dir = scope.enter_context(
+                        tempfile.TemporaryDirectory(prefix="conformap-"))
+                dist = self._distributed_distances(X, metric, cache_dir)
+                graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
+                                        n_neighbors=self.n_neighbors)
+                graph = self._store_dropped_mass(graph)
             n = dist.shape[0]
         else:
             graph, fs = build_graph(
@@ -232,7 +247,29 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.n_samples_fit_ = n
         return self
 
-    def _distributed_distances(self, X, metric):
+    def _out_of_core(self, metric) -> bool:
+        """``cache_dir`` without a scheduler: the store pipeline in this process (knn only)."""
+        return self.cache_dir is not None and metric == "wemd" and self.method == "knn"
+
+    def _store_dropped_mass(self, graph):
+        """``graph`` with its dropped kernel mass measured from the store on sampled rows (the
+        rows and the rule of the in-memory :func:`conformap.graph.build_graph`)."""
+        from dataclasses import replace
+
+        from ._validation import check_rng
+        from .engine import store_dropped_mass
+        from .graph import DROPPED_MASS_SAMPLE
+        from .store import CoefficientStore
+
+        st = self.scheduler_stats_
+        n = graph.kernel.shape[0]
+        rows = np.sort(check_rng(self.random_state).choice(
+            n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
+        fr = store_dropped_mass(CoefficientStore(st["store"]), graph.kernel, graph.scales, rows,
+                                columns=st["columns"], n_jobs=self.n_jobs)
+        return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))
+
+    def _distributed_distances(self, X, metric, cache_dir):
         """The exact WEMD kNN distance graph (with bridges) from Dask tasks over a store."""
         from .engine import knn_graph
         from .graph import check_n_neighbors
@@ -248,7 +285,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         params.pop("progress", None)
         k = check_n_neighbors(self.n_neighbors, int(np.shape(X)[0]))
         self.scheduler_stats_ = {}
-        return knn_graph(X, k, cache_dir=self.cache_dir, scheduler=self.scheduler,
+        return knn_graph(X, k, cache_dir=cache_dir, scheduler=self.scheduler,
                          columns=columns, n_jobs=self.n_jobs, progress=self.progress,
                          random_state=self.random_state, stats=self.scheduler_stats_,
                          **params)

@@ -52,7 +52,9 @@ def register(sub) -> None:
     add_output_options(p)
     p.add_argument("--cache", default=None, metavar="DIR",
                    help="keep the WEMD coefficients and distances in DIR, keyed by the inputs and "
-                   "parameters, so an interrupted or repeated run resumes where it stopped")
+                   "parameters, so an interrupted or repeated run resumes where it stopped; on "
+                   "the WEMD kNN path the input is memory-mapped and the coefficients go to an "
+                   "on-disk store, so memory does not grow with the data (as --scheduler)")
     p.add_argument("--max-memory", type=memory_arg, default=None, metavar="SIZE",
                    help="memory the run may use, e.g. 8G (default: 80%% of the available "
                    "memory); checked before the all-pairs computation")
@@ -218,7 +220,11 @@ def _run(args, scope) -> int:
 
     stem = output_stem(args.out)
     check_stem_outputs(args, stem, OUTPUT_ENDINGS)  # before the long computation
-    if args.scheduler:  # out of core: the input memory-mapped, read chunk by chunk
+    # out of core (a scheduler, or --cache on the WEMD kNN path): the input memory-mapped and
+    # read chunk by chunk, the coefficients in the on-disk store
+    streamed = bool(args.scheduler) or (bool(args.cache) and args.metric == "wemd"
+                                        and args.method != "dense")
+    if streamed:
         from ._scheduler import open_input
 
         stack = open_input(args, scope)
@@ -234,12 +240,12 @@ def _run(args, scope) -> int:
 
         check_scheduler_args(args)
     est = plan(args, stack)
-    if args.scheduler:
+    if args.scheduler or (streamed and est.method == "knn"):
         from ._scheduler import fit_distributed
 
         dm = fit_distributed(args, stack.data)
-    elif args.cache:
-        dm = fit_cached(args, stack.data, est.method)
+    elif args.cache:  # small n, dense: the all-pairs distances cached in memory-sized chunks
+        dm = fit_cached(args, np.asarray(stack.data), est.method)
     else:
         dm = make_estimator(args, method=est.method).fit(stack.data)
     # the graph actually built, with its measured kernel truncation

@@ -42,8 +42,9 @@ def open_input(args, scope):
 
 
 def fit_distributed(args, data):
-    """``DiffusionMap(..., scheduler=args.scheduler, cache_dir=args.cache)``: coefficients and
-    exact kNN graph on the scheduler's workers (resumable with --cache), the diffusion map of
+    """``DiffusionMap(..., scheduler=args.scheduler, cache_dir=args.cache, method="knn")``:
+    coefficients and kNN graph as tasks over the on-disk store (on the scheduler's workers, or
+    here one after the other without --scheduler), resumable with --cache; the diffusion map of
     the graph on this machine."""
     from ..estimators import DiffusionMap
 
@@ -52,10 +53,19 @@ def fit_distributed(args, data):
                       t=args.t, bandwidth=args.bandwidth, method="knn",
                       n_neighbors=args.n_neighbors, n_jobs=args.n_jobs, random_state=args.seed,
                       progress=not args.quiet, scheduler=args.scheduler, cache_dir=args.cache)
-    dm.fit(data)
+    try:
+        dm.fit(data)
+    except ValueError as exc:  # e.g. a bandwidth that disconnects the graph
+        if not args.cache:
+            raise
+        raise ValueError(f"{exc} (the coefficients and neighbour lists are kept in --cache "
+                         f"{args.cache}, so a re-run with other --bandwidth/--n-components/"
+                         "--alpha reuses them)") from exc
     if not args.quiet:
         t, s = dm.scheduler_stats_["transform"], dm.scheduler_stats_["search"]
-        print(f"conformap embed: scheduler {args.scheduler}: {t['chunks_computed']} transform "
+        where = (f"scheduler {args.scheduler}" if args.scheduler
+                 else f"out-of-core store in --cache {args.cache}")
+        print(f"conformap embed: {where}: {t['chunks_computed']} transform "
               f"chunk(s) computed, {t['chunks_reused']} reused; {s['tasks_run']} search "
               f"task(s) run, {s['panels_reused']} row panel(s) reused; {dm.graph_summary_}",
               file=sys.stderr)
