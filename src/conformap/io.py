@@ -482,7 +482,8 @@ def read_metadata_table(path, names: Sequence[str],
     ``rlnImageName``), else the file name with or without directory, else the CSV's order
     when it has exactly one row per item. A column is numeric when every value parses as a
     float (a missing trailing field reads as NaN) and at least one is finite; other columns
-    are left out. ``column``, when given, must exist and be numeric.
+    are left out, and so is the first (the key) unless it is ``column``. ``column``, when
+    given, must exist and be numeric.
 
     Returns
     -------
@@ -500,7 +501,11 @@ def read_metadata_table(path, names: Sequence[str],
         raise InputError(f"{p}: no column {column!r}; columns are {header}")
     order = match_rows([r[0] if r else "" for r in body], names, p, key=header[0])
     out = {}
-    for j, col in enumerate(header[1:], 1):
+    # The first column is the join key; it is a value column only when asked for by name
+    # (a table of labels joined by order, as ``factorize --labels`` reads).
+    for j, col in enumerate(header):
+        if j == 0 and col != column:
+            continue
         try:
             vals = np.array([float(r[j]) if j < len(r) else np.nan for r in body])
         except ValueError:
