@@ -41,6 +41,7 @@ shape of a future Dask task); :func:`neighbor_search` maps them over the blocks.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -50,6 +51,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
+from .denoise import check_denoise
 from .scales import (
     dense_kernel,
     dense_neighbors,
@@ -72,6 +74,9 @@ __all__ = [
     "build_graph",
     "default_n_neighbors",
     "check_n_neighbors",
+    "apply_denoiser",
+    "denoise_items",
+    "denoised_file",
     "distances_for",
     "dropped_mass_block",
     "graph_from_distances",
@@ -197,6 +202,9 @@ class FeatureSet:
         Coefficients per item before the column choice (``D``).
     key : str or None
         Cache key of ``features`` when they came from a store.
+    denoiser : conformap.denoise.PCADenoiser or None
+        The PCA projection applied to the items before the features (None: not applied);
+        for "l2" the features are its scores, for WEMD the coefficients of the reconstruction.
     """
 
     features: np.ndarray
@@ -204,16 +212,104 @@ class FeatureSet:
     columns: np.ndarray | None
     full_size: int
     key: str | None = None
+    denoiser: object = None
 
 
-def prepare_features(X, metric: str, metric_params: dict | None = None, *, store=None):
-    """Feature vectors for ``metric`` (the only place that chooses WEMD columns).
+def prepare_features(X, metric: str, metric_params: dict | None = None, *, store=None,
+                     denoise="auto"):
+    """Feature vectors for ``metric`` (the only place that chooses WEMD columns and denoising).
 
     For "wemd" only the coefficients that can change a distance are kept unless
     ``metric_params["columns"]`` says otherwise ("resolved" by default; see
     :func:`conformap.wemd_embedding`). ``store`` (a :class:`conformap.cache.DiskCache`) computes
-    or reloads the coefficients from disk (memory-mapped).
+    or reloads the coefficients from disk (memory-mapped). ``denoise`` ("auto", "pca", "off" or
+    a rank; :mod:`conformap.denoise`) first projects the items on their leading principal
+    components: "l2" features are then the scores, WEMD coefficients those of the
+    reconstructed items.
     """
+
+    den = None
+    if metric in ("wemd", "euclidean"):
+        X = np.asarray(X)
+        X, den = denoise_items(X, denoise, scores=metric == "euclidean")
+    elif check_denoise(denoise) not in ("auto", "off"):
+        raise ValueError(f"denoise: {denoise!r} is not available for metric={metric!r} (exact "
+                         "EMD needs non-negative densities); use denoise='off'")
+    fs = _prepare(X, metric, metric_params, store=store)
+    return fs if den is None else _replace(fs, denoiser=den)
+
+
+def denoise_items(X, denoise="auto", *, scores: bool = False):
+    """``(items, denoiser)``: ``X`` projected by :func:`conformap.denoise.fit_for` where
+    ``denoise`` applies (:func:`conformap.denoise.denoise_applies`), else ``(X, None)``.
+
+    ``scores=True`` returns the (n, rank) scores (their L2 distances are those of the
+    reconstructions), else the reconstructed items (n, ...): :func:`apply_denoiser`.
+    """
+    from .denoise import fit_for
+
+    model = fit_for(X, denoise)
+    if model is None:
+        return X, None
+    return apply_denoiser(model, X, scores=scores)
+
+
+def apply_denoiser(model, X, *, scores: bool = False, out=None):
+    """``(items, model)``: ``X`` (n, ...) through a fitted :class:`conformap.denoise.PCADenoiser`,
+    block by block (:data:`conformap.denoise.CHUNK_ROWS` rows).
+
+    ``scores=True``: the (n, rank) float64 scores. Else the reconstructions, shape (n, ...) in
+    ``X``'s float dtype (float64 for other dtypes), written into ``out`` when given (e.g. a
+    memory map: the distributed path's file holds exactly the in-memory values).
+    """
+    from .denoise import CHUNK_ROWS, project_block, reconstruct_block
+
+    X = np.asarray(X) if not hasattr(X, "dtype") else X
+    n = int(X.shape[0])
+    blocks = range(0, n, CHUNK_ROWS)
+    if scores:
+        return np.concatenate([project_block(model, X, a, min(n, a + CHUNK_ROWS))
+                               for a in blocks]), model
+    dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
+    if out is None:
+        out = np.empty((n, *model.item_shape), dtype=dt)
+    for a in blocks:
+        out[a:a + CHUNK_ROWS] = reconstruct_block(model, X, a, min(n, a + CHUNK_ROWS), dt)
+    return out, model
+
+
+@contextlib.contextmanager
+def denoised_file(X, denoise="auto", directory=None):
+    """Context: ``(items, denoiser)`` for the out-of-core path, where ``items`` is a read-only
+    memory map of the reconstructions in a temporary .npy under ``directory`` (which every
+    worker must see; removed on exit), or ``(X, None)`` where ``denoise`` does not apply.
+
+    The values are those of :func:`denoise_items` (same blocks, same arithmetic).
+    """
+    import shutil
+    import tempfile
+
+    from .denoise import fit_for
+
+    model = fit_for(X, denoise)
+    if model is None:
+        yield X, None
+        return
+    tmp = tempfile.mkdtemp(prefix="conformap-denoised-", dir=directory)
+    try:
+        dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
+        path = f"{tmp}/denoised.npy"
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=(X.shape[0],
+                                                                         *model.item_shape))
+        apply_denoiser(model, X, out=mm)
+        mm.flush()
+        del mm
+        yield np.load(path, mmap_mode="r"), model
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prepare(X, metric: str, metric_params: dict | None = None, *, store=None):
     from .wemd import resolved_columns, wemd_embedding, wemd_size
 
     params = dict(metric_params or {})
@@ -397,6 +493,7 @@ def build_graph(
     store=None,
     rng=None,
     features: FeatureSet | None = None,
+    denoise="auto",
 ) -> tuple[AffinityGraph, FeatureSet | None]:
     """Build the affinity graph of ``X`` (or of precomputed ``distances``).
 
@@ -422,6 +519,9 @@ def build_graph(
         Chooses the rows on which the dropped kernel mass is measured.
     features : FeatureSet, optional
         Already prepared features (skips :func:`prepare_features`).
+    denoise : "auto", "pca", "off" or int, default "auto"
+        PCA denoising of the items before the features (:func:`prepare_features`,
+        :mod:`conformap.denoise`).
 
     Returns
     -------
@@ -432,7 +532,7 @@ def build_graph(
     if distances is not None:
         return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors), None
     fs = features if features is not None else prepare_features(
-        X, metric, metric_params, store=store)
+        X, metric, metric_params, store=store, denoise=denoise)
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
     resolve_bandwidth(bandwidth, n)  # validated before any distance is computed
