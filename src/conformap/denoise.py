@@ -159,10 +159,14 @@ def moments_block(X, i0: int, i1: int, shift):
 
     Returns ``(count, s, S)`` with :math:`s = \sum_i (x_i - c)` (shape (p,)) and
     :math:`S = \sum_i (x_i - c)(x_i - c)^T` (shape (p, p)), float64, ``c = shift`` (a fixed
-    reference, e.g. the mean of a first block, so the sums do not cancel).
+    reference, e.g. the mean of a first block, so the sums do not cancel). float32 items are
+    multiplied in float32 (half the time of the dominant ``p x p`` product; the block sums are
+    returned in float64 and combined in float64).
     """
-    blk = np.asarray(X[i0:i1]).reshape(i1 - i0, -1).astype(np.float64) - shift
-    return i1 - i0, blk.sum(axis=0), blk.T @ blk
+    x = np.asarray(X[i0:i1]).reshape(i1 - i0, -1)
+    dt = np.float32 if x.dtype == np.float32 else np.float64
+    blk = x.astype(dt) - np.asarray(shift, dtype=dt)
+    return i1 - i0, blk.sum(axis=0, dtype=np.float64), (blk.T @ blk).astype(np.float64)
 
 
 def combine_moments(blocks, shift):
