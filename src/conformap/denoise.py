@@ -288,10 +288,11 @@ def fit_denoiser(X, rank="auto", *, chunk_rows: int = CHUNK_ROWS) -> PCADenoiser
         w, V = w[::-1], V[:, ::-1]
         total = float(np.trace(cov))
     else:
-        flat = np.asarray(X).reshape(n, p).astype(np.float64)
-        mean = flat.mean(axis=0)
-        Xc = flat - mean
-        w, U = np.linalg.eigh(Xc @ Xc.T / n)
+        flat = np.asarray(X).reshape(n, p)
+        dt = np.float32 if flat.dtype == np.float32 else np.float64  # float32 stays float32
+        mean = flat.mean(axis=0, dtype=np.float64)
+        Xc = flat.astype(dt) - mean.astype(dt)
+        w, U = np.linalg.eigh((Xc @ Xc.T).astype(np.float64) / n)
         w, U = w[::-1], U[:, ::-1]
         total = float(w.sum())
         V = None
@@ -302,7 +303,9 @@ def fit_denoiser(X, rank="auto", *, chunk_rows: int = CHUNK_ROWS) -> PCADenoiser
     else:
         r, edge = int(min(rank, n - 1, p)), 0.0
     if V is None:
-        V = Xc.T @ (U[:, :r] / np.sqrt(np.maximum(w[:r], 1e-300) * n))
+        V = (Xc.T @ (U[:, :r] / np.sqrt(np.maximum(w[:r], 1e-300) * n)).astype(dt)).astype(
+            np.float64)
+        del Xc
     comps = _signs(np.ascontiguousarray(V[:, :r]))
     return PCADenoiser(mean=mean, components=comps, eigenvalues=w[:r].copy(), rank=int(r),
                        noise_variance=sigma2, edge=float(edge),
