@@ -130,6 +130,7 @@ def render(*results: dict) -> str:
     (benchmarks/docs.py GENERATED)."""
     diag = [r for r in results if r.get("kind") == "kernel-diagnosis"]
     sweeps = [r for r in results if r.get("kind") == "sweep"]
+    small = [r for r in results if r.get("kind") == "denoise-small"]
     rows = sorted((r for r in results if r.get("kind") is None),
                   key=lambda r: (r["n"], "denoise" in r))
     lines = [
@@ -172,9 +173,38 @@ def render(*results: dict) -> str:
     lines.append("")
     for sw in sweeps:
         lines += _render_sweep(sw)
+    for sm in small:
+        lines += _render_small(sm)
     for d in diag:
         lines += _render_diagnosis(d)
     return "\n".join(lines)
+
+
+def _render_small(d: dict) -> list[str]:
+    lines = [
+        "## Where `denoise=\"auto\"` leaves the data alone",
+        "",
+        "`f` = the estimated white noise's fraction of the variance (`noise_fraction`); "
+        "\"auto\" projects when f >= 0.1 and there are at least as many items as values per "
+        "item (and 400). For the noisy maps, the circle error of `DiffusionMap` at its "
+        "defaults with the projection forced (`denoise=\"pca\"`) and without it: with "
+        "n << p the weak principal axes are poorly estimated and the projection hurts, "
+        "which is why \"auto\" needs n >= p.",
+        "",
+        "| data | n | values p | noise | f | rank | auto applies | pca: median / p90 (deg) "
+        "| off: median / p90 (deg) |",
+        "|---|---:|---:|---|---:|---:|---|---|---|",
+    ]
+    for r in d["rows"]:
+        noise = ("clean" if not r["noise"] else
+                 (f"SNR {r['noise']:g}" if r["data"] != "rotor map" else f"{r['noise']:g} x max"))
+        err = [f"{r[k][0]:.2f} / {r[k][1]:.2f}" if k in r else "" for k in ("pca", "off")]
+        lines.append(f"| {r['data']} | {r['n']} | {r['values']} | {noise} | "
+                     f"{r['noise_fraction']:.4f} | {r['rank']} | "
+                     f"{'yes' if r['auto_applies'] else 'no'} | {err[0]} | {err[1]} |")
+    lines += ["", f"Command: `{d['command']}` (load average {d['load_average'][0][0]:.1f} at "
+              "the start, 2 shared cores).", ""]
+    return lines
 
 
 def _render_sweep(sw: dict) -> list[str]:
@@ -321,8 +351,9 @@ def main(argv=None) -> int:
 
 def _render_dir(out: Path) -> None:
     done = [json.loads(f.read_text()) for f in sorted(out.glob("largen-*.json"))]
-    if (out / "kernel-diagnosis.json").is_file():
-        done.append(json.loads((out / "kernel-diagnosis.json").read_text()))
+    for extra in ("denoise-small.json", "kernel-diagnosis.json"):
+        if (out / extra).is_file():
+            done.append(json.loads((out / extra).read_text()))
     (out / "LARGE_N.md").write_text(render(*done))
 
 
