@@ -258,7 +258,8 @@ def _render_diagnosis(d: dict) -> list[str]:
         "",
         "This section describes the WEMD of the raw images, without PCA denoising (what "
         "`--denoise off` computes; it was measured before `conformap.denoise` existed and led "
-        "to it). Ground truth and symmetry are not the problem: the exact 15 nearest WEMD neighbours "
+        "to it). Ground truth and symmetry are not the problem: the exact 15 nearest WEMD "
+        "neighbours "
         f"of an image lie a median {f['neighbour_angle_median_deg']:.2f} deg away in angle "
         f"({f['neighbour_angle_median_dwell_deg']:.2f} in the dwells, "
         f"{f['neighbour_angle_median_uniform_deg']:.2f} elsewhere); "

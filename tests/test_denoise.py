@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from conformap import DiffusionMap
 from conformap import denoise as dn
-from conformap.graph import apply_denoiser, denoise_items, prepare_features
+from conformap.denoise import apply_denoiser, denoise_items
+from conformap.graph import prepare_features
 
 
 def low_rank(n, p, rank, sigma=1.0, seed=0, spikes=None):

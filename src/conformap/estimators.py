@@ -10,10 +10,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_choice, validate_items
-from .denoise import check_denoise
+from .denoise import apply_denoiser, check_denoise, denoised_file
 from .diffusion import diffusion_core, nystrom_extension
 from .distances import emd_distances, pairwise_distances
-from .graph import DENSE_MAX_ITEMS, apply_denoiser, build_graph, denoised_file
+from .graph import DENSE_MAX_ITEMS, build_graph
 from .wemd import wemd_embedding
 
 __all__ = ["DENSE_MAX_ITEMS", "METRICS", "DiffusionMap", "expected_failed_checks",

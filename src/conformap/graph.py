@@ -41,7 +41,6 @@ shape of a future Dask task); :func:`neighbor_search` maps them over the blocks.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -51,7 +50,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
-from .denoise import check_denoise
+from .denoise import check_denoise, denoise_items, fit_for, wemd_of_denoised
 from .scales import (
     dense_kernel,
     dense_neighbors,
@@ -74,10 +73,6 @@ __all__ = [
     "build_graph",
     "default_n_neighbors",
     "check_n_neighbors",
-    "apply_denoiser",
-    "denoise_items",
-    "denoised_file",
-    "wemd_of_denoised",
     "distances_for",
     "dropped_mass_block",
     "graph_from_distances",
@@ -231,12 +226,11 @@ def prepare_features(X, metric: str, metric_params: dict | None = None, *, store
 
     den = None
     if metric == "wemd" and store is None:
-        from .denoise import fit_for
-
         X = np.asarray(X)
         den = fit_for(X, denoise)
         if den is not None:
-            return wemd_of_denoised(den, X, metric_params)
+            feats, cols, full = wemd_of_denoised(den, X, metric_params)
+            return FeatureSet(feats, "l1", cols, full, denoiser=den)
     elif metric in ("wemd", "euclidean"):
         X = np.asarray(X)
         X, den = denoise_items(X, denoise, scores=metric == "euclidean")
@@ -245,122 +239,6 @@ def prepare_features(X, metric: str, metric_params: dict | None = None, *, store
                          "EMD needs non-negative densities); use denoise='off'")
     fs = _prepare(X, metric, metric_params, store=store)
     return fs if den is None else _replace(fs, denoiser=den)
-
-
-def denoise_items(X, denoise="auto", *, scores: bool = False):
-    """``(items, denoiser)``: ``X`` projected by :func:`conformap.denoise.fit_for` where
-    ``denoise`` applies (:func:`conformap.denoise.denoise_applies`), else ``(X, None)``.
-
-    ``scores=True`` returns the (n, rank) scores (their L2 distances are those of the
-    reconstructions), else the reconstructed items (n, ...): :func:`apply_denoiser`.
-    """
-    from .denoise import fit_for
-
-    model = fit_for(X, denoise)
-    if model is None:
-        return X, None
-    return apply_denoiser(model, X, scores=scores)
-
-
-def apply_denoiser(model, X, *, scores: bool = False, out=None):
-    """``(items, model)``: ``X`` (n, ...) through a fitted :class:`conformap.denoise.PCADenoiser`,
-    block by block (:data:`conformap.denoise.CHUNK_ROWS` rows).
-
-    ``scores=True``: the (n, rank) float64 scores. Else the reconstructions, shape (n, ...) in
-    ``X``'s float dtype (float64 for other dtypes), written into ``out`` when given (e.g. a
-    memory map: the distributed path's file holds exactly the in-memory values).
-    """
-    from .denoise import CHUNK_ROWS, project_block, reconstruct_block
-
-    X = np.asarray(X) if not hasattr(X, "dtype") else X
-    n = int(X.shape[0])
-    blocks = range(0, n, CHUNK_ROWS)
-    if scores:
-        return np.concatenate([project_block(model, X, a, min(n, a + CHUNK_ROWS))
-                               for a in blocks]), model
-    dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
-    if out is None:
-        out = np.empty((n, *model.item_shape), dtype=dt)
-    for a in blocks:
-        out[a:a + CHUNK_ROWS] = reconstruct_block(model, X, a, min(n, a + CHUNK_ROWS), dt)
-    return out, model
-
-
-def wemd_of_denoised(model, X, metric_params: dict | None = None) -> FeatureSet:
-    """WEMD features of the reconstructions of ``X``, never holding all the reconstructions.
-
-    Two passes over blocks of :data:`conformap.denoise.CHUNK_ROWS` items: the first computes
-    every block's full coefficient vectors (``columns="all"``) for the column maxima and row
-    L1 norms, which decide the columns exactly as ``columns="resolved"`` does
-    (:func:`conformap.wemd.resolved_from_stats`; "support" keeps the non-zero columns); the
-    second recomputes them and stores only those columns. Memory: the output plus one block,
-    instead of the output plus a copy of the items (1e5 64 x 64 float32 images: 1.6 GB).
-    """
-    from .denoise import CHUNK_ROWS, reconstruct_block
-    from .wemd import resolved_from_stats, wemd_embedding, wemd_size
-
-    params = dict(metric_params or {})
-    columns = check_choice(params.pop("columns", "resolved"), "metric_params['columns']",
-                           ["all", "support", "resolved"])
-    params.pop("progress", None)
-    n = int(X.shape[0])
-    dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
-    full = wemd_size(model.item_shape, **{k: v for k, v in params.items()
-                                          if k in ("wavelet", "level", "mode")})
-    blocks = [(a, min(n, a + CHUNK_ROWS)) for a in range(0, n, CHUNK_ROWS)]
-
-    def coefficients(a, b):
-        return wemd_embedding(reconstruct_block(model, X, a, b, dt), columns="all", **params)
-
-    cols = None
-    if columns != "all":
-        colmax = np.zeros(full)
-        l1 = np.empty(n)
-        for a, b in blocks:
-            c = np.abs(coefficients(a, b))
-            np.maximum(colmax, c.max(axis=0), out=colmax)
-            l1[a:b] = c.sum(axis=1, dtype=np.float64)
-            del c
-        cols = (np.flatnonzero(colmax > 0) if columns == "support"
-                else resolved_from_stats(colmax, l1, dt))
-        if cols.size == full:
-            cols = None
-    out = np.empty((n, full if cols is None else cols.size), dtype=dt)
-    for a, b in blocks:
-        c = coefficients(a, b)
-        out[a:b] = c if cols is None else c[:, cols]
-    return FeatureSet(out, "l1", cols, full, denoiser=model)
-
-
-@contextlib.contextmanager
-def denoised_file(X, denoise="auto", directory=None):
-    """Context: ``(items, denoiser)`` for the out-of-core path, where ``items`` is a read-only
-    memory map of the reconstructions in a temporary .npy under ``directory`` (which every
-    worker must see; removed on exit), or ``(X, None)`` where ``denoise`` does not apply.
-
-    The values are those of :func:`denoise_items` (same blocks, same arithmetic).
-    """
-    import shutil
-    import tempfile
-
-    from .denoise import fit_for
-
-    model = fit_for(X, denoise)
-    if model is None:
-        yield X, None
-        return
-    tmp = tempfile.mkdtemp(prefix="conformap-denoised-", dir=directory)
-    try:
-        dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
-        path = f"{tmp}/denoised.npy"
-        mm = np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=(X.shape[0],
-                                                                         *model.item_shape))
-        apply_denoiser(model, X, out=mm)
-        mm.flush()
-        del mm
-        yield np.load(path, mmap_mode="r"), model
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _prepare(X, metric: str, metric_params: dict | None = None, *, store=None):
