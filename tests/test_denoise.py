@@ -208,3 +208,21 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
     np.testing.assert_allclose(dm.transform(x[:5]), ref.transform(x[:5]), rtol=1e-6,
                                atol=1e-12)
     assert not list(tmp_path.glob("conformap-denoised-*"))  # the temporary file is removed
+
+
+@pytest.mark.parametrize("columns", ["resolved", "support", "all"])
+def test_wemd_of_denoised_in_blocks_equals_wemd_of_all_reconstructions(monkeypatch, columns):
+    from conformap import wemd_embedding
+
+    r = np.random.default_rng(12)
+    yy, xx = np.mgrid[:16, :16]
+    c = r.uniform(4, 12, (300, 2))
+    x = (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
+         + 0.2 + 0.1 * r.standard_normal((300, 16, 16))).astype(np.float32)
+    m = dn.fit_denoiser(x, 5)
+    monkeypatch.setattr(dn, "CHUNK_ROWS", 70)
+    feats, cols, full = dn.wemd_of_denoised(m, x, {"negative": "keep", "columns": columns})
+    rec, _ = apply_denoiser(m, x)
+    ref, ref_cols = wemd_embedding(rec, negative="keep", columns=columns, return_columns=True)
+    np.testing.assert_array_equal(feats, ref)
+    np.testing.assert_array_equal(np.arange(full) if cols is None else cols, ref_cols)
