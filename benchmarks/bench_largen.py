@@ -214,8 +214,9 @@ def _render_sweep(sw: dict) -> list[str]:
         "otherwise)",
         "",
         "Each row one `make_particles` seed (the angles and the noise); same columns as above. "
-        "Runs were made in three parallel streams on the shared 2-core machine (nice 10), so "
-        "the wall times are not comparable with the table above; the errors are.",
+        "Up to five runs were made at a time on the shared 2-core machine (nice 10, other "
+        "engineers' jobs alongside: see the load), so the wall times say little; the errors "
+        "and peaks are what this table is for.",
         "",
         "| SNR | seed | denoise | wall (s) | peak (GiB) | median error (deg) | p90 error (deg) "
         "| load before (1 min) |",
