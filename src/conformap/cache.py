@@ -518,6 +518,7 @@ def cached_distances(
     n_jobs: int | None = None,
     progress: bool = False,
     stats: dict | None = None,
+    denoise="auto",
 ):
     """WEMD or Euclidean distances of ``X`` through the cache, ready for ``metric="precomputed"``.
 
@@ -538,7 +539,11 @@ def cached_distances(
     n_jobs, progress
         As in :func:`conformap.pairwise_distances`.
     stats : dict, optional
-        Filled with :attr:`DiskCache.stats` (chunks reused / computed per stage).
+        Filled with :attr:`DiskCache.stats` (chunks reused / computed per stage) and, where
+        the items were denoised, ``"denoiser"`` (the :class:`conformap.denoise.PCADenoiser`).
+    denoise : "auto", "pca", "off" or int, default "auto"
+        As in :class:`conformap.DiffusionMap` (:func:`conformap.graph.prepare_features`); the
+        cache keys are those of the denoised items.
 
     Returns
     -------
@@ -553,9 +558,11 @@ def cached_distances(
     method = check_choice(method, "method", ["dense", "knn"])
     cache = DiskCache(cache_dir)
     # conformap.graph makes every choice (columns, k, bridges); this cache only stores.
-    fs = prepare_features(X, metric, metric_params, store=cache)
+    fs = prepare_features(X, metric, metric_params, store=cache, denoise=denoise)
     dist = distances_for(fs, method, n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=cache)
     if stats is not None:
         stats.update(cache.stats)
+        if fs.denoiser is not None:
+            stats["denoiser"] = fs.denoiser
     return dist

@@ -145,7 +145,12 @@ def embedding_extras(data, dm, *, metric: str, metric_params=None, rng=0,
             params.setdefault("columns", "resolved")
         with warnings.catch_warnings():  # the fit has already warned about the same items
             warnings.simplefilter("ignore")
-            feats = features_for_metric(np.asarray(data[sub]), metric, params or None)
+            items = np.asarray(data[sub])
+            if getattr(dm, "denoiser_", None) is not None:  # the distances the fit used
+                from .denoise import apply_denoiser
+
+                items, _ = apply_denoiser(dm.denoiser_, items, scores=metric == "euclidean")
+            feats = features_for_metric(items, metric, params or None)
         dist = pairwise_distances(feats, metric="l1" if metric == "wemd" else "l2")
         sigmas, log_s, rules = bandwidth_curve(dist)
         out["bw_sigmas"], out["bw_log_kernel_sum"] = sigmas, log_s

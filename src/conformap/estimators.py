@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_choice, validate_items
+from .denoise import apply_denoiser, check_denoise, denoised_file
 from .diffusion import diffusion_core, nystrom_extension
 from .distances import emd_distances, pairwise_distances
 from .graph import DENSE_MAX_ITEMS, build_graph
@@ -89,6 +90,15 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         by a later fit on the same data and parameters. With ``method="knn"``, metric "wemd"
         and no ``scheduler``, the same out-of-core pipeline runs in this process (the tasks one
         after the other): memory bounded by the chunk and task sizes, not by n.
+    denoise : "auto", "pca", "off" or int, default "auto"
+        Project the items on their leading principal components before the distances
+        (:mod:`conformap.denoise`): "pca" keeps the components above the Marchenko-Pastur
+        edge of the estimated white noise; an int keeps that many; "off" never projects;
+        "auto" is "pca" where the estimated noise is at least 10 % of the variance and there
+        are at least as many items (and 400) as values per item, of at least 100 values
+        (many noisy images; clean data and small sets are left as they are; see
+        :mod:`conformap.denoise` for the measurements). Not for metric="emd" or
+        "precomputed".
 
     Attributes
     ----------
@@ -110,6 +120,12 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         precomputed sparse distances).
     graph_summary_ : str
         One line describing the graph (kernel, neighbours, truncation).
+    denoiser_ : conformap.denoise.PCADenoiser or None
+        The fitted projection (None where none was applied); ``transform`` applies it.
+    denoise_rank_ : int or None
+        Principal components kept (None: not denoised).
+    noise_variance_ : float or None
+        Estimated white-noise variance per value of the items (None: not denoised).
     scheduler_stats_ : dict
         Only with ``scheduler``: transform chunks computed/reused and the search plan and tasks
         (:func:`conformap.engine.knn_graph`).
@@ -140,6 +156,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         progress=False,
         scheduler=None,
         cache_dir=None,
+        denoise="auto",
     ):
         self.n_components = n_components
         self.metric = metric
@@ -154,6 +171,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.progress = progress
         self.scheduler = scheduler
         self.cache_dir = cache_dir
+        self.denoise = denoise
 
     def __sklearn_tags__(self):
         """Input requirements by metric: what scikit-learn's checks (and pipelines) may pass."""
@@ -196,7 +214,12 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         """Fit on ``X``: densities (n, *shape), feature vectors (n, D) or distances (n, n)."""
         metric = check_choice(self.metric, "metric", METRICS)
         check_choice(self.method, "method", ["auto", "dense", "knn"])
+        denoise = check_denoise(self.denoise)
+        if metric in ("emd", "precomputed") and denoise not in ("auto", "off"):
+            raise ValueError(f"denoise: {denoise!r} is not available for metric={metric!r}; "
+                             "use denoise='off'")
         X = self._validate_input(X, reset=True)
+        den = None
         # The graph (columns, k, bandwidth, bridges) is built by conformap.graph alone.
         if metric == "precomputed":
             dist = X
@@ -215,7 +238,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                         "address", "client"):  # remote workers need a shared cache_dir
                     cache_dir = scope.enter_context(
                         tempfile.TemporaryDirectory(prefix="conformap-"))
-                dist = self._distributed_distances(X, metric, cache_dir)
+                dist, den = self._distributed_distances(X, metric, cache_dir)
                 graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
                                         n_neighbors=self.n_neighbors)
                 graph = self._store_dropped_mass(graph)
@@ -224,13 +247,18 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             graph, fs = build_graph(
                 X, metric=metric, metric_params=self.metric_params, method=self.method,
                 n_neighbors=self.n_neighbors, bandwidth=self.bandwidth, n_jobs=self.n_jobs,
-                progress=self.progress, rng=self.random_state)
+                progress=self.progress, rng=self.random_state, denoise=denoise)
             n = fs.features.shape[0]
+            den = fs.denoiser
+        self.denoiser_ = den
+        self.denoise_rank_ = None if den is None else den.rank
+        self.noise_variance_ = None if den is None else den.noise_variance
         self._fit_features = None if fs is None else fs.features
         self._fit_columns = None if fs is None else fs.columns
         self._fit_size = None if fs is None else fs.full_size
         self.n_neighbors_ = graph.n_neighbors if graph.method == "knn" else None
-        self.graph_summary_ = graph.summary()
+        self.graph_summary_ = graph.summary() if den is None else \
+            f"{den.summary()}; {graph.summary()}"
         self.dropped_mass_ = graph.dropped_mass
         self.result_ = diffusion_core(
             graph,
@@ -285,10 +313,12 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         params.pop("progress", None)
         k = check_n_neighbors(self.n_neighbors, int(np.shape(X)[0]))
         self.scheduler_stats_ = {}
-        return knn_graph(X, k, cache_dir=cache_dir, scheduler=self.scheduler,
-                         columns=columns, n_jobs=self.n_jobs, progress=self.progress,
-                         random_state=self.random_state, stats=self.scheduler_stats_,
-                         **params)
+        with denoised_file(X, self.denoise, cache_dir) as (items, den):
+            # the same reconstruction (block by block, same arithmetic) as the in-memory path
+            return knn_graph(items, k, cache_dir=cache_dir, scheduler=self.scheduler,
+                             columns=columns, n_jobs=self.n_jobs, progress=self.progress,
+                             random_state=self.random_state, stats=self.scheduler_stats_,
+                             **params), den
 
     def fit_transform(self, X, y=None):
         """Fit and return ``embedding_``."""
@@ -315,6 +345,9 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                 if self.metric == "wemd":
                     params.setdefault("negative", "keep")
                     params["columns"] = "all"
+                den = getattr(self, "denoiser_", None)
+                if den is not None:  # the fitted projection, as on the training items
+                    X, _ = apply_denoiser(den, X, scores=self.metric == "euclidean")
                 feats = features_for_metric(X, self.metric, params)
                 expect = (self._fit_size if self._fit_columns is not None
                           else self._fit_features.shape[1])
@@ -358,6 +391,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         params.pop("progress", None)
         params.pop("columns", None)
         params.setdefault("negative", "keep")
+        if getattr(self, "denoiser_", None) is not None:
+            X, _ = apply_denoiser(self.denoiser_, X)
         feats = features_for_metric(X, "wemd", {**params, "columns": "all"})
         idx, dist = query_store(store, feats, self.n_neighbors_ + 1,
                                 columns=self.scheduler_stats_["columns"])

@@ -50,6 +50,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
+from .denoise import check_denoise, denoise_items, fit_for, wemd_of_denoised
 from .scales import (
     dense_kernel,
     dense_neighbors,
@@ -197,6 +198,9 @@ class FeatureSet:
         Coefficients per item before the column choice (``D``).
     key : str or None
         Cache key of ``features`` when they came from a store.
+    denoiser : conformap.denoise.PCADenoiser or None
+        The PCA projection applied to the items before the features (None: not applied);
+        for "l2" the features are its scores, for WEMD the coefficients of the reconstruction.
     """
 
     features: np.ndarray
@@ -204,16 +208,40 @@ class FeatureSet:
     columns: np.ndarray | None
     full_size: int
     key: str | None = None
+    denoiser: object = None
 
 
-def prepare_features(X, metric: str, metric_params: dict | None = None, *, store=None):
-    """Feature vectors for ``metric`` (the only place that chooses WEMD columns).
+def prepare_features(X, metric: str, metric_params: dict | None = None, *, store=None,
+                     denoise="auto"):
+    """Feature vectors for ``metric`` (the only place that chooses WEMD columns and denoising).
 
     For "wemd" only the coefficients that can change a distance are kept unless
     ``metric_params["columns"]`` says otherwise ("resolved" by default; see
     :func:`conformap.wemd_embedding`). ``store`` (a :class:`conformap.cache.DiskCache`) computes
-    or reloads the coefficients from disk (memory-mapped).
+    or reloads the coefficients from disk (memory-mapped). ``denoise`` ("auto", "pca", "off" or
+    a rank; :mod:`conformap.denoise`) first projects the items on their leading principal
+    components: "l2" features are then the scores, WEMD coefficients those of the
+    reconstructed items.
     """
+
+    den = None
+    if metric == "wemd" and store is None:
+        X = np.asarray(X)
+        den = fit_for(X, denoise)
+        if den is not None:
+            feats, cols, full = wemd_of_denoised(den, X, metric_params)
+            return FeatureSet(feats, "l1", cols, full, denoiser=den)
+    elif metric in ("wemd", "euclidean"):
+        X = np.asarray(X)
+        X, den = denoise_items(X, denoise, scores=metric == "euclidean")
+    elif check_denoise(denoise) not in ("auto", "off"):
+        raise ValueError(f"denoise: {denoise!r} is not available for metric={metric!r} (exact "
+                         "EMD needs non-negative densities); use denoise='off'")
+    fs = _prepare(X, metric, metric_params, store=store)
+    return fs if den is None else _replace(fs, denoiser=den)
+
+
+def _prepare(X, metric: str, metric_params: dict | None = None, *, store=None):
     from .wemd import resolved_columns, wemd_embedding, wemd_size
 
     params = dict(metric_params or {})
@@ -397,6 +425,7 @@ def build_graph(
     store=None,
     rng=None,
     features: FeatureSet | None = None,
+    denoise="auto",
 ) -> tuple[AffinityGraph, FeatureSet | None]:
     """Build the affinity graph of ``X`` (or of precomputed ``distances``).
 
@@ -422,6 +451,9 @@ def build_graph(
         Chooses the rows on which the dropped kernel mass is measured.
     features : FeatureSet, optional
         Already prepared features (skips :func:`prepare_features`).
+    denoise : "auto", "pca", "off" or int, default "auto"
+        PCA denoising of the items before the features (:func:`prepare_features`,
+        :mod:`conformap.denoise`).
 
     Returns
     -------
@@ -432,7 +464,7 @@ def build_graph(
     if distances is not None:
         return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors), None
     fs = features if features is not None else prepare_features(
-        X, metric, metric_params, store=store)
+        X, metric, metric_params, store=store, denoise=denoise)
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
     resolve_bandwidth(bandwidth, n)  # validated before any distance is computed

@@ -220,6 +220,18 @@ def check_output_directory(args, *, option: str = "--out", files=None) -> Path:
     return out
 
 
+def denoise_arg(text: str):
+    """--denoise: auto, pca, off, or a positive number of components."""
+    from ..denoise import check_denoise
+
+    value = int(text) if text.strip().lstrip("+-").isdigit() else text
+    try:
+        return check_denoise(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected auto, pca, off or a positive number of components") from None
+
+
 def add_embedding_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("embedding")
     g.add_argument(
@@ -259,6 +271,15 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
         choices=["keep", "clip", "error"],
         default=None,
         help="negative voxels: keep (signed WEMD, default, warns), clip, error",
+    )
+    g.add_argument(
+        "--denoise",
+        type=denoise_arg,
+        default="auto",
+        help="PCA denoising of the items before the distances: auto (where the estimated white "
+        "noise is >= 10%% of the variance and there are at least as many items, and 400, as "
+        "values per item), pca (components above "
+        "the Marchenko-Pastur edge), off, or a number of components (default auto)",
     )
     g.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

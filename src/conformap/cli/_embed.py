@@ -86,6 +86,7 @@ def make_estimator(args, *, method=None):
         n_jobs=args.n_jobs,
         random_state=args.seed,
         progress=progress_enabled(args),
+        denoise=args.denoise,
     )
 
 
@@ -178,11 +179,15 @@ def fit_cached(args, data, method: str):
         params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
     dist = cached_distances(data, args.cache, metric=args.metric, method=method,
                             n_neighbors=args.n_neighbors, metric_params=params,
-                            n_jobs=args.n_jobs, progress=not args.quiet, stats=stats)
+                            n_jobs=args.n_jobs, progress=not args.quiet, stats=stats,
+                            denoise=args.denoise)
+    den = stats.pop("denoiser", None)
     if not args.quiet:
         done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
                          for kind, s in stats.items())
         print(f"conformap embed: cache {args.cache}: {done}", file=sys.stderr)
+        if den is not None:
+            print(f"conformap embed: {den.summary()}", file=sys.stderr)
     dm = DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
                       bandwidth=args.bandwidth, random_state=args.seed)
     try:

@@ -52,7 +52,8 @@ def fit_distributed(args, data):
     dm = DiffusionMap(args.n_components, metric="wemd", metric_params=params, alpha=args.alpha,
                       t=args.t, bandwidth=args.bandwidth, method="knn",
                       n_neighbors=args.n_neighbors, n_jobs=args.n_jobs, random_state=args.seed,
-                      progress=not args.quiet, scheduler=args.scheduler, cache_dir=args.cache)
+                      progress=not args.quiet, scheduler=args.scheduler, cache_dir=args.cache,
+                      denoise=args.denoise)
     try:
         dm.fit(data)
     except ValueError as exc:  # e.g. a bandwidth that disconnects the graph
