@@ -64,6 +64,7 @@ __all__ = [
     "denoised_file",
     "fit_denoiser",
     "fit_for",
+    "marchenko_pastur_edge",
     "marchenko_pastur_median",
     "marchenko_pastur_rank",
     "moments_block",
@@ -135,6 +136,18 @@ def marchenko_pastur_median(beta: float) -> float:
     return float(np.interp(0.5, cdf, x))
 
 
+def marchenko_pastur_edge(noise_variance: float, n: int, p: int) -> float:
+    r"""Upper edge of the covariance eigenvalues of ``n`` x ``p`` white noise.
+
+    :math:`\sigma^2 s (1 + \sqrt\beta)^2`, :math:`\beta = \min(n,p)/\max(n,p)`,
+    :math:`s = p/n` if :math:`p > n` else 1 (the non-zero eigenvalues of
+    :math:`X^T X / n` for :math:`p > n` are those of :math:`X X^T / n`).
+    """
+    beta = min(n, p) / max(n, p)
+    s = p / n if p > n else 1.0
+    return float(noise_variance) * s * (1 + math.sqrt(beta)) ** 2
+
+
 def marchenko_pastur_rank(eigenvalues, n: int, p: int):
     r"""Signal rank, noise variance and bulk edge from the covariance eigenvalues.
 
@@ -160,7 +173,7 @@ def marchenko_pastur_rank(eigenvalues, n: int, p: int):
     beta = min(n, p) / max(n, p)
     s = p / n if p > n else 1.0
     sigma2 = float(max(np.median(ev), 0.0) / (s * marchenko_pastur_median(beta)))
-    edge = sigma2 * s * (1 + math.sqrt(beta)) ** 2
+    edge = marchenko_pastur_edge(sigma2, n, p)
     return int(np.sum(ev > edge)), sigma2, float(edge)
 
 

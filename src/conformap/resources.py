@@ -261,7 +261,10 @@ def estimate_all_pairs(
         Of the feature vectors.
     method : {"dense", "knn"}
         "dense": an (n, n) distance matrix and a dense eigensolver; "knn": ``n_neighbors``
-        per row in 256-row blocks and a sparse eigensolver.
+        per row in 256-row blocks and a sparse eigensolver; its search is exact or
+        approximate as :func:`conformap.neighbors.choose_method` decides (the approximate
+        search is timed by the exact re-ranking of ``APPROX_CANDIDATES * k`` candidates per
+        row).
     n_neighbors : int, optional
         For "knn"; default as :class:`conformap.DiffusionMap`.
     n_voxels : int, optional
@@ -312,7 +315,12 @@ def estimate_all_pairs(
         mem["distances"] = KNN_BLOCK * n * 8 + n * k * 16
         # union-symmetrised sparse kernel and its normalised copies (~2k entries per row).
         mem["diffusion"] = 4 * n * 2 * k * 16
-        secs["distances"] = n * n * d / throughput  # blocks do not use symmetry
+        from .neighbors import APPROX_CANDIDATES, choose_method
+
+        if choose_method(n, d) == "exact":
+            secs["distances"] = n * n * d / throughput  # blocks do not use symmetry
+        else:  # the search's cost is the exact re-ranking of its candidates
+            secs["distances"] = n * min(n - 1, APPROX_CANDIDATES * k) * d / throughput
         secs["eigensolver"] = 200 * n * 2 * k * 10 / 1e9  # Lanczos: ~hundreds of sparse matvecs
     return Estimate(method=method, n=n, n_features=d, memory=mem, seconds=secs)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_int, check_rng
+from ..denoise import marchenko_pastur_edge, marchenko_pastur_median
 
 __all__ = ["DenoisedFeatures", "pca_denoise"]
 
@@ -64,21 +65,6 @@ class DenoisedFeatures:
     explained: np.ndarray
 
 
-def _mp_median(beta: float) -> float:
-    """Median of the Marchenko-Pastur law of aspect ratio ``beta`` in (0, 1], unit variance."""
-    lo, hi = (1 - np.sqrt(beta)) ** 2, (1 + np.sqrt(beta)) ** 2
-    x = np.linspace(lo, hi, 20001)
-    dens = np.sqrt(np.maximum((hi - x) * (x - lo), 0.0)) / (2 * np.pi * beta * np.maximum(x, 1e-300))
-    cdf = np.cumsum(dens)
-    return float(x[np.searchsorted(cdf / cdf[-1], 0.5)])
-
-
-def _edge(sigma2: float, n: int, d: int) -> float:
-    """Marchenko-Pastur edge of the covariance eigenvalues of n x d white noise."""
-    beta = min(n, d) / max(n, d)
-    return sigma2 * (max(n, d) / n if d > n else 1.0) * (1 + np.sqrt(beta)) ** 2
-
-
 def _noise_variance(centred: np.ndarray, gen) -> tuple[float, int]:
     """Per-feature noise variance from the median eigenvalue of a row subset, and the number
     of that subset's eigenvalues above its own edge (a lower bound for all rows)."""
@@ -89,9 +75,9 @@ def _noise_variance(centred: np.ndarray, gen) -> tuple[float, int]:
     ev = np.linalg.eigvalsh(small)
     beta = min(m, d) / max(m, d)
     # eigenvalues of (1/m) X X^T for m < d are sigma^2 (d/m) times an MP law of ratio m/d
-    scale = float(np.median(ev)) / _mp_median(beta)
+    scale = float(np.median(ev)) / marchenko_pastur_median(beta)
     sigma2 = scale * (m / d if m < d else 1.0)
-    return sigma2, int(np.sum(ev > _edge(sigma2, m, d)))
+    return sigma2, int(np.sum(ev > marchenko_pastur_edge(sigma2, m, d)))
 
 
 def pca_denoise(X, n_components="auto", *, rng=None) -> DenoisedFeatures:
@@ -130,7 +116,7 @@ def pca_denoise(X, n_components="auto", *, rng=None) -> DenoisedFeatures:
     w, scores = s_**2 / n, u * s_
     edge = 0.0
     if n_components == "auto":
-        edge = _edge(sigma2, n, d)
+        edge = marchenko_pastur_edge(sigma2, n, d)
         k = int(np.clip(np.sum(w > edge), 2, k_max))
     else:
         k = k_fit
