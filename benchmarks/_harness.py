@@ -268,6 +268,16 @@ def machine() -> dict:
     }
 
 
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command that reproduces a result: ``python -m MODULE ARGS``."""
+    return f"python -m {module} " + " ".join(argv if argv is not None else sys.argv[1:])
+
+
+def write_json(path, doc: dict) -> None:
+    """Write a result document (indented JSON and a final newline)."""
+    Path(path).write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def load_average() -> list[float]:
     """The 1, 5 and 15-minute load averages, rounded."""
     return [round(v, 2) for v in os.getloadavg()]

@@ -16,13 +16,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ._harness import command_line, write_json
 
 MAP = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "rotating_shaft_res6.mrc"
 
@@ -68,9 +69,8 @@ def main(argv=None) -> int:
             rows.append(row)
             print(row, flush=True)
     out = {"kind": "denoise-small", "rows": rows, "load_average": [load0, os.getloadavg()],
-           "command": "python -m benchmarks.denoise_small " + " ".join(
-               argv if argv is not None else sys.argv[1:])}
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+           "command": command_line("benchmarks.denoise_small", argv)}
+    write_json(args.out, out)
     return 0
 
 

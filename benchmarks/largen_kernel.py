@@ -25,14 +25,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+
+from ._harness import command_line, write_json
 
 VARIANTS = [  # (name, k, scale neighbour, transform, forced dimension)
     ("raw", 30, 10, None, None), ("dimension 1", 30, 10, None, 1),
@@ -103,9 +103,8 @@ def main(argv=None) -> int:
         print(row, flush=True)
     out = {"kind": "kernel-diagnosis", "n": args.n, "snr": args.snr, "facts": facts,
            "rows": rows, "load_average": os.getloadavg(),
-           "command": "python -m benchmarks.largen_kernel " + " ".join(
-               argv if argv is not None else sys.argv[1:])}
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+           "command": command_line("benchmarks.largen_kernel", argv)}
+    write_json(args.out, out)
     return 0
 
 
