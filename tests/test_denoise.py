@@ -210,6 +210,22 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
     assert not list(tmp_path.glob("conformap-denoised-*"))  # the temporary file is removed
 
 
+def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path):
+    """embed --cache NEW (WEMD, kNN): the in-process store path makes the directory."""
+    r = np.random.default_rng(12)
+    yy, xx = np.mgrid[:16, :16]
+    c = r.uniform(4, 12, (160, 2))
+    x = (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
+         + 0.3 + 0.1 * r.standard_normal((160, 16, 16))).astype(np.float32)
+    kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
+          "denoise": 4, "method": "knn"}
+    ref = DiffusionMap(**kw).fit(x)
+    dm = DiffusionMap(cache_dir=tmp_path / "new" / "cache", **kw).fit(x)
+    assert dm.denoise_rank_ == 4
+    np.testing.assert_allclose(dm.embedding_, ref.embedding_, rtol=1e-9, atol=1e-12)
+    assert not list((tmp_path / "new" / "cache").glob("conformap-denoised-*"))
+
+
 @pytest.mark.parametrize("columns", ["resolved", "support", "all"])
 def test_wemd_of_denoised_in_blocks_equals_wemd_of_all_reconstructions(monkeypatch, columns):
     from conformap import wemd_embedding

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -486,6 +487,8 @@ def denoised_file(X, denoise="auto", directory=None):
     if model is None:
         yield X, None
         return
+    if directory is not None:  # a --cache directory is made on first use
+        os.makedirs(directory, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="conformap-denoised-", dir=directory)
     try:
         dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
