@@ -190,15 +190,20 @@ def test_cli_denoise_flag(tmp_path, capsys):
     del r
 
 
+def noisy_blobs(seed: int, n: int = 160, offset: float = 0.3) -> np.ndarray:
+    """n noisy 16 x 16 images of a Gaussian blob at random positions (float32)."""
+    r = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:16, :16]
+    c = r.uniform(4, 12, (n, 2))
+    return (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
+            + offset + 0.1 * r.standard_normal((n, 16, 16))).astype(np.float32)
+
+
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
     pytest.importorskip("distributed")
-    r = np.random.default_rng(11)
-    yy, xx = np.mgrid[:16, :16]
-    c = r.uniform(4, 12, (160, 2))
-    x = (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
-         + 0.3 + 0.1 * r.standard_normal((160, 16, 16))).astype(np.float32)
+    x = noisy_blobs(11)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4}
     ref = DiffusionMap(method="knn", **kw).fit(x)
@@ -212,11 +217,7 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
 
 def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path):
     """embed --cache NEW (WEMD, kNN): the in-process store path makes the directory."""
-    r = np.random.default_rng(12)
-    yy, xx = np.mgrid[:16, :16]
-    c = r.uniform(4, 12, (160, 2))
-    x = (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
-         + 0.3 + 0.1 * r.standard_normal((160, 16, 16))).astype(np.float32)
+    x = noisy_blobs(12)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4, "method": "knn"}
     ref = DiffusionMap(**kw).fit(x)
@@ -230,11 +231,7 @@ def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path):
 def test_wemd_of_denoised_in_blocks_equals_wemd_of_all_reconstructions(monkeypatch, columns):
     from conformap import wemd_embedding
 
-    r = np.random.default_rng(12)
-    yy, xx = np.mgrid[:16, :16]
-    c = r.uniform(4, 12, (300, 2))
-    x = (np.exp(-((yy - c[:, 0, None, None]) ** 2 + (xx - c[:, 1, None, None]) ** 2) / 8.0)
-         + 0.2 + 0.1 * r.standard_normal((300, 16, 16))).astype(np.float32)
+    x = noisy_blobs(12, 300, offset=0.2)
     m = dn.fit_denoiser(x, 5)
     monkeypatch.setattr(dn, "CHUNK_ROWS", 70)
     feats, cols, full = dn.wemd_of_denoised(m, x, {"negative": "keep", "columns": columns})
