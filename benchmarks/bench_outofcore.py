@@ -419,7 +419,7 @@ def plan_approx(results: dict, n: int = 1_000_000) -> dict | None:
         out.update(nndescent_exponent=expo, candidates_measured_at_n=b["n"],
                    candidates_core_s_measured=b["cpu_s"],
                    candidates_core_s=b["cpu_s"] * (n / b["n"]) ** expo)
-    out["bytes"] = {"projected_rows": n * 32 * 4, "candidates_int64": n * APPROX_CANDIDATES * k * 8,
+    out["bytes"] = {"projected_rows": n * 32 * 4, "candidates_int32": n * APPROX_CANDIDATES * k * 4,
                     "knn_returned": n * k * 16, "input": n * 64 * 64 * 4,
                     "store": n * results["transform_task"]["n_features"] * 4}
     for w in (16, 32, 64):

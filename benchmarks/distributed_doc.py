@@ -92,14 +92,14 @@ def _load(res):
 
 def client_nk_bytes(n: int) -> dict:
     """What grows with n on the client of an out-of-core run, by arithmetic (bytes): the
-    candidate lists (n x 6k int64), the projection (n x 32 float32), the kNN lists (n x k
+    candidate lists (n x 6k int32), the projection (n x 32 float32), the kNN lists (n x k
     int64 + float64), the graph and its kernel (CSR, about 2 n k entries after symmetrising,
     int32 + float64 each) and the eigensolver's vectors (a few n-vectors per level)."""
     from conformap.graph import default_n_neighbors
     from conformap.neighbors import APPROX_CANDIDATES
 
     k = default_n_neighbors(n)
-    parts = {"candidates": n * APPROX_CANDIDATES * k * 8, "projection": n * 32 * 4,
+    parts = {"candidates": n * APPROX_CANDIDATES * k * 4, "projection": n * 32 * 4,
              "knn_lists": n * k * 16, "graph_and_kernel": 2 * 2 * n * k * 12}
     parts["total"] = sum(parts.values())
     parts["k"] = k
@@ -144,9 +144,9 @@ def _embed_memory(res):
             "rises until n ~ 28,000 and is capped above). What still grows with n is O(n k) on "
             "the client (the column 'O(n k)', arithmetic; the 'client process' column is its "
             "measured peak, the whole run's with `local --cache`): candidate lists (n x 6k "
-            "int64), kNN lists, graph and kernel, eigensolver vectors. At n = 200,000 (k = "
+            "int32), kNN lists, graph and kernel, eigensolver vectors. At n = 200,000 (k = "
             f"{nk['k']}) that is {nk['total'] / 2**20:,.0f} MiB "
-            f"({nk['candidates'] / 2**20:,.0f} MiB of it the int64 candidate lists)."]
+            f"({nk['candidates'] / 2**20:,.0f} MiB of it the int32 candidate lists)."]
     if big < 200_000:
         out += ["", f"**Measured up to n = {big:,} only**: on the shared machine (load average "
                 "in the table) the larger sizes of the sweep did not finish within the session; "
@@ -366,8 +366,9 @@ def _plan(res):
                 "lower bound: at the measured n one group held every row, each read once; where "
                 "groups are capped their candidate unions overlap and rows are read by several "
                 "groups) |",
-                f"| candidate lists (client) | {a['bytes']['candidates_int64'] / 1e9:.1f} GB | "
-                f"arithmetic (n x 6k int64, k = {a['k']}) |",
+                f"| candidate lists (client) | "
+                f"{a['bytes'].get('candidates_int32', a['bytes'].get('candidates_int64', 0) / 2) / 1e9:.1f}"
+                f" GB | arithmetic (n x 6k int32, k = {a['k']}) |",
                 f"| kNN lists returned | {a['bytes']['knn_returned'] / 1e9:.2f} GB | arithmetic |"]
         if a.get("eigen"):
             e = a["eigen"]
@@ -445,8 +446,6 @@ NOT_DONE = """## Not done, and what the numbers say
   from the raw chunks through memory maps (only those rows' pages); on a shared filesystem that
   is many small reads. Reordering the store by the k-d tree leaves before the re-ranking would
   make them contiguous; not built.
-* **Candidate lists are int64 on the client** (n x 6k x 8 B: the largest O(n k) term of the
-  client); int32 would halve it.
 * With `scheduler`, `method="auto"` means the kNN graph at every n (the engine builds no dense
   graph), so below 3,000 items the result equals `method="knn"`, not the default dense fit.
 * `conformap embed` without `--scheduler` or `--cache` (and `--cache` on the dense path, up to

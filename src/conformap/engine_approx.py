@@ -292,7 +292,7 @@ def _candidates(client, src, store, n, dim, seed, n_cand, threads, token, progre
                         lambda: (arg, n_cand, seed, threads))],
               lambda key, r: out.__setitem__("cand", r), desc="candidates (NN-descent)",
               progress=False, window=None)
-    return P, np.asarray(out["cand"], dtype=np.int64)
+    return P, np.asarray(out["cand"], dtype=np.int32)
 
 
 def _load_candidates(d, n, n_cand):
