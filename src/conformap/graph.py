@@ -69,6 +69,7 @@ __all__ = [
     "SCALE_NEIGHBOR_MIN",
     "AffinityGraph",
     "FeatureSet",
+    "DIMENSION_SPARSEST",
     "adaptive_applies",
     "build_graph",
     "default_n_neighbors",
@@ -80,6 +81,7 @@ __all__ = [
     "knn_block",
     "local_scales",
     "neighbor_search",
+    "normalization_dimension",
     "prepare_features",
     "resolve_bandwidth",
     "resolve_method",
@@ -103,6 +105,13 @@ ADAPTIVE_MAX_DIMENSION = 32
 #: at n = 1,000 on noisy clustered circles the 10th neighbour gave 9.3 / 20.7 degrees, the 16th
 #: 1.7 / 3.9, clean circles unchanged; the upper bound keeps k = 3 x 16 = 48 at large n).
 SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
+#: The dimension ``m`` of the adaptive normalisation is the Levina-Bickel estimate on this
+#: share of the items, those with the largest distance to their k-th neighbour
+#: (:func:`normalization_dimension`): above a noise of fixed width, where the pooled estimate
+#: sees the noise. Measured (docs/large-n/DIMENSION.md, 3 seeds): noisy clustered circles
+#: 1.10-1.19 (pooled 1.34-1.69, which rounded to 2), clean circles 1.00-1.16, uniform
+#: squares, rectangles and tori 1.8-2.6, as pooled.
+DIMENSION_SPARSEST = 0.25
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -170,6 +179,15 @@ def resolve_bandwidth(bandwidth, n: int):
             return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "connect"
         return bw
     return check_positive(bandwidth, "bandwidth")
+
+
+def normalization_dimension(neighbor_distances) -> int:
+    """``m`` of the adaptive normalisation: ``max(1, round(.))`` of the Levina-Bickel estimate
+    on the :data:`DIMENSION_SPARSEST` share of the rows with the largest ``r_k``.
+
+    ``neighbor_distances``: (n, k) ascending (:func:`conformap.scales.intrinsic_dimension`).
+    """
+    return max(1, round(intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)))
 
 
 def adaptive_applies(dimension: float) -> bool:
@@ -551,10 +569,10 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
                 b_c.extend(d.indices[a:b][o[k:]].tolist())
                 b_v.extend(d.data[a:b][o[k:]].tolist())
         b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
-        bw, note, dim_hat = _kernel_choice(bw, auto, dist)
+        bw, note, _ = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
-            dim = max(1, round(dim_hat))
+            dim = normalization_dimension(dist)
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
@@ -565,10 +583,10 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
         nn_idx, nn = dense_neighbors(d, k)
-        bw, note, dim_hat = _kernel_choice(bw, auto, nn)
+        bw, note, _ = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
-        dim = max(1, round(dim_hat))
+        dim = normalization_dimension(nn)
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
