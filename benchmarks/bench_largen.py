@@ -212,6 +212,7 @@ def _render_small(d: dict) -> list[str]:
 def _render_sweep(sw: dict) -> list[str]:
     rows = sw["rows"]
     lines = [
+        f"## {sw['title']}" if sw.get("title") else
         f"## Seeds and noise levels at n = {sw['n']} (defaults unless the denoise column says "
         "otherwise)",
         "",
@@ -322,6 +323,8 @@ def main(argv=None) -> int:
                    "re-render OUT/LARGE_N.md (for the sweep: collect with --collect)")
     p.add_argument("--collect", nargs="+", default=None, metavar="RUN.json",
                    help="merge single --json runs into OUT/largen-sweep-N.json and re-render")
+    p.add_argument("--title", default=None,
+                   help="with --collect: what the sweep measures (its section's heading)")
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="write the stack and the embedding here instead of a temporary dir")
     args = p.parse_args(argv)
@@ -332,7 +335,8 @@ def main(argv=None) -> int:
         ns = sorted({r["n"] for r in runs})
         if len(ns) != 1:
             raise SystemExit(f"--collect: runs of one n at a time, got n = {ns}")
-        doc = {"kind": "sweep", "n": ns[0], "rows": sorted(
+        doc = {"kind": "sweep", "n": ns[0], **({"title": args.title} if args.title else {}),
+               "rows": sorted(
             runs, key=lambda r: (-(r["snr"] if r["snr"] is not None else 1e9), r["seed"]))}
         (out / f"largen-sweep-{ns[0]}.json").write_text(json.dumps(doc, indent=2) + "\n")
         _render_dir(out)

@@ -106,6 +106,8 @@ GENERATED = [
                    "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],
     GeneratedDoc("docs/large-n/README.md", ("docs/large-n/density.json",),
                  "benchmarks.bench_density:render_readme"),
+    GeneratedDoc("docs/large-n/DIMENSION.md", ("docs/large-n/dimension.json",),
+                 "benchmarks.bench_dimension:render"),
 ]
 
 
