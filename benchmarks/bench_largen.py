@@ -129,7 +129,8 @@ def render(*results: dict) -> str:
     ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``). Pure
     (benchmarks/docs.py GENERATED)."""
     diag = [r for r in results if r.get("kind") == "kernel-diagnosis"]
-    sweeps = [r for r in results if r.get("kind") == "sweep"]
+    sweeps = sorted((r for r in results if r.get("kind") == "sweep"),
+                    key=lambda r: (r["n"], r.get("title", "")))
     small = [r for r in results if r.get("kind") == "denoise-small"]
     rows = sorted((r for r in results if r.get("kind") is None),
                   key=lambda r: (r["n"], "denoise" in r))
@@ -320,7 +321,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="docs/large-n")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="write the result here (default OUT/largen-N.json) and do not "
-                   "re-render OUT/LARGE_N.md (for the sweep: collect with --collect)")
+                   "re-render OUT/LARGE_N.md (for the sweep: collect with --collect); with "
+                   "--collect: the sweep's file (default OUT/largen-sweep-N.json)")
     p.add_argument("--collect", nargs="+", default=None, metavar="RUN.json",
                    help="merge single --json runs into OUT/largen-sweep-N.json and re-render")
     p.add_argument("--title", default=None,
@@ -338,7 +340,8 @@ def main(argv=None) -> int:
         doc = {"kind": "sweep", "n": ns[0], **({"title": args.title} if args.title else {}),
                "rows": sorted(
             runs, key=lambda r: (-(r["snr"] if r["snr"] is not None else 1e9), r["seed"]))}
-        (out / f"largen-sweep-{ns[0]}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        dest = Path(args.json) if args.json else out / f"largen-sweep-{ns[0]}.json"
+        dest.write_text(json.dumps(doc, indent=2) + "\n")
         _render_dir(out)
         return 0
     res = measure(args.n, args.snr, args.size, args.seed, args.keep,
