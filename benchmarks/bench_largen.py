@@ -250,8 +250,10 @@ def _render_sweep(sw: dict) -> list[str]:
                      f"{p90.mean():.2f} [{p90.min():.2f}, {p90.max():.2f}] |")
     lines += ["", "Commands:", ""]
     lines += [f"* `{r['benchmark_command']}`" for r in rows]
+    name = sw.get("file", f"largen-sweep-{sw['n']}.json")
+    extra = f" --json docs/large-n/{name} --title TITLE" if "file" in sw else ""
     lines += [f"* `python -m benchmarks.bench_largen --collect RUN.json ... --out "
-              f"docs/large-n` (merges them into largen-sweep-{sw['n']}.json)", ""]
+              f"docs/large-n{extra}` (merges them into {name})", ""]
     return lines
 
 
@@ -338,6 +340,7 @@ def main(argv=None) -> int:
         if len(ns) != 1:
             raise SystemExit(f"--collect: runs of one n at a time, got n = {ns}")
         doc = {"kind": "sweep", "n": ns[0], **({"title": args.title} if args.title else {}),
+               **({"file": Path(args.json).name} if args.json else {}),
                "rows": sorted(
             runs, key=lambda r: (-(r["snr"] if r["snr"] is not None else 1e9), r["seed"]))}
         dest = Path(args.json) if args.json else out / f"largen-sweep-{ns[0]}.json"
