@@ -69,6 +69,7 @@ __all__ = [
     "SCALE_NEIGHBOR_MIN",
     "AffinityGraph",
     "FeatureSet",
+    "DIMENSION_MIN_RATIO",
     "DIMENSION_SPARSEST",
     "adaptive_applies",
     "build_graph",
@@ -114,6 +115,15 @@ SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
 #: the rectangle 1.83-2.62 (pooled 2.01-2.56), cubes 2.50-2.68; circle runs within the target
 #: 45 of 90 before, 60 of 90 after, none worse.
 DIMENSION_SPARSEST = 0.25
+#: ... unless that estimate is below this fraction of the pooled one: then the sparsest rows
+#: are not a sparser sample of the same manifold. Measured: on the paper's noisy rotor maps
+#: (WEMD, noise 0.1, n = 400-800, no denoising: distances concentrated by the noise) the
+#: sparsest quarter reads 4.9-5.7 against 14.6-17.9 pooled (ratio 0.30-0.34), and there the
+#: pooled m is right (m = 5: 5.4-8.1 degrees median, m = 16: 1.3-3.7); on every set where
+#: the sparsest quarter is right the ratio is 0.62 or more (noisy clustered circles
+#: 0.66-0.87, denoised 64 x 64 particle images at n = 6,000 0.62-0.71, clean circles,
+#: surfaces and cubes 0.88-1.06; docs/large-n/DIMENSION.md).
+DIMENSION_MIN_RATIO = 0.5
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -184,12 +194,17 @@ def resolve_bandwidth(bandwidth, n: int):
 
 
 def normalization_dimension(neighbor_distances) -> int:
-    """``m`` of the adaptive normalisation: ``max(1, round(.))`` of the Levina-Bickel estimate
-    on the :data:`DIMENSION_SPARSEST` share of the rows with the largest ``r_k``.
+    """``m`` of the adaptive normalisation, rounded (at least 1).
 
-    ``neighbor_distances``: (n, k) ascending (:func:`conformap.scales.intrinsic_dimension`).
+    The Levina-Bickel estimate on the :data:`DIMENSION_SPARSEST` share of the rows with the
+    largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
+    over every row: then the pooled one. ``neighbor_distances``: (n, k) ascending
+    (:func:`conformap.scales.intrinsic_dimension`).
     """
-    return max(1, round(intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)))
+    pooled = intrinsic_dimension(neighbor_distances)
+    sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
+    m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
+    return max(1, round(m))
 
 
 def adaptive_applies(dimension: float) -> bool:
