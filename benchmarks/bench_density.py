@@ -556,7 +556,14 @@ def render_readme(res) -> str:
         "`scale_neighbor(n)`-th neighbour, `round(sqrt(n) / 2)` clipped to [10, 16]; "
         "`k = default_n_neighbors(n) = max(3 scale_neighbor(n), ceil(2 log2 n))` stored "
         "neighbours; normalisation `u_i = q_i^-alpha rho_i^(alpha m - (m+2)/2)` with `m` the "
-        "Levina-Bickel dimension; generalized problem `(D - W) f = lambda D diag(rho^2) f`.")
+        "Levina-Bickel dimension of the sparsest quarter of the rows "
+        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`); "
+        "generalized problem `(D - W) f = lambda D diag(rho^2) f`.")
+    if res.get("dimension_rule") is None:
+        add("* **This page's error rows were measured with the earlier `m`** (Levina-Bickel "
+            "pooled over every row, which rounds to 2 on the noisy clustered circles at "
+            "n = 1,000-3,000): `docs/large-n/DIMENSION.md` has the same circles before and "
+            "after the rule, per seed.")
     add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = 400 items "
         "on, the fixed rule \"connect\" below, and \"connect\" also when the neighbour "
         "distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
@@ -760,7 +767,10 @@ def main(argv=None):
                + (f" --seeds {args.seeds}" if seeds else "")
                + ("" if args.peers == "pydiffmap,datafold" else f" --peers {args.peers}")
                + ("" if str(path) == "docs/large-n/density.json" else f" --out {path}"))
-        res = {"command": cmd, **collect(SUITES[suite], lambda m: print(m, file=sys.stderr),
+        from conformap.graph import DIMENSION_SPARSEST
+
+        res = {"command": cmd, "dimension_rule": {"sparsest": DIMENSION_SPARSEST},
+               **collect(SUITES[suite], lambda m: print(m, file=sys.stderr),
                                          args.timeout, sections, ns, seeds, peers)}
         if sections != SECTIONS or ns or seeds:
             path.parent.mkdir(parents=True, exist_ok=True)

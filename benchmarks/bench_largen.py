@@ -129,7 +129,8 @@ def render(*results: dict) -> str:
     ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``). Pure
     (benchmarks/docs.py GENERATED)."""
     diag = [r for r in results if r.get("kind") == "kernel-diagnosis"]
-    sweeps = [r for r in results if r.get("kind") == "sweep"]
+    sweeps = sorted((r for r in results if r.get("kind") == "sweep"),
+                    key=lambda r: (r["n"], r.get("title", "")))
     small = [r for r in results if r.get("kind") == "denoise-small"]
     rows = sorted((r for r in results if r.get("kind") is None),
                   key=lambda r: (r["n"], "denoise" in r))
@@ -212,6 +213,7 @@ def _render_small(d: dict) -> list[str]:
 def _render_sweep(sw: dict) -> list[str]:
     rows = sw["rows"]
     lines = [
+        f"## {sw['title']}" if sw.get("title") else
         f"## Seeds and noise levels at n = {sw['n']} (defaults unless the denoise column says "
         "otherwise)",
         "",
@@ -248,8 +250,10 @@ def _render_sweep(sw: dict) -> list[str]:
                      f"{p90.mean():.2f} [{p90.min():.2f}, {p90.max():.2f}] |")
     lines += ["", "Commands:", ""]
     lines += [f"* `{r['benchmark_command']}`" for r in rows]
+    name = sw.get("file", f"largen-sweep-{sw['n']}.json")
+    extra = f" --json docs/large-n/{name} --title TITLE" if "file" in sw else ""
     lines += [f"* `python -m benchmarks.bench_largen --collect RUN.json ... --out "
-              f"docs/large-n` (merges them into largen-sweep-{sw['n']}.json)", ""]
+              f"docs/large-n{extra}` (merges them into {name})", ""]
     return lines
 
 
@@ -319,9 +323,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="docs/large-n")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="write the result here (default OUT/largen-N.json) and do not "
-                   "re-render OUT/LARGE_N.md (for the sweep: collect with --collect)")
+                   "re-render OUT/LARGE_N.md (for the sweep: collect with --collect); with "
+                   "--collect: the sweep's file (default OUT/largen-sweep-N.json)")
     p.add_argument("--collect", nargs="+", default=None, metavar="RUN.json",
                    help="merge single --json runs into OUT/largen-sweep-N.json and re-render")
+    p.add_argument("--title", default=None,
+                   help="with --collect: what the sweep measures (its section's heading)")
     p.add_argument("--keep", default=None, metavar="DIR",
                    help="write the stack and the embedding here instead of a temporary dir")
     args = p.parse_args(argv)
@@ -332,9 +339,12 @@ def main(argv=None) -> int:
         ns = sorted({r["n"] for r in runs})
         if len(ns) != 1:
             raise SystemExit(f"--collect: runs of one n at a time, got n = {ns}")
-        doc = {"kind": "sweep", "n": ns[0], "rows": sorted(
+        doc = {"kind": "sweep", "n": ns[0], **({"title": args.title} if args.title else {}),
+               **({"file": Path(args.json).name} if args.json else {}),
+               "rows": sorted(
             runs, key=lambda r: (-(r["snr"] if r["snr"] is not None else 1e9), r["seed"]))}
-        (out / f"largen-sweep-{ns[0]}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        dest = Path(args.json) if args.json else out / f"largen-sweep-{ns[0]}.json"
+        dest.write_text(json.dumps(doc, indent=2) + "\n")
         _render_dir(out)
         return 0
     res = measure(args.n, args.snr, args.size, args.seed, args.keep,

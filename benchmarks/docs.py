@@ -97,6 +97,7 @@ GENERATED = [
     GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
                                              "docs/large-n/largen-100000-before-denoising.json",
                                              "docs/large-n/largen-sweep-20000.json",
+                                             "docs/large-n/largen-sweep-20000-dimension.json",
                                              "docs/large-n/denoise-small.json",
                                              "docs/large-n/kernel-diagnosis.json"),
                  "benchmarks.bench_largen:render"),
@@ -106,6 +107,8 @@ GENERATED = [
                    "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],
     GeneratedDoc("docs/large-n/README.md", ("docs/large-n/density.json",),
                  "benchmarks.bench_density:render_readme"),
+    GeneratedDoc("docs/large-n/DIMENSION.md", ("docs/large-n/dimension.json",),
+                 "benchmarks.bench_dimension:render"),
 ]
 
 

@@ -112,6 +112,41 @@ def test_intrinsic_dimension_of_a_circle_and_a_square():
     assert round(intrinsic_dimension(d2)) == 2
 
 
+@pytest.mark.parametrize("width", [1.0, 5.0])
+def test_normalization_dimension_of_noisy_curves_and_surfaces(width):
+    # oracle: the manifold's dimension. A clustered circle under noise 0.01 is a curve, but
+    # its dwells are 2-D blobs at the scale of their 48 nearest neighbours: the pooled
+    # Levina-Bickel estimate is 1.4-1.7 (rounds to 2 at n >= 1000 on most seeds); the
+    # sparsest quarter of the rows sees the curve.
+    # Surfaces (a uniform square with noise across it, a flat torus in R^4) stay 2, a cube 3.
+    from conformap.graph import neighbor_search, normalization_dimension
+
+    X, _ = clustered_circle(1500, width=width, noise=0.01, seed=3)
+    _, d = neighbor_search(X, default_n_neighbors(1500), "l2")
+    assert intrinsic_dimension(d) > 1.4  # the pooled estimate: the noise
+    assert intrinsic_dimension(d, sparsest=0.25) < 1.25
+    assert normalization_dimension(d) == 1
+    r = np.random.default_rng(7)
+    sq = np.c_[r.random((1500, 2)), 0.02 * r.standard_normal(1500)]
+    a, b = r.uniform(0, 2 * np.pi, (2, 1500))
+    torus = np.c_[np.cos(a), np.sin(a), np.cos(b), np.sin(b)]
+    for Y, m in ((sq, 2), (torus, 2), (r.random((1500, 3)), 3)):
+        _, d = neighbor_search(Y, default_n_neighbors(1500), "l2")
+        assert normalization_dimension(d) == m
+    with pytest.raises(ValueError, match="sparsest"):
+        intrinsic_dimension(d, sparsest=0.0)
+
+
+def test_noisy_clustered_circle_meets_the_target_at_n_2000():
+    # the measurement behind DIMENSION_SPARSEST: with m = 2 (the pooled estimate) this cell
+    # missed the target (issue 10)
+    X, th = clustered_circle(2000, width=3.0, noise=0.01, seed=2)
+    dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
+    assert "dimension 1)" in dm.graph_summary_
+    rec = circle_recovery(dm.embedding_, th)
+    assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec
+
+
 def test_dense_neighbors_match_a_full_sort():
     from conformap.scales import dense_neighbors
 
