@@ -65,6 +65,7 @@ from ._maxcut import max_cut
 from ._placement import align_components, place_left
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
+from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
 
 __all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
 
@@ -303,7 +304,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
                        degeneracy: float = DEFAULT_DEGENERACY,
-                       purity: float = DEFAULT_PURITY) -> FactorizationResult:
+                       purity: float = DEFAULT_PURITY,
+                       unmix: float = DEFAULT_UNMIX) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -313,6 +315,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     rounds = check_int(n_rounds, "n_rounds", low=1)
     degeneracy = check_positive(degeneracy, "degeneracy", allow_zero=True)
     purity = _check_purity(purity)
+    unmix = check_positive(unmix, "unmix", allow_zero=True)
     phi = spectrum.eigenvectors
     lam = spectrum.eigenvalues
     if phi.shape[1] < 4:
@@ -320,12 +323,6 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             f"n_eigenvectors: got {phi.shape[1] - 1} non-trivial eigenvectors; factorization "
             "needs at least 3"
         )
-    if delta == "auto":
-        delta = AUTO_DELTA * float(lam[1])
-        delta_cols = np.maximum(delta, AUTO_RELATIVE * lam)
-    else:
-        delta_cols = np.full(lam.shape, float(delta))
-    gen = check_rng(rng)
     # only eigenvectors above the graph's noise floor: below it they are sampling noise, and
     # a smooth factor times a noise vector matches the next noise vector by chance
     resolved = spectrum.markov_eigenvalues > spectrum.noise_floor
@@ -333,6 +330,18 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     cols = np.flatnonzero(resolved)
     if cols.size < 3:
         cols = np.arange(1, min(4, phi.shape[1]))
+    if unmix > 0:
+        # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
+        # unmix_eigenvectors) before any triplet is searched
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix, gamma=gamma)
+        phi, lam = phi.copy(), lam.copy()
+        phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
+    if delta == "auto":
+        delta = AUTO_DELTA * float(lam[1])
+        delta_cols = np.maximum(delta, AUTO_RELATIVE * lam)
+    else:
+        delta_cols = np.full(lam.shape, float(delta))
+    gen = check_rng(rng)
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
                  n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
     search = top["search"]
@@ -505,7 +514,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-              purity: float = DEFAULT_PURITY, rng=None) -> FactorizationResult:
+              purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
+              rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
     Parameters
@@ -579,7 +589,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     t_spec = time.perf_counter() - t0
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
-                             t_spectrum=t_spec, degeneracy=degeneracy, purity=purity)
+                             t_spectrum=t_spec, degeneracy=degeneracy, purity=purity,
+                             unmix=unmix)
     return dataclasses.replace(res, preprocessing=prep)
 
 
