@@ -200,8 +200,6 @@ def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
           else None)
     norms = np.linalg.norm(phi, axis=0)
     unit = phi / norms
-    unit = unit - unit.mean(axis=0)  # eigenvectors are orthogonal to the constant
-    unit /= np.linalg.norm(unit, axis=0)
     first = unmix_blocks(lam, tol, max_block=max_block) if tol > 0 else []
     rotated, found = [], {}
     for blocks in (first, _shifted(first, lam, tol)):
@@ -272,7 +270,8 @@ def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found):
             full = np.linalg.qr(np.column_stack([dirs, np.eye(m)]))[0]
             comp = full[:, dirs.shape[1]:m]
             if rest >= 2:
-                z = q @ comp * np.sqrt(n)
+                z = q @ comp
+                z = (z - z.mean(axis=0)) * np.sqrt(n)  # moments of the centred functions
                 comp = comp @ _fourth_rotation(z)
             rot = np.column_stack([dirs, comp])
         else:
