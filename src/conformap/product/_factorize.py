@@ -12,6 +12,9 @@ Pipeline (``factorize``):
    where :math:`\varphi_x\varphi_z` pairs with :math:`\varphi_y`), :math:`W_{ij}` the
    highest similarity of a triplet using the pair (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the
    vertices into factors (:func:`max_cut`).
+1b. Unmixing (``unmix``, :func:`unmix_eigenvectors`): blocks of near-degenerate
+   eigenvectors, which a finite graph returns as arbitrary rotations of separable
+   eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them.
 
@@ -559,6 +562,12 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         A kept triplet's product must lie at least this much on eigenvectors at the sum of
         its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
         factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
+    unmix : float >= 0, default 0.08
+        Relative eigenvalue gap below which neighbouring resolved eigenvectors are rotated
+        together back to separable functions before the triplet search
+        (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
+        rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
+        in ``docs/product-manifold/diagnosis.md`` section 7.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
