@@ -1,8 +1,15 @@
 """Issue 12, session 4: unmixing near-degenerate eigenvectors, scored against analytic ones.
 
-    python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 3 0 1 5 6 7 \\
+    python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 3 --eigenvectors \\
+        --out docs/product-manifold/measure_unmix.jsonl
+    python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 0 1 5 6 7 \\
         --out docs/product-manifold/measure_unmix.jsonl
     python docs/product-manifold/measure_unmix.py rect --n 1500 --seeds 0 1 2 3 4 5 6 7 8 9 10 11 12 13 \\
+        --out docs/product-manifold/measure_unmix.jsonl
+    # the choice of the block tolerance (seeds it was chosen on)
+    python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 3 0 1 --unmix 0.05 0.1 \\
+        --out docs/product-manifold/measure_unmix.jsonl
+    python docs/product-manifold/measure_unmix.py rect --n 1500 --seeds 0 1 2 3 4 5 6 --unmix 0.05 0.1 \\
         --out docs/product-manifold/measure_unmix.jsonl
 
 For every data seed one graph spectrum (``laplacian_spectrum``, N = 100, solver seed 0) is
@@ -38,7 +45,8 @@ from conformap.product import (
 
 
 def _modes(X, sides, n_modes=300):
-    """The first ``n_modes`` analytic eigenfunctions (columns), orthonormalised on X."""
+    """The first ``n_modes`` analytic eigenfunctions (columns), orthonormalised on X, their
+    eigenvalues and names (``x1*z4``: mode 1 along x times mode 4 along z)."""
     ms = sorted((np.pi**2 * sum((p / s) ** 2 for p, s in zip(t, sides, strict=True)), t)
                 for t in itertools.product(range(12), repeat=len(sides)) if sum(t))[:n_modes]
     F = np.ones((X.shape[0], len(ms)))
@@ -46,14 +54,28 @@ def _modes(X, sides, n_modes=300):
         for i, p in enumerate(t):
             if p:
                 F[:, c] *= np.sqrt(2) * np.cos(p * np.pi * X[:, i] / sides[i])
-    q = np.linalg.qr(F - F.mean(axis=0))[0]
-    return q
+    q, r = np.linalg.qr(F - F.mean(axis=0))
+    q *= np.sign(np.diag(r))
+    names = ["*".join(f"{'xyz'[i]}{p}" for i, p in enumerate(t) if p) for _l, t in ms]
+    return q, np.array([m[0] for m in ms]), names
 
 
-def _purity(phi, q):
+def _shares(phi, q):
+    """Squared correlation of every column of phi with every analytic eigenfunction."""
     p = phi - phi.mean(axis=0)
     p /= np.linalg.norm(p, axis=0)
-    return ((q.T @ p) ** 2).max(axis=0)
+    return (q.T @ p) ** 2
+
+
+def _top(share, alam, names, lam):
+    """Per eigenvector: its eigenvalue and its two largest analytic components."""
+    out = []
+    for c in range(share.shape[1]):
+        best = np.argsort(-share[:, c])[:2]
+        out.append({"column": c + 1, "lambda": round(float(lam[c]), 2),
+                    "top": [[names[m], round(float(alam[m]), 2), round(float(share[m, c]), 2)]
+                            for m in best]})
+    return out
 
 
 def main(argv=None) -> int:
@@ -61,6 +83,10 @@ def main(argv=None) -> int:
     p.add_argument("data", choices=["rect", "box"])
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--unmix", type=float, nargs="+", default=[0.0, DEFAULT_UNMIX],
+                   help="unmix values to factorize with (0 = eigenvectors as given)")
+    p.add_argument("--eigenvectors", action="store_true",
+                   help="also record the analytic components of the first 40 eigenvectors")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     make, sides = (make_box, BOX_SIDES) if a.data == "box" else (make_rectangle,
@@ -73,15 +99,17 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             X, truth = make(a.n, rng=seed)
             spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
-            q = _modes(X[:, :len(sides)], sides)
+            q, alam, names = _modes(X[:, :len(sides)], sides)
             cols = np.flatnonzero(spec.resolved[1:]) + 1
-            um = unmix_eigenvectors(spec.eigenvectors[:, cols], spec.eigenvalues[cols],
-                                    tol=DEFAULT_UNMIX)
-            after = spec.eigenvectors.copy()
-            after[:, cols] = um.eigenvectors
-            pur0 = _purity(spec.eigenvectors[:, 1:41], q)
-            pur1 = _purity(after[:, 1:41], q)
-            for unmix in (0.0, DEFAULT_UNMIX):
+            for unmix in a.unmix:
+                vec, lam = spec.eigenvectors.copy(), spec.eigenvalues.copy()
+                aligned = 0
+                if unmix > 0:
+                    um = unmix_eigenvectors(vec[:, cols], lam[cols], tol=unmix)
+                    vec[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
+                    aligned = len(um.aligned)
+                share = _shares(vec[:, 1:41], q)
+                pur = share.max(axis=0)
                 for mode, kw in modes:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -90,7 +118,6 @@ def main(argv=None) -> int:
                     ca = ev.confident & (ev.predicted >= 0)
                     per = [int(((ev.true_label == g) & ca & ev.correct).sum())
                            for g in range(ev.r2.shape[1])]
-                    pur = pur1 if unmix else pur0
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
@@ -99,11 +126,13 @@ def main(argv=None) -> int:
                            "confident_correct_per_factor": per,
                            "pure40": int((pur >= 0.9).sum()),
                            "median_purity40": round(float(np.median(pur)), 3),
-                           "n_aligned": len(um.aligned) if unmix else 0,
+                           "n_aligned": aligned,
                            "seconds": round(time.perf_counter() - t0, 1)}
+                    if a.eigenvectors and mode == "auto":
+                        row["eigenvectors"] = _top(share, alam, names, lam[1:41])
                     fh.write(json.dumps(row) + "\n")
                     fh.flush()
-                    print(json.dumps(row))
+                    print(json.dumps({k: v for k, v in row.items() if k != "eigenvectors"}))
     return 0
 
 
