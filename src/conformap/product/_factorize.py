@@ -562,7 +562,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         A kept triplet's product must lie at least this much on eigenvectors at the sum of
         its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
         factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
-    unmix : float >= 0, default 0.08
+    unmix : float >= 0, default 0.1
         Relative eigenvalue gap below which neighbouring resolved eigenvectors are rotated
         together back to separable functions before the triplet search
         (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment

@@ -48,7 +48,7 @@ import numpy as np
 __all__ = ["DEFAULT_UNMIX", "UNMIX_GAMMA", "UnmixResult", "unmix_blocks", "unmix_eigenvectors"]
 
 #: Relative eigenvalue gap below which neighbouring eigenvectors are unmixed together (0: off).
-DEFAULT_UNMIX = 0.08
+DEFAULT_UNMIX = 0.1
 #: Smallest projection norm of a product of two lower eigenvectors on a block (rule 1). True
 #: products measure 0.89-0.99 (box n = 6000); 0.75-0.8 were chance alignments with a noisy
 #: factor (rectangle n = 1500: x2 * (x1 y3 mixture) aligned at 0.78 made a false triplet).
@@ -175,7 +175,7 @@ def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
         Non-trivial eigenvectors :math:`\varphi_1..\varphi_N` (columns), sorted by eigenvalue.
     eigenvalues : array_like, shape (N,)
         Their log-transformed Laplacian eigenvalues, increasing and positive.
-    tol : float >= 0, default 0.08
+    tol : float >= 0, default 0.1
         Relative gap below which consecutive eigenvalues form one block (0: returned as given).
     gamma : float in (0.71, 1), default 0.9
         Smallest projection norm of a product of two lower eigenvectors on a block for it to be
