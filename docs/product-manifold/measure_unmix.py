@@ -1,20 +1,24 @@
 """Issue 12, session 4: unmixing near-degenerate eigenvectors, scored against analytic ones.
 
     python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 3 --eigenvectors \\
-        --out docs/product-manifold/measure_unmix.jsonl
+        --unmix 0 0.08 --out docs/product-manifold/measure_unmix.jsonl
     python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 0 1 5 6 7 \\
-        --out docs/product-manifold/measure_unmix.jsonl
+        --unmix 0 0.08 --out docs/product-manifold/measure_unmix.jsonl
     python docs/product-manifold/measure_unmix.py rect --n 1500 --seeds 0 1 2 3 4 5 6 7 8 9 10 11 12 13 \\
-        --out docs/product-manifold/measure_unmix.jsonl
-    # the choice of the block tolerance (seeds it was chosen on)
+        --unmix 0 0.08 --out docs/product-manifold/measure_unmix.jsonl
     python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 3 0 1 --unmix 0.05 0.1 \\
         --out docs/product-manifold/measure_unmix.jsonl
     python docs/product-manifold/measure_unmix.py rect --n 1500 --seeds 0 1 2 3 4 5 6 --unmix 0.05 0.1 \\
         --out docs/product-manifold/measure_unmix.jsonl
+    python docs/product-manifold/measure_unmix.py box --n 6000 --seeds 5 6 7 --unmix 0.1 \\
+        --out docs/product-manifold/measure_unmix.jsonl
+    python docs/product-manifold/measure_unmix.py rect --n 1500 --seeds 7 8 9 10 11 12 13 --unmix 0.1 \\
+        --out docs/product-manifold/measure_unmix.jsonl
 
 For every data seed one graph spectrum (``laplacian_spectrum``, N = 100, solver seed 0) is
-factorized with ``unmix=0`` (the eigenvectors as the graph gives them) and with the default
-``unmix`` (``conformap.product.unmix_eigenvectors``). Scored on the same spectrum:
+factorized with ``unmix=0`` (the eigenvectors as the graph gives them) and with the given
+``unmix`` tolerances (``conformap.product.unmix_eigenvectors``; default 0 and the library
+default). Scored on the same spectrum:
 
 * eigenvectors: for each of the first 40 eigenvectors, the largest squared correlation with
   one analytic eigenfunction (products of Neumann cosines, ``_modes``); ``pure40`` counts
