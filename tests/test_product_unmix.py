@@ -116,3 +116,16 @@ def test_unmixing_improves_the_box_graph():
     assert (m1 > 0.95).sum() > (m0 > 0.95).sum()
     ev = factor_assignment(res1.factors, res1.eigenvectors, truth)
     assert res1.n_factors == 3 and ev.confident_accuracy == 1.0
+
+
+def test_unmix_keeps_circle_pairs_apart_from_their_products():
+    """cos t, sin t and cos t * cos(pi s) with equal eigenvalues (a circle times an interval
+    whose first mode is tiny): the fourth-moment contrast alone would mix sin t with the
+    product (E[sin^2 cos^2] = 1/8); the circle pair is detected and kept out of the rotation."""
+    rng = np.random.default_rng(0)
+    t, s = rng.uniform(0, 2 * np.pi, 6000), rng.uniform(0, 1, 6000)
+    funcs = np.column_stack([np.sqrt(2) * np.cos(t), np.sqrt(2) * np.sin(t),
+                             2 * np.cos(t) * np.cos(np.pi * s)])
+    lam = np.array([1.0, 1.01, 1.02])
+    res = unmix_eigenvectors(funcs, lam)
+    assert _best_match(res.eigenvectors, funcs).min() > 0.99

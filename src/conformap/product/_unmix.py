@@ -58,6 +58,9 @@ MAX_BLOCK = 6
 #: Jacobi sweeps of the fourth-moment rotation stop when no angle exceeds this (radians).
 _ANGLE_TOL = 1e-4
 _MAX_SWEEPS = 30
+#: A trace-2 quadratic form of the block with less variance than this is a circle's Fourier
+#: pair (0 in the limit; about 1 or more for interval modes and products).
+_CIRCLE_VARIANCE = 0.3
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,51 @@ def _fourth_rotation(z: np.ndarray) -> np.ndarray:
         if largest < _ANGLE_TOL:
             break
     return rot
+
+
+def _circle_pairs(z: np.ndarray):
+    r"""Split the span of z into circle Fourier pairs and the rest (block coordinates).
+
+    A circle's :math:`\sqrt2\cos n\theta, \sqrt2\sin n\theta` satisfy :math:`u^2 + v^2 = 2`
+    in any rotation of the pair, so some quadratic form :math:`z^T A z` with trace 2 is
+    constant on the sample; for eigenfunctions of intervals or of different factors the least
+    variance of such a form is about 1 (:math:`\operatorname{Var}(f^2) = \kappa - 1 = 1/2`
+    each). The fourth-moment contrast is wrong across a circle pair and a product with it
+    (:math:`E[\sin^2\theta\cos^2\theta] = 1/8` makes mixing sin θ with cos θ times another
+    factor's mode look independent), so such pairs are kept out of the rotation. Returns
+    ``(pairs, free)``: orthonormal columns spanning the detected pairs and their complement.
+    """
+    r = z.shape[1]
+    locked = np.zeros((r, 0))
+    free = np.eye(r)
+    while free.shape[1] >= 2:
+        y = z @ free
+        k = y.shape[1]
+        ia, ib = np.triu_indices(k)
+        feats = y[:, ia] * y[:, ib]
+        feats = feats - feats.mean(axis=0)
+        gram = feats.T @ feats / len(feats)
+        diag = (ia == ib).astype(np.float64)
+        try:
+            sol = np.linalg.solve(gram + 1e-12 * np.eye(gram.shape[0]), diag)
+        except np.linalg.LinAlgError:
+            break
+        w = 2.0 * sol / float(diag @ sol)  # trace 2
+        if float(w @ gram @ w) >= _CIRCLE_VARIANCE:
+            break
+        a = np.zeros((k, k))
+        a[ia, ib] = np.where(ia == ib, w, w / 2)
+        a = a + np.triu(a, 1).T
+        vals, vecs = np.linalg.eigh(a)
+        pair = free @ vecs[:, -2:]
+        # the pair as close to the input columns as the span allows (a circle's pair is
+        # an eigenspace: any rotation is right, so keep the one the graph gave)
+        rows = np.argsort(-np.linalg.norm(pair, axis=1))[:2]
+        u, _s, vt = np.linalg.svd(pair[rows])
+        pair = pair @ (u @ vt).T
+        locked = np.column_stack([locked, pair])
+        free = free @ vecs[:, :-2]
+    return locked, free
 
 
 def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
@@ -272,7 +320,10 @@ def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found):
             if rest >= 2:
                 z = q @ comp
                 z = (z - z.mean(axis=0)) * np.sqrt(n)  # moments of the centred functions
-                comp = comp @ _fourth_rotation(z)
+                pairs, free = _circle_pairs(z)
+                if free.shape[1] >= 2:
+                    free = free @ _fourth_rotation(z @ free)
+                comp = comp @ np.column_stack([pairs, free])
             rot = np.column_stack([dirs, comp])
         else:
             rot = dirs
