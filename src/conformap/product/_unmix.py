@@ -28,9 +28,13 @@ rotation back to separable functions, with two rules that need no ground truth:
    :math:`\kappa = 3/2`, so the bracket is 6 > 0): the sum of fourth moments is smallest for
    the unmixed pair. The remainder is rotated by Jacobi sweeps that minimise
    :math:`\sum_v E[v^4]` (the contrast of kurtosis-based ICA, Cardoso & Souloumiac 1993) in
-   closed form per pair. A circle's :math:`\cos n\theta, \sin n\theta` make the contrast flat
-   (every rotation is an eigenfunction), so they are left as an arbitrary rotation, which the
-   degenerate groups of :func:`conformap.product.find_triplets` already handle.
+   closed form per pair. A circle's :math:`\cos n\theta, \sin n\theta` are an exact
+   eigenspace (every rotation of the pair is right, and the degenerate groups of
+   :func:`conformap.product.find_triplets` handle it), but the contrast is wrong between such a
+   pair and a product with it (:math:`E[\sin^2\theta\cos^2\theta] = 1/8`: mixing
+   :math:`\sin\theta` with :math:`\cos\theta\, s_1(s)` lowers it), so circle pairs, found
+   as a trace-2 quadratic form of the block that is constant on the sample
+   (:math:`u^2 + v^2 = 2`), are kept out of the rotation as the graph gave them.
 
 Blocks: runs of consecutive eigenvalues whose relative gap is below ``tol``; a run longer than
 ``max_block`` is cut at its largest gaps. Each new vector's eigenvalue is the Rayleigh quotient
