@@ -110,7 +110,7 @@ def test_unmixing_improves_the_box_graph():
     with warnings.catch_warnings():  # without unmixing the split stops at 2 factors here
         warnings.simplefilter("ignore")
         res0 = factorize_spectrum(spec, n_factors=3, hierarchical=True, rng=0, unmix=0)
-    res1 = factorize_spectrum(spec, n_factors=3, hierarchical=True, rng=0)
+    res1 = factorize_spectrum(spec, n_factors=3, hierarchical=True, rng=0, unmix=0.1)
     m0 = _best_match(res0.eigenvectors[:, 1:16], funcs)
     m1 = _best_match(res1.eigenvectors[:, 1:16], funcs)
     assert (m1 > 0.95).sum() > (m0 > 0.95).sum()

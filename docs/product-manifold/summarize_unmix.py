@@ -63,7 +63,7 @@ def images_table() -> str:
     rows = defaultdict(list)
     for name in ("measure_unmix_images.jsonl", "measure_unmix_images10k.jsonl"):
         for r in _load(name):
-            graph = "unmix 0.1 (default)" if r["graph"].startswith("default") else "unmix 0"
+            graph = "unmix 0.1" if r["graph"].startswith("default") else "unmix 0"
             rows[(r["n"], r["stretch_y"], r["snr"], graph)].append(r)
     out = ["| n | motions | SNR | graph | seeds | factors found | accuracy per seed | confident "
            "acc. per seed | confident correct per factor | product recall | target met | "

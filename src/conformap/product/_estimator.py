@@ -5,8 +5,13 @@ from __future__ import annotations
 from sklearn.base import BaseEstimator
 
 from .._validation import check_int, validate_items
-from ._factorize import DEFAULT_DEGENERACY, DEFAULT_GAMMA, DEFAULT_PURITY, factorize
-from ._unmix import DEFAULT_UNMIX
+from ._factorize import (
+    DEFAULT_DEGENERACY,
+    DEFAULT_GAMMA,
+    DEFAULT_PURITY,
+    FACTORIZE_UNMIX,
+    factorize,
+)
 
 __all__ = ["ProductManifoldFactorizer"]
 
@@ -50,7 +55,7 @@ class ProductManifoldFactorizer(BaseEstimator):
                  gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
                  preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-                 purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
+                 purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
                  random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors
