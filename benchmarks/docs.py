@@ -122,7 +122,10 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
     (f"{_PM}/diagnosis.md", (f"{_PM}/results.json", f"{_PM}/measure_images.jsonl",
                              f"{_PM}/measure_scaling.jsonl", f"{_PM}/measure_factors.jsonl",
                              f"{_PM}/measure_session3.jsonl", f"{_PM}/profile_quick.jsonl",
-                             f"{_PM}/full/results.json")),
+                             f"{_PM}/full/results.json", f"{_PM}/measure_unmix.jsonl",
+                             f"{_PM}/measure_unmix_images.jsonl",
+                             f"{_PM}/measure_unmix_images10k.jsonl",
+                             f"{_PM}/measure_unmix_summary.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

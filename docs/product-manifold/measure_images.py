@@ -43,6 +43,8 @@ GRAPHS = {
     "pca32": "PCA, 32 components (not standardised)",
     "wemd": "WEMD (wavelet EMD of the images, L1 of weighted coefficients)",
     "paper_alg1": "default graph, but the paper's Algorithm 1 (no degenerate groups)",
+    "no_unmix": "default graph and search, eigenvectors not unmixed (unmix=0)",
+    "unmix": "default graph and search, eigenvectors unmixed (unmix=0.1)",
 }
 
 
@@ -61,6 +63,10 @@ def features(images, graph):
         return wemd_embedding(shifted), {"preprocess": "none", "metric": "l1"}
     if graph == "paper_alg1":
         return images, {"degeneracy": 0.0}
+    if graph == "no_unmix":
+        return images, {"unmix": 0.0}
+    if graph == "unmix":
+        return images, {"unmix": 0.1}
     return images, {}
 
 

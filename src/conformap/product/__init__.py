@@ -3,7 +3,8 @@
 ``factorize`` (function) and ``ProductManifoldFactorizer`` (estimator) split the Laplacian
 eigenvectors of a data set into one bin per independent factor; the building blocks are public
 too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Algorithm 1),
-``max_cut`` (MAX-CUT / MAX-k-CUT SDP with randomized rounding).
+``max_cut`` (MAX-CUT / MAX-k-CUT SDP with randomized rounding), ``unmix_eigenvectors``
+(rotates near-degenerate eigenvectors back to separable functions before the search).
 """
 
 from ._estimator import ProductManifoldFactorizer
@@ -30,16 +31,19 @@ from ._triplets import (
     product_share,
     triplet_scores,
 )
+from ._unmix import DEFAULT_UNMIX, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "CutResult",
+    "DEFAULT_UNMIX",
     "DenoisedFeatures",
     "FactorizationResult",
     "FactorizationWarning",
     "LaplacianSpectrum",
     "ProductManifoldFactorizer",
     "TripletSearch",
+    "UnmixResult",
     "cut_weight",
     "degenerate_groups",
     "factorize",
@@ -55,4 +59,6 @@ __all__ = [
     "product_share",
     "spectral_dimension",
     "triplet_scores",
+    "unmix_blocks",
+    "unmix_eigenvectors",
 ]

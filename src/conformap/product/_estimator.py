@@ -5,7 +5,13 @@ from __future__ import annotations
 from sklearn.base import BaseEstimator
 
 from .._validation import check_int, validate_items
-from ._factorize import DEFAULT_DEGENERACY, DEFAULT_GAMMA, DEFAULT_PURITY, factorize
+from ._factorize import (
+    DEFAULT_DEGENERACY,
+    DEFAULT_GAMMA,
+    DEFAULT_PURITY,
+    FACTORIZE_UNMIX,
+    factorize,
+)
 
 __all__ = ["ProductManifoldFactorizer"]
 
@@ -16,7 +22,7 @@ class ProductManifoldFactorizer(BaseEstimator):
     Parameters
     ----------
     n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds,
-    preprocess, degeneracy, purity
+    preprocess, degeneracy, purity, unmix
         As in :func:`factorize`.
     n_components : int, default 2
         Leading eigenvectors per factor in ``embeddings_``.
@@ -49,7 +55,8 @@ class ProductManifoldFactorizer(BaseEstimator):
                  gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
                  preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-                 purity: float = DEFAULT_PURITY, random_state=None):
+                 purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
+                 random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors
         self.delta = delta
@@ -62,6 +69,7 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.preprocess = preprocess
         self.degeneracy = degeneracy
         self.purity = purity
+        self.unmix = unmix
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -83,7 +91,7 @@ class ProductManifoldFactorizer(BaseEstimator):
                         delta=self.delta, gamma=self.gamma, bandwidth=self.bandwidth,
                         metric=self.metric, hierarchical=self.hierarchical,
                         n_rounds=self.n_rounds, preprocess=self.preprocess,
-                        degeneracy=self.degeneracy, purity=self.purity,
+                        degeneracy=self.degeneracy, purity=self.purity, unmix=self.unmix,
                         rng=self.random_state)
         self.result_ = res
         self.factors_ = res.factors

@@ -12,6 +12,9 @@ Pipeline (``factorize``):
    where :math:`\varphi_x\varphi_z` pairs with :math:`\varphi_y`), :math:`W_{ij}` the
    highest similarity of a triplet using the pair (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the
    vertices into factors (:func:`max_cut`).
+1b. Unmixing (``unmix``, :func:`unmix_eigenvectors`): blocks of near-degenerate
+   eigenvectors, which a finite graph returns as arbitrary rotations of separable
+   eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them.
 
@@ -65,6 +68,7 @@ from ._maxcut import max_cut
 from ._placement import align_components, place_left
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
+from ._unmix import unmix_eigenvectors
 
 __all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
 
@@ -89,6 +93,10 @@ MIXED_SHARE = 0.2**0.5
 #: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
 #: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
 AUTO_MIN_PRODUCT_DIMENSION = 1.5
+#: unmix of factorize: off by default (0). unmix=0.1 (conformap.product.DEFAULT_UNMIX) raised the
+#: box and the rectangle (docs/product-manifold/diagnosis.md section 7) but lowered two small
+#: cases of the test suite (box n = 1500 with N = 30, MAX-3-CUT; 200 toy images): opt in.
+FACTORIZE_UNMIX = 0.0
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -303,7 +311,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        gamma: float = DEFAULT_GAMMA, hierarchical: bool = False,
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
                        degeneracy: float = DEFAULT_DEGENERACY,
-                       purity: float = DEFAULT_PURITY) -> FactorizationResult:
+                       purity: float = DEFAULT_PURITY,
+                       unmix: float = FACTORIZE_UNMIX) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -313,6 +322,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     rounds = check_int(n_rounds, "n_rounds", low=1)
     degeneracy = check_positive(degeneracy, "degeneracy", allow_zero=True)
     purity = _check_purity(purity)
+    unmix = check_positive(unmix, "unmix", allow_zero=True)
     phi = spectrum.eigenvectors
     lam = spectrum.eigenvalues
     if phi.shape[1] < 4:
@@ -320,12 +330,6 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             f"n_eigenvectors: got {phi.shape[1] - 1} non-trivial eigenvectors; factorization "
             "needs at least 3"
         )
-    if delta == "auto":
-        delta = AUTO_DELTA * float(lam[1])
-        delta_cols = np.maximum(delta, AUTO_RELATIVE * lam)
-    else:
-        delta_cols = np.full(lam.shape, float(delta))
-    gen = check_rng(rng)
     # only eigenvectors above the graph's noise floor: below it they are sampling noise, and
     # a smooth factor times a noise vector matches the next noise vector by chance
     resolved = spectrum.markov_eigenvalues > spectrum.noise_floor
@@ -333,6 +337,18 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     cols = np.flatnonzero(resolved)
     if cols.size < 3:
         cols = np.arange(1, min(4, phi.shape[1]))
+    if unmix > 0:
+        # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
+        # unmix_eigenvectors) before any triplet is searched
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix)
+        phi, lam = phi.copy(), lam.copy()
+        phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
+    if delta == "auto":
+        delta = AUTO_DELTA * float(lam[1])
+        delta_cols = np.maximum(delta, AUTO_RELATIVE * lam)
+    else:
+        delta_cols = np.full(lam.shape, float(delta))
+    gen = check_rng(rng)
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
                  n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
     search = top["search"]
@@ -505,7 +521,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-              purity: float = DEFAULT_PURITY, rng=None) -> FactorizationResult:
+              purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
+              rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
     Parameters
@@ -549,6 +566,13 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         A kept triplet's product must lie at least this much on eigenvectors at the sum of
         its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
         factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
+    unmix : float >= 0, default 0
+        Relative eigenvalue gap below which neighbouring resolved eigenvectors are rotated
+        together back to separable functions before the triplet search
+        (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
+        rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
+        in ``docs/product-manifold/diagnosis.md`` section 7, where 0.1
+        (``conformap.product.DEFAULT_UNMIX``) raised the box and the rectangle.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -579,7 +603,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     t_spec = time.perf_counter() - t0
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
-                             t_spectrum=t_spec, degeneracy=degeneracy, purity=purity)
+                             t_spectrum=t_spec, degeneracy=degeneracy, purity=purity,
+                             unmix=unmix)
     return dataclasses.replace(res, preprocessing=prep)
 
 
