@@ -110,3 +110,25 @@ def test_factorize_precomputed_distances(tmp_path):
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["n_items"] == 500
     assert len(summary["factors"]) == 2
+
+
+def test_factorize_unmix_flag_equals_the_api(rect_files):
+    """``--unmix TOL`` is ``factorize(..., unmix=TOL)`` on the same points and seed."""
+    from conformap.product import factorize
+
+    out = rect_files / "unmix_out"
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--unmix", "0.1",
+               "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["params"]["unmix"] == 0.1
+    ref = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, unmix=0.1, rng=0)
+    assert summary["factors"] == [[int(c) for c in f] for f in ref.factors]
+    with np.load(out.with_suffix(".npz")) as z:
+        np.testing.assert_allclose(z["eigenvectors"], ref.eigenvectors)
+
+
+def test_factorize_unmix_rejects_bad_tolerance(rect_files, capsys):
+    with pytest.raises(SystemExit):
+        main(["factorize", str(rect_files / "points.npy"), "--out", "x", "--unmix", "-0.1"])
+    assert "unmix" in capsys.readouterr().err

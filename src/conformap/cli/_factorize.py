@@ -33,6 +33,7 @@ _unit_float = number_arg(low=0, below=1, what="gamma")
 _delta_arg = number_arg(words=("auto",), low=0, strict=True, what="delta")
 _factors_arg = number_arg(int, words=("auto",), low=2, what="the number of factors")
 _pca_arg = number_arg(int, words=("auto", "none"), low=1, what="the number of components")
+_unmix_arg = number_arg(low=0, below=1, what="unmix")
 
 
 def register(sub) -> None:
@@ -65,6 +66,11 @@ def register(sub) -> None:
                    "is found) or an integer >= 2")
     p.add_argument("--hierarchical", action="store_true",
                    help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
+    p.add_argument("--unmix", type=_unmix_arg, default=None, metavar="TOL",
+                   help="rotate blocks of eigenvectors whose eigenvalues are within TOL "
+                   "(relative) into factor-pure ones before the triplet search; 0.1 raised "
+                   "three independent motions (the 3-D box) to 0.98 accuracy (default: "
+                   "factorize's, off)")
     p.add_argument("--bandwidth", type=bandwidth_arg, default="auto",
                    help="kernel sigma or a rule (default auto = minimum-spanning-tree scale)")
     p.add_argument("--pca", type=_pca_arg, default="auto", metavar="auto|none|K",
@@ -217,7 +223,8 @@ def run(args) -> int:
         res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
                         delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
                         metric=metric, hierarchical=args.hierarchical, preprocess=preprocess,
-                        rng=args.seed)
+                        rng=args.seed,
+                        **({} if args.unmix is None else {"unmix": args.unmix}))
         bar.done()
         paths = _write(args, stem, res, names, coords, coord_names)
         bar.done()
