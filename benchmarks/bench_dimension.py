@@ -34,6 +34,7 @@ import numpy as np
 
 from ._harness import command_line, write_json
 
+
 #: Known-dimension data sets of the ``estimates`` section: (name, dimension, generator).
 def _surfaces():
     from conformap.datasets import make_rectangle, make_torus

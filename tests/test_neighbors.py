@@ -6,9 +6,9 @@ from scipy.spatial.distance import cdist
 
 from conformap.neighbors import (
     NeighborIndex,
+    block_neighbors,
     choose_method,
     merge_neighbors,
-    block_neighbors,
     nearest_neighbors,
     recall,
 )

@@ -95,7 +95,7 @@ def intrinsic_dimension(neighbor_distances: np.ndarray, *, sparsest: float = 1.0
     if not ok.any():
         return 1.0
     if sparsest < 1.0:
-        if not 0.0 < sparsest:
+        if not sparsest > 0.0:
             raise ValueError(f"sparsest: expected a share in (0, 1], got {sparsest}")
         ok &= rk[:, 0] >= np.quantile(rk[ok, 0], 1.0 - sparsest)
     logs = np.log(rk[ok] / d[ok, :-1])

@@ -7,6 +7,7 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 (rotates near-degenerate eigenvectors back to separable functions before the search).
 """
 
+from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     FactorizationResult,
@@ -14,7 +15,6 @@ from ._factorize import (
     factorize,
     factorize_spectrum,
 )
-from ._denoise import DenoisedFeatures, pca_denoise
 from ._maxcut import CutResult, cut_weight, max_cut
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import (
@@ -35,8 +35,8 @@ from ._unmix import DEFAULT_UNMIX, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
-    "CutResult",
     "DEFAULT_UNMIX",
+    "CutResult",
     "DenoisedFeatures",
     "FactorizationResult",
     "FactorizationWarning",
@@ -51,10 +51,10 @@ __all__ = [
     "find_triplets",
     "laplacian_spectrum",
     "max_cut",
+    "pca_denoise",
     "plot_embeddings",
     "plot_factor_eigenvectors",
     "plot_separability",
-    "pca_denoise",
     "product_purity",
     "product_share",
     "spectral_dimension",
