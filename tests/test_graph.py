@@ -91,12 +91,18 @@ def test_knn_default_graph_removes_the_sampling_density(noise):
     assert "dropped kernel mass" in dm.graph_summary_
 
 
-def test_dense_default_graph_removes_the_density_of_a_noisy_clustered_circle():
+@pytest.mark.parametrize(("n", "seed", "summary"), [
     # isotropic noise 0.01 thickens the dwells into 2-D blobs; the scale neighbour tied to n
     # (16th at n = 1000) keeps the local scales above the noise (the 10th gave ~9 degrees)
-    X, th = clustered_circle(1000, width=3.0, noise=0.01, seed=4)
+    (1000, 4, "distance to neighbour 16"),
+    # the measurement behind DIMENSION_SPARSEST: with m = 2 (the pooled estimate) this cell
+    # missed the target (issue 10)
+    (2000, 2, "dimension 1)"),
+])
+def test_dense_default_graph_removes_the_density_of_a_noisy_clustered_circle(n, seed, summary):
+    X, th = clustered_circle(n, width=3.0, noise=0.01, seed=seed)
     dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
-    assert "distance to neighbour 16" in dm.graph_summary_
+    assert summary in dm.graph_summary_
     rec = circle_recovery(dm.embedding_, th)
     assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec
 
@@ -135,16 +141,6 @@ def test_normalization_dimension_of_noisy_curves_and_surfaces(width):
         assert normalization_dimension(d) == m
     with pytest.raises(ValueError, match="sparsest"):
         intrinsic_dimension(d, sparsest=0.0)
-
-
-def test_noisy_clustered_circle_meets_the_target_at_n_2000():
-    # the measurement behind DIMENSION_SPARSEST: with m = 2 (the pooled estimate) this cell
-    # missed the target (issue 10)
-    X, th = clustered_circle(2000, width=3.0, noise=0.01, seed=2)
-    dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
-    assert "dimension 1)" in dm.graph_summary_
-    rec = circle_recovery(dm.embedding_, th)
-    assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec
 
 
 def test_dense_neighbors_match_a_full_sort():
