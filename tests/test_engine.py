@@ -265,6 +265,26 @@ def test_cli_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path, capsys):
         assert not list(tmp_path.glob("out*"))
 
 
+def test_unreachable_scheduler_fails_before_the_denoising(tmp_path, monkeypatch):
+    """The scheduler is reached before the client fits the denoiser (12 s at 6,000 images of
+    64 x 64), so an unreachable one fails within the timeout and creates no cache dir."""
+    import conformap.denoise
+    from conformap import DiffusionMap
+
+    def boom(*a, **k):
+        raise AssertionError("the denoiser was fitted before the scheduler was reached")
+
+    monkeypatch.setattr(conformap.denoise, "fit_for", boom)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dm = DiffusionMap(scheduler=f"tcp://127.0.0.1:{port}", cache_dir=tmp_path / "cc",
+                      denoise="pca", metric_params={"negative": "keep"})
+    with pytest.raises(ConnectionError, match=f"127.0.0.1:{port}"):
+        dm.fit(blobs(30, size=16))
+    assert not (tmp_path / "cc").exists()
+
+
 def test_diffusion_map_with_scheduler_equals_the_in_memory_knn_fit(client, tmp_path):
     from conformap import DiffusionMap
 

@@ -299,6 +299,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
 
     def _distributed_distances(self, X, metric, cache_dir):
         """The exact WEMD kNN distance graph (with bridges) from Dask tasks over a store."""
+        from .distributed import connect, parse_scheduler
         from .engine import knn_graph
         from .graph import check_n_neighbors
 
@@ -313,6 +314,11 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         params.pop("progress", None)
         k = check_n_neighbors(self.n_neighbors, int(np.shape(X)[0]))
         self.scheduler_stats_ = {}
+        if parse_scheduler(self.scheduler)[0] == "address":
+            # reach the scheduler before the denoising (seconds to minutes on the client) and
+            # before anything is written: an unreachable one fails here, within the timeout
+            with connect(self.scheduler):
+                pass
         with denoised_file(X, self.denoise, cache_dir) as (items, den):
             # the same reconstruction (block by block, same arithmetic) as the in-memory path
             return knn_graph(items, k, cache_dir=cache_dir, scheduler=self.scheduler,
