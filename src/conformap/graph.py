@@ -193,15 +193,17 @@ def resolve_bandwidth(bandwidth, n: int):
     return check_positive(bandwidth, "bandwidth")
 
 
-def normalization_dimension(neighbor_distances) -> int:
+def normalization_dimension(neighbor_distances, pooled: float | None = None) -> int:
     """``m`` of the adaptive normalisation, rounded (at least 1).
 
     The Levina-Bickel estimate on the :data:`DIMENSION_SPARSEST` share of the rows with the
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
     over every row: then the pooled one. ``neighbor_distances``: (n, k) ascending
-    (:func:`conformap.scales.intrinsic_dimension`).
+    (:func:`conformap.scales.intrinsic_dimension`); ``pooled``: that pooled estimate, if the
+    caller has it already.
     """
-    pooled = intrinsic_dimension(neighbor_distances)
+    if pooled is None:
+        pooled = intrinsic_dimension(neighbor_distances)
     sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
     m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
     return max(1, round(m))
@@ -586,10 +588,10 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
                 b_c.extend(d.indices[a:b][o[k:]].tolist())
                 b_v.extend(d.data[a:b][o[k:]].tolist())
         b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
-        bw, note, _ = _kernel_choice(bw, auto, dist)
+        bw, note, pooled = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
-            dim = normalization_dimension(dist)
+            dim = normalization_dimension(dist, pooled)
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
@@ -600,10 +602,10 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
         nn_idx, nn = dense_neighbors(d, k)
-        bw, note, _ = _kernel_choice(bw, auto, nn)
+        bw, note, pooled = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
-        dim = normalization_dimension(nn)
+        dim = normalization_dimension(nn, pooled)
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
