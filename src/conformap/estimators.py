@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -227,7 +228,6 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                                     n_neighbors=self.n_neighbors)
             n = dist.shape[0]
         elif self.scheduler is not None or self._out_of_core(metric):
-            import contextlib
             import tempfile
 
             with contextlib.ExitStack() as scope:  # a temporary store lives until it is measured
@@ -314,14 +314,14 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         params.pop("progress", None)
         k = check_n_neighbors(self.n_neighbors, int(np.shape(X)[0]))
         self.scheduler_stats_ = {}
-        if parse_scheduler(self.scheduler)[0] == "address":
-            # reach the scheduler before the denoising (seconds to minutes on the client) and
-            # before anything is written: an unreachable one fails here, within the timeout
-            with connect(self.scheduler):
-                pass
-        with denoised_file(X, self.denoise, cache_dir) as (items, den):
+        # an address is connected to before the denoising (seconds to minutes on the client)
+        # and before anything is written: an unreachable one fails here, within the timeout;
+        # the client is then the one the tasks run on (local:N is started by knn_graph)
+        reach = (connect(self.scheduler) if parse_scheduler(self.scheduler)[0] == "address"
+                 else contextlib.nullcontext(self.scheduler))
+        with reach as scheduler, denoised_file(X, self.denoise, cache_dir) as (items, den):
             # the same reconstruction (block by block, same arithmetic) as the in-memory path
-            return knn_graph(items, k, cache_dir=cache_dir, scheduler=self.scheduler,
+            return knn_graph(items, k, cache_dir=cache_dir, scheduler=scheduler,
                              columns=columns, n_jobs=self.n_jobs, progress=self.progress,
                              random_state=self.random_state, stats=self.scheduler_stats_,
                              **params), den
