@@ -239,3 +239,25 @@ def test_wemd_of_denoised_in_blocks_equals_wemd_of_all_reconstructions(monkeypat
     ref, ref_cols = wemd_embedding(rec, negative="keep", columns=columns, return_columns=True)
     np.testing.assert_array_equal(feats, ref)
     np.testing.assert_array_equal(np.arange(full) if cols is None else cols, ref_cols)
+
+
+@pytest.mark.parametrize("path", ["memory", "store"])
+def test_negative_voxels_are_counted_on_the_users_items_not_the_reconstructions(
+        tmp_path, monkeypatch, path):
+    """The warning describes the input stack (a reconstruction is signed by construction)."""
+    from conformap import _validation as v
+    from conformap._validation import NegativeDensityWarning
+
+    monkeypatch.setattr(v, "_SHOWN", set())  # as tests/test_messages.py does
+    monkeypatch.setattr(dn, "CHUNK_ROWS", 70)  # several blocks: the first one is not the stack
+    x = noisy_blobs(13, 300, offset=0.2)
+    n_neg = int((x.reshape(len(x), -1).min(axis=1) < 0).sum())
+    assert 0 < n_neg < len(x)
+    kw = {"cache_dir": tmp_path} if path == "store" else {}
+    with pytest.warns(NegativeDensityWarning) as rec:
+        DiffusionMap(method="knn", denoise=5, n_components=2, random_state=0, **kw).fit(x)
+    got = [w.message for w in rec if isinstance(w.message, NegativeDensityWarning)]
+    assert [(w.n_negative, w.n_items) for w in got] == [(n_neg, len(x))]
+    with pytest.raises(ValueError, match="densities: item .* negative"):
+        DiffusionMap(method="knn", denoise=5, metric_params={"negative": "error"},
+                     **kw).fit(x)

@@ -71,6 +71,7 @@ __all__ = [
     "moments_block",
     "project_block",
     "reconstruct_block",
+    "reconstruction_negative",
     "wemd_of_denoised",
 ]
 
@@ -418,6 +419,33 @@ def apply_denoiser(model, X, *, scores: bool = False, out=None):
     return out, model
 
 
+def reconstruction_negative(X, negative=None) -> str:
+    """Check the user's items for negative voxels once; the policy for their reconstructions.
+
+    A PCA reconstruction is signed by construction, so counting its negative voxels would
+    describe the projection, not the data (and, block by block, only the first block). The
+    user's items are validated instead, with the user's policy (``None`` warns with their
+    counts, ``"error"`` refuses them); the reconstructions are then transformed as signed
+    measures (``"keep"``), or clipped when the user asked for ``"clip"``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, *item_shape)
+        The items as the user gave them (not copied unless they are not floating point).
+    negative : {None, "keep", "clip", "error"}
+
+    Returns
+    -------
+    {"keep", "clip"}
+    """
+    from ._validation import check_choice, check_densities
+
+    if negative is not None:
+        negative = check_choice(negative, "negative", ["keep", "clip", "error"])
+    check_densities(X, "densities", negative="keep" if negative == "clip" else negative)
+    return "clip" if negative == "clip" else "keep"
+
+
 def wemd_of_denoised(model, X, metric_params: dict | None = None):
     """WEMD features of the reconstructions of ``X``, never holding all the reconstructions.
 
@@ -443,6 +471,7 @@ def wemd_of_denoised(model, X, metric_params: dict | None = None):
     columns = check_choice(params.pop("columns", "resolved"), "metric_params['columns']",
                            ["all", "support", "resolved"])
     params.pop("progress", None)
+    params["negative"] = reconstruction_negative(X, params.get("negative"))
     n = int(X.shape[0])
     dt = X.dtype if np.issubdtype(X.dtype, np.floating) else np.dtype(np.float64)
     full = wemd_size(model.item_shape, **{k: v for k, v in params.items()

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_choice, validate_items
-from .denoise import apply_denoiser, check_denoise, denoised_file
+from .denoise import apply_denoiser, check_denoise, denoised_file, reconstruction_negative
 from .diffusion import diffusion_core, nystrom_extension
 from .distances import emd_distances, pairwise_distances
 from .graph import DENSE_MAX_ITEMS, build_graph
@@ -320,7 +320,10 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         reach = (connect(self.scheduler) if parse_scheduler(self.scheduler)[0] == "address"
                  else contextlib.nullcontext(self.scheduler))
         with reach as scheduler, denoised_file(X, self.denoise, cache_dir) as (items, den):
-            # the same reconstruction (block by block, same arithmetic) as the in-memory path
+            # the same reconstruction (block by block, same arithmetic) as the in-memory path;
+            # negative voxels are counted on the user's items, not on the reconstructions
+            if den is not None:
+                params["negative"] = reconstruction_negative(X, params.get("negative"))
             return knn_graph(items, k, cache_dir=cache_dir, scheduler=scheduler,
                              columns=columns, n_jobs=self.n_jobs, progress=self.progress,
                              random_state=self.random_state, stats=self.scheduler_stats_,

@@ -50,7 +50,8 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
-from .denoise import check_denoise, denoise_items, fit_for, wemd_of_denoised
+from .denoise import (check_denoise, denoise_items, fit_for, reconstruction_negative,
+                      wemd_of_denoised)
 from .scales import (
     dense_kernel,
     dense_neighbors,
@@ -269,8 +270,11 @@ def prepare_features(X, metric: str, metric_params: dict | None = None, *, store
             feats, cols, full = wemd_of_denoised(den, X, metric_params)
             return FeatureSet(feats, "l1", cols, full, denoiser=den)
     elif metric in ("wemd", "euclidean"):
-        X = np.asarray(X)
+        user = X = np.asarray(X)
         X, den = denoise_items(X, denoise, scores=metric == "euclidean")
+        if den is not None and metric == "wemd":  # count the user's negative voxels
+            metric_params = {**(metric_params or {}), "negative": reconstruction_negative(
+                user, (metric_params or {}).get("negative"))}
     elif check_denoise(denoise) not in ("auto", "off"):
         raise ValueError(f"denoise: {denoise!r} is not available for metric={metric!r} (exact "
                          "EMD needs non-negative densities); use denoise='off'")
