@@ -50,8 +50,13 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
-from .denoise import (check_denoise, denoise_items, fit_for, reconstruction_negative,
-                      wemd_of_denoised)
+from .denoise import (
+    check_denoise,
+    denoise_items,
+    fit_for,
+    reconstruction_negative,
+    wemd_of_denoised,
+)
 from .scales import (
     dense_kernel,
     dense_neighbors,
