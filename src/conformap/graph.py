@@ -2,12 +2,12 @@ r"""The one affinity-graph builder: features or distances in, Gaussian kernel gr
 
 Every choice that shapes the graph is made here and nowhere else (which WEMD columns are used
 and whether items are denoised: :func:`conformap.features.prepare_features`): dense or
-k-nearest-neighbour (:func:`resolve_method`, :data:`DENSE_MAX_ITEMS`), the default ``k`` (:func:`default_n_neighbors`), the bandwidth (a
-fixed :math:`\sigma` from a rule of :func:`conformap.select_bandwidth`, or the adaptive
-local scales :func:`local_scales`), and how pieces that the kNN graph falls into are joined
-(:func:`conformap.distances.connect_components`). :class:`conformap.DiffusionMap`,
-:func:`conformap.diffusion_map`, the on-disk cache (a storage backend passed as ``store``)
-and the resource planner all call these functions.
+k-nearest-neighbour (:func:`resolve_method`, :data:`DENSE_MAX_ITEMS`), the default ``k``
+(:func:`default_n_neighbors`), the bandwidth (a fixed :math:`\sigma` from a rule of
+:func:`conformap.select_bandwidth`, or the adaptive local scales :func:`local_scales`), and how
+pieces that the kNN graph falls into are joined (:func:`conformap.distances.connect_components`).
+:class:`conformap.DiffusionMap`, :func:`conformap.diffusion_map`, the on-disk cache (a storage
+backend passed as ``store``) and the resource planner all call these functions.
 
 Kernel
 ------
