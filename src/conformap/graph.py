@@ -66,6 +66,8 @@ __all__ = [
     "ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
     "DIMENSION_MIN_RATIO",
+    "DIMENSION_REFERENCE_ITEMS",
+    "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -84,6 +86,7 @@ __all__ = [
     "neighbor_search",
     "normalization_dimension",
     "prepare_features",
+    "reference_neighbor_distances",
     "resolve_bandwidth",
     "resolve_method",
     "scale_neighbor",
@@ -124,6 +127,23 @@ DIMENSION_SPARSEST = 0.25
 #: 0.66-0.87, denoised 64 x 64 particle images at n = 6,000 0.62-0.71, clean circles,
 #: surfaces and cubes 0.88-1.06; docs/large-n/DIMENSION.md).
 DIMENSION_MIN_RATIO = 0.5
+#: Above this many items, ``m`` is measured at the neighbour scale of this many: the
+#: distances from :data:`DIMENSION_SAMPLE_ROWS` rows of a random subset of this size to their
+#: ``k`` nearest others in that subset (:func:`reference_neighbor_distances`), not the graph's
+#: own neighbours. With ``k`` fixed, the k-th neighbour of a larger set lies closer, deeper in
+#: the noise, and the Levina-Bickel estimate climbs with n while the best ``m`` does not.
+#: Measured on 64 x 64 particle images, SNR 0.5, denoised (docs/large-n/LARGE_N.md, "The
+#: dimension at a fixed scale"): the sparsest-quarter estimate on the graph's 48 neighbours is
+#: 7.2 at n = 20,000, 8.7 at 50,000 and 10 at 100,000; with the graph fixed, m = 6 / 7 / 8 / 9
+#: gave 1.81 / 1.60 / 2.34 / - degrees median at n = 20,000 and 2.37 / 1.70 / 1.79 / 2.69 at
+#: n = 50,000 (p90 5.44 / 4.03 / 4.46 / 6.05), and the estimate on a random 40 % of the
+#: 50,000 (a 20,000-item sample) reads as the 20,000-item set does (7.99 against 7.86 at 16
+#: neighbours... see the table). Below this size nothing changes.
+DIMENSION_REFERENCE_ITEMS = 20_000
+#: Rows of the reference subset whose neighbours are searched exactly (the estimate's spread
+#: over draws: 0.08 at 1,024 rows, 0.18 at 256; cost 1,024 x 20,000 distances, ~17 s on one
+#: core at 8,566 WEMD coefficients).
+DIMENSION_SAMPLE_ROWS = 1024
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -200,13 +220,48 @@ def normalization_dimension(neighbor_distances, pooled: float | None = None) -> 
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
     over every row: then the pooled one. ``neighbor_distances``: (n, k) ascending
     (:func:`conformap.scales.intrinsic_dimension`); ``pooled``: that pooled estimate, if the
-    caller has it already.
+    caller has it already. Above :data:`DIMENSION_REFERENCE_ITEMS` items the graph builder
+    passes the distances of :func:`reference_neighbor_distances` instead of the graph's.
     """
     if pooled is None:
         pooled = intrinsic_dimension(neighbor_distances)
     sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
     m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
     return max(1, round(m))
+
+
+def reference_neighbor_distances(features, lp: str, k: int, rng=None):
+    """Neighbour distances at the scale of :data:`DIMENSION_REFERENCE_ITEMS` items, or None.
+
+    For ``n > DIMENSION_REFERENCE_ITEMS`` rows of ``features``: a random subset of that many
+    rows, and for :data:`DIMENSION_SAMPLE_ROWS` of them their ``k`` nearest other rows of the
+    subset (exact, in the ``lp`` metric), as (rows, k) ascending distances, the input of
+    :func:`normalization_dimension`. None for smaller ``n`` (the graph's own neighbours are
+    at that scale already). ``rng`` (seed or Generator; None: seed 0, so that the same data
+    give the same ``m``) draws the subset.
+    """
+    from ._kernels import pairwise_block
+
+    X = features
+    n = X.shape[0]
+    if n <= DIMENSION_REFERENCE_ITEMS:
+        return None
+    gen = check_rng(0 if rng is None else rng)
+    ref = gen.choice(n, size=DIMENSION_REFERENCE_ITEMS, replace=False)
+    q = np.sort(ref[:DIMENSION_SAMPLE_ROWS])
+    ref = np.sort(ref)
+    k = int(min(k, ref.size - 1))
+    Xq = np.ascontiguousarray(X[q])
+    best = np.full((q.size, k), np.inf)
+    for a in range(0, ref.size, 2048):
+        cols = ref[a:a + 2048]
+        blk = pairwise_block(Xq, np.ascontiguousarray(X[cols], dtype=Xq.dtype),
+                             squared=lp == "l2")
+        blk[q[:, None] == cols[None, :]] = np.inf  # the row itself
+        both = np.concatenate([best, blk], axis=1)
+        best = np.partition(both, k - 1, axis=1)[:, :k]
+    best.sort(axis=1)
+    return np.sqrt(best) if lp == "l2" else best
 
 
 def adaptive_applies(dimension: float) -> bool:
@@ -404,6 +459,9 @@ class AffinityGraph:
         Edges added to join the pieces of a kNN graph.
     note : str
         Why bandwidth="auto" chose a fixed kernel where it would have been adaptive ("" else).
+    dimension_items : int or None
+        The subset size at whose neighbour scale ``dimension`` was measured
+        (:data:`DIMENSION_REFERENCE_ITEMS`), None where it is the graph's own.
     """
 
     kernel: np.ndarray | sp.csr_matrix
@@ -419,11 +477,14 @@ class AffinityGraph:
     dropped_mass_max: float | None
     n_bridges: int = 0
     note: str = ""
+    dimension_items: int | None = None
 
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""
         kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
-                f"{self.bandwidth:.4g}, dimension {self.dimension})" if self.adaptive
+                f"{self.bandwidth:.4g}, dimension {self.dimension}"
+                + (f" at the scale of {self.dimension_items:,} items" if self.dimension_items
+                   else "") + ")" if self.adaptive
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
         if self.note:
             kind += f" ({self.note})"
@@ -511,7 +572,11 @@ def build_graph(
                                     validate=False), fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
-    graph = graph_from_distances(dist, bandwidth=bandwidth)
+    ref = None
+    if resolve_bandwidth(bandwidth, n) == "adaptive":
+        ref = reference_neighbor_distances(fs.features, fs.lp, check_n_neighbors(n_neighbors, n),
+                                           rng=rng)
+    graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
     # the truncation, measured exactly on sampled rows
     gen = check_rng(rng)
     rows = np.sort(gen.choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
@@ -555,7 +620,7 @@ def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
 
 
 def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
-                         validate: bool = True) -> AffinityGraph:
+                         validate: bool = True, dimension_distances=None) -> AffinityGraph:
     """Affinity graph of precomputed distances: dense (n, n) or sparse kNN (n, n).
 
     Sparse input: each row holds that item's stored neighbours (as from
@@ -563,6 +628,9 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     neighbours is the smallest row count. ``validate=False`` skips
     :func:`conformap.diffusion.check_distances` for distances this package computed itself
     (symmetric and finite by construction; the check costs as much as the kernel).
+    ``dimension_distances``: (rows, k) ascending neighbour distances on which the adaptive
+    kernel's dimension ``m`` is estimated instead of the graph's own (sparse input only;
+    :func:`reference_neighbor_distances`).
     """
     from .diffusion import check_distances
 
@@ -591,12 +659,15 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         bw, note, pooled = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
-            dim = normalization_dimension(dist, pooled)
+            dim = (normalization_dimension(dist, pooled) if dimension_distances is None else
+                   normalization_dimension(dimension_distances))
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
             scales, dim = np.full(n, float(sigma)), 1
         graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
+        if bw == "adaptive" and dimension_distances is not None:
+            graph = _replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
         return _replace(graph, note=note) if note else graph
     note = ""
     if bw == "adaptive":
