@@ -126,12 +126,14 @@ def _denoise_text(r: dict) -> str:
 def render(*results: dict) -> str:
     """LARGE_N.md from largen-*.json results (single runs, and ``kind == "sweep"`` documents
     of :func:`main`'s ``--collect``) and, if given, the kernel diagnosis of
-    ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``). Pure
+    ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``) and the dimension
+    probe of ``benchmarks/largen_dimension.py`` (``kind == "dimension-scale"``). Pure
     (benchmarks/docs.py GENERATED)."""
     diag = [r for r in results if r.get("kind") == "kernel-diagnosis"]
     sweeps = sorted((r for r in results if r.get("kind") == "sweep"),
                     key=lambda r: (r["n"], r.get("title", "")))
     small = [r for r in results if r.get("kind") == "denoise-small"]
+    scale = [r for r in results if r.get("kind") == "dimension-scale"]
     rows = sorted((r for r in results if r.get("kind") is None),
                   key=lambda r: (r["n"], "denoise" in r))
     lines = [
@@ -172,6 +174,10 @@ def render(*results: dict) -> str:
     for r in rows:
         lines.append(f"* `{r.get('benchmark_command', 'python -m benchmarks.bench_largen')}`")
     lines.append("")
+    for sc in scale:
+        from .largen_dimension import render_section
+
+        lines += render_section(sc)
     for sw in sweeps:
         lines += _render_sweep(sw)
     for sm in small:

@@ -253,8 +253,8 @@ def reference_neighbor_distances(features, lp: str, k: int, rng=None):
     k = int(min(k, ref.size - 1))
     Xq = np.ascontiguousarray(X[q])
     best = np.full((q.size, k), np.inf)
-    for a in range(0, ref.size, 2048):
-        cols = ref[a:a + 2048]
+    for a in range(0, ref.size, 512):  # column blocks: a few MB of copies at a time
+        cols = ref[a:a + 512]
         blk = pairwise_block(Xq, np.ascontiguousarray(X[cols], dtype=Xq.dtype),
                              squared=lp == "l2")
         blk[q[:, None] == cols[None, :]] = np.inf  # the row itself
