@@ -109,6 +109,14 @@ def measure(n=100_000, snr=0.5, size=64, seed=0, keep=None, log=print, denoise=N
     }
 
 
+def _dimension_text(r: dict) -> str:
+    """The normalisation dimension m of the run's graph line (and its scale), "" if none."""
+    m = re.search(r"dimension (\d+)(?: at the scale of ([0-9,]+) items)?", r.get("graph", ""))
+    if not m:
+        return ""
+    return m.group(1) + (f" ({m.group(2)}-item scale)" if m.group(2) else "")
+
+
 def _snr_text(snr) -> str:
     return "clean" if snr is None else f"{snr:g}"
 
@@ -144,17 +152,18 @@ def render(*results: dict) -> str:
         "`conformap embed STACK --out OUT` as a child process; peak = the child's "
         "maximum resident set size; error = `circle_recovery` of the first two coordinates on "
         "5,000 random images. Targets at n = 100,000: < 600 s, < 8 GiB, median <= 2 deg, "
-        "p90 <= 6 deg. Denoising: `--denoise` (default auto, `conformap.denoise`): PCA on the "
+        "p90 <= 6 deg. m: the dimension of the adaptive normalisation the CLI printed. "
+        "Denoising: `--denoise` (default auto, `conformap.denoise`): PCA on the "
         "images with the Marchenko-Pastur rank; the rank and the noise variance per pixel are "
         "those the CLI printed.",
         "",
-        "| n | SNR | denoise | wall (s) | peak (GiB) | median error (deg) | p90 error (deg) | "
-        "load average before / after (1 min) |",
-        "|---:|---:|---|---:|---:|---:|---:|---|",
+        "| n | SNR | denoise | m | wall (s) | peak (GiB) | median error (deg) | p90 error (deg) "
+        "| load average before / after (1 min) |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['n']} | {_snr_text(r['snr'])} | {_denoise_text(r)} | "
+            f"| {r['n']} | {_snr_text(r['snr'])} | {_denoise_text(r)} | {_dimension_text(r)} | "
             f"{r['wall_seconds']:.0f} | "
             f"{r['peak_rss_bytes'] / 2**30:.2f} | {r['median_error_deg']:.2f} | "
             f"{r['p90_error_deg']:.2f} | {r['load_average_before'][0]:.1f} / "

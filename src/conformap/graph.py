@@ -22,7 +22,11 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"connect"``). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
-why the adaptive kernel is the default is measured in ``docs/large-n/README.md``.
+why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
+normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
+graph's neighbours up to :data:`DIMENSION_REFERENCE_ITEMS` items and above that on the
+neighbours of a random subset of that size (:func:`reference_neighbor_distances`), so that
+it does not drift into the noise as ``n`` grows with ``k`` fixed.
 
 Truncation
 ----------
@@ -127,22 +131,26 @@ DIMENSION_SPARSEST = 0.25
 #: 0.66-0.87, denoised 64 x 64 particle images at n = 6,000 0.62-0.71, clean circles,
 #: surfaces and cubes 0.88-1.06; docs/large-n/DIMENSION.md).
 DIMENSION_MIN_RATIO = 0.5
-#: Above this many items, ``m`` is measured at the neighbour scale of this many: the
+#: Above this many items, ``m`` is measured at the neighbour scale of this many: on the
 #: distances from :data:`DIMENSION_SAMPLE_ROWS` rows of a random subset of this size to their
-#: ``k`` nearest others in that subset (:func:`reference_neighbor_distances`), not the graph's
-#: own neighbours. With ``k`` fixed, the k-th neighbour of a larger set lies closer, deeper in
-#: the noise, and the Levina-Bickel estimate climbs with n while the best ``m`` does not.
-#: Measured on 64 x 64 particle images, SNR 0.5, denoised (docs/large-n/LARGE_N.md, "The
-#: dimension at a fixed scale"): the sparsest-quarter estimate on the graph's 48 neighbours is
-#: 7.2 at n = 20,000, 8.7 at 50,000 and 10 at 100,000; with the graph fixed, m = 6 / 7 / 8 / 9
-#: gave 1.81 / 1.60 / 2.34 / - degrees median at n = 20,000 and 2.37 / 1.70 / 1.79 / 2.69 at
-#: n = 50,000 (p90 5.44 / 4.03 / 4.46 / 6.05), and the estimate on a random 40 % of the
-#: 50,000 (a 20,000-item sample) reads as the 20,000-item set does (7.99 against 7.86 at 16
-#: neighbours... see the table). Below this size nothing changes.
+#: ``k`` nearest others in that subset (:func:`reference_neighbor_distances`), not on the
+#: graph's own neighbours. With ``k`` fixed, the k-th neighbour of a larger set lies closer,
+#: deeper in the noise, so the estimate on the graph's neighbours climbs with n towards the
+#: noise's dimension while the ``m`` that embeds best does not. Measured on 64 x 64 particle
+#: images, SNR 0.5, denoised, one graph per n with only ``m`` varied (docs/large-n/LARGE_N.md,
+#: "The dimension at a fixed scale"): the sparsest-quarter estimate on the graph's 48
+#: neighbours is 7.23 at n = 20,000, 8.74 at 50,000 and rounds to 10 at 100,000; the best
+#: ``m`` is 7 at both measured sizes (median / p90 degrees for m = 6, 7, 8, 9: 1.81 / 4.33,
+#: 1.60 / 4.16, 2.35 / 5.42, 3.49 / 7.67 at n = 20,000; 2.36 / 5.41, 1.68 / 4.02,
+#: 1.78 / 4.46, 2.70 / 6.06 at 50,000). On the 20,000-item subset the 50,000 read 7.40
+#: (m = 7), and ``conformap embed`` at n = 100,000 went from m = 10, 2.39 / 5.36 to m = 7,
+#: 1.41 / 4.63 degrees. At most this many items nothing changes (every set of
+#: docs/large-n/DIMENSION.md and README.md, the n = 20,000 sweeps).
 DIMENSION_REFERENCE_ITEMS = 20_000
-#: Rows of the reference subset whose neighbours are searched exactly (the estimate's spread
-#: over draws: 0.08 at 1,024 rows, 0.18 at 256; cost 1,024 x 20,000 distances, ~17 s on one
-#: core at 8,566 WEMD coefficients).
+#: Rows of the reference subset whose neighbours are searched exactly: the sparsest-quarter
+#: estimate's spread over draws of this many rows of the n = 20,000 images was 0.08 (0.18 at
+#: 256 rows); the search, 1,024 x 20,000 distances, took 10.1 s on one core at n = 50,000
+#: (8,566 WEMD coefficients).
 DIMENSION_SAMPLE_ROWS = 1024
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
@@ -237,13 +245,16 @@ def reference_neighbor_distances(features, lp: str, k: int, rng=None):
     rows, and for :data:`DIMENSION_SAMPLE_ROWS` of them their ``k`` nearest other rows of the
     subset (exact, in the ``lp`` metric), as (rows, k) ascending distances, the input of
     :func:`normalization_dimension`. None for smaller ``n`` (the graph's own neighbours are
-    at that scale already). ``rng`` (seed or Generator; None: seed 0, so that the same data
-    give the same ``m``) draws the subset.
+    at that scale already). ``features``: an (n, D) array, or a pair ``(n, take)`` where
+    ``take(rows)`` returns those rows (an on-disk store read by rows). ``rng`` (seed or
+    Generator; None: seed 0, so that the same data give the same ``m``) draws the subset.
     """
     from ._kernels import pairwise_block
 
-    X = features
-    n = X.shape[0]
+    if isinstance(features, tuple):
+        n, take = int(features[0]), features[1]
+    else:
+        n, take = features.shape[0], features.__getitem__
     if n <= DIMENSION_REFERENCE_ITEMS:
         return None
     gen = check_rng(0 if rng is None else rng)
@@ -251,11 +262,11 @@ def reference_neighbor_distances(features, lp: str, k: int, rng=None):
     q = np.sort(ref[:DIMENSION_SAMPLE_ROWS])
     ref = np.sort(ref)
     k = int(min(k, ref.size - 1))
-    Xq = np.ascontiguousarray(X[q])
+    Xq = np.ascontiguousarray(take(q))
     best = np.full((q.size, k), np.inf)
     for a in range(0, ref.size, 512):  # column blocks: a few MB of copies at a time
         cols = ref[a:a + 512]
-        blk = pairwise_block(Xq, np.ascontiguousarray(X[cols], dtype=Xq.dtype),
+        blk = pairwise_block(Xq, np.ascontiguousarray(take(cols), dtype=Xq.dtype),
                              squared=lp == "l2")
         blk[q[:, None] == cols[None, :]] = np.inf  # the row itself
         both = np.concatenate([best, blk], axis=1)
@@ -524,6 +535,7 @@ def build_graph(
     rng=None,
     features: FeatureSet | None = None,
     denoise="auto",
+    dimension_distances=None,
 ) -> tuple[AffinityGraph, FeatureSet | None]:
     """Build the affinity graph of ``X`` (or of precomputed ``distances``).
 
@@ -552,6 +564,9 @@ def build_graph(
     denoise : "auto", "pca", "off" or int, default "auto"
         PCA denoising of the items before the features (:func:`prepare_features`,
         :mod:`conformap.denoise`).
+    dimension_distances : ndarray (rows, k), optional
+        With ``distances``: the :func:`reference_neighbor_distances` of the items (computed
+        here when the features are at hand), for the dimension ``m`` of the adaptive kernel.
 
     Returns
     -------
@@ -560,7 +575,8 @@ def build_graph(
         The features the graph was built from (None for ``distances``).
     """
     if distances is not None:
-        return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors), None
+        return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                    dimension_distances=dimension_distances), None
     fs = features if features is not None else prepare_features(
         X, metric, metric_params, store=store, denoise=denoise)
     n = fs.features.shape[0]
