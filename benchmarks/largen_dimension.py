@@ -110,13 +110,15 @@ def render_section(doc: dict) -> list[str]:
                           if v == m)
             cells.append("" if row is None else
                          f"{tag}{row['median_error_deg']:.2f} / {row['p90_error_deg']:.2f}")
+        secs = f"{r['reference_seconds']:.1f}" if "reference_m" in e else "-"
         lines.append(f"| {r['n']} | {e['own_pooled']:.2f} / {e['own_sparsest']:.2f} "
-                     f"({e['own_m']}) | {refd} | {r['reference_seconds']:.1f} | "
+                     f"({e['own_m']}) | {refd} | {secs} | "
                      + " | ".join(cells) + " |")
     lines += ["", "'old': the `m` of the rule before (the graph's own neighbours); 'rule': the "
               "`m` the graph builder now uses. Load average "
               + ", ".join(f"{r['load_average'][0]:.1f}" for r in doc["results"])
-              + f" (1 min, at the end of each n; 2 shared cores). Command: `{doc['command']}`.",
+              + " (1 min, at the end of each n; 2 shared cores, one job at a time, single-threaded "
+              f"BLAS and numba). Command: `{doc['command'].strip()}`.",
               ""]
     return lines
 
