@@ -102,6 +102,7 @@ GENERATED = [
                                              "docs/large-n/largen-dimension.json",
                                              "docs/large-n/largen-sweep-20000.json",
                                              "docs/large-n/largen-sweep-20000-dimension.json",
+                                             "docs/large-n/largen-sweep-100000-reference.json",
                                              "docs/large-n/denoise-small.json",
                                              "docs/large-n/kernel-diagnosis.json"),
                  "benchmarks.bench_largen:render"),
