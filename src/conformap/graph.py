@@ -264,8 +264,13 @@ def reference_neighbor_distances(features, lp: str, k: int, rng=None):
     k = int(min(k, ref.size - 1))
     Xq = np.ascontiguousarray(take(q))
     best = np.full((q.size, k), np.inf)
-    for a in range(0, ref.size, 512):  # column blocks: a few MB of copies at a time
-        cols = ref[a:a + 512]
+    # blocks of consecutive row ranges holding ~512 subset rows each: a few MB of copies at a
+    # time, and a store read by rows reads each of its chunks about once
+    step = max(1, (512 * n) // ref.size)
+    for a in range(0, n, step):
+        cols = ref[np.searchsorted(ref, a):np.searchsorted(ref, a + step)]
+        if cols.size == 0:
+            continue
         blk = pairwise_block(Xq, np.ascontiguousarray(take(cols), dtype=Xq.dtype),
                              squared=lp == "l2")
         blk[q[:, None] == cols[None, :]] = np.inf  # the row itself
