@@ -161,7 +161,12 @@ def render(res: dict) -> str:
          f"{res['sparsest']:.0%} of the rows (largest distance to the k-th neighbour), rounded: "
          "noise of a fixed width makes a curve look two-dimensional below that width, and the "
          "sparsest rows' neighbourhoods reach furthest above it. The pooled estimate over every "
-         "row is still the one the noise-floor fallback (`ADAPTIVE_MAX_DIMENSION`) tests.", ""]
+         "row is still the one the noise-floor fallback (`ADAPTIVE_MAX_DIMENSION`) tests. "
+         "Every set here has at most 20,000 items; above that (`DIMENSION_REFERENCE_ITEMS`) "
+         "the graph builder takes the same estimate on the neighbours of a random "
+         "20,000-item subset, so that `m` is measured at a scale that does not shrink into "
+         "the noise as n grows (`docs/large-n/LARGE_N.md`, \"The dimension at a fixed "
+         "scale\").", ""]
     L += ["## Estimates on data of known dimension (unrounded; range over seeds)", "",
           "| data | true m | n | pooled | rule | rounded pooled = true m | rounded rule = true m |",
           "|---|---|---|---|---|---|---|"]

@@ -109,6 +109,14 @@ def measure(n=100_000, snr=0.5, size=64, seed=0, keep=None, log=print, denoise=N
     }
 
 
+def _dimension_text(r: dict) -> str:
+    """The normalisation dimension m of the run's graph line (and its scale), "" if none."""
+    m = re.search(r"dimension (\d+)(?: at the scale of ([0-9,]+) items)?", r.get("graph", ""))
+    if not m:
+        return ""
+    return m.group(1) + (f" ({m.group(2)}-item scale)" if m.group(2) else "")
+
+
 def _snr_text(snr) -> str:
     return "clean" if snr is None else f"{snr:g}"
 
@@ -126,12 +134,14 @@ def _denoise_text(r: dict) -> str:
 def render(*results: dict) -> str:
     """LARGE_N.md from largen-*.json results (single runs, and ``kind == "sweep"`` documents
     of :func:`main`'s ``--collect``) and, if given, the kernel diagnosis of
-    ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``). Pure
+    ``benchmarks/largen_kernel.py`` (``kind == "kernel-diagnosis"``) and the dimension
+    probe of ``benchmarks/largen_dimension.py`` (``kind == "dimension-scale"``). Pure
     (benchmarks/docs.py GENERATED)."""
     diag = [r for r in results if r.get("kind") == "kernel-diagnosis"]
     sweeps = sorted((r for r in results if r.get("kind") == "sweep"),
                     key=lambda r: (r["n"], r.get("title", "")))
     small = [r for r in results if r.get("kind") == "denoise-small"]
+    scale = [r for r in results if r.get("kind") == "dimension-scale"]
     rows = sorted((r for r in results if r.get("kind") is None),
                   key=lambda r: (r["n"], "denoise" in r))
     lines = [
@@ -142,17 +152,18 @@ def render(*results: dict) -> str:
         "`conformap embed STACK --out OUT` as a child process; peak = the child's "
         "maximum resident set size; error = `circle_recovery` of the first two coordinates on "
         "5,000 random images. Targets at n = 100,000: < 600 s, < 8 GiB, median <= 2 deg, "
-        "p90 <= 6 deg. Denoising: `--denoise` (default auto, `conformap.denoise`): PCA on the "
+        "p90 <= 6 deg. m: the dimension of the adaptive normalisation the CLI printed. "
+        "Denoising: `--denoise` (default auto, `conformap.denoise`): PCA on the "
         "images with the Marchenko-Pastur rank; the rank and the noise variance per pixel are "
         "those the CLI printed.",
         "",
-        "| n | SNR | denoise | wall (s) | peak (GiB) | median error (deg) | p90 error (deg) | "
-        "load average before / after (1 min) |",
-        "|---:|---:|---|---:|---:|---:|---:|---|",
+        "| n | SNR | denoise | m | wall (s) | peak (GiB) | median error (deg) | p90 error (deg) "
+        "| load average before / after (1 min) |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['n']} | {_snr_text(r['snr'])} | {_denoise_text(r)} | "
+            f"| {r['n']} | {_snr_text(r['snr'])} | {_denoise_text(r)} | {_dimension_text(r)} | "
             f"{r['wall_seconds']:.0f} | "
             f"{r['peak_rss_bytes'] / 2**30:.2f} | {r['median_error_deg']:.2f} | "
             f"{r['p90_error_deg']:.2f} | {r['load_average_before'][0]:.1f} / "
@@ -172,6 +183,10 @@ def render(*results: dict) -> str:
     for r in rows:
         lines.append(f"* `{r.get('benchmark_command', 'python -m benchmarks.bench_largen')}`")
     lines.append("")
+    for sc in scale:
+        from .largen_dimension import render_section
+
+        lines += render_section(sc)
     for sw in sweeps:
         lines += _render_sweep(sw)
     for sm in small:

@@ -96,8 +96,13 @@ GENERATED = [
                  "benchmarks.bench_neighbors:render"),
     GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
                                              "docs/large-n/largen-100000-before-denoising.json",
+                                             "docs/large-n/largen-100000-before-reference-"
+                                             "dimension.json",
+                                             "docs/large-n/largen-50000.json",
+                                             "docs/large-n/largen-dimension.json",
                                              "docs/large-n/largen-sweep-20000.json",
                                              "docs/large-n/largen-sweep-20000-dimension.json",
+                                             "docs/large-n/largen-sweep-100000-reference.json",
                                              "docs/large-n/denoise-small.json",
                                              "docs/large-n/kernel-diagnosis.json"),
                  "benchmarks.bench_largen:render"),

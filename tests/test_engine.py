@@ -437,3 +437,23 @@ def test_diffusion_map_on_dask_above_the_switch_equals_the_in_memory_fit(
     for j in range(2):
         assert abs(np.corrcoef(dm.embedding_[:, j], ref.embedding_[:, j])[0, 1]) >= 0.999
     np.testing.assert_allclose(dm.eigenvalues_, ref.eigenvalues_, rtol=1e-9)
+
+
+def test_out_of_core_fit_measures_the_dimension_on_the_same_reference_subset(tmp_path,
+                                                                               monkeypatch):
+    # oracle: the in-memory fit. Above DIMENSION_REFERENCE_ITEMS items the dimension of the
+    # adaptive kernel is measured on the neighbours of a random subset; the store pipeline
+    # reads the same rows from disk and must reach the same m and the same embedding.
+    import conformap.graph as G
+    from conformap import DiffusionMap
+
+    monkeypatch.setattr(G, "DIMENSION_REFERENCE_ITEMS", 100)
+    monkeypatch.setattr(G, "DIMENSION_SAMPLE_ROWS", 60)
+    x = blobs(150, size=16, seed=9)
+    kw = {"n_components": 3, "metric_params": {"negative": "keep"}, "random_state": 2,
+          "bandwidth": "adaptive"}
+    ref = DiffusionMap(method="knn", **kw).fit(x)
+    local = DiffusionMap(method="knn", cache_dir=tmp_path, **kw).fit(x)
+    assert "at the scale of 100 items" in ref.graph_summary_
+    assert "at the scale of 100 items" in local.graph_summary_
+    np.testing.assert_array_equal(local.embedding_, ref.embedding_)

@@ -240,7 +240,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                         tempfile.TemporaryDirectory(prefix="conformap-"))
                 dist, den = self._distributed_distances(X, metric, cache_dir)
                 graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
-                                        n_neighbors=self.n_neighbors)
+                                        n_neighbors=self.n_neighbors,
+                                        dimension_distances=self._store_reference(dist))
                 graph = self._store_dropped_mass(graph)
             n = dist.shape[0]
         else:
@@ -278,6 +279,23 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     def _out_of_core(self, metric) -> bool:
         """``cache_dir`` without a scheduler: the store pipeline in this process (knn only)."""
         return self.cache_dir is not None and metric == "wemd" and self.method == "knn"
+
+    def _store_reference(self, dist):
+        """:func:`conformap.graph.reference_neighbor_distances` of the store's rows (the rule
+        of the in-memory :func:`conformap.graph.build_graph`), None where it does not apply."""
+        from .graph import check_n_neighbors, reference_neighbor_distances, resolve_bandwidth
+        from .store import CoefficientStore
+
+        n = dist.shape[0]
+        if resolve_bandwidth(self.bandwidth, n) != "adaptive":
+            return None
+        st = self.scheduler_stats_
+        store = CoefficientStore(st["store"])
+        cols = st["columns"]
+        cols = store.columns(cols) if isinstance(cols, str) else np.asarray(cols, np.int64)
+        return reference_neighbor_distances((n, lambda rows: store.take_rows(rows, cols)), "l1",
+                                            check_n_neighbors(self.n_neighbors, n),
+                                            rng=self.random_state)
 
     def _store_dropped_mass(self, graph):
         """``graph`` with its dropped kernel mass measured from the store on sampled rows (the

@@ -22,7 +22,11 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"connect"``). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
-why the adaptive kernel is the default is measured in ``docs/large-n/README.md``.
+why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
+normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
+graph's neighbours up to :data:`DIMENSION_REFERENCE_ITEMS` items and above that on the
+neighbours of a random subset of that size (:func:`reference_neighbor_distances`), so that
+it does not drift into the noise as ``n`` grows with ``k`` fixed.
 
 Truncation
 ----------
@@ -66,6 +70,8 @@ __all__ = [
     "ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
     "DIMENSION_MIN_RATIO",
+    "DIMENSION_REFERENCE_ITEMS",
+    "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -84,6 +90,7 @@ __all__ = [
     "neighbor_search",
     "normalization_dimension",
     "prepare_features",
+    "reference_neighbor_distances",
     "resolve_bandwidth",
     "resolve_method",
     "scale_neighbor",
@@ -124,6 +131,27 @@ DIMENSION_SPARSEST = 0.25
 #: 0.66-0.87, denoised 64 x 64 particle images at n = 6,000 0.62-0.71, clean circles,
 #: surfaces and cubes 0.88-1.06; docs/large-n/DIMENSION.md).
 DIMENSION_MIN_RATIO = 0.5
+#: Above this many items, ``m`` is measured at the neighbour scale of this many: on the
+#: distances from :data:`DIMENSION_SAMPLE_ROWS` rows of a random subset of this size to their
+#: ``k`` nearest others in that subset (:func:`reference_neighbor_distances`), not on the
+#: graph's own neighbours. With ``k`` fixed, the k-th neighbour of a larger set lies closer,
+#: deeper in the noise, so the estimate on the graph's neighbours climbs with n towards the
+#: noise's dimension while the ``m`` that embeds best does not. Measured on 64 x 64 particle
+#: images, SNR 0.5, denoised, one graph per n with only ``m`` varied (docs/large-n/LARGE_N.md,
+#: "The dimension at a fixed scale"): the sparsest-quarter estimate on the graph's 48
+#: neighbours is 7.23 at n = 20,000, 8.74 at 50,000 and rounds to 10 at 100,000; the best
+#: ``m`` is 7 at both measured sizes (median / p90 degrees for m = 6, 7, 8, 9: 1.81 / 4.33,
+#: 1.60 / 4.16, 2.35 / 5.42, 3.49 / 7.67 at n = 20,000; 2.36 / 5.41, 1.68 / 4.02,
+#: 1.78 / 4.46, 2.70 / 6.06 at 50,000). On the 20,000-item subset the 50,000 read 7.40
+#: (m = 7), and ``conformap embed`` at n = 100,000 went from m = 10, 2.39 / 5.36 to m = 7,
+#: 1.41 / 4.63 degrees (seed 1: m = 8, 1.32 / 3.72). At most this many items nothing changes
+#: (every set of docs/large-n/DIMENSION.md and README.md, the n = 20,000 sweeps).
+DIMENSION_REFERENCE_ITEMS = 20_000
+#: Rows of the reference subset whose neighbours are searched exactly: the sparsest-quarter
+#: estimate's spread over draws of this many rows of the n = 20,000 images was 0.08 (0.18 at
+#: 256 rows); the search, 1,024 x 20,000 distances, took 10.1 s on one core at n = 50,000
+#: (8,566 WEMD coefficients).
+DIMENSION_SAMPLE_ROWS = 1024
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -200,13 +228,56 @@ def normalization_dimension(neighbor_distances, pooled: float | None = None) -> 
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
     over every row: then the pooled one. ``neighbor_distances``: (n, k) ascending
     (:func:`conformap.scales.intrinsic_dimension`); ``pooled``: that pooled estimate, if the
-    caller has it already.
+    caller has it already. Above :data:`DIMENSION_REFERENCE_ITEMS` items the graph builder
+    passes the distances of :func:`reference_neighbor_distances` instead of the graph's.
     """
     if pooled is None:
         pooled = intrinsic_dimension(neighbor_distances)
     sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
     m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
     return max(1, round(m))
+
+
+def reference_neighbor_distances(features, lp: str, k: int, rng=None):
+    """Neighbour distances at the scale of :data:`DIMENSION_REFERENCE_ITEMS` items, or None.
+
+    For ``n > DIMENSION_REFERENCE_ITEMS`` rows of ``features``: a random subset of that many
+    rows, and for :data:`DIMENSION_SAMPLE_ROWS` of them their ``k`` nearest other rows of the
+    subset (exact, in the ``lp`` metric), as (rows, k) ascending distances, the input of
+    :func:`normalization_dimension`. None for smaller ``n`` (the graph's own neighbours are
+    at that scale already). ``features``: an (n, D) array, or a pair ``(n, take)`` where
+    ``take(rows)`` returns those rows (an on-disk store read by rows). ``rng`` (seed or
+    Generator; None: seed 0, so that the same data give the same ``m``) draws the subset.
+    """
+    from ._kernels import pairwise_block
+
+    if isinstance(features, tuple):
+        n, take = int(features[0]), features[1]
+    else:
+        n, take = features.shape[0], features.__getitem__
+    if n <= DIMENSION_REFERENCE_ITEMS:
+        return None
+    gen = check_rng(0 if rng is None else rng)
+    ref = gen.choice(n, size=DIMENSION_REFERENCE_ITEMS, replace=False)
+    q = np.sort(ref[:DIMENSION_SAMPLE_ROWS])
+    ref = np.sort(ref)
+    k = int(min(k, ref.size - 1))
+    Xq = np.ascontiguousarray(take(q))
+    best = np.full((q.size, k), np.inf)
+    # blocks of consecutive row ranges holding ~512 subset rows each: a few MB of copies at a
+    # time, and a store read by rows reads each of its chunks about once
+    step = max(1, (512 * n) // ref.size)
+    for a in range(0, n, step):
+        cols = ref[np.searchsorted(ref, a):np.searchsorted(ref, a + step)]
+        if cols.size == 0:
+            continue
+        blk = pairwise_block(Xq, np.ascontiguousarray(take(cols), dtype=Xq.dtype),
+                             squared=lp == "l2")
+        blk[q[:, None] == cols[None, :]] = np.inf  # the row itself
+        both = np.concatenate([best, blk], axis=1)
+        best = np.partition(both, k - 1, axis=1)[:, :k]
+    best.sort(axis=1)
+    return np.sqrt(best) if lp == "l2" else best
 
 
 def adaptive_applies(dimension: float) -> bool:
@@ -302,6 +373,9 @@ class AffinityGraph:
         Edges added to join the pieces of a kNN graph.
     note : str
         Why bandwidth="auto" chose a fixed kernel where it would have been adaptive ("" else).
+    dimension_items : int or None
+        The subset size at whose neighbour scale ``dimension`` was measured
+        (:data:`DIMENSION_REFERENCE_ITEMS`), None where it is the graph's own.
     """
 
     kernel: np.ndarray | sp.csr_matrix
@@ -317,11 +391,14 @@ class AffinityGraph:
     dropped_mass_max: float | None
     n_bridges: int = 0
     note: str = ""
+    dimension_items: int | None = None
 
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""
         kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
-                f"{self.bandwidth:.4g}, dimension {self.dimension})" if self.adaptive
+                f"{self.bandwidth:.4g}, dimension {self.dimension}"
+                + (f" at the scale of {self.dimension_items:,} items" if self.dimension_items
+                   else "") + ")" if self.adaptive
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
         if self.note:
             kind += f" ({self.note})"
@@ -361,6 +438,7 @@ def build_graph(
     rng=None,
     features: FeatureSet | None = None,
     denoise="auto",
+    dimension_distances=None,
 ) -> tuple[AffinityGraph, FeatureSet | None]:
     """Build the affinity graph of ``X`` (or of precomputed ``distances``).
 
@@ -389,6 +467,9 @@ def build_graph(
     denoise : "auto", "pca", "off" or int, default "auto"
         PCA denoising of the items before the features (:func:`prepare_features`,
         :mod:`conformap.denoise`).
+    dimension_distances : ndarray (rows, k), optional
+        With ``distances``: the :func:`reference_neighbor_distances` of the items (computed
+        here when the features are at hand), for the dimension ``m`` of the adaptive kernel.
 
     Returns
     -------
@@ -397,7 +478,8 @@ def build_graph(
         The features the graph was built from (None for ``distances``).
     """
     if distances is not None:
-        return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors), None
+        return graph_from_distances(distances, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                    dimension_distances=dimension_distances), None
     fs = features if features is not None else prepare_features(
         X, metric, metric_params, store=store, denoise=denoise)
     n = fs.features.shape[0]
@@ -409,7 +491,11 @@ def build_graph(
                                     validate=False), fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
-    graph = graph_from_distances(dist, bandwidth=bandwidth)
+    ref = None
+    if resolve_bandwidth(bandwidth, n) == "adaptive":
+        ref = reference_neighbor_distances(fs.features, fs.lp, check_n_neighbors(n_neighbors, n),
+                                           rng=rng)
+    graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
     # the truncation, measured exactly on sampled rows
     gen = check_rng(rng)
     rows = np.sort(gen.choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
@@ -453,7 +539,7 @@ def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
 
 
 def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
-                         validate: bool = True) -> AffinityGraph:
+                         validate: bool = True, dimension_distances=None) -> AffinityGraph:
     """Affinity graph of precomputed distances: dense (n, n) or sparse kNN (n, n).
 
     Sparse input: each row holds that item's stored neighbours (as from
@@ -461,6 +547,9 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     neighbours is the smallest row count. ``validate=False`` skips
     :func:`conformap.diffusion.check_distances` for distances this package computed itself
     (symmetric and finite by construction; the check costs as much as the kernel).
+    ``dimension_distances``: (rows, k) ascending neighbour distances on which the adaptive
+    kernel's dimension ``m`` is estimated instead of the graph's own (sparse input only;
+    :func:`reference_neighbor_distances`).
     """
     from .diffusion import check_distances
 
@@ -489,12 +578,15 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         bw, note, pooled = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
-            dim = normalization_dimension(dist, pooled)
+            dim = (normalization_dimension(dist, pooled) if dimension_distances is None else
+                   normalization_dimension(dimension_distances))
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
             scales, dim = np.full(n, float(sigma)), 1
         graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
+        if bw == "adaptive" and dimension_distances is not None:
+            graph = _replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
         return _replace(graph, note=note) if note else graph
     note = ""
     if bw == "adaptive":
