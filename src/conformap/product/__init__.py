@@ -10,6 +10,7 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
+    DEFAULT_GAMMA,
     FactorizationResult,
     FactorizationWarning,
     factorize,
@@ -35,6 +36,7 @@ from ._unmix import DEFAULT_UNMIX, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
+    "DEFAULT_GAMMA",
     "DEFAULT_UNMIX",
     "CutResult",
     "DenoisedFeatures",

@@ -65,12 +65,12 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
-from ._placement import align_components, place_left
+from ._placement import align_components, pair_votes, place_left
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
 from ._unmix import unmix_eigenvectors
 
-__all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
+__all__ = ["DEFAULT_GAMMA", "FactorizationResult", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
 #: Relative eigenvalue gap below which neighbouring eigenvectors are one degenerate group.
@@ -246,7 +246,10 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
             "or a smaller gamma link more of them.")
         out["unassigned"] = left
     vmain = vertices[keep]
-    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
+    # equal cuts (a vertex linked to one part only may join either other part of a k-cut)
+    # are decided by how the pairs' products spread over the spectrum (pair_votes)
+    votes = pair_votes(vmain, phi, lam, degeneracy=degeneracy)
+    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng, tiebreak=votes)
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
     if n_comp > 1 and n_parts == 2 and purity > 0 and all(b.size for b in bins):
         bins, joined = align_components(bins, vertices, comp, main, w, phi, lam, delta,
@@ -340,7 +343,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     if unmix > 0:
         # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
         # unmix_eigenvectors) before any triplet is searched
-        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix)
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix, keep=gamma)
         phi, lam = phi.copy(), lam.copy()
         phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
     if delta == "auto":

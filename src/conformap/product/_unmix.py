@@ -217,7 +217,7 @@ def _circle_pairs(z: np.ndarray):
 
 
 def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
-                       gamma: float = UNMIX_GAMMA, delta=None,
+                       gamma: float = UNMIX_GAMMA, keep: float | None = None, delta=None,
                        max_block: int = MAX_BLOCK) -> UnmixResult:
     r"""Rotate blocks of near-degenerate eigenvectors to separable functions.
 
@@ -232,6 +232,13 @@ def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
     gamma : float in (0.71, 1), default 0.9
         Smallest projection norm of a product of two lower eigenvectors on a block for it to be
         taken as one of the block's eigenvectors (rule 1 of the module docstring).
+    keep : float, optional
+        A block where rule 1 takes no product but some product of two lower eigenvectors
+        still projects on it with norm above ``keep`` is returned as given, not rotated by
+        rule 2 (``factorize`` passes its triplet threshold ``gamma``, 0.75): the triplet
+        search can find that product among the block's vectors as the graph gave them, and
+        a fourth-moment rotation, whose premise (single-factor functions) the product
+        breaks, would spread it over the block. None: every block is rotated.
     delta : float or array_like of shape (N,), optional
         Eigenvalue window: a product :math:`\varphi_i\varphi_j` is tried on a block when
         :math:`\lambda_i + \lambda_j` is within ``delta`` of the block's eigenvalue range
@@ -255,7 +262,7 @@ def unmix_eigenvectors(eigenvectors, eigenvalues, *, tol: float = DEFAULT_UNMIX,
     first = unmix_blocks(lam, tol, max_block=max_block) if tol > 0 else []
     rotated, found = [], {}
     for blocks in (first, _shifted(first, lam, tol)):
-        _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found)
+        _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, keep, n, rotated, found)
     aligned = [found[c] for c in sorted(found)]
     # Rayleigh quotients stay inside their block's range, so the order is kept up to ties
     order = np.argsort(lam, kind="stable")
@@ -280,7 +287,7 @@ def _shifted(blocks: list, lam: np.ndarray, tol: float) -> list:
     return out
 
 
-def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found):
+def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, keep, n, rotated, found):
     """Rules 1 and 2 on every block, in increasing order (arrays updated in place)."""
     for blk in blocks:
         if blk.size < 2:
@@ -291,6 +298,7 @@ def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found):
         # rule 1: products of two lower, already unmixed eigenvectors
         below = np.arange(blk[0])
         basis = []  # block coordinates of the chosen directions
+        held = 0.0  # largest projection of a product left after rule 1
         if below.size >= 2:
             i, j = np.triu_indices(below.size, 1)
             i, j = below[i], below[j]
@@ -307,11 +315,18 @@ def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, n, rotated, found):
                     sim = np.linalg.norm(coef, axis=0)
                     p = int(np.argmax(sim))
                     if sim[p] <= gamma:
+                        held = float(sim[p])
                         break
                     d = coef[:, p] / sim[p]
                     basis.append((d, pairs[p], float(sim[p])))
                     coef = coef - np.outer(d, d @ coef)
         m = blk.size
+        if not basis and keep is not None and held > keep:
+            # a product of lower eigenvectors lies in the block, below gamma: the block is
+            # not a rotation of independent single-factor functions, and the fourth-moment
+            # rotation would spread that product over the block (200 toy blob images: its
+            # one triplet, similarity 0.83, fell to 0.68): keep the block as given
+            continue
         if basis:
             dirs = np.column_stack([b[0] for b in basis])
         else:
