@@ -48,7 +48,6 @@ from conformap.datasets import (
 )
 from conformap.evaluate import factor_assignment
 from conformap.product import (
-    DEFAULT_GAMMA,
     DEFAULT_UNMIX,
     factorize_spectrum,
     laplacian_spectrum,
@@ -137,8 +136,7 @@ def main(argv=None) -> int:
                 vec, lam = spec.eigenvectors.copy(), spec.eigenvalues.copy()
                 aligned = 0
                 if unmix > 0:
-                    um = unmix_eigenvectors(vec[:, cols], lam[cols], tol=unmix,
-                                            keep=DEFAULT_GAMMA)
+                    um = unmix_eigenvectors(vec[:, cols], lam[cols], tol=unmix)
                     vec[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
                     aligned = len(um.aligned)
                 share = _shares(vec[:, 1:41], q)

@@ -68,7 +68,7 @@ from ._maxcut import max_cut
 from ._placement import align_components, pair_votes, place_left
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
-from ._unmix import unmix_eigenvectors
+from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
 
 __all__ = ["DEFAULT_GAMMA", "FactorizationResult", "factorize", "factorize_spectrum"]
 
@@ -93,10 +93,6 @@ MIXED_SHARE = 0.2**0.5
 #: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
 #: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
 AUTO_MIN_PRODUCT_DIMENSION = 1.5
-#: unmix of factorize: off by default (0). unmix=0.1 (conformap.product.DEFAULT_UNMIX) raised the
-#: box and the rectangle (docs/product-manifold/diagnosis.md section 7) but lowered two small
-#: cases of the test suite (box n = 1500 with N = 30, MAX-3-CUT; 200 toy images): opt in.
-FACTORIZE_UNMIX = 0.0
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -315,7 +311,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
                        degeneracy: float = DEFAULT_DEGENERACY,
                        purity: float = DEFAULT_PURITY,
-                       unmix: float = FACTORIZE_UNMIX) -> FactorizationResult:
+                       unmix: float = DEFAULT_UNMIX) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -343,7 +339,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     if unmix > 0:
         # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
         # unmix_eigenvectors) before any triplet is searched
-        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix, keep=gamma)
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix)
         phi, lam = phi.copy(), lam.copy()
         phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
     if delta == "auto":
@@ -524,7 +520,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-              purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
+              purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
               rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
@@ -569,13 +565,12 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         A kept triplet's product must lie at least this much on eigenvectors at the sum of
         its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
         factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
-    unmix : float >= 0, default 0
+    unmix : float >= 0, default 0.1 (``conformap.product.DEFAULT_UNMIX``)
         Relative eigenvalue gap below which neighbouring resolved eigenvectors are rotated
         together back to separable functions before the triplet search
         (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
         rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
-        in ``docs/product-manifold/diagnosis.md`` section 7, where 0.1
-        (``conformap.product.DEFAULT_UNMIX``) raised the box and the rectangle.
+        in ``docs/product-manifold/diagnosis.md`` sections 7 and 8.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
