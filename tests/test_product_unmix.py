@@ -129,3 +129,49 @@ def test_unmix_keeps_circle_pairs_apart_from_their_products():
     lam = np.array([1.0, 1.01, 1.02])
     res = unmix_eigenvectors(funcs, lam)
     assert _best_match(res.eigenvectors, funcs).min() > 0.99
+
+
+def test_pair_votes_sign_from_analytic_eigenfunctions():
+    """pair_votes on analytic box eigenfunctions: -1/4 for two modes of one factor (half the
+    product at the difference frequency), +1/4 for modes of two factors."""
+    from conformap.product import pair_votes
+
+    X, _ = make_box(6000, rng=2)
+    funcs, lam, modes = _box_modes(X, MODES)
+    phi = np.column_stack([np.ones(len(X)), funcs - funcs.mean(0)])
+    lam = np.concatenate([[0.0], lam])
+    i = {m: t + 1 for t, m in enumerate(modes)}
+    cols = [i[(0, 0, 1)], i[(0, 0, 2)], i[(1, 0, 0)], i[(0, 1, 0)]]  # z1, z2, x1, y1
+    v = pair_votes(cols, phi, lam, degeneracy=0.05)
+    assert v[0, 1] == pytest.approx(-0.25, abs=0.05)  # z1, z2: one factor
+    for a, b in [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]:
+        assert v[a, b] == pytest.approx(0.25, abs=0.05)  # different factors
+    np.testing.assert_allclose(v, v.T)
+
+
+def test_unmix_keeps_a_block_holding_a_lower_product():
+    """Do no harm: a block whose input column already matches a product of two lower ones
+    (above UNMIX_KEEP, below rule 1's gamma) is returned as given when the fourth-moment
+    rotation would spread that product (here over heavy-tailed, non-separable columns, as on
+    the 200 toy blob images of the report test)."""
+    from conformap.product import UNMIX_KEEP
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x, y = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    a, b = np.sqrt(2) * np.cos(np.pi * x), np.sqrt(2) * np.cos(np.pi * y)
+
+    def spiky():
+        s = (rng.uniform(0, 1, n) < 0.03).astype(float)
+        return (s - s.mean()) / s.std()
+
+    u = 0.85 * a * b + np.sqrt(1 - 0.85**2) * spiky()
+    phi = np.column_stack([a, b, u, spiky()])
+    lam = np.array([1.0, 2.0, 3.0, 3.1])
+    free = unmix_eigenvectors(phi, lam, tol=0.1, gamma=0.9, keep=None)
+    prod = a * b / np.linalg.norm(a * b)
+    sim = lambda m: np.abs((m / np.linalg.norm(m, axis=0)).T @ prod)[2:].max()  # noqa: E731
+    assert sim(phi) > UNMIX_KEEP > sim(free.eigenvectors)  # the rotation would lose it
+    kept = unmix_eigenvectors(phi, lam, tol=0.1, gamma=0.9)
+    np.testing.assert_allclose(kept.eigenvectors, phi)
+    assert kept.blocks == []

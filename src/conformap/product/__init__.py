@@ -32,12 +32,14 @@ from ._triplets import (
     product_share,
     triplet_scores,
 )
-from ._unmix import DEFAULT_UNMIX, UnmixResult, unmix_blocks, unmix_eigenvectors
+from ._placement import pair_votes
+from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "DEFAULT_GAMMA",
     "DEFAULT_UNMIX",
+    "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
     "FactorizationResult",
@@ -53,6 +55,7 @@ __all__ = [
     "find_triplets",
     "laplacian_spectrum",
     "max_cut",
+    "pair_votes",
     "pca_denoise",
     "plot_embeddings",
     "plot_factor_eigenvectors",
