@@ -175,3 +175,32 @@ def test_unmix_keeps_a_block_holding_a_lower_product():
     kept = unmix_eigenvectors(phi, lam, tol=0.1, gamma=0.9)
     np.testing.assert_allclose(kept.eigenvectors, phi)
     assert kept.blocks == []
+
+
+def test_window_links_find_a_product_spread_over_its_window():
+    """Analytic rectangle eigenfunctions: the product x1 * y1 spread evenly over two
+    eigenvectors of its eigenvalue window (with x3, nearly the same eigenvalue) matches
+    neither above 0.75, but its window holds all of it: window_links links x1 and y1,
+    never x1 and x2 (one factor: half of their product lies below the window)."""
+    from conformap.product import window_links
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    x, y = rng.uniform(0, 3, n), rng.uniform(0, 1.3, n)
+    c = lambda p, t, s: np.sqrt(2) * np.cos(p * np.pi * t / s)  # noqa: E731
+    x1, x2, x3, y1 = c(1, x, 3), c(2, x, 3), c(3, x, 3), c(1, y, 1.3)
+    lam_x1, lam_x2, lam_y1 = (np.pi / 3) ** 2, (2 * np.pi / 3) ** 2, (np.pi / 1.3) ** 2
+    xy = x1 * y1
+    mixed = [(xy + x3) / np.sqrt(2), (xy - x3) / np.sqrt(2)]
+    x4 = c(4, x, 3)  # beyond the window, so that all of it is computed
+    phi = np.column_stack([np.ones(n), x1, x2, y1, *mixed, x4])
+    lam = np.array([0.0, lam_x1, lam_x2, lam_y1, lam_x1 + lam_y1 - 0.01, lam_x1 + lam_y1,
+                    16 * lam_x1])
+    assert lam[2] < lam[3] < lam[4]
+    delta = np.maximum(0.5 * lam[1], 0.05 * lam)
+    single = np.abs((phi[:, 4:6] / np.linalg.norm(phi[:, 4:6], axis=0)).T
+                    @ (xy / np.linalg.norm(xy))).max()
+    assert single < 0.75  # no single eigenvector matches the product
+    links = window_links([1, 2, 3], phi, lam, delta, np.arange(1, 7), gamma=0.75, purity=0.6)
+    assert links[0, 2] > 0.95  # x1, y1: linked through the window
+    assert links[0, 1] == 0  # x1, x2: one factor

@@ -32,7 +32,7 @@ from ._triplets import (
     product_share,
     triplet_scores,
 )
-from ._placement import pair_votes
+from ._placement import pair_votes, window_links
 from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
@@ -66,4 +66,5 @@ __all__ = [
     "triplet_scores",
     "unmix_blocks",
     "unmix_eigenvectors",
+    "window_links",
 ]

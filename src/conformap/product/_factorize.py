@@ -11,12 +11,15 @@ Pipeline (``factorize``):
    product eigenvector, not a factor eigenvector; this matters for more than two factors,
    where :math:`\varphi_x\varphi_z` pairs with :math:`\varphi_y`), :math:`W_{ij}` the
    highest similarity of a triplet using the pair (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the
-   vertices into factors (:func:`max_cut`).
-1b. Unmixing (``unmix``, :func:`unmix_eigenvectors`): blocks of near-degenerate
-   eigenvectors, which a finite graph returns as arbitrary rotations of separable
-   eigenfunctions, are rotated back before the search.
+   vertices into factors (:func:`max_cut`). With ``purity`` > 0, pairs of vertices whose
+   product is spread over several eigenvectors of its eigenvalue window are linked too
+   (:func:`window_links`), and equal cuts are decided by :func:`pair_votes` (``tiebreak``).
+1b. Unmixing (``unmix``, default 0.1, :func:`unmix_eigenvectors`): blocks of
+   near-degenerate eigenvectors, which a finite graph returns as arbitrary rotations of
+   separable eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
-   its eigenvectors and the products of two of them.
+   its eigenvectors and the products of two of them (window links may join any two of its
+   eigenvectors).
 
 Defaults and how they scale
 ---------------------------
@@ -65,7 +68,7 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
-from ._placement import align_components, pair_votes, place_left
+from ._placement import align_components, pair_votes, place_left, window_links
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
 from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
@@ -201,7 +204,7 @@ def _check_thresholds(delta, gamma):
 
 def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
            n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0,
-           purity: float = 0.0) -> dict:
+           purity: float = 0.0, window_cols=None, members=None) -> dict:
     """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
     t0 = time.perf_counter()
     search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
@@ -222,9 +225,22 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     # pair with phi_y; it must not be binned as a factor eigenvector)
     vertices = (np.setdiff1d(np.unique(np.concatenate(ends)), trip[:, 2]) if trip.size
                 else np.zeros(0, dtype=np.int64))
+    n_window = 0
+    cand = vertices if members is None else np.union1d(vertices, members)
+    if window_cols is not None and purity > 0 and cand.size >= 2:
+        # links whose product is spread over its eigenvalue window (window_links), between
+        # eigenvectors that triplets made vertices (and, in a sub-split, the bin's own)
+        wl = window_links(cand, phi, lam, delta, window_cols, gamma=gamma, purity=purity)
+        sub = sep[np.ix_(cand, cand)]
+        new = (wl > 0) & (sub == 0)
+        n_window = int(np.triu(new, 1).sum())
+        sep[np.ix_(cand, cand)] = np.where(new, wl, sub)
+        linked = cand[(sep[np.ix_(cand, cand)] > 0).any(axis=1)]
+        vertices = np.union1d(vertices, linked)
     out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
            "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
-           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0}
+           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0,
+           "n_window": n_window}
     if vertices.size < 2:
         out["t_sorting"] = time.perf_counter() - t1
         return out
@@ -349,7 +365,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         delta_cols = np.full(lam.shape, float(delta))
     gen = check_rng(rng)
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
+                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
+                 window_cols=cols)
     search = top["search"]
     best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
     ok = search.best_pair[:, 0] >= 0
@@ -390,13 +407,14 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                     continue
                 # (a sub-split's disconnected-graph note is not warned: the bin stays whole)
                 sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
+                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
+                             window_cols=cols, members=members)
                 timings["triplets"] += sub["t_triplets"]
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
                 # graph (a split of a single factor would rest on chance triplets)
                 # and on products that are not themselves eigenvectors of the bin
-                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members)))
+                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members))) + sub["n_window"]
                 supported = (not auto) or (
                     sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION and n_prod >= AUTO_MIN_TRIPLETS)
                 if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
