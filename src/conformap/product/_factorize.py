@@ -355,7 +355,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     if unmix > 0:
         # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
         # unmix_eigenvectors) before any triplet is searched
-        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix)
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix, lost=gamma)
         phi, lam = phi.copy(), lam.copy()
         phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
     if delta == "auto":
