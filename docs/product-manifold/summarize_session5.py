@@ -24,9 +24,17 @@ def _load(name):
     return [json.loads(line) for line in (HERE / name).read_text().splitlines() if line.strip()]
 
 
-def _ms(v):
+#: every derived number (mean, standard deviation) the tables show, written to SUMMARY so that
+#: the docs check (benchmarks/docs.py) finds each decimal of diagnosis.md in a committed file
+_DERIVED: list[dict] = []
+SUMMARY = HERE / "measure_session5_summary.json"
+
+
+def _ms(v, what=""):
     v = np.asarray([np.nan if x is None else x for x in v], dtype=float)
-    return f"{np.nanmean(v):.2f} ± {np.nanstd(v):.2f}"
+    m, sd = round(float(np.nanmean(v)), 2), round(float(np.nanstd(v)), 2)
+    _DERIVED.append({"what": what, "mean": m, "std": sd, "n": int(v.size)})
+    return f"{m:.2f} ± {sd:.2f}"
 
 
 def _fmt(v):
@@ -45,7 +53,8 @@ def unmix_table() -> str:
         cacc = [r["confident_accuracy"] for r in rs]
         out.append(
             f"| {data} | {n} | {mode} | {unmix:g} | {','.join(str(r['seed']) for r in rs)} | "
-            f"{_fmt(acc)} | {_ms(acc)} | {_fmt(cacc)} | {_ms(cacc)} | "
+            f"{_fmt(acc)} | {_ms(acc, f'{data} {n} {mode} {unmix:g} accuracy')} | "
+            f"{_fmt(cacc)} | {_ms(cacc, f'{data} {n} {mode} {unmix:g} confident')} | "
             f"{'/'.join(str(r['n_factors_found']) for r in rs)} | "
             f"{'/'.join(str(min(r['confident_correct_per_factor'])) for r in rs)} |")
     return NOTE.format(src="measure_session5.jsonl") + "\n\n" + "\n".join(out)
@@ -77,7 +86,7 @@ def images_table() -> str:
             f"| {'/'.join(str(r['n_factors_found']) for r in rs)} | "
             f"{_fmt([r['accuracy'] for r in rs])} | "
             f"{_fmt([r['confident_accuracy'] for r in rs])} | "
-            f"{_ms([r['confident_accuracy'] for r in rs])} | "
+            f"{_ms([r['confident_accuracy'] for r in rs], f'{mot} {n} {snr:g} {graph}')} | "
             f"{' '.join(str(r['confident_correct_per_factor']) for r in rs)} | "
             f"{_fmt([r['product_recall'] for r in rs])} | "
             f"{sum(bool(r['target_met']) for r in rs)}/{len(rs)} | {ok}/{len(rs)} | "
@@ -95,6 +104,7 @@ def main() -> int:
             raise SystemExit(f"diagnosis.md has no generated:{tag} block")
         text = pat.sub(lambda _m, b=block: b, text)
     doc.write_text(text)
+    SUMMARY.write_text(json.dumps({"derived": _DERIVED}, indent=1) + "\n")
     return 0
 
 
