@@ -129,7 +129,8 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session5.jsonl",
                              f"{_PM}/measure_session5_images.jsonl",
                              f"{_PM}/measure_session5_summary.json",
-                             f"{_PM}/probe_session5.json")),
+                             f"{_PM}/probe_session5.json",
+                             f"{_PM}/measure_session5_10k_time.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
