@@ -130,7 +130,12 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/full/results.json", f"{_PM}/measure_unmix.jsonl",
                              f"{_PM}/measure_unmix_images.jsonl",
                              f"{_PM}/measure_unmix_images10k.jsonl",
-                             f"{_PM}/measure_unmix_summary.json")),
+                             f"{_PM}/measure_unmix_summary.json",
+                             f"{_PM}/measure_session5.jsonl",
+                             f"{_PM}/measure_session5_images.jsonl",
+                             f"{_PM}/measure_session5_summary.json",
+                             f"{_PM}/probe_session5.json",
+                             f"{_PM}/measure_session5_10k_time.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

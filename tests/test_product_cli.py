@@ -112,17 +112,18 @@ def test_factorize_precomputed_distances(tmp_path):
     assert len(summary["factors"]) == 2
 
 
-def test_factorize_unmix_flag_equals_the_api(rect_files):
+@pytest.mark.parametrize("tol", [0.0, 0.05])
+def test_factorize_unmix_flag_equals_the_api(rect_files, tol):
     """``--unmix TOL`` is ``factorize(..., unmix=TOL)`` on the same points and seed."""
     from conformap.product import factorize
 
-    out = rect_files / "unmix_out"
-    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--unmix", "0.1",
+    out = rect_files / f"unmix_out{round(tol * 100)}"
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--unmix", str(tol),
                "--out", str(out)])
     assert rc == 0
     summary = json.loads(out.with_suffix(".json").read_text())
-    assert summary["params"]["unmix"] == 0.1
-    ref = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, unmix=0.1, rng=0)
+    assert summary["params"]["unmix"] == tol
+    ref = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, unmix=tol, rng=0)
     assert summary["factors"] == [[int(c) for c in f] for f in ref.factors]
     with np.load(out.with_suffix(".npz")) as z:
         np.testing.assert_allclose(z["eigenvectors"], ref.eigenvectors)
@@ -132,3 +133,25 @@ def test_factorize_unmix_rejects_bad_tolerance(rect_files, capsys):
     with pytest.raises(SystemExit):
         main(["factorize", str(rect_files / "points.npy"), "--out", "x", "--unmix", "-0.1"])
     assert "unmix" in capsys.readouterr().err
+
+
+def test_factorize_unmix_default_is_the_library_default(rect_files):
+    """No ``--unmix``: the CLI, the function and the estimator all use DEFAULT_UNMIX."""
+    import inspect
+
+    from conformap.product import (
+        DEFAULT_UNMIX,
+        ProductManifoldFactorizer,
+        factorize,
+        factorize_spectrum,
+    )
+
+    for fn in (factorize, factorize_spectrum, ProductManifoldFactorizer.__init__):
+        assert inspect.signature(fn).parameters["unmix"].default == DEFAULT_UNMIX
+    out = rect_files / "default_unmix_out"
+    assert main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--out", str(out),
+                 "--quiet"]) == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["params"]["unmix"] == DEFAULT_UNMIX
+    ref = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, rng=0)
+    assert summary["factors"] == [f.tolist() for f in ref.factors]

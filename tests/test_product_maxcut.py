@@ -69,3 +69,35 @@ def test_deterministic_for_a_seed():
 def test_bad_weights(w, match):
     with pytest.raises(ValueError, match=match):
         max_cut(w)
+
+
+def test_tiebreak_decides_between_equal_cuts():
+    """Path a - b - c: {a, c} | {b} and, for k = 3, {a} | {b} | {c} or {a, c} | {b} | {}
+    cut everything; with 3 parts a 4th vertex d linked only to b may join a's or c's part.
+    The secondary weights (a repulsion between d and a) pick the partition with d with c,
+    whatever the rounding's seed, and the cut weight is the maximum either way."""
+    w = np.zeros((4, 4))
+    for i, j in [(0, 1), (1, 2), (0, 2), (1, 3)]:
+        w[i, j] = w[j, i] = 1.0
+    t = np.zeros((4, 4))
+    t[0, 3] = t[3, 0] = 0.25   # d and a: different factors
+    t[2, 3] = t[3, 2] = -0.25  # d and c: one factor
+    for seed in range(6):
+        res = max_cut(w, 3, rng=seed, tiebreak=t)
+        assert res.weight == pytest.approx(4.0)
+        assert res.labels[3] == res.labels[2] != res.labels[0]
+        plain = max_cut(w, 3, rng=seed)
+        assert plain.weight == pytest.approx(4.0)  # equal weight: only the tie-break differs
+    with pytest.raises(ValueError, match="tiebreak"):
+        max_cut(w, 3, tiebreak=np.zeros((3, 3)))
+
+
+def test_tiebreak_never_lowers_the_cut():
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0, 1, (9, 9))
+    w = np.triu(w, 1) + np.triu(w, 1).T
+    t = rng.normal(0, 10, (9, 9))
+    for k in (2, 3):
+        a = max_cut(w, k, rng=1)
+        b = max_cut(w, k, rng=1, tiebreak=t)
+        assert b.weight >= a.weight - 1e-9

@@ -129,3 +129,78 @@ def test_unmix_keeps_circle_pairs_apart_from_their_products():
     lam = np.array([1.0, 1.01, 1.02])
     res = unmix_eigenvectors(funcs, lam)
     assert _best_match(res.eigenvectors, funcs).min() > 0.99
+
+
+def test_pair_votes_sign_from_analytic_eigenfunctions():
+    """pair_votes on analytic box eigenfunctions: -1/4 for two modes of one factor (half the
+    product at the difference frequency), +1/4 for modes of two factors."""
+    from conformap.product import pair_votes
+
+    X, _ = make_box(6000, rng=2)
+    funcs, lam, modes = _box_modes(X, MODES)
+    phi = np.column_stack([np.ones(len(X)), funcs - funcs.mean(0)])
+    lam = np.concatenate([[0.0], lam])
+    i = {m: t + 1 for t, m in enumerate(modes)}
+    cols = [i[(0, 0, 1)], i[(0, 0, 2)], i[(1, 0, 0)], i[(0, 1, 0)]]  # z1, z2, x1, y1
+    v = pair_votes(cols, phi, lam, degeneracy=0.05)
+    assert v[0, 1] == pytest.approx(-0.25, abs=0.05)  # z1, z2: one factor
+    for a, b in [(0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]:
+        assert v[a, b] == pytest.approx(0.25, abs=0.05)  # different factors
+    np.testing.assert_allclose(v, v.T)
+
+
+def test_unmix_keeps_a_block_holding_a_lower_product():
+    """Do no harm: a block whose input column already matches a product of two lower ones
+    (above UNMIX_KEEP, below rule 1's gamma) is returned as given when the fourth-moment
+    rotation would spread that product (here over heavy-tailed, non-separable columns, as on
+    the 200 toy blob images of the report test)."""
+    from conformap.product import UNMIX_KEEP
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    x, y = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    a, b = np.sqrt(2) * np.cos(np.pi * x), np.sqrt(2) * np.cos(np.pi * y)
+
+    def spiky():
+        s = (rng.uniform(0, 1, n) < 0.03).astype(float)
+        return (s - s.mean()) / s.std()
+
+    u = 0.85 * a * b + np.sqrt(1 - 0.85**2) * spiky()
+    phi = np.column_stack([a, b, u, spiky()])
+    lam = np.array([1.0, 2.0, 3.0, 3.1])
+    free = unmix_eigenvectors(phi, lam, tol=0.1, gamma=0.9, keep=None)
+    prod = a * b / np.linalg.norm(a * b)
+    sim = lambda m: np.abs((m / np.linalg.norm(m, axis=0)).T @ prod)[2:].max()  # noqa: E731
+    assert sim(phi) > UNMIX_KEEP > sim(free.eigenvectors)  # the rotation would lose it
+    kept = unmix_eigenvectors(phi, lam, tol=0.1, gamma=0.9)
+    np.testing.assert_allclose(kept.eigenvectors, phi)
+    assert kept.blocks == []
+
+
+def test_window_links_find_a_product_spread_over_its_window():
+    """Analytic rectangle eigenfunctions: the product x1 * y1 spread evenly over two
+    eigenvectors of its eigenvalue window (with x3, nearly the same eigenvalue) matches
+    neither above 0.75, but its window holds all of it: window_links links x1 and y1,
+    never x1 and x2 (one factor: half of their product lies below the window)."""
+    from conformap.product import window_links
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    x, y = rng.uniform(0, 3, n), rng.uniform(0, 1.3, n)
+    c = lambda p, t, s: np.sqrt(2) * np.cos(p * np.pi * t / s)  # noqa: E731
+    x1, x2, x3, y1 = c(1, x, 3), c(2, x, 3), c(3, x, 3), c(1, y, 1.3)
+    lam_x1, lam_x2, lam_y1 = (np.pi / 3) ** 2, (2 * np.pi / 3) ** 2, (np.pi / 1.3) ** 2
+    xy = x1 * y1
+    mixed = [(xy + x3) / np.sqrt(2), (xy - x3) / np.sqrt(2)]
+    x4 = c(4, x, 3)  # beyond the window, so that all of it is computed
+    phi = np.column_stack([np.ones(n), x1, x2, y1, *mixed, x4])
+    lam = np.array([0.0, lam_x1, lam_x2, lam_y1, lam_x1 + lam_y1 - 0.01, lam_x1 + lam_y1,
+                    16 * lam_x1])
+    assert lam[2] < lam[3] < lam[4]
+    delta = np.maximum(0.5 * lam[1], 0.05 * lam)
+    single = np.abs((phi[:, 4:6] / np.linalg.norm(phi[:, 4:6], axis=0)).T
+                    @ (xy / np.linalg.norm(xy))).max()
+    assert single < 0.75  # no single eigenvector matches the product
+    links = window_links([1, 2, 3], phi, lam, delta, np.arange(1, 7), gamma=0.75, purity=0.6)
+    assert links[0, 2] > 0.95  # x1, y1: linked through the window
+    assert links[0, 1] == 0  # x1, x2: one factor

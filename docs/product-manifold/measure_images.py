@@ -132,7 +132,11 @@ def main(argv=None):
                    help="signal-to-noise ratios; 0 = clean images (no noise)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--graphs", nargs="+", default=["default"], choices=sorted(GRAPHS))
-    p.add_argument("--stretch-y", action="store_true", help="three factors (x- and y-stretch)")
+    p.add_argument("--stretch-y", action="store_true",
+                   help="three factors, coupled: the arm's y tilt (make_product_cryoem stretch_y)")
+    p.add_argument("--slide", action="store_true",
+                   help="three independent factors: the sliding subunit (make_product_cryoem "
+                   "slide)")
     p.add_argument("--n-eigenvectors", type=int, default=50)
     p.add_argument("--label", default="",
                    help="appended to the graph name in the output rows (e.g. a code version)")
@@ -141,7 +145,7 @@ def main(argv=None):
     with open(a.out, "a") as fh:
         for n, snr, seed in ((n, snr, seed) for n in a.n for snr in a.snr for seed in a.seeds):
             images, truth = make_product_cryoem(n, snr=snr if snr > 0 else None,
-                                                stretch_y=a.stretch_y, rng=seed)
+                                                stretch_y=a.stretch_y, slide=a.slide, rng=seed)
             for graph in a.graphs:
                 t0 = time.perf_counter()
                 x, kw = features(images, graph)
@@ -149,7 +153,7 @@ def main(argv=None):
                     warnings.simplefilter("ignore", FactorizationWarning)
                     res = factorize(x, n_eigenvectors=a.n_eigenvectors, rng=seed, **kw)
                 row = {"n": n, "snr": snr, "seed": seed, "graph": graph + a.label,
-                       "stretch_y": a.stretch_y, "N": a.n_eigenvectors,
+                       "stretch_y": a.stretch_y, "slide": a.slide, "N": a.n_eigenvectors,
                        "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()

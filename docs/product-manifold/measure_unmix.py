@@ -38,7 +38,14 @@ import warnings
 
 import numpy as np
 
-from conformap.datasets import BOX_SIDES, RECTANGLE_SIDES, make_box, make_rectangle
+from conformap.datasets import (
+    BOX_SIDES,
+    RECTANGLE_SIDES,
+    TORUS_RADII,
+    make_box,
+    make_rectangle,
+    make_torus,
+)
 from conformap.evaluate import factor_assignment
 from conformap.product import (
     DEFAULT_UNMIX,
@@ -64,6 +71,24 @@ def _modes(X, sides, n_modes=300):
     return q, np.array([m[0] for m in ms]), names
 
 
+def _torus_modes(truth, radii, n_modes=300):
+    """The first ``n_modes`` real Fourier products of the flat torus, orthonormalised."""
+    t1, t2 = truth["theta1"], truth["theta2"]
+    ms = sorted(((a / radii[0]) ** 2 + (b / radii[1]) ** 2, a, b)
+                for a in range(12) for b in range(-11, 12) if (a, b) > (0, 0) or (a == 0 < b))
+    cols, names, lams = [], [], []
+    for lam, a, b in ms:
+        ph = a * t1 + b * t2
+        for f, tag in ((np.cos, "c"), (np.sin, "s")):
+            cols.append(np.sqrt(2) * f(ph))
+            names.append(f"{tag}({a},{b})")
+            lams.append(lam)
+    F = np.column_stack(cols[:n_modes])
+    q, r = np.linalg.qr(F - F.mean(axis=0))
+    q *= np.sign(np.diag(r))
+    return q, np.array(lams[:n_modes]), names[:n_modes]
+
+
 def _shares(phi, q):
     """Squared correlation of every column of phi with every analytic eigenfunction."""
     p = phi - phi.mean(axis=0)
@@ -84,17 +109,18 @@ def _top(share, alam, names, lam):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("data", choices=["rect", "box"])
+    p.add_argument("data", choices=["rect", "box", "torus"])
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--unmix", type=float, nargs="+", default=[0.0, DEFAULT_UNMIX],
                    help="unmix values to factorize with (0 = eigenvectors as given)")
     p.add_argument("--eigenvectors", action="store_true",
                    help="also record the analytic components of the first 40 eigenvectors")
+    p.add_argument("--label", default="", help="stored with every row (e.g. session5)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
-    make, sides = (make_box, BOX_SIDES) if a.data == "box" else (make_rectangle,
-                                                                  RECTANGLE_SIDES)
+    make, sides = {"box": (make_box, BOX_SIDES), "rect": (make_rectangle, RECTANGLE_SIDES),
+                   "torus": (make_torus, TORUS_RADII)}[a.data]
     modes = ([("auto", {}), ("max3cut", {"n_factors": 3}),
               ("hier3", {"n_factors": 3, "hierarchical": True})] if a.data == "box"
              else [("auto", {})])
@@ -103,7 +129,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             X, truth = make(a.n, rng=seed)
             spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
-            q, alam, names = _modes(X[:, :len(sides)], sides)
+            q, alam, names = (_torus_modes(truth, sides) if a.data == "torus"
+                              else _modes(X[:, :len(sides)], sides))
             cols = np.flatnonzero(spec.resolved[1:]) + 1
             for unmix in a.unmix:
                 vec, lam = spec.eigenvectors.copy(), spec.eigenvalues.copy()
@@ -123,6 +150,7 @@ def main(argv=None) -> int:
                     per = [int(((ev.true_label == g) & ca & ev.correct).sum())
                            for g in range(ev.r2.shape[1])]
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
+                           "label": a.label,
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
                            "accuracy": round(float(ev.accuracy), 3),

@@ -68,9 +68,9 @@ def register(sub) -> None:
                    help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
     p.add_argument("--unmix", type=_unmix_arg, default=None, metavar="TOL",
                    help="rotate blocks of eigenvectors whose eigenvalues are within TOL "
-                   "(relative) into factor-pure ones before the triplet search; 0.1 raised "
-                   "three independent motions (the 3-D box) to 0.98 accuracy (default: "
-                   "factorize's, off)")
+                   "(relative) into factor-pure ones before the triplet search (default: "
+                   "factorize's, conformap.product.DEFAULT_UNMIX = 0.1; 0 turns it off, the "
+                   "paper's algorithm)")
     p.add_argument("--bandwidth", type=bandwidth_arg, default="auto",
                    help="kernel sigma or a rule (default auto = minimum-spanning-tree scale)")
     p.add_argument("--pca", type=_pca_arg, default="auto", metavar="auto|none|K",
@@ -248,6 +248,10 @@ def _write(args, stem, res, names, coords, coord_names):
     from ..product import plot_embeddings, plot_factor_eigenvectors, plot_separability
 
     params = {k: v for k, v in vars(args).items() if k not in ("func", "inputs")}
+    if params.get("unmix") is None:  # the library default that factorize used
+        from ..product import DEFAULT_UNMIX
+
+        params["unmix"] = DEFAULT_UNMIX
     summary = {
         "n_factors": res.n_factors,
         "message": res.message,

@@ -136,9 +136,17 @@ _ROTOR = np.array([[10.0, 0.0, 0.0, 1.0, 3.5], [-1.7, 9.8, 0.0, 0.6, 3.0],
 _ARM_Y = -16.0
 _ARM_LENGTH = 24.0
 _ARM_T = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+# sliding subunit (slide=True): a rigid bar of three blobs left of the rotor and above the arm,
+# moving along y as a whole. Its blobs stay >= 10 pixels from every other moving blob for
+# slides up to _SLIDE_MAX, so the parts do not overlap and the pixel metric is a product.
+_SLIDE_CENTRE = np.array([-26.0, 5.0, 0.0])
+_SLIDE = np.array([[0.0, -4.0, 0.0, 0.8, 2.8], [0.0, 0.0, 0.0, 0.6, 2.8],
+                   [0.0, 4.0, 0.0, 0.9, 2.8]])  # offsets along y, amplitudes differ: no symmetry
+_SLIDE_MAX = 7.0
 
 
-def _molecule_blobs(angle: np.ndarray, stretch_x: np.ndarray, stretch_y: np.ndarray):
+def _molecule_blobs(angle: np.ndarray, stretch_x: np.ndarray, stretch_y: np.ndarray,
+                    slide=None):
     """Blob centres (n, n_blobs, 3), amplitudes (n_blobs,), widths (n_blobs,)."""
     n = angle.size
     c, s = np.cos(angle), np.sin(angle)
@@ -156,6 +164,12 @@ def _molecule_blobs(angle: np.ndarray, stretch_x: np.ndarray, stretch_y: np.ndar
     centres = np.concatenate([core, rot, arm], axis=1)
     amps = np.concatenate([_CORE[:, 3], _ROTOR[:, 3], np.full(_ARM_T.size, 0.8)])
     widths = np.concatenate([_CORE[:, 4], _ROTOR[:, 4], np.full(_ARM_T.size, 3.0)])
+    if slide is not None:
+        bar = np.broadcast_to(_SLIDE_CENTRE + _SLIDE[:, :3], (n, _SLIDE.shape[0], 3)).copy()
+        bar[..., 1] += slide[:, None]
+        centres = np.concatenate([centres, bar], axis=1)
+        amps = np.concatenate([amps, _SLIDE[:, 3]])
+        widths = np.concatenate([widths, _SLIDE[:, 4]])
     return centres, amps, widths
 
 
@@ -174,6 +188,8 @@ def make_product_cryoem(
     image_size: int = 64,
     stretch_range: float = 20.0,
     stretch_y: bool = False,
+    slide: bool = False,
+    slide_range: float = _SLIDE_MAX,
     snr: float | None = 1.0,
     view=(30.0, 0.0),
     pca_components: int | None = None,
@@ -184,7 +200,22 @@ def make_product_cryoem(
     A core of Gaussian blobs carries (1) a subunit rotating about the molecule's z axis by an
     angle drawn uniformly from [0, 360) degrees and (2) an arm of blobs along x whose length
     (24 pixels at rest) changes by an amount uniform in ``[-stretch_range, stretch_range]``
-    pixels (optionally its y extent too, independently). Every conformation is projected along
+    pixels. Two optional third motions:
+
+    * ``slide=True``: a third, separate subunit (a bar of three blobs left of the rotor)
+      slides along the molecule's y axis by an amount uniform in
+      ``[-slide_range, slide_range]`` pixels. It never comes within 10 pixels of another
+      moving part, so the three parts' pixels do not overlap, the squared pixel distance is
+      a sum of one term per part and the images form a product of three manifolds (circle x
+      interval x interval): three *independent* motions, as on a real molecule whose motions
+      are on different parts.
+    * ``stretch_y=True``: the *same* arm also tilts, its ends moving apart along y by an
+      amount uniform in ``[-stretch_range, stretch_range]``. The latent variables are
+      independent but both motions move the same blobs (a blob's displacement is
+      :math:`(t\,s_x, t\,s_y)/2`), so the pixel metric couples them and is not a product
+      metric: a *coupled* third motion, kept for comparison.
+
+    Every conformation is projected along
     one fixed viewing direction (``view`` = tilt about x, then in-plane rotation, in degrees); a 3-D
     Gaussian blob projects exactly to a 2-D Gaussian, so the images are computed analytically.
     White Gaussian noise is added at the requested signal-to-noise ratio
@@ -202,7 +233,12 @@ def make_product_cryoem(
     stretch_range : float, default 20
         Stretch bound in pixels (the paper's [-20, 20]).
     stretch_y : bool, default False
-        Also stretch along y (independent uniform, same range): a 3-factor latent space.
+        Also tilt the arm along y (independent uniform, same range): three latent factors
+        whose image metric is coupled (see above).
+    slide : bool, default False
+        Add the sliding subunit: a third independent motion on its own part.
+    slide_range : float, default 7
+        Slide bound in pixels, at most 7 (beyond it the bar would approach the arm).
     snr : float or None, default 1.0
         Signal-to-noise ratio; ``None`` for clean images.
     view : (float, float), default (30, 0)
@@ -219,7 +255,10 @@ def make_product_cryoem(
         float32 images, or float64 PCA scores.
     truth : dict
         ``"angle_deg"`` (n,), ``"stretch_x"`` (n,), ``"stretch_y"`` (n,) (zeros unless
-        ``stretch_y``), ``"noise_sigma"`` and ``"spec"`` (circle x interval [x interval]).
+        ``stretch_y``), ``"slide"`` (n,) (zeros unless ``slide``), ``"noise_sigma"`` and
+        ``"spec"`` (circle x interval [x interval for stretch_y] [x interval for slide]).
+        Arguments other than ``slide`` give the same images as before it existed (its value
+        is drawn after the others).
     """
     n = check_int(n_samples, "n_samples", low=3)
     size = check_int(image_size, "image_size", low=16)
@@ -229,6 +268,10 @@ def make_product_cryoem(
             f"stretch_range: {srange} would fold the arm (length {_ARM_LENGTH:g} pixels) onto "
             f"itself; use a value below {_ARM_LENGTH:g}"
         )
+    slide_r = check_positive(slide_range, "slide_range")
+    if slide_r > _SLIDE_MAX:
+        raise ValueError(f"slide_range: {slide_r} would bring the sliding bar within 10 pixels "
+                         f"of the arm; use a value up to {_SLIDE_MAX:g}")
     if snr is not None:
         snr = check_positive(snr, "snr")
     if pca_components is not None:
@@ -239,6 +282,7 @@ def make_product_cryoem(
     angle = gen.uniform(0.0, 360.0, n)
     sx = gen.uniform(-srange, srange, n)
     sy = gen.uniform(-srange, srange, n) if stretch_y else np.zeros(n)
+    sl = gen.uniform(-slide_r, slide_r, n) if slide else None
 
     rmat = _view_matrix(view)
     scale = size / 64.0  # the molecule is designed for 64-pixel images
@@ -247,7 +291,8 @@ def make_product_cryoem(
     chunk = 512
     for i0 in range(0, n, chunk):
         i1 = min(n, i0 + chunk)
-        centres, amps, widths = _molecule_blobs(np.radians(angle[i0:i1]), sx[i0:i1], sy[i0:i1])
+        centres, amps, widths = _molecule_blobs(np.radians(angle[i0:i1]), sx[i0:i1], sy[i0:i1],
+                                                None if sl is None else sl[i0:i1])
         proj = (centres @ rmat.T)[..., :2] * scale  # (m, b, 2)
         w = widths * scale
         gy = np.exp(-((grid[None, None, :] - proj[..., 1:2]) ** 2) / (2 * w[None, :, None] ** 2))
@@ -268,8 +313,11 @@ def make_product_cryoem(
     if stretch_y:
         spec.append({"name": "stretch_y", "kind": "interval", "coordinate": "stretch_y",
                      "range": (-srange, srange)})
-    truth = {"angle_deg": angle, "stretch_x": sx, "stretch_y": sy, "noise_sigma": noise_sigma,
-             "spec": spec}
+    if slide:
+        spec.append({"name": "slide", "kind": "interval", "coordinate": "slide",
+                     "range": (-slide_r, slide_r)})
+    truth = {"angle_deg": angle, "stretch_x": sx, "stretch_y": sy,
+             "slide": sl if slide else np.zeros(n), "noise_sigma": noise_sigma, "spec": spec}
     if pca_components is None:
         return images, truth
     return pca_standardize(images, pca_components), truth

@@ -10,6 +10,7 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
+    DEFAULT_GAMMA,
     FactorizationResult,
     FactorizationWarning,
     factorize,
@@ -31,11 +32,14 @@ from ._triplets import (
     product_share,
     triplet_scores,
 )
-from ._unmix import DEFAULT_UNMIX, UnmixResult, unmix_blocks, unmix_eigenvectors
+from ._placement import pair_votes, window_links
+from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
+    "DEFAULT_GAMMA",
     "DEFAULT_UNMIX",
+    "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
     "FactorizationResult",
@@ -51,6 +55,7 @@ __all__ = [
     "find_triplets",
     "laplacian_spectrum",
     "max_cut",
+    "pair_votes",
     "pca_denoise",
     "plot_embeddings",
     "plot_factor_eigenvectors",
@@ -61,4 +66,5 @@ __all__ = [
     "triplet_scores",
     "unmix_blocks",
     "unmix_eigenvectors",
+    "window_links",
 ]

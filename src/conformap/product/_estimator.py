@@ -9,9 +9,9 @@ from ._factorize import (
     DEFAULT_DEGENERACY,
     DEFAULT_GAMMA,
     DEFAULT_PURITY,
-    FACTORIZE_UNMIX,
     factorize,
 )
+from ._unmix import DEFAULT_UNMIX
 
 __all__ = ["ProductManifoldFactorizer"]
 
@@ -55,7 +55,7 @@ class ProductManifoldFactorizer(BaseEstimator):
                  gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
                  preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-                 purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
+                 purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
                  random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors

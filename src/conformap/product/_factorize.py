@@ -11,12 +11,15 @@ Pipeline (``factorize``):
    product eigenvector, not a factor eigenvector; this matters for more than two factors,
    where :math:`\varphi_x\varphi_z` pairs with :math:`\varphi_y`), :math:`W_{ij}` the
    highest similarity of a triplet using the pair (Eq. 21); MAX-CUT (or MAX-k-CUT) splits the
-   vertices into factors (:func:`max_cut`).
-1b. Unmixing (``unmix``, :func:`unmix_eigenvectors`): blocks of near-degenerate
-   eigenvectors, which a finite graph returns as arbitrary rotations of separable
-   eigenfunctions, are rotated back before the search.
+   vertices into factors (:func:`max_cut`). With ``purity`` > 0, pairs of vertices whose
+   product is spread over several eigenvectors of its eigenvalue window are linked too
+   (:func:`window_links`), and equal cuts are decided by :func:`pair_votes` (``tiebreak``).
+1b. Unmixing (``unmix``, default 0.1, :func:`unmix_eigenvectors`): blocks of
+   near-degenerate eigenvectors, which a finite graph returns as arbitrary rotations of
+   separable eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
-   its eigenvectors and the products of two of them.
+   its eigenvectors and the products of two of them (window links may join any two of its
+   eigenvectors).
 
 Defaults and how they scale
 ---------------------------
@@ -65,12 +68,12 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
-from ._placement import align_components, place_left
+from ._placement import align_components, pair_votes, place_left, window_links
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
-from ._unmix import unmix_eigenvectors
+from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
 
-__all__ = ["FactorizationResult", "factorize", "factorize_spectrum"]
+__all__ = ["DEFAULT_GAMMA", "FactorizationResult", "factorize", "factorize_spectrum"]
 
 DEFAULT_GAMMA = 0.75
 #: Relative eigenvalue gap below which neighbouring eigenvectors are one degenerate group.
@@ -93,10 +96,6 @@ MIXED_SHARE = 0.2**0.5
 #: dimension (Weyl's law over the resolved eigenvalues, spectral_dimension) the data are one
 #: factor whatever triplets chance produces (1-D sets measure 0.99-1.34, 2-D ones 1.71-2.07)
 AUTO_MIN_PRODUCT_DIMENSION = 1.5
-#: unmix of factorize: off by default (0). unmix=0.1 (conformap.product.DEFAULT_UNMIX) raised the
-#: box and the rectangle (docs/product-manifold/diagnosis.md section 7) but lowered two small
-#: cases of the test suite (box n = 1500 with N = 30, MAX-3-CUT; 200 toy images): opt in.
-FACTORIZE_UNMIX = 0.0
 #: delta="auto" is this multiple of the first non-trivial log-eigenvalue ...
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
@@ -205,7 +204,7 @@ def _check_thresholds(delta, gamma):
 
 def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
            n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0,
-           purity: float = 0.0) -> dict:
+           purity: float = 0.0, window_cols=None, members=None) -> dict:
     """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
     t0 = time.perf_counter()
     search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
@@ -226,9 +225,22 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
     # pair with phi_y; it must not be binned as a factor eigenvector)
     vertices = (np.setdiff1d(np.unique(np.concatenate(ends)), trip[:, 2]) if trip.size
                 else np.zeros(0, dtype=np.int64))
+    n_window = 0
+    cand = vertices if members is None else np.union1d(vertices, members)
+    if window_cols is not None and purity > 0 and cand.size >= 2:
+        # links whose product is spread over its eigenvalue window (window_links), between
+        # eigenvectors that triplets made vertices (and, in a sub-split, the bin's own)
+        wl = window_links(cand, phi, lam, delta, window_cols, gamma=gamma, purity=purity)
+        sub = sep[np.ix_(cand, cand)]
+        new = (wl > 0) & (sub == 0)
+        n_window = int(np.triu(new, 1).sum())
+        sep[np.ix_(cand, cand)] = np.where(new, wl, sub)
+        linked = cand[(sep[np.ix_(cand, cand)] > 0).any(axis=1)]
+        vertices = np.union1d(vertices, linked)
     out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
            "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
-           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0}
+           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0,
+           "n_window": n_window}
     if vertices.size < 2:
         out["t_sorting"] = time.perf_counter() - t1
         return out
@@ -246,7 +258,10 @@ def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndar
             "or a smaller gamma link more of them.")
         out["unassigned"] = left
     vmain = vertices[keep]
-    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng)
+    # equal cuts (a vertex linked to one part only may join either other part of a k-cut)
+    # are decided by how the pairs' products spread over the spectrum (pair_votes)
+    votes = pair_votes(vmain, phi, lam, degeneracy=degeneracy)
+    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng, tiebreak=votes)
     bins = [vmain[cut.labels == p] for p in range(n_parts)]
     if n_comp > 1 and n_parts == 2 and purity > 0 and all(b.size for b in bins):
         bins, joined = align_components(bins, vertices, comp, main, w, phi, lam, delta,
@@ -312,7 +327,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
                        degeneracy: float = DEFAULT_DEGENERACY,
                        purity: float = DEFAULT_PURITY,
-                       unmix: float = FACTORIZE_UNMIX) -> FactorizationResult:
+                       unmix: float = DEFAULT_UNMIX) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -340,7 +355,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     if unmix > 0:
         # rotate near-degenerate eigenvectors back to separable functions (conformap.product.
         # unmix_eigenvectors) before any triplet is searched
-        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix)
+        um = unmix_eigenvectors(phi[:, cols], lam[cols], tol=unmix, lost=gamma)
         phi, lam = phi.copy(), lam.copy()
         phi[:, cols], lam[cols] = um.eigenvectors, um.eigenvalues
     if delta == "auto":
@@ -350,7 +365,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         delta_cols = np.full(lam.shape, float(delta))
     gen = check_rng(rng)
     top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
+                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
+                 window_cols=cols)
     search = top["search"]
     best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
     ok = search.best_pair[:, 0] >= 0
@@ -391,13 +407,14 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                     continue
                 # (a sub-split's disconnected-graph note is not warned: the bin stays whole)
                 sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity)
+                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
+                             window_cols=cols, members=members)
                 timings["triplets"] += sub["t_triplets"]
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
                 # graph (a split of a single factor would rest on chance triplets)
                 # and on products that are not themselves eigenvectors of the bin
-                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members)))
+                n_prod = int(np.sum(~np.isin(sub["triplets"][:, 2], members))) + sub["n_window"]
                 supported = (not auto) or (
                     sub["cut_fraction"] >= AUTO_MIN_CUT_FRACTION and n_prod >= AUTO_MIN_TRIPLETS)
                 if len(sub["bins"]) == 2 and supported and sub["cut_weight"] > best_w:
@@ -521,7 +538,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               gamma: float = DEFAULT_GAMMA, bandwidth="auto", metric: str = "l2",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
-              purity: float = DEFAULT_PURITY, unmix: float = FACTORIZE_UNMIX,
+              purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
               rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
@@ -566,13 +583,12 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         A kept triplet's product must lie at least this much on eigenvectors at the sum of
         its eigenvalues rather than below (:func:`product_purity`): two eigenfunctions of one
         factor give 1/2, a true product 1. 0 is the paper's Algorithm 1.
-    unmix : float >= 0, default 0
+    unmix : float >= 0, default 0.1 (``conformap.product.DEFAULT_UNMIX``)
         Relative eigenvalue gap below which neighbouring resolved eigenvectors are rotated
         together back to separable functions before the triplet search
         (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
         rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
-        in ``docs/product-manifold/diagnosis.md`` section 7, where 0.1
-        (``conformap.product.DEFAULT_UNMIX``) raised the box and the rectangle.
+        in ``docs/product-manifold/diagnosis.md`` sections 7 and 8.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 

@@ -23,6 +23,14 @@ rounded as in Newman (2018): project the vectors on a random complex Gaussian di
 After rounding, a greedy single-vertex local search (move a vertex to another part while the
 cut weight grows) is applied to the best partition; it never lowers the cut.
 
+Ties. A sparse graph often has several maximum cuts of exactly equal weight (with three or
+more parts, a vertex linked to one part only may join either of the others). ``tiebreak``, a
+signed weight matrix of secondary evidence, decides between them lexicographically: among the
+roundings whose cut weight equals the best up to rounding error, the one with the largest
+secondary cut is kept, and the local search also takes moves that leave the cut weight
+unchanged and raise the secondary cut. Without it the choice among equal cuts is the
+rounding's random draw.
+
 References
 ----------
 M. X. Goemans and D. P. Williamson, J. ACM 42(6), 1995. A. Frieze and M. Jerrum,
@@ -39,6 +47,9 @@ import numpy as np
 from .._validation import check_int, check_rng
 
 __all__ = ["CutResult", "cut_weight", "max_cut"]
+
+#: Cut weights this close (relative) are equal up to rounding: ties for ``tiebreak``.
+_TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -120,26 +131,64 @@ def _solve_sdp(w: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     return vecs, float(prob.value)
 
 
-def _local_search(w: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
-    """Greedy moves of single vertices to the part that raises the cut most."""
+def _gains(w: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    """gain[v, p]: change of the cut weight when vertex v moves to part p."""
+    m = w.shape[0]
+    conn = np.zeros((m, k))
+    np.add.at(conn.T, labels, w)  # conn[v, p] = sum of w[v, u] over u in part p
+    inside = conn[np.arange(m), labels]
+    gain = inside[:, None] - conn  # moving v to p cuts its edges to its part, uncuts to p
+    gain[np.arange(m), labels] = 0.0
+    return gain
+
+
+def _local_search(w: np.ndarray, labels: np.ndarray, k: int, tiebreak=None) -> np.ndarray:
+    """Greedy moves of single vertices to the part that raises the cut most; with
+    ``tiebreak``, also moves that keep the cut weight (within rounding) and raise the
+    secondary cut (lexicographic, so it terminates)."""
     labels = labels.copy()
     m = w.shape[0]
+    tol = _TIE * max(1.0, float(np.abs(w).sum()))
     for _ in range(10 * m + 10):
-        # gain[v, p] = weight of v's edges into parts other than p, minus current value
-        conn = np.zeros((m, k))
-        np.add.at(conn.T, labels, w)  # conn[v, p] = sum of w[v, u] over u in part p
-        inside = conn[np.arange(m), labels]
-        gain = inside[:, None] - conn  # moving v to p cuts its edges to its part, uncuts to p
-        gain[np.arange(m), labels] = 0.0
+        gain = _gains(w, labels, k)
         v, p = np.unravel_index(int(np.argmax(gain)), gain.shape)
-        if gain[v, p] <= 1e-12:
+        if gain[v, p] > 1e-12:
+            labels[v] = p
+            continue
+        if tiebreak is None:
+            break
+        second = np.where(np.abs(gain) <= tol, _gains(tiebreak, labels, k), -np.inf)
+        second[np.arange(m), labels] = -np.inf
+        v, p = np.unravel_index(int(np.argmax(second)), second.shape)
+        if second[v, p] <= tol:
             break
         labels[v] = p
     return labels
 
 
+def _check_tiebreak(tiebreak, m: int):
+    if tiebreak is None:
+        return None
+    t = np.asarray(tiebreak, dtype=np.float64)
+    if t.shape != (m, m) or not np.isfinite(t).all():
+        raise ValueError(f"tiebreak: expected a finite ({m}, {m}) matrix like weights, got "
+                         f"shape {t.shape}")
+    t = (t + t.T) / 2
+    np.fill_diagonal(t, 0.0)
+    return t
+
+
+def _lexicographic_best(cuts: np.ndarray, second) -> int:
+    """Index of the largest cut; among cuts equal to it up to rounding, the largest second."""
+    top = float(cuts.max())
+    if second is None:
+        return int(np.argmax(cuts))
+    tied = cuts >= top - _TIE * max(1.0, abs(top))
+    return int(np.argmax(np.where(tied, second, -np.inf)))
+
+
 def max_cut(weights, n_parts: int = 2, *, n_rounds: int = 1000, local_search: bool = True,
-            rng=None) -> CutResult:
+            tiebreak=None, rng=None) -> CutResult:
     r"""Approximate MAX-(k-)CUT of a weighted graph by SDP relaxation + randomized rounding.
 
     Parameters
@@ -152,6 +201,11 @@ def max_cut(weights, n_parts: int = 2, *, n_rounds: int = 1000, local_search: bo
         Random hyperplanes (k = 2) or complex projections (k > 2) drawn; the best cut is kept.
     local_search : bool, default True
         Improve the best rounding by greedy single-vertex moves.
+    tiebreak : array_like, shape (m, m), optional
+        Signed secondary weights: among partitions whose cut weight is equal up to rounding,
+        the one with the largest secondary cut :math:`\sum_{i<j,\ \ell_i \ne \ell_j} T_{ij}`
+        (positive entries favour separating i and j, negative ones keeping them together).
+        It never changes the cut weight.
     rng : int or Generator, optional
         Seeds the rounding (the SDP itself is deterministic).
 
@@ -160,6 +214,7 @@ def max_cut(weights, n_parts: int = 2, *, n_rounds: int = 1000, local_search: bo
     CutResult
     """
     w = _check_weights(weights)
+    tb = _check_tiebreak(tiebreak, w.shape[0])
     k = check_int(n_parts, "n_parts", low=2)
     rounds = check_int(n_rounds, "n_rounds", low=1)
     gen = check_rng(rng)
@@ -176,7 +231,9 @@ def max_cut(weights, n_parts: int = 2, *, n_rounds: int = 1000, local_search: bo
         signs = np.where(vecs @ r >= 0, 1.0, -1.0)  # (m, rounds)
         total = np.triu(w, 1).sum()
         cuts = 0.5 * total - 0.25 * np.einsum("ir,ij,jr->r", signs, w, signs)
-        best = int(np.argmax(cuts))
+        second = (None if tb is None else 0.5 * np.triu(tb, 1).sum()
+                  - 0.25 * np.einsum("ir,ij,jr->r", signs, tb, signs))
+        best = _lexicographic_best(cuts, second)
         labels = (signs[:, best] < 0).astype(np.int64)
     else:
         g = gen.standard_normal((vecs.shape[1], rounds)) + 1j * gen.standard_normal(
@@ -186,10 +243,11 @@ def max_cut(weights, n_parts: int = 2, *, n_rounds: int = 1000, local_search: bo
         parts = np.minimum((ang / (2 * np.pi / k)).astype(np.int64), k - 1)
         diff = parts[:, None, :] != parts[None, :, :]
         cuts = 0.5 * np.einsum("ij,ijr->r", w, diff)
-        best = int(np.argmax(cuts))
+        second = None if tb is None else 0.5 * np.einsum("ij,ijr->r", tb, diff)
+        best = _lexicographic_best(cuts, second)
         labels = parts[:, best]
     if local_search:
-        labels = _local_search(w, labels, k)
+        labels = _local_search(w, labels, k, tb)
     labels = _canonical(labels)
     return CutResult(labels=labels, weight=cut_weight(w, labels), sdp_bound=bound,
                      n_rounds=rounds)

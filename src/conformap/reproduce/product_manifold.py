@@ -178,7 +178,8 @@ def _fig4(spec, truth, results, out, rows_extra):
     from ..product import triplet_scores
 
     res, _ = results["defaults"]
-    phi, lam = spec.eigenvectors[:, 1:], spec.eigenvalues[1:]
+    # the eigenvectors the triplets refer to (unmixed by default, not the graph's as given)
+    phi, lam = res.eigenvectors[:, 1:], res.eigenvalues[1:]
     r2 = factor_r2(phi, truth)
     products = [k for k in res.triplets[:, 2] if r2[k - 1].max() < 0.1]
     rng = np.random.default_rng(4)
