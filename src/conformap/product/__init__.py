@@ -17,6 +17,7 @@ from ._factorize import (
     factorize_spectrum,
 )
 from ._maxcut import CutResult, cut_weight, max_cut
+from ._placement import pair_votes, window_links
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import (
     AUTO_BANDWIDTH_RULE,
@@ -32,7 +33,6 @@ from ._triplets import (
     product_share,
     triplet_scores,
 )
-from ._placement import pair_votes, window_links
 from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_eigenvectors
 
 __all__ = [

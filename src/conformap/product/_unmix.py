@@ -49,7 +49,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_UNMIX", "UNMIX_GAMMA", "UNMIX_KEEP", "UnmixResult", "unmix_blocks", "unmix_eigenvectors"]
+__all__ = [
+    "DEFAULT_UNMIX",
+    "UNMIX_GAMMA",
+    "UNMIX_KEEP",
+    "UnmixResult",
+    "unmix_blocks",
+    "unmix_eigenvectors",
+]
 
 #: Relative eigenvalue gap below which neighbouring eigenvectors are unmixed together (0: off).
 DEFAULT_UNMIX = 0.1

@@ -54,8 +54,7 @@ def _fig2(cfg, out, seed, rows):
     from ..datasets import make_rectangle
     from ..evaluate import factor_assignment
     from ..plotting import pyplot, save_figure
-    from ..product import factorize_spectrum, laplacian_spectrum
-    from ..product import plot_factor_eigenvectors
+    from ..product import factorize_spectrum, laplacian_spectrum, plot_factor_eigenvectors
 
     n = cfg["rect"]
     X, truth = make_rectangle(n, rng=seed)
@@ -104,8 +103,7 @@ def _fig3(cfg, out, seed, rows):
 
     from ..datasets import make_product_cryoem, pca_standardize
     from ..evaluate import factor_assignment
-    from ..product import FactorizationWarning, factorize
-    from ..product import plot_factor_eigenvectors
+    from ..product import FactorizationWarning, factorize, plot_factor_eigenvectors
 
     n = cfg["cryo"]
     sims = (("a", "x-stretch, low noise (SNR 1)", 1.0, False),
@@ -457,7 +455,7 @@ def render_results(data: dict) -> str:
     lines = [f"# Product manifold learning: reproduced results ({mode} mode)", "",
              f"Command: `conformap reproduce product-manifold{' --full' if mode == 'full' else ''}"
              f"` ({elapsed:.0f} s {where})",
-             *([f"", f"**Stale:** {data['stale']}"] if data.get("stale") else []),
+             *(["", f"**Stale:** {data['stale']}"] if data.get("stale") else []),
              "", "## Assignment accuracy", "", *_tables(rows, extra)]
     if "seconds" in extra:
         steps = extra["seconds"]
