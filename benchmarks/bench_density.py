@@ -139,6 +139,12 @@ def score(emb, th):
     return {"median": round(float(r.median_error), 3), "p90": round(float(r.p90_error), 3)}
 
 
+#: Status of a peer cell left out with ``--peers`` (what :func:`carry_peers` fills in).
+NOT_RUN_PEERS = "not run (--peers)"
+#: The peers of the robustness and dense-speed sections.
+PEERS = ("pydiffmap", "datafold")
+
+
 def robustness(ns, sets, peer_max, timeout, seed=0, peers=("pydiffmap", "datafold")):
     rows = []
     for name, width, noise in sets:
@@ -150,11 +156,11 @@ def robustness(ns, sets, peer_max, timeout, seed=0, peers=("pydiffmap", "datafol
                                                        "seconds": round(secs, 2),
                                                        "graph": dm.graph_summary_}}
             for peer in ("pydiffmap", "datafold"):
-                if peer not in peers:
-                    row[peer] = {"status": "not run (--peers)"}
-                    continue
                 if n > peer_max[peer]:
                     row[peer] = {"status": f"not run (n > {peer_max[peer]})"}
+                    continue
+                if peer not in peers:
+                    row[peer] = {"status": NOT_RUN_PEERS}
                     continue
                 if peer in gave_up:
                     row[peer] = {"status": f"not run ({gave_up[peer]})"}
@@ -471,6 +477,82 @@ def combine(parts):
     return res
 
 
+#: Marks a cell carried from an earlier result (:func:`carry_peers`) in the rendered tables.
+CARRIED_MARK = "\u2020"
+
+
+def load_carry(spec):
+    """An earlier result to carry cells from, and a label that says where it came from.
+
+    ``spec``: ``COMMIT:PATH`` (read with ``git show``: exactly that commit's file; label
+    "PATH at COMMIT"), or a path (label "PATH at COMMIT" with the last commit of that file
+    when the file is unmodified since, else "PATH (uncommitted)").
+    """
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*a):
+        r = subprocess.run(["git", *a], cwd=root, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    if ":" in spec and not Path(spec).exists():
+        commit, path = spec.split(":", 1)
+        text, short = git("show", f"{commit}:{path}"), git("rev-parse", "--short", commit)
+        if text is None or short is None:
+            raise ValueError(f"carry source {spec!r}: git cannot show {path} at {commit}")
+        return json.loads(text), f"{path} at {short}"
+    p = Path(spec)
+    if not p.exists():
+        raise ValueError(f"carry source {spec!r}: no such file (or COMMIT:PATH)")
+    res = json.loads(p.read_text())
+    absolute = str(p.resolve())
+    commit = git("log", "-1", "--format=%h", "--", absolute)
+    dirty = git("status", "--porcelain", "--", absolute)
+    return res, (f"{spec} at {commit}" if commit and dirty == "" else f"{spec} (uncommitted)")
+
+
+def carry_peers(res, old, source):
+    """Fill the peer cells of ``res``'s robustness rows that were not run (status
+    :data:`NOT_RUN_PEERS`) from the row of ``old`` with the same data set, n and seed.
+
+    The peers' runs do not depend on conformap's code, so their cells of an earlier run stay
+    valid; each copied cell gets ``"carried": source`` (rendered with :data:`CARRIED_MARK`).
+    Returns (cells copied, cells left unfilled: no such row or cell in ``old``).
+    """
+    by_key = {(r["data"], r["n"], r.get("seed")): r for r in old.get("robustness", [])}
+    copied = missing = 0
+    for r in res.get("robustness", []):
+        src = by_key.get((r["data"], r["n"], r.get("seed")))
+        for p in PEERS:
+            if r.get(p, {}).get("status") != NOT_RUN_PEERS:
+                continue
+            cell = (src or {}).get(p)
+            if cell is None or cell.get("status") == NOT_RUN_PEERS:
+                missing += 1
+                continue
+            r[p] = {**cell, "carried": source}
+            copied += 1
+    return copied, missing
+
+
+def carry_section(res, old, section, source):
+    """Take ``section`` from the earlier result ``old`` (not rerun); a note says so."""
+    if section not in SECTIONS:
+        raise ValueError(f"--carry-section: unknown section {section!r}; choose from "
+                         f"{', '.join(SECTIONS)}")
+    if section in res:
+        raise ValueError(f"--carry-section {section}: a part has that section already")
+    if section not in old:
+        raise ValueError(f"--carry-section {section}: {source} has no such section")
+    res[section] = old[section]
+    res.setdefault("notes", []).append(
+        f"the {section} section is carried from {source} (not rerun; that run's load average "
+        f"{_load(old.get('load_average_start'))} at its start)")
+
+
+def _load(v):
+    return "[" + ", ".join(f"{x:.1f}" for x in v) + "]" if v else "unknown"
+
+
 def robustness_seeds(ns, seeds, timeout, seeds_by_n=None, peers=("pydiffmap", "datafold")):
     rows = []
     for seed in seeds:
@@ -512,10 +594,11 @@ def run(cfg, log):
 
 
 def _cell(v):
+    mark = f" {CARRIED_MARK}" if isinstance(v, dict) and v.get("carried") else ""
     if not isinstance(v, dict) or "median" not in v:
-        return (v or {}).get("status", "-") if isinstance(v, dict) else "-"
+        return ((v or {}).get("status", "-") + mark) if isinstance(v, dict) else "-"
     sec = f" ({v['seconds']:.2f} s)" if "seconds" in v else ""
-    return f"{v['median']:.2f} / {v['p90']:.2f}{sec}"
+    return f"{v['median']:.2f} / {v['p90']:.2f}{sec}{mark}"
 
 
 def _spread(cells):
@@ -543,8 +626,9 @@ def render_readme(res) -> str:
                   for c in res.get("commands", [res["command"]]))
         + "```\n")
     if res.get("commands"):
-        add("(the parts run in parallel, each writing its JSON, then `--combine` merges them and "
-            "renders this page.)\n")
+        add("(each part writes its JSON; the parts are independent and may run in parallel; "
+            "then `--combine` merges them, with the cells and sections it carries from earlier "
+            "runs, and renders this page.)\n")
     add(f"Machine: {res['machine']}; load average {res['load_average_start']} at the start, "
         f"{res['load_average_end']} at the end. Approximate neighbour search and the "
         "100,000-image run: `docs/large-n/NEIGHBORS.md`.\n")
@@ -639,6 +723,13 @@ def render_readme(res) -> str:
         "set and seed is not run again at larger n for it. Above "
         f"{SCORE_MAX_ITEMS:,} points the error is measured on a fixed random subset of "
         f"{SCORE_MAX_ITEMS:,}.\n")
+    carried = sorted({r[p]["carried"] for r in res["robustness"] for p in PEERS
+                      if r.get(p, {}).get("carried")})
+    if carried:
+        add(f"Peer cells marked {CARRIED_MARK} were not rerun: they are carried from "
+            + ", ".join(f"`{c}`" for c in carried) + " (the row with the same data set, n and "
+            "seed; the peers' runs do not depend on conformap's code), with that run's times "
+            "and load.\n")
     add("| data | n | seeds | conformap (auto) | pyDiffMap defaults | datafold defaults |")
     add("|---|---|---|---|---|---|")
     groups = {}
@@ -647,9 +738,10 @@ def render_readme(res) -> str:
     for (data, n), rs in groups.items():
         def peer(p):
             ok = [r[p] for r in rs if "median" in r[p]]
+            mark = f" {CARRIED_MARK}" if any(r[p].get("carried") for r in rs) else ""
             if ok:
-                return _spread([r[p] for r in rs])
-            return "; ".join(sorted({r[p].get("status", "-") for r in rs}))
+                return _spread([r[p] for r in rs]) + mark
+            return "; ".join(sorted({r[p].get("status", "-") for r in rs})) + mark
         add(f"| {data} | {n} | {','.join(str(r['seed']) for r in rs)} | "
             f"{_spread([r['conformap'] for r in rs])} | {peer('pydiffmap')} | "
             f"{peer('datafold')} |")
@@ -738,20 +830,54 @@ def main(argv=None):
                     "written to --out without rendering; see --combine)")
     ap.add_argument("--ns", default=None, help="robustness sizes, comma-separated (a part)")
     ap.add_argument("--seeds", default=None, help="robustness seeds, comma-separated (a part)")
-    ap.add_argument("--peers", default="pydiffmap,datafold", help="peers the robustness runs")
+    ap.add_argument("--peers", default="pydiffmap,datafold",
+                    help="peers the robustness runs, comma-separated, or 'none' (conformap "
+                    "only; see --carry-peers)")
     ap.add_argument("--combine", nargs="+", default=None, metavar="PART",
                     help="merge these part JSONs into --out and render the README")
+    ap.add_argument("--carry-peers", default=None, metavar="OLD",
+                    help="with --combine: fill the peer cells the parts did not run (--peers) "
+                    "from the rows of OLD (a density.json path, or COMMIT:PATH) with the same "
+                    "data set, n and seed; the page marks them and names OLD's commit")
+    ap.add_argument("--carry-section", nargs=2, action="append", default=[],
+                    metavar=("SECTION", "OLD"),
+                    help="with --combine: take SECTION from OLD (not rerun; the page says so)")
+    ap.add_argument("--note", action="append", default=[],
+                    help="with --combine: a note rendered under the machine line (repeatable)")
     args = ap.parse_args(argv)
     suite = "full" if args.full else "quick"
     path = Path(args.out)
+    if not args.combine and (args.carry_peers or args.carry_section or args.note):
+        ap.error("--carry-peers, --carry-section and --note go with --combine")
     if args.combine:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
-        cmds = [p["command"] + " &" for p in parts if p.get("command")]
-        res = {**combine(parts), "command": "--combine",
-               "commands": cmds + ["wait", "-m benchmarks.bench_density --combine "
-                                   + " ".join(args.combine)
+        cmds = [p["command"] for p in parts if p.get("command")]
+        res = combine(parts)
+        try:
+            for section, spec in args.carry_section:
+                old, source = load_carry(spec)
+                carry_section(res, old, section, source)
+            if args.carry_peers:
+                old, source = load_carry(args.carry_peers)
+                copied, missing = carry_peers(res, old, source)
+                res.setdefault("notes", []).append(
+                    f"{copied} peer cells of the robustness rows are carried from {source} "
+                    f"(marked {CARRIED_MARK}; not rerun, that run's load average "
+                    f"{_load(old.get('load_average_start'))} at its start, "
+                    f"{_load(old.get('load_average_end'))} at its end)"
+                    + (f"; {missing} had no row there and read '{NOT_RUN_PEERS}'"
+                       if missing else ""))
+        except ValueError as exc:
+            ap.error(str(exc))
+        res["notes"] = res.get("notes", []) + args.note
+        opts = "".join(f" --carry-section {a} {b}" for a, b in args.carry_section) + (
+            f" --carry-peers {args.carry_peers}" if args.carry_peers else "")
+        notes = "".join(f" --note {json.dumps(x)}" for x in args.note)
+        res = {**res, "command": "--combine",
+               "commands": cmds + ["-m benchmarks.bench_density --combine "
+                                   + " ".join(args.combine) + opts
                                    + ("" if str(path) == "docs/large-n/density.json"
-                                      else f" --out {path}")]}
+                                      else f" --out {path}") + notes]}
     else:
         sections = tuple(x for x in args.sections.split(",") if x)
         bad = [x for x in sections if x not in SECTIONS]
@@ -759,7 +885,10 @@ def main(argv=None):
             ap.error(f"--sections: unknown {bad}; choose from {', '.join(SECTIONS)}")
         ns = [int(x) for x in args.ns.split(",")] if args.ns else None
         seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
-        peers = tuple(x for x in args.peers.split(",") if x)
+        peers = () if args.peers == "none" else tuple(x for x in args.peers.split(",") if x)
+        if set(peers) - set(PEERS):
+            ap.error(f"--peers: unknown {sorted(set(peers) - set(PEERS))}; choose from "
+                     f"{', '.join(PEERS)} or 'none'")
         cmd = ("-m benchmarks.bench_density --" + suite
                + ("" if args.timeout == 150 else f" --timeout {args.timeout}")
                + ("" if sections == SECTIONS else f" --sections {args.sections}")
