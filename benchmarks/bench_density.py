@@ -525,6 +525,9 @@ def carry_peers(res, old, source):
         for p in PEERS:
             if r.get(p, {}).get("status") != NOT_RUN_PEERS:
                 continue
+            if r["n"] > PEER_MAX[p]:  # a part that said --peers before the size limit
+                r[p] = {"status": f"not run (n > {PEER_MAX[p]})"}
+                continue
             cell = (src or {}).get(p)
             if cell is None or cell.get("status") == NOT_RUN_PEERS:
                 missing += 1
@@ -629,8 +632,9 @@ def render_readme(res) -> str:
         add("(each part writes its JSON; the parts are independent and may run in parallel; "
             "then `--combine` merges them, with the cells and sections it carries from earlier "
             "runs, and renders this page.)\n")
-    add(f"Machine: {res['machine']}; load average {res['load_average_start']} at the start, "
-        f"{res['load_average_end']} at the end. Approximate neighbour search and the "
+    add(f"Machine: {res['machine']}; load average {_load(res['load_average_start'])} at the "
+        f"start, {_load(res['load_average_end'])} at the end (the largest over the parts). "
+        "Approximate neighbour search and the "
         "100,000-image run: `docs/large-n/NEIGHBORS.md`.\n")
     for note in res.get("notes", []):
         add(f"Note: {note}\n")
@@ -641,13 +645,22 @@ def render_readme(res) -> str:
         "`k = default_n_neighbors(n) = max(3 scale_neighbor(n), ceil(2 log2 n))` stored "
         "neighbours; normalisation `u_i = q_i^-alpha rho_i^(alpha m - (m+2)/2)` with `m` the "
         "Levina-Bickel dimension of the sparsest quarter of the rows "
-        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`); "
-        "generalized problem `(D - W) f = lambda D diag(rho^2) f`.")
+        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`), above "
+        "`DIMENSION_REFERENCE_ITEMS` = 20,000 items on the neighbours of a random "
+        "20,000-item subset (`reference_neighbor_distances`; the graph line then says \"at "
+        "the scale of 20,000 items\"); generalized problem "
+        "`(D - W) f = lambda D diag(rho^2) f`.")
     if res.get("dimension_rule") is None:
         add("* **This page's error rows were measured with the earlier `m`** (Levina-Bickel "
             "pooled over every row, which rounds to 2 on the noisy clustered circles at "
             "n = 1,000-3,000): `docs/large-n/DIMENSION.md` has the same circles before and "
             "after the rule, per seed.")
+    stale = [r for r in res.get("robustness", []) if r["n"] > 20_000
+             and "adaptive kernel" in r["conformap"].get("graph", "")
+             and "at the scale of" not in r["conformap"]["graph"]]
+    if stale:
+        add(f"* **{len(stale)} robustness rows above 20,000 items were measured before the "
+            "reference-subset rule** (their graph line lacks \"at the scale of\").")
     add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = 400 items "
         "on, the fixed rule \"connect\" below, and \"connect\" also when the neighbour "
         "distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
@@ -657,7 +670,8 @@ def render_readme(res) -> str:
         "then solved by shift-invert Lanczos (sparse LU, or dense Cholesky).")
     add("* **kNN path**: unstored affinities bounded (`max_dropped_affinity`) and the dropped "
         "kernel mass measured exactly on 256 rows (`dropped_mass_`, the CLI's `graph:` "
-        "line).\n")
+        "line); from `conformap.diffusion.MULTILEVEL_MIN_ITEMS` = 50,000 nodes the "
+        "eigenpairs come from an aggregation hierarchy + LOBPCG (no factorisation).\n")
     t = res["truncation"]
     add("## Truncation against the dense spectrum\n")
     add(f"n = {t['n']} (3-degree dwells), k = {t['n_neighbors']}: dropped kernel mass "

@@ -87,3 +87,15 @@ def test_main_rejects_unknown_peers_and_carry_without_combine(tmp_path):
         B.main(["--peers", "bogus", "--sections", "truncation", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit):
         B.main(["--carry-peers", "x.json"])
+
+
+def test_carry_peers_keeps_the_size_limit_status_of_a_part_that_did_not_run_peers():
+    old = {"robustness": [{"data": "a", "n": 30000, "seed": 0, "conformap": {},
+                           "pydiffmap": {"median": 1.0, "p90": 2.0},
+                           "datafold": {"status": "not run (n > 10000)"}}]}
+    res = {"robustness": [{"data": "a", "n": 30000, "seed": 0, "conformap": {},
+                           "pydiffmap": {"status": B.NOT_RUN_PEERS},
+                           "datafold": {"status": B.NOT_RUN_PEERS}}]}
+    assert B.carry_peers(res, old, "src") == (1, 0)
+    assert res["robustness"][0]["datafold"] == {"status": f"not run (n > {B.PEER_MAX['datafold']})"}
+    assert res["robustness"][0]["pydiffmap"]["carried"] == "src"
