@@ -377,6 +377,43 @@ def dimension(ns=(1000, 3000), seeds=(0, 1)):
     return rows
 
 
+#: The older rules for the normalisation dimension ``m`` that :func:`dimension_rules` refits
+#: with: "pooled" (session 3: Levina-Bickel over every row of the graph's neighbours) and
+#: "sparsest" (session 4: the sparsest quarter of the graph's own neighbours, no reference
+#: subset). The current rule is the robustness section's row.
+OLDER_DIMENSION_RULES = ("pooled", "sparsest")
+
+
+def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
+    """The robustness cells above ``DIMENSION_REFERENCE_ITEMS`` refitted with the older rules
+    for ``m`` (:data:`OLDER_DIMENSION_RULES`) on today's code, so that a change of the
+    reference-subset rule is told apart from other changes (same points as
+    :func:`robustness` at ``seed``: ``clustered_circle(seed=1000 * seed + n)``)."""
+    import re
+
+    import conformap.graph as G
+
+    rows = []
+    saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
+    for name, width, noise in SETS:
+        for n in ns:
+            X, th = clustered_circle(n, width=width, noise=noise, seed=1000 * seed + n)
+            for rule in rules:
+                G.DIMENSION_REFERENCE_ITEMS = 10**12  # no reference subset
+                G.DIMENSION_SPARSEST = 1.0 if rule == "pooled" else saved[1]
+                try:
+                    dm, secs = run_conformap(X)
+                finally:
+                    G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST = saved
+                got = re.search(r"dimension (\d+)", dm.graph_summary_)
+                row = {"data": name, "n": n, "seed": seed, "rule": rule,
+                       **score(dm.embedding_, th), "seconds": round(secs, 2),
+                       "m": int(got.group(1)) if got else None}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
 def noise_floor(sizes=(400, 800), seeds=(0, 1), noise=0.1):
     """The paper's real rotor map (when ../shared is present), noisy: "auto" against the
     adaptive kernel it chose before the noise-floor rule, and the fixed "connect"."""
@@ -429,7 +466,7 @@ TARGET = (2.0, 5.0)
 
 #: The sections of :func:`collect`, in order.
 SECTIONS = ("truncation", "small_n", "metric_floor", "dimension", "dense_speed", "robustness",
-            "noise_floor")
+            "noise_floor", "dimension_rules")
 
 
 def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
@@ -451,6 +488,8 @@ def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
         "robustness": lambda: robustness_seeds(ns or cfg["ns"], seeds or cfg["seeds"], timeout,
                                                None if seeds else cfg.get("seeds_by_n"), peers),
         "noise_floor": lambda: noise_floor() if cfg.get("real") else {"status": "not run"},
+        "dimension_rules": lambda: dimension_rules(
+            [n for n in (ns or cfg["ns"]) if n > 20_000], (seeds or [0])[0]),
     }
     for name in sections:
         log(name)

@@ -99,3 +99,20 @@ def test_carry_peers_keeps_the_size_limit_status_of_a_part_that_did_not_run_peer
     assert B.carry_peers(res, old, "src") == (1, 0)
     assert res["robustness"][0]["datafold"] == {"status": f"not run (n > {B.PEER_MAX['datafold']})"}
     assert res["robustness"][0]["pydiffmap"]["carried"] == "src"
+
+
+def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypatch):
+    import conformap.graph as G
+    from conformap import pairwise_distances
+    from conformap.scales import dense_neighbors, intrinsic_dimension
+
+    monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
+    saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
+    rows = B.dimension_rules(ns=(600,), seed=0)
+    assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved
+    assert [r["rule"] for r in rows] == list(B.OLDER_DIMENSION_RULES)
+    X, _ = B.clustered_circle(600, width=1.0, noise=0.01, seed=600)
+    k = G.default_n_neighbors(600)
+    _, nn = dense_neighbors(pairwise_distances(X, metric="l2"), k)
+    assert rows[0]["m"] == max(1, round(intrinsic_dimension(nn)))  # pooled: every row
+    assert rows[1]["m"] == G.normalization_dimension(nn)  # the sparsest quarter
