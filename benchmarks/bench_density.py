@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -389,8 +390,6 @@ def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
     for ``m`` (:data:`OLDER_DIMENSION_RULES`) on today's code, so that a change of the
     reference-subset rule is told apart from other changes (same points as
     :func:`robustness` at ``seed``: ``clustered_circle(seed=1000 * seed + n)``)."""
-    import re
-
     import conformap.graph as G
 
     rows = []
@@ -806,6 +805,31 @@ def render_readme(res) -> str:
         add(f"| {r['data']} | {r['n']} | {r.get('seed', '-')} | {_cell(r['conformap'])} | "
             f"{_cell(r['pydiffmap'])} | {_cell(r['datafold'])} |")
     add("")
+    if res.get("dimension_rules"):
+        add("### Above 20,000 items: the reference-subset `m` against the older rules\n")
+        add("The same points and code as the rows above, refitted with `m` by the older rules "
+            "(section `dimension_rules`): \"pooled\" = Levina-Bickel over every row of the "
+            "graph's neighbours (session 3, the rule of the earlier page), \"sparsest quarter\" "
+            "= the sparsest quarter of the graph's own neighbours (session 4). Median / p90 "
+            "degrees and the `m` used:\n")
+        add("| data | n | seed | reference subset (now) | pooled | sparsest quarter |")
+        add("|---|---|---|---|---|---|")
+        now = {(r["data"], r["n"], r.get("seed")): r["conformap"] for r in res["robustness"]}
+        by = {}
+        for r in res["dimension_rules"]:
+            by.setdefault((r["data"], r["n"], r["seed"]), {})[r["rule"]] = r
+
+        def with_m(c, m):
+            return f"{_cell({k: c[k] for k in ('median', 'p90') if k in c})} (m = {m})"
+
+        for key, rules in by.items():
+            c = now.get(key, {})
+            got = re.search(r"dimension (\d+)", c.get("graph", ""))
+            cells = [with_m(c, got.group(1) if got else "-") if c else "-"] + [
+                with_m(rules[x], rules[x]["m"]) if x in rules else "-"
+                for x in OLDER_DIMENSION_RULES]
+            add(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+        add("")
     add("## Dense speed (all pairs, 2 coordinates; best of 3, seconds; ratio > 1: conformap "
         "faster)\n")
     add("| data | n | conformap | pyDiffMap | datafold | pyDiffMap / conformap | "
