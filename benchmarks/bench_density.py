@@ -466,9 +466,12 @@ TARGET = (2.0, 5.0)
 #: The sections of :func:`collect`, in order.
 SECTIONS = ("truncation", "small_n", "metric_floor", "dimension", "dense_speed", "robustness",
             "noise_floor", "dimension_rules")
+#: What a run without ``--sections`` (and ``python -m benchmarks``) runs: every section but the
+#: one-off ``dimension_rules`` diagnosis (24 extra fits at n = 30,000-100,000 in ``--full``).
+DEFAULT_SECTIONS = tuple(x for x in SECTIONS if x != "dimension_rules")
 
 
-def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
+def collect(cfg, log=print, timeout=150, sections=DEFAULT_SECTIONS, ns=None, seeds=None,
             peers=("pydiffmap", "datafold")):
     """The ``sections`` for one configuration (a dict of :data:`SUITES`); ``ns`` overrides
     the robustness sizes, ``seeds`` its seeds and ``peers`` the peers it runs (to split a long
@@ -902,7 +905,7 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=150,
                     help="seconds per peer run (pyDiffMap's ARPACK can spin for minutes before "
                     "it reports no convergence)")
-    ap.add_argument("--sections", default=",".join(SECTIONS),
+    ap.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
                     help="comma-separated subset of " + ", ".join(SECTIONS) + " (a part: "
                     "written to --out without rendering; see --combine)")
     ap.add_argument("--ns", default=None, help="robustness sizes, comma-separated (a part)")
@@ -968,7 +971,7 @@ def main(argv=None):
                      f"{', '.join(PEERS)} or 'none'")
         cmd = ("-m benchmarks.bench_density --" + suite
                + ("" if args.timeout == 150 else f" --timeout {args.timeout}")
-               + ("" if sections == SECTIONS else f" --sections {args.sections}")
+               + ("" if sections == DEFAULT_SECTIONS else f" --sections {args.sections}")
                + (f" --ns {args.ns}" if ns else "")
                + (f" --seeds {args.seeds}" if seeds else "")
                + ("" if args.peers == "pydiffmap,datafold" else f" --peers {args.peers}")
@@ -978,7 +981,7 @@ def main(argv=None):
         res = {"command": cmd, "dimension_rule": {"sparsest": DIMENSION_SPARSEST},
                **collect(SUITES[suite], lambda m: print(m, file=sys.stderr),
                                          args.timeout, sections, ns, seeds, peers)}
-        if sections != SECTIONS or ns or seeds:
+        if sections != DEFAULT_SECTIONS or ns or seeds:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(res, indent=1) + "\n")
             print(f"wrote part {path}", file=sys.stderr)
