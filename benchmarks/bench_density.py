@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,12 @@ def score(emb, th):
     return {"median": round(float(r.median_error), 3), "p90": round(float(r.p90_error), 3)}
 
 
+#: Status of a peer cell left out with ``--peers`` (what :func:`carry_peers` fills in).
+NOT_RUN_PEERS = "not run (--peers)"
+#: The peers of the robustness and dense-speed sections.
+PEERS = ("pydiffmap", "datafold")
+
+
 def robustness(ns, sets, peer_max, timeout, seed=0, peers=("pydiffmap", "datafold")):
     rows = []
     for name, width, noise in sets:
@@ -150,11 +157,11 @@ def robustness(ns, sets, peer_max, timeout, seed=0, peers=("pydiffmap", "datafol
                                                        "seconds": round(secs, 2),
                                                        "graph": dm.graph_summary_}}
             for peer in ("pydiffmap", "datafold"):
-                if peer not in peers:
-                    row[peer] = {"status": "not run (--peers)"}
-                    continue
                 if n > peer_max[peer]:
                     row[peer] = {"status": f"not run (n > {peer_max[peer]})"}
+                    continue
+                if peer not in peers:
+                    row[peer] = {"status": NOT_RUN_PEERS}
                     continue
                 if peer in gave_up:
                     row[peer] = {"status": f"not run ({gave_up[peer]})"}
@@ -371,6 +378,41 @@ def dimension(ns=(1000, 3000), seeds=(0, 1)):
     return rows
 
 
+#: The older rules for the normalisation dimension ``m`` that :func:`dimension_rules` refits
+#: with: "pooled" (session 3: Levina-Bickel over every row of the graph's neighbours) and
+#: "sparsest" (session 4: the sparsest quarter of the graph's own neighbours, no reference
+#: subset). The current rule is the robustness section's row.
+OLDER_DIMENSION_RULES = ("pooled", "sparsest")
+
+
+def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
+    """The robustness cells above ``DIMENSION_REFERENCE_ITEMS`` refitted with the older rules
+    for ``m`` (:data:`OLDER_DIMENSION_RULES`) on today's code, so that a change of the
+    reference-subset rule is told apart from other changes (same points as
+    :func:`robustness` at ``seed``: ``clustered_circle(seed=1000 * seed + n)``)."""
+    import conformap.graph as G
+
+    rows = []
+    saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
+    for name, width, noise in SETS:
+        for n in ns:
+            X, th = clustered_circle(n, width=width, noise=noise, seed=1000 * seed + n)
+            for rule in rules:
+                G.DIMENSION_REFERENCE_ITEMS = 10**12  # no reference subset
+                G.DIMENSION_SPARSEST = 1.0 if rule == "pooled" else saved[1]
+                try:
+                    dm, secs = run_conformap(X)
+                finally:
+                    G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST = saved
+                got = re.search(r"dimension (\d+)", dm.graph_summary_)
+                row = {"data": name, "n": n, "seed": seed, "rule": rule,
+                       **score(dm.embedding_, th), "seconds": round(secs, 2),
+                       "m": int(got.group(1)) if got else None}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    return rows
+
+
 def noise_floor(sizes=(400, 800), seeds=(0, 1), noise=0.1):
     """The paper's real rotor map (when ../shared is present), noisy: "auto" against the
     adaptive kernel it chose before the noise-floor rule, and the fixed "connect"."""
@@ -423,10 +465,13 @@ TARGET = (2.0, 5.0)
 
 #: The sections of :func:`collect`, in order.
 SECTIONS = ("truncation", "small_n", "metric_floor", "dimension", "dense_speed", "robustness",
-            "noise_floor")
+            "noise_floor", "dimension_rules")
+#: What a run without ``--sections`` (and ``python -m benchmarks``) runs: every section but the
+#: one-off ``dimension_rules`` diagnosis (24 extra fits at n = 30,000-100,000 in ``--full``).
+DEFAULT_SECTIONS = tuple(x for x in SECTIONS if x != "dimension_rules")
 
 
-def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
+def collect(cfg, log=print, timeout=150, sections=DEFAULT_SECTIONS, ns=None, seeds=None,
             peers=("pydiffmap", "datafold")):
     """The ``sections`` for one configuration (a dict of :data:`SUITES`); ``ns`` overrides
     the robustness sizes, ``seeds`` its seeds and ``peers`` the peers it runs (to split a long
@@ -445,6 +490,8 @@ def collect(cfg, log=print, timeout=150, sections=SECTIONS, ns=None, seeds=None,
         "robustness": lambda: robustness_seeds(ns or cfg["ns"], seeds or cfg["seeds"], timeout,
                                                None if seeds else cfg.get("seeds_by_n"), peers),
         "noise_floor": lambda: noise_floor() if cfg.get("real") else {"status": "not run"},
+        "dimension_rules": lambda: dimension_rules(
+            [n for n in (ns or cfg["ns"]) if n > 20_000], (seeds or [0])[0]),
     }
     for name in sections:
         log(name)
@@ -469,6 +516,85 @@ def combine(parts):
     order = {name: i for i, (name, _, _) in enumerate(SETS)}
     res.get("robustness", []).sort(key=lambda r: (order.get(r["data"], 99), r["n"], r["seed"]))
     return res
+
+
+#: Marks a cell carried from an earlier result (:func:`carry_peers`) in the rendered tables.
+CARRIED_MARK = "\u2020"
+
+
+def load_carry(spec):
+    """An earlier result to carry cells from, and a label that says where it came from.
+
+    ``spec``: ``COMMIT:PATH`` (read with ``git show``: exactly that commit's file; label
+    "PATH at COMMIT"), or a path (label "PATH at COMMIT" with the last commit of that file
+    when the file is unmodified since, else "PATH (uncommitted)").
+    """
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*a):
+        r = subprocess.run(["git", *a], cwd=root, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    if ":" in spec and not Path(spec).exists():
+        commit, path = spec.split(":", 1)
+        text, short = git("show", f"{commit}:{path}"), git("rev-parse", "--short", commit)
+        if text is None or short is None:
+            raise ValueError(f"carry source {spec!r}: git cannot show {path} at {commit}")
+        return json.loads(text), f"{path} at {short}"
+    p = Path(spec)
+    if not p.exists():
+        raise ValueError(f"carry source {spec!r}: no such file (or COMMIT:PATH)")
+    res = json.loads(p.read_text())
+    absolute = str(p.resolve())
+    commit = git("log", "-1", "--format=%h", "--", absolute)
+    dirty = git("status", "--porcelain", "--", absolute)
+    return res, (f"{spec} at {commit}" if commit and dirty == "" else f"{spec} (uncommitted)")
+
+
+def carry_peers(res, old, source):
+    """Fill the peer cells of ``res``'s robustness rows that were not run (status
+    :data:`NOT_RUN_PEERS`) from the row of ``old`` with the same data set, n and seed.
+
+    The peers' runs do not depend on conformap's code, so their cells of an earlier run stay
+    valid; each copied cell gets ``"carried": source`` (rendered with :data:`CARRIED_MARK`).
+    Returns (cells copied, cells left unfilled: no such row or cell in ``old``).
+    """
+    by_key = {(r["data"], r["n"], r.get("seed")): r for r in old.get("robustness", [])}
+    copied = missing = 0
+    for r in res.get("robustness", []):
+        src = by_key.get((r["data"], r["n"], r.get("seed")))
+        for p in PEERS:
+            if r.get(p, {}).get("status") != NOT_RUN_PEERS:
+                continue
+            if r["n"] > PEER_MAX[p]:  # a part that said --peers before the size limit
+                r[p] = {"status": f"not run (n > {PEER_MAX[p]})"}
+                continue
+            cell = (src or {}).get(p)
+            if cell is None or cell.get("status") == NOT_RUN_PEERS:
+                missing += 1
+                continue
+            r[p] = {**cell, "carried": source}
+            copied += 1
+    return copied, missing
+
+
+def carry_section(res, old, section, source):
+    """Take ``section`` from the earlier result ``old`` (not rerun); a note says so."""
+    if section not in SECTIONS:
+        raise ValueError(f"--carry-section: unknown section {section!r}; choose from "
+                         f"{', '.join(SECTIONS)}")
+    if section in res:
+        raise ValueError(f"--carry-section {section}: a part has that section already")
+    if section not in old:
+        raise ValueError(f"--carry-section {section}: {source} has no such section")
+    res[section] = old[section]
+    res.setdefault("notes", []).append(
+        f"the {section} section is carried from {source} (not rerun; that run's load average "
+        f"{_load(old.get('load_average_start'))} at its start)")
+
+
+def _load(v):
+    return "[" + ", ".join(f"{x:.1f}" for x in v) + "]" if v else "unknown"
 
 
 def robustness_seeds(ns, seeds, timeout, seeds_by_n=None, peers=("pydiffmap", "datafold")):
@@ -512,10 +638,11 @@ def run(cfg, log):
 
 
 def _cell(v):
+    mark = f" {CARRIED_MARK}" if isinstance(v, dict) and v.get("carried") else ""
     if not isinstance(v, dict) or "median" not in v:
-        return (v or {}).get("status", "-") if isinstance(v, dict) else "-"
+        return ((v or {}).get("status", "-") + mark) if isinstance(v, dict) else "-"
     sec = f" ({v['seconds']:.2f} s)" if "seconds" in v else ""
-    return f"{v['median']:.2f} / {v['p90']:.2f}{sec}"
+    return f"{v['median']:.2f} / {v['p90']:.2f}{sec}{mark}"
 
 
 def _spread(cells):
@@ -543,10 +670,12 @@ def render_readme(res) -> str:
                   for c in res.get("commands", [res["command"]]))
         + "```\n")
     if res.get("commands"):
-        add("(the parts run in parallel, each writing its JSON, then `--combine` merges them and "
-            "renders this page.)\n")
-    add(f"Machine: {res['machine']}; load average {res['load_average_start']} at the start, "
-        f"{res['load_average_end']} at the end. Approximate neighbour search and the "
+        add("(each part writes its JSON; the parts are independent and may run in parallel; "
+            "then `--combine` merges them, with the cells and sections it carries from earlier "
+            "runs, and renders this page.)\n")
+    add(f"Machine: {res['machine']}; load average {_load(res['load_average_start'])} at the "
+        f"start, {_load(res['load_average_end'])} at the end (the largest over the parts). "
+        "Approximate neighbour search and the "
         "100,000-image run: `docs/large-n/NEIGHBORS.md`.\n")
     for note in res.get("notes", []):
         add(f"Note: {note}\n")
@@ -557,13 +686,22 @@ def render_readme(res) -> str:
         "`k = default_n_neighbors(n) = max(3 scale_neighbor(n), ceil(2 log2 n))` stored "
         "neighbours; normalisation `u_i = q_i^-alpha rho_i^(alpha m - (m+2)/2)` with `m` the "
         "Levina-Bickel dimension of the sparsest quarter of the rows "
-        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`); "
-        "generalized problem `(D - W) f = lambda D diag(rho^2) f`.")
+        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`), above "
+        "`DIMENSION_REFERENCE_ITEMS` = 20,000 items on the neighbours of a random "
+        "20,000-item subset (`reference_neighbor_distances`; the graph line then says \"at "
+        "the scale of 20,000 items\"); generalized problem "
+        "`(D - W) f = lambda D diag(rho^2) f`.")
     if res.get("dimension_rule") is None:
         add("* **This page's error rows were measured with the earlier `m`** (Levina-Bickel "
             "pooled over every row, which rounds to 2 on the noisy clustered circles at "
             "n = 1,000-3,000): `docs/large-n/DIMENSION.md` has the same circles before and "
             "after the rule, per seed.")
+    stale = [r for r in res.get("robustness", []) if r["n"] > 20_000
+             and "adaptive kernel" in r["conformap"].get("graph", "")
+             and "at the scale of" not in r["conformap"]["graph"]]
+    if stale:
+        add(f"* **{len(stale)} robustness rows above 20,000 items were measured before the "
+            "reference-subset rule** (their graph line lacks \"at the scale of\").")
     add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = 400 items "
         "on, the fixed rule \"connect\" below, and \"connect\" also when the neighbour "
         "distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
@@ -573,7 +711,8 @@ def render_readme(res) -> str:
         "then solved by shift-invert Lanczos (sparse LU, or dense Cholesky).")
     add("* **kNN path**: unstored affinities bounded (`max_dropped_affinity`) and the dropped "
         "kernel mass measured exactly on 256 rows (`dropped_mass_`, the CLI's `graph:` "
-        "line).\n")
+        "line); from `conformap.diffusion.MULTILEVEL_MIN_ITEMS` = 50,000 nodes the "
+        "eigenpairs come from an aggregation hierarchy + LOBPCG (no factorisation).\n")
     t = res["truncation"]
     add("## Truncation against the dense spectrum\n")
     add(f"n = {t['n']} (3-degree dwells), k = {t['n_neighbors']}: dropped kernel mass "
@@ -639,6 +778,13 @@ def render_readme(res) -> str:
         "set and seed is not run again at larger n for it. Above "
         f"{SCORE_MAX_ITEMS:,} points the error is measured on a fixed random subset of "
         f"{SCORE_MAX_ITEMS:,}.\n")
+    carried = sorted({r[p]["carried"] for r in res["robustness"] for p in PEERS
+                      if r.get(p, {}).get("carried")})
+    if carried:
+        add(f"Peer cells marked {CARRIED_MARK} were not rerun: they are carried from "
+            + ", ".join(f"`{c}`" for c in carried) + " (the row with the same data set, n and "
+            "seed; the peers' runs do not depend on conformap's code), with that run's times "
+            "and load.\n")
     add("| data | n | seeds | conformap (auto) | pyDiffMap defaults | datafold defaults |")
     add("|---|---|---|---|---|---|")
     groups = {}
@@ -647,9 +793,10 @@ def render_readme(res) -> str:
     for (data, n), rs in groups.items():
         def peer(p):
             ok = [r[p] for r in rs if "median" in r[p]]
+            mark = f" {CARRIED_MARK}" if any(r[p].get("carried") for r in rs) else ""
             if ok:
-                return _spread([r[p] for r in rs])
-            return "; ".join(sorted({r[p].get("status", "-") for r in rs}))
+                return _spread([r[p] for r in rs]) + mark
+            return "; ".join(sorted({r[p].get("status", "-") for r in rs})) + mark
         add(f"| {data} | {n} | {','.join(str(r['seed']) for r in rs)} | "
             f"{_spread([r['conformap'] for r in rs])} | {peer('pydiffmap')} | "
             f"{peer('datafold')} |")
@@ -661,6 +808,31 @@ def render_readme(res) -> str:
         add(f"| {r['data']} | {r['n']} | {r.get('seed', '-')} | {_cell(r['conformap'])} | "
             f"{_cell(r['pydiffmap'])} | {_cell(r['datafold'])} |")
     add("")
+    if res.get("dimension_rules"):
+        add("### Above 20,000 items: the reference-subset `m` against the older rules\n")
+        add("The same points and code as the rows above, refitted with `m` by the older rules "
+            "(section `dimension_rules`): \"pooled\" = Levina-Bickel over every row of the "
+            "graph's neighbours (session 3, the rule of the earlier page), \"sparsest quarter\" "
+            "= the sparsest quarter of the graph's own neighbours (session 4). Median / p90 "
+            "degrees and the `m` used:\n")
+        add("| data | n | seed | reference subset (now) | pooled | sparsest quarter |")
+        add("|---|---|---|---|---|---|")
+        now = {(r["data"], r["n"], r.get("seed")): r["conformap"] for r in res["robustness"]}
+        by = {}
+        for r in res["dimension_rules"]:
+            by.setdefault((r["data"], r["n"], r["seed"]), {})[r["rule"]] = r
+
+        def with_m(c, m):
+            return f"{_cell({k: c[k] for k in ('median', 'p90') if k in c})} (m = {m})"
+
+        for key, rules in by.items():
+            c = now.get(key, {})
+            got = re.search(r"dimension (\d+)", c.get("graph", ""))
+            cells = [with_m(c, got.group(1) if got else "-") if c else "-"] + [
+                with_m(rules[x], rules[x]["m"]) if x in rules else "-"
+                for x in OLDER_DIMENSION_RULES]
+            add(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+        add("")
     add("## Dense speed (all pairs, 2 coordinates; best of 3, seconds; ratio > 1: conformap "
         "faster)\n")
     add("| data | n | conformap | pyDiffMap | datafold | pyDiffMap / conformap | "
@@ -733,25 +905,59 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=150,
                     help="seconds per peer run (pyDiffMap's ARPACK can spin for minutes before "
                     "it reports no convergence)")
-    ap.add_argument("--sections", default=",".join(SECTIONS),
+    ap.add_argument("--sections", default=",".join(DEFAULT_SECTIONS),
                     help="comma-separated subset of " + ", ".join(SECTIONS) + " (a part: "
                     "written to --out without rendering; see --combine)")
     ap.add_argument("--ns", default=None, help="robustness sizes, comma-separated (a part)")
     ap.add_argument("--seeds", default=None, help="robustness seeds, comma-separated (a part)")
-    ap.add_argument("--peers", default="pydiffmap,datafold", help="peers the robustness runs")
+    ap.add_argument("--peers", default="pydiffmap,datafold",
+                    help="peers the robustness runs, comma-separated, or 'none' (conformap "
+                    "only; see --carry-peers)")
     ap.add_argument("--combine", nargs="+", default=None, metavar="PART",
                     help="merge these part JSONs into --out and render the README")
+    ap.add_argument("--carry-peers", default=None, metavar="OLD",
+                    help="with --combine: fill the peer cells the parts did not run (--peers) "
+                    "from the rows of OLD (a density.json path, or COMMIT:PATH) with the same "
+                    "data set, n and seed; the page marks them and names OLD's commit")
+    ap.add_argument("--carry-section", nargs=2, action="append", default=[],
+                    metavar=("SECTION", "OLD"),
+                    help="with --combine: take SECTION from OLD (not rerun; the page says so)")
+    ap.add_argument("--note", action="append", default=[],
+                    help="with --combine: a note rendered under the machine line (repeatable)")
     args = ap.parse_args(argv)
     suite = "full" if args.full else "quick"
     path = Path(args.out)
+    if not args.combine and (args.carry_peers or args.carry_section or args.note):
+        ap.error("--carry-peers, --carry-section and --note go with --combine")
     if args.combine:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
-        cmds = [p["command"] + " &" for p in parts if p.get("command")]
-        res = {**combine(parts), "command": "--combine",
-               "commands": cmds + ["wait", "-m benchmarks.bench_density --combine "
-                                   + " ".join(args.combine)
+        cmds = [p["command"] for p in parts if p.get("command")]
+        res = combine(parts)
+        try:
+            for section, spec in args.carry_section:
+                old, source = load_carry(spec)
+                carry_section(res, old, section, source)
+            if args.carry_peers:
+                old, source = load_carry(args.carry_peers)
+                copied, missing = carry_peers(res, old, source)
+                res.setdefault("notes", []).append(
+                    f"{copied} peer cells of the robustness rows are carried from {source} "
+                    f"(marked {CARRIED_MARK}; not rerun, that run's load average "
+                    f"{_load(old.get('load_average_start'))} at its start, "
+                    f"{_load(old.get('load_average_end'))} at its end)"
+                    + (f"; {missing} had no row there and read '{NOT_RUN_PEERS}'"
+                       if missing else ""))
+        except ValueError as exc:
+            ap.error(str(exc))
+        res["notes"] = res.get("notes", []) + args.note
+        opts = "".join(f" --carry-section {a} {b}" for a, b in args.carry_section) + (
+            f" --carry-peers {args.carry_peers}" if args.carry_peers else "")
+        notes = "".join(f" --note {json.dumps(x)}" for x in args.note)
+        res = {**res, "command": "--combine",
+               "commands": cmds + ["-m benchmarks.bench_density --combine "
+                                   + " ".join(args.combine) + opts
                                    + ("" if str(path) == "docs/large-n/density.json"
-                                      else f" --out {path}")]}
+                                      else f" --out {path}") + notes]}
     else:
         sections = tuple(x for x in args.sections.split(",") if x)
         bad = [x for x in sections if x not in SECTIONS]
@@ -759,10 +965,13 @@ def main(argv=None):
             ap.error(f"--sections: unknown {bad}; choose from {', '.join(SECTIONS)}")
         ns = [int(x) for x in args.ns.split(",")] if args.ns else None
         seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else None
-        peers = tuple(x for x in args.peers.split(",") if x)
+        peers = () if args.peers == "none" else tuple(x for x in args.peers.split(",") if x)
+        if set(peers) - set(PEERS):
+            ap.error(f"--peers: unknown {sorted(set(peers) - set(PEERS))}; choose from "
+                     f"{', '.join(PEERS)} or 'none'")
         cmd = ("-m benchmarks.bench_density --" + suite
                + ("" if args.timeout == 150 else f" --timeout {args.timeout}")
-               + ("" if sections == SECTIONS else f" --sections {args.sections}")
+               + ("" if sections == DEFAULT_SECTIONS else f" --sections {args.sections}")
                + (f" --ns {args.ns}" if ns else "")
                + (f" --seeds {args.seeds}" if seeds else "")
                + ("" if args.peers == "pydiffmap,datafold" else f" --peers {args.peers}")
@@ -772,7 +981,7 @@ def main(argv=None):
         res = {"command": cmd, "dimension_rule": {"sparsest": DIMENSION_SPARSEST},
                **collect(SUITES[suite], lambda m: print(m, file=sys.stderr),
                                          args.timeout, sections, ns, seeds, peers)}
-        if sections != SECTIONS or ns or seeds:
+        if sections != DEFAULT_SECTIONS or ns or seeds:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(res, indent=1) + "\n")
             print(f"wrote part {path}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from benchmarks import bench_density as B
 
@@ -31,3 +32,87 @@ def test_combine_merges_parts_and_orders_robustness_rows():
     assert res["load_average_start"] == [3.0]
     assert [(r["data"], r["n"]) for r in res["robustness"]] == [
         (B.SETS[0][0], 1000), (B.SETS[0][0], 3000), (B.SETS[1][0], 1000)]
+
+
+def test_carry_peers_fills_only_cells_not_run_by_data_n_and_seed():
+    new = lambda data, n, seed, st=B.NOT_RUN_PEERS: {
+        "data": data, "n": n, "seed": seed, "conformap": {"median": 0.5, "p90": 1.0},
+        "pydiffmap": {"status": st}, "datafold": {"status": st}}
+    old = {"robustness": [
+        {"data": "a", "n": 1000, "seed": 0, "conformap": {"median": 9.0, "p90": 9.0},
+         "pydiffmap": {"median": 3.0, "p90": 4.0, "seconds": 2.0},
+         "datafold": {"status": "timeout (150 s)"}},
+        {"data": "a", "n": 1000, "seed": 1, "conformap": {},
+         "pydiffmap": {"median": 7.0, "p90": 8.0}, "datafold": {"median": 7.0, "p90": 8.0}}]}
+    res = {"robustness": [new("a", 1000, 0), new("a", 3000, 0),
+                          new("a", 100000, 0, st="not run (n > 30000)")]}
+    copied, missing = B.carry_peers(res, old, "old.json at abc123")
+    assert (copied, missing) == (2, 2)  # seed 1 is not in res; n = 3000 is not in old
+    r0, r1, r2 = res["robustness"]
+    assert r0["conformap"]["median"] == 0.5  # conformap's own cell is never replaced
+    assert r0["pydiffmap"] == {"median": 3.0, "p90": 4.0, "seconds": 2.0,
+                               "carried": "old.json at abc123"}
+    assert r0["datafold"]["status"] == "timeout (150 s)"
+    assert r1["pydiffmap"]["status"] == B.NOT_RUN_PEERS
+    assert r2["pydiffmap"] == {"status": "not run (n > 30000)"}
+    assert B._cell(r0["pydiffmap"]).endswith(B.CARRIED_MARK)
+    assert B._cell(r0["datafold"]) == "timeout (150 s) " + B.CARRIED_MARK
+
+
+def test_carry_section_takes_a_missing_section_and_notes_it():
+    res = {"truncation": {"n": 1}}
+    old = {"dense_speed": [{"n": 1000}], "truncation": {"n": 2},
+           "load_average_start": [1.0, 2.0, 3.0]}
+    B.carry_section(res, old, "dense_speed", "x.json at abc")
+    assert res["dense_speed"] == [{"n": 1000}]
+    assert "dense_speed" in res["notes"][0] and "x.json at abc" in res["notes"][0]
+    for bad in ("truncation", "bogus", "noise_floor"):  # a part has it / unknown / not in old
+        with pytest.raises(ValueError):
+            B.carry_section(res, old, bad, "x.json at abc")
+
+
+def test_load_carry_reads_a_file_or_a_commit(tmp_path):
+    f = tmp_path / "old.json"
+    f.write_text('{"robustness": []}')
+    res, label = B.load_carry(str(f))
+    assert res == {"robustness": []} and label.endswith("(uncommitted)")
+    res, label = B.load_carry("HEAD:docs/large-n/density.json")
+    assert "robustness" in res and label.startswith("docs/large-n/density.json at ")
+    with pytest.raises(ValueError):
+        B.load_carry("HEAD:no/such/file.json")
+
+
+def test_main_rejects_unknown_peers_and_carry_without_combine(tmp_path):
+    with pytest.raises(SystemExit):
+        B.main(["--peers", "bogus", "--sections", "truncation", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit):
+        B.main(["--carry-peers", "x.json"])
+
+
+def test_carry_peers_keeps_the_size_limit_status_of_a_part_that_did_not_run_peers():
+    old = {"robustness": [{"data": "a", "n": 30000, "seed": 0, "conformap": {},
+                           "pydiffmap": {"median": 1.0, "p90": 2.0},
+                           "datafold": {"status": "not run (n > 10000)"}}]}
+    res = {"robustness": [{"data": "a", "n": 30000, "seed": 0, "conformap": {},
+                           "pydiffmap": {"status": B.NOT_RUN_PEERS},
+                           "datafold": {"status": B.NOT_RUN_PEERS}}]}
+    assert B.carry_peers(res, old, "src") == (1, 0)
+    assert res["robustness"][0]["datafold"] == {"status": f"not run (n > {B.PEER_MAX['datafold']})"}
+    assert res["robustness"][0]["pydiffmap"]["carried"] == "src"
+
+
+def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypatch):
+    import conformap.graph as G
+    from conformap import pairwise_distances
+    from conformap.scales import dense_neighbors, intrinsic_dimension
+
+    monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
+    saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
+    rows = B.dimension_rules(ns=(600,), seed=0)
+    assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved
+    assert [r["rule"] for r in rows] == list(B.OLDER_DIMENSION_RULES)
+    X, _ = B.clustered_circle(600, width=1.0, noise=0.01, seed=600)
+    k = G.default_n_neighbors(600)
+    _, nn = dense_neighbors(pairwise_distances(X, metric="l2"), k)
+    assert rows[0]["m"] == max(1, round(intrinsic_dimension(nn)))  # pooled: every row
+    assert rows[1]["m"] == G.normalization_dimension(nn)  # the sparsest quarter
