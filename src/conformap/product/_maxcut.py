@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_int, check_rng
+from .._validation import check_int, check_positive, check_rng
 
 __all__ = ["CutResult", "cut_weight", "improve_cut", "max_cut"]
 
@@ -143,11 +143,12 @@ def _gains(w: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def _local_search(w: np.ndarray, labels: np.ndarray, k: int, tiebreak=None, *,
-                  ties_only: bool = False, keep_parts: bool = False) -> np.ndarray:
+                  ties_only: bool = False, keep_parts: bool = False,
+                  margin: float = 0.0) -> np.ndarray:
     """Greedy moves of single vertices to the part that raises the cut most; with
     ``tiebreak``, also moves that keep the cut weight (within rounding) and raise the
-    secondary cut (lexicographic, so it terminates). ``ties_only``: only the latter;
-    ``keep_parts``: never move the last vertex of a part."""
+    secondary cut by more than ``margin`` (lexicographic, so it terminates). ``ties_only``:
+    only the latter; ``keep_parts``: never move the last vertex of a part."""
     labels = labels.copy()
     m = w.shape[0]
     tol = _TIE * max(1.0, float(np.abs(w).sum()))
@@ -166,18 +167,19 @@ def _local_search(w: np.ndarray, labels: np.ndarray, k: int, tiebreak=None, *,
         if keep_parts:
             second[np.bincount(labels, minlength=k)[labels] < 2] = -np.inf
         v, p = np.unravel_index(int(np.argmax(second)), second.shape)
-        if second[v, p] <= tol:
+        if second[v, p] <= max(tol, margin):
             break
         labels[v] = p
     return labels
 
 
 def improve_cut(weights, labels, n_parts: int, *, tiebreak=None,
-                ties_only: bool = False) -> np.ndarray:
+                ties_only: bool = False, margin: float = 0.0) -> np.ndarray:
     r"""Improve a given partition by single-vertex moves (the local search of :func:`max_cut`).
 
     Moves that raise the cut weight are taken first (unless ``ties_only``); then, with
-    ``tiebreak``, moves that keep the cut weight and raise the secondary cut. A part is never
+    ``tiebreak``, moves that keep the cut weight and raise the secondary cut by more than
+    ``margin`` (evidence, not rounding, when a partition is revised). A part is never
     emptied, so ``n_parts`` larger than the labels' parts opens empty parts that moves may fill.
 
     Parameters
@@ -188,6 +190,7 @@ def improve_cut(weights, labels, n_parts: int, *, tiebreak=None,
     n_parts : int >= 2
     tiebreak : array_like, shape (m, m), optional
     ties_only : bool, default False
+    margin : float >= 0, default 0
 
     Returns
     -------
@@ -200,7 +203,8 @@ def improve_cut(weights, labels, n_parts: int, *, tiebreak=None,
     if lab.shape != (w.shape[0],) or (lab.size and (lab.min() < 0 or lab.max() >= k)):
         raise ValueError(f"labels: expected {w.shape[0]} integers in [0, {k}), got {lab!r}")
     return _local_search(w, lab, k, _check_tiebreak(tiebreak, w.shape[0]),
-                         ties_only=ties_only, keep_parts=True)
+                         ties_only=ties_only, keep_parts=True,
+                         margin=check_positive(margin, "margin", allow_zero=True))
 
 
 def _check_tiebreak(tiebreak, m: int):

@@ -230,7 +230,10 @@ def refine_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray, *
       bin at equal cut weight, but the top-level 2-cut had put two factors on one side, so it
       was forced to the third (three-part images, n = 10,000, SNR 0.1: the stretch's
       :math:`\varphi_{15}`, linked to the bar alone, binned with the rotor). Weight-neutral
-      moves decided by :func:`pair_votes` fix it (:func:`improve_cut` ``ties_only``).
+      moves decided by :func:`pair_votes` fix it (:func:`improve_cut` ``ties_only``). A
+      move needs a vote gain above ``ALIGN_MARGIN``: the rotor's circle has its third
+      harmonic below its second (images, n = 3000), so its own modes vote near +1/4 too,
+      and moves on vote differences of 0.01 split it.
     * **links left inside a bin**: a link is a triplet saying that its two eigenvectors
       belong to different factors, yet the top cut may leave one uncut, and a bin whose own
       sub-search finds too few triplets (the rotor x bar products spread over crowded
@@ -274,7 +277,9 @@ def refine_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray, *
         return sorted(out, key=lambda b: int(b.min()))
 
     k = len(bins)
-    new = improve_cut(w, labels, k, tiebreak=votes, ties_only=True)
+    # a revision needs evidence: a vote gain of at least half the difference between one
+    # pair's same-factor and product votes (ALIGN_MARGIN), not rounding-level differences
+    new = improve_cut(w, labels, k, tiebreak=votes, ties_only=True, margin=ALIGN_MARGIN)
     if np.any(new != labels):
         labels = new
         steps.append({"split": "refine", "bins": [b.tolist() for b in as_bins(labels, k)],
@@ -283,7 +288,7 @@ def refine_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray, *
         before = cut_weight(w, labels)
         if before >= total * (1 - 1e-9):
             break
-        trial = improve_cut(w, labels, k + 1, tiebreak=votes)
+        trial = improve_cut(w, labels, k + 1, tiebreak=votes, margin=ALIGN_MARGIN)
         after = cut_weight(w, trial)
         newly = (labels[:, None] == labels[None, :]) & (trial[:, None] != trial[None, :])
         newly &= w > 0
