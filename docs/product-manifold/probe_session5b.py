@@ -124,7 +124,8 @@ def probe(n, snr, seed):
     check = sorted(set(binned) | set(res.unassigned.tolist()))
     window = product_share(phi[:, 1:], lam[1:], np.array(check) - 1, delta=delta[1:],
                            purity=0.6)
-    shares = {int(v): {"with_window": r3(w), "single_pair": r3(_single_pair_share(phi, lam, v, delta))}
+    shares = {int(v): {"with_window": r3(w),
+                       "single_pair": r3(_single_pair_share(phi, lam, v, delta))}
               for v, w in zip(check, window, strict=True)}
     verts = np.flatnonzero(res.separability.any(axis=1))
     votes = pair_votes(verts, phi, lam, degeneracy=0.05)
