@@ -135,7 +135,10 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session5_images.jsonl",
                              f"{_PM}/measure_session5_summary.json",
                              f"{_PM}/probe_session5.json",
-                             f"{_PM}/measure_session5_10k_time.json")),
+                             f"{_PM}/measure_session5_10k_time.json",
+                             f"{_PM}/measure_session5b.jsonl",
+                             f"{_PM}/measure_session5b_images.jsonl",
+                             f"{_PM}/probe_session5b.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -65,3 +65,95 @@ def test_hierarchical_box_from_analytic_eigenfunctions(drop):
     binned = set(np.concatenate(res.factors).tolist())
     col = {m: i for i, m in enumerate(modes)}
     assert {col[(1, 0, 0)], col[(0, 1, 0)], col[(0, 0, 1)]} <= binned
+
+
+def _votes_case():
+    phi, lam, modes, _ = _box_modes()
+    col = {m: i for i, m in enumerate(modes)}
+    return phi, lam, col
+
+
+def _sep(n, links):
+    sep = np.zeros((n, n))
+    for a, b in links:
+        sep[a, b] = sep[b, a] = 0.9
+    return sep
+
+
+def test_refine_bins_moves_a_tied_eigenvector_to_its_own_factor():
+    """x2 is linked to y1 alone, so the cut weight is the same in x's bin and in z's; the
+    hierarchy had put it with z (two factors on one side of the top cut). The pair votes of
+    the analytic eigenfunctions (x1 x2 splits into two frequencies, x2 z1 is one mode at the
+    sum) move it to x."""
+    from conformap.product import refine_bins
+
+    phi, lam, c = _votes_case()
+    x1, x2, y1, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 0, 1)]
+    sep = _sep(phi.shape[1], [(x1, y1), (x1, z1), (y1, z1), (x2, y1)])
+    bins = [np.array([x1]), np.array([y1]), np.array(sorted([z1, x2]))]
+    out, steps = refine_bins(bins, sep, phi, lam, degeneracy=0.05, max_parts=3,
+                             min_fraction=0.9, grow=False)
+    got = sorted(sorted(b.tolist()) for b in out)
+    assert got == sorted([sorted([x1, x2]), [y1], [z1]])
+    assert len(steps) == 1 and steps[0]["split"] == "refine"
+
+
+def test_refine_bins_splits_a_bin_that_holds_a_link():
+    """Two bins, {x} and {y, z}, with the link y1-z1 left inside the second: one more part
+    cuts it (all weight), and the pair vote of y1 z1 (one mode at the sum) supports it."""
+    from conformap.product import refine_bins
+
+    phi, lam, c = _votes_case()
+    x1, x2, y1, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 0, 1)]
+    sep = _sep(phi.shape[1], [(x1, y1), (x1, z1), (x2, y1), (x2, z1), (y1, z1)])
+    bins = [np.array(sorted([x1, x2])), np.array(sorted([y1, z1]))]
+    out, steps = refine_bins(bins, sep, phi, lam, degeneracy=0.05, max_parts=6,
+                             min_fraction=0.9)
+    assert sorted(sorted(b.tolist()) for b in out) == sorted([sorted([x1, x2]), [y1], [z1]])
+    assert steps[-1]["cut_fraction"] == pytest.approx(1.0)
+
+
+def test_refine_bins_does_not_split_a_factor_on_a_same_factor_link():
+    """A chance link between two eigenfunctions of one factor (y1, y2: their product puts
+    half below, pair vote -1/4) is not evidence of another factor: the bins stay."""
+    from conformap.product import refine_bins
+
+    phi, lam, c = _votes_case()
+    x1, y1, y2 = c[(1, 0, 0)], c[(0, 1, 0)], c[(0, 2, 0)]
+    sep = _sep(phi.shape[1], [(x1, y1), (x1, y2), (y1, y2)])
+    bins = [np.array([x1]), np.array(sorted([y1, y2]))]
+    out, steps = refine_bins(bins, sep, phi, lam, degeneracy=0.05, max_parts=6,
+                             min_fraction=0.5)
+    assert sorted(b.tolist() for b in out) == sorted(b.tolist() for b in bins)
+    assert steps == []
+
+
+def test_product_share_finds_a_product_whose_partner_is_spread_over_eigenvectors():
+    """phi_v = a1 * b1 where b1 is spread evenly over six near-degenerate eigenvectors (a
+    rotation of b1..b6): every single pair matches phi_v at 1/sqrt(6), below the mixed-mode
+    threshold of factorize (MIXED_SHARE = 0.2 ** 0.5), the span of a1 times the six matches
+    it exactly; factor eigenvectors score 0."""
+    from conformap.product import product_share
+
+    mixed_share = 0.2**0.5
+
+    g = (np.arange(48) + 0.5) / 48
+    u, w = (a.ravel() for a in np.meshgrid(g, g, indexing="ij"))
+    a1 = np.cos(np.pi * u)
+    b = np.column_stack([np.cos(k * np.pi * w) for k in range(1, 7)])
+    q = np.linalg.qr(np.random.default_rng(0).normal(size=(6, 6)))[0]
+    q[:, 0] = 1 / np.sqrt(6)  # b1's coefficient on every mixed column
+    q = np.linalg.qr(q)[0]
+    mixed = b @ q.T  # column t = sum_k q[t, k] b_k: b1 share 1/6 on every column
+    assert np.allclose(np.abs(q[:, 0]), 1 / np.sqrt(6))
+    phi = np.column_stack([a1, mixed, a1 * b[:, 0]])
+    lam = np.array([1.0, 5.0, 5.02, 5.04, 5.06, 5.08, 5.1, 6.05])
+    delta = np.full(lam.shape, 0.5)
+    share = product_share(phi, lam, [7, 0, 3], delta=delta, purity=0.6)
+    assert share[0] == pytest.approx(1.0, abs=1e-9)
+    assert share[1] == 0.0 and share[2] == pytest.approx(0.0, abs=1e-9)
+    # each single pair alone: 1/sqrt(6), below the mixed-mode threshold
+    unit = phi / np.linalg.norm(phi, axis=0)
+    single = [abs(unit[:, 7] @ (p := unit[:, 0] * unit[:, t]) / np.linalg.norm(p))
+              for t in range(1, 7)]
+    assert max(single) == pytest.approx(1 / np.sqrt(6)) and max(single) < mixed_share

@@ -101,3 +101,54 @@ def test_tiebreak_never_lowers_the_cut():
         a = max_cut(w, k, rng=1)
         b = max_cut(w, k, rng=1, tiebreak=t)
         assert b.weight >= a.weight - 1e-9
+
+
+def test_improve_cut_opens_a_part_for_links_left_inside_a_bin():
+    """A complete 3-partite graph cut in two (two parts merged) leaves their links uncut; one
+    more part and single-vertex moves reach the exhaustive MAX-3-CUT (all weight)."""
+    from conformap.product import improve_cut
+
+    parts = np.array([0, 0, 1, 1, 2, 2, 2])
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0.5, 1.0, (7, 7)) * (parts[:, None] != parts[None, :])
+    w = np.triu(w, 1)
+    w = w + w.T
+    merged = np.minimum(parts, 1)  # parts 1 and 2 in one bin
+    out = improve_cut(w, merged, 3)
+    assert cut_weight(w, out) == pytest.approx(exhaustive(w, 3))
+    assert cut_weight(w, out) == pytest.approx(np.triu(w, 1).sum())
+    assert np.unique(out).size == 3
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_improve_cut_ties_only_keeps_the_weight_and_never_empties_a_part(seed):
+    from conformap.product import improve_cut
+
+    w = random_graph(8, 20 + seed)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, 8)
+    labels[:3] = [0, 1, 2]
+    tb = rng.normal(size=(8, 8))
+    tied = improve_cut(w, labels, 3, tiebreak=tb, ties_only=True)
+    assert cut_weight(w, tied) == pytest.approx(cut_weight(w, labels))
+    better = improve_cut(w, labels, 3, tiebreak=tb)
+    assert cut_weight(w, better) >= cut_weight(w, labels) - 1e-12
+    for lab in (tied, better):
+        assert np.unique(lab).size == 3
+
+
+def test_improve_cut_ties_follow_the_secondary_weights():
+    """Vertex 3 is linked to vertex 1 only: parts 0 and 2 are equal for the cut, and the
+    secondary weights (keep 3 with 0) decide."""
+    from conformap.product import improve_cut
+
+    w = np.zeros((4, 4))
+    for a, b in [(0, 1), (0, 2), (1, 2), (1, 3)]:
+        w[a, b] = w[b, a] = 1.0
+    tb = np.zeros((4, 4))
+    tb[0, 3] = tb[3, 0] = -0.2  # same factor
+    tb[2, 3] = tb[3, 2] = 0.2
+    out = improve_cut(w, np.array([0, 1, 2, 2]), 3, tiebreak=tb, ties_only=True)
+    assert out.tolist() == [0, 1, 2, 0]
+    with pytest.raises(ValueError, match="labels"):
+        improve_cut(w, np.array([0, 1, 5, 2]), 3)

@@ -1,9 +1,11 @@
-"""Tables of diagnosis.md section 8 (session 5) from measure_session5*.jsonl.
+"""Tables of diagnosis.md section 8 (session 5 and 5b) from measure_session5*.jsonl.
 
     python docs/product-manifold/summarize_session5.py
 
 Rewrites the blocks ``generated:session5-unmix`` and ``generated:session5-images`` of
-diagnosis.md. Per-seed values in seed order; mean ± standard deviation over the seeds.
+diagnosis.md (from ``measure_session5*.jsonl``) and ``generated:session5b-unmix`` /
+``generated:session5b-images`` (from ``measure_session5b*.jsonl``, when present).
+Per-seed values in seed order; mean ± standard deviation over the seeds.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ def _fmt(v):
     return " / ".join("n/a" if x is None else f"{x:.2f}" for x in v)
 
 
-def unmix_table() -> str:
+def unmix_table(src: str = "measure_session5.jsonl") -> str:
     rows = defaultdict(list)
-    for r in _load("measure_session5.jsonl"):
+    for r in _load(src):
         rows[(r["data"], r["n"], r["mode"], r["unmix"])].append(r)
     out = ["| data | n | mode | unmix | seeds | accuracy per seed | accuracy | confident acc. "
            "per seed | confident acc. | factors found | min confident correct per factor |",
@@ -57,7 +59,7 @@ def unmix_table() -> str:
             f"{_fmt(cacc)} | {_ms(cacc, f'{data} {n} {mode} {unmix:g} confident')} | "
             f"{'/'.join(str(r['n_factors_found']) for r in rs)} | "
             f"{'/'.join(str(min(r['confident_correct_per_factor'])) for r in rs)} |")
-    return NOTE.format(src="measure_session5.jsonl") + "\n\n" + "\n".join(out)
+    return NOTE.format(src=src) + "\n\n" + "\n".join(out)
 
 
 def _motions(r):
@@ -66,9 +68,9 @@ def _motions(r):
     return "3 (coupled stretch_y)" if r["stretch_y"] else "2"
 
 
-def images_table() -> str:
+def images_table(src: str = "measure_session5_images.jsonl") -> str:
     rows = defaultdict(list)
-    for r in _load("measure_session5_images.jsonl"):
+    for r in _load(src):
         graph = "unmix 0" if r["graph"].startswith("no_unmix") else "default (unmix 0.1)"
         rows[(_motions(r), r["n"], r["N"], r["snr"], graph)].append(r)
     out = ["| motions | n | N | SNR | graph | seeds | factors found | accuracy per seed | "
@@ -91,13 +93,18 @@ def images_table() -> str:
             f"{_fmt([r['product_recall'] for r in rs])} | "
             f"{sum(bool(r['target_met']) for r in rs)}/{len(rs)} | {ok}/{len(rs)} | "
             f"{round(float(np.mean([r['seconds'] for r in rs]))):d} |")
-    return NOTE.format(src="measure_session5_images.jsonl") + "\n\n" + "\n".join(out)
+    return NOTE.format(src=src) + "\n\n" + "\n".join(out)
 
 
 def main() -> int:
     doc = HERE / "diagnosis.md"
     text = doc.read_text()
-    for tag, table in (("session5-unmix", unmix_table()), ("session5-images", images_table())):
+    tables = [("session5-unmix", unmix_table()), ("session5-images", images_table())]
+    if (HERE / "measure_session5b.jsonl").exists():
+        tables.append(("session5b-unmix", unmix_table("measure_session5b.jsonl")))
+    if (HERE / "measure_session5b_images.jsonl").exists():
+        tables.append(("session5b-images", images_table("measure_session5b_images.jsonl")))
+    for tag, table in tables:
         pat = re.compile(rf"<!-- generated:{tag} -->.*?<!-- /generated:{tag} -->", re.S)
         block = f"<!-- generated:{tag} -->\n{table}\n<!-- /generated:{tag} -->"
         if not pat.search(text):

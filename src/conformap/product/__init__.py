@@ -16,8 +16,8 @@ from ._factorize import (
     factorize,
     factorize_spectrum,
 )
-from ._maxcut import CutResult, cut_weight, max_cut
-from ._placement import pair_votes, window_links
+from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
+from ._placement import pair_votes, refine_bins, window_links
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import (
     AUTO_BANDWIDTH_RULE,
@@ -53,6 +53,7 @@ __all__ = [
     "factorize",
     "factorize_spectrum",
     "find_triplets",
+    "improve_cut",
     "laplacian_spectrum",
     "max_cut",
     "pair_votes",
@@ -62,6 +63,7 @@ __all__ = [
     "plot_separability",
     "product_purity",
     "product_share",
+    "refine_bins",
     "spectral_dimension",
     "triplet_scores",
     "unmix_blocks",

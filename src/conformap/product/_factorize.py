@@ -68,7 +68,7 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._maxcut import max_cut
-from ._placement import align_components, pair_votes, place_left, window_links
+from ._placement import align_components, pair_votes, place_left, refine_bins, window_links
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
 from ._triplets import TripletSearch, find_triplets, product_share
 from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
@@ -138,7 +138,8 @@ class FactorizationResult:
     cut_weight, sdp_bound : float
         Weight of the (top-level) cut and its SDP upper bound.
     levels : list of dict
-        Hierarchical steps: which bin was split and into which bins.
+        Hierarchical steps: which bin was split and into which bins ("split": "all" for the
+        top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`).
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
@@ -441,6 +442,13 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             # eigenvectors of the split bin that the sub-search did not place
             left = np.setdiff1d(levels[-1]["split"], np.concatenate(new))
             unassigned.append(left)
+    if hierarchical and len(bins) >= 2:
+        # the levels were cut one at a time: revisit ties and uncut links on the whole graph
+        bins, steps = refine_bins(bins, sep, phi, lam, degeneracy=degeneracy, max_parts=k,
+                                  min_fraction=AUTO_MIN_CUT_FRACTION, grow=auto)
+        for st in steps:
+            levels.append({"split": st["split"], "bins": st["bins"]})
+            fractions.append(float(st["cut_fraction"]))
     bins = [np.asarray(sorted(b.tolist()), dtype=np.int64) for b in bins]
     mixed = []
     if purity > 0:

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_int, check_rng
+from .._validation import check_int, check_positive, check_rng
 
-__all__ = ["CutResult", "cut_weight", "max_cut"]
+__all__ = ["CutResult", "cut_weight", "improve_cut", "max_cut"]
 
 #: Cut weights this close (relative) are equal up to rounding: ties for ``tiebreak``.
 _TIE = 1e-9
@@ -142,28 +142,69 @@ def _gains(w: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return gain
 
 
-def _local_search(w: np.ndarray, labels: np.ndarray, k: int, tiebreak=None) -> np.ndarray:
+def _local_search(w: np.ndarray, labels: np.ndarray, k: int, tiebreak=None, *,
+                  ties_only: bool = False, keep_parts: bool = False,
+                  margin: float = 0.0) -> np.ndarray:
     """Greedy moves of single vertices to the part that raises the cut most; with
     ``tiebreak``, also moves that keep the cut weight (within rounding) and raise the
-    secondary cut (lexicographic, so it terminates)."""
+    secondary cut by more than ``margin`` (lexicographic, so it terminates). ``ties_only``:
+    only the latter; ``keep_parts``: never move the last vertex of a part."""
     labels = labels.copy()
     m = w.shape[0]
     tol = _TIE * max(1.0, float(np.abs(w).sum()))
     for _ in range(10 * m + 10):
         gain = _gains(w, labels, k)
+        if keep_parts:
+            gain[np.bincount(labels, minlength=k)[labels] < 2] = -np.inf
         v, p = np.unravel_index(int(np.argmax(gain)), gain.shape)
-        if gain[v, p] > 1e-12:
+        if gain[v, p] > 1e-12 and not ties_only:
             labels[v] = p
             continue
         if tiebreak is None:
             break
         second = np.where(np.abs(gain) <= tol, _gains(tiebreak, labels, k), -np.inf)
         second[np.arange(m), labels] = -np.inf
+        if keep_parts:
+            second[np.bincount(labels, minlength=k)[labels] < 2] = -np.inf
         v, p = np.unravel_index(int(np.argmax(second)), second.shape)
-        if second[v, p] <= tol:
+        if second[v, p] <= max(tol, margin):
             break
         labels[v] = p
     return labels
+
+
+def improve_cut(weights, labels, n_parts: int, *, tiebreak=None,
+                ties_only: bool = False, margin: float = 0.0) -> np.ndarray:
+    r"""Improve a given partition by single-vertex moves (the local search of :func:`max_cut`).
+
+    Moves that raise the cut weight are taken first (unless ``ties_only``); then, with
+    ``tiebreak``, moves that keep the cut weight and raise the secondary cut by more than
+    ``margin`` (evidence, not rounding, when a partition is revised). A part is never
+    emptied, so ``n_parts`` larger than the labels' parts opens empty parts that moves may fill.
+
+    Parameters
+    ----------
+    weights : array_like, shape (m, m)
+    labels : array_like of int, shape (m,)
+        Values in ``[0, n_parts)``.
+    n_parts : int >= 2
+    tiebreak : array_like, shape (m, m), optional
+    ties_only : bool, default False
+    margin : float >= 0, default 0
+
+    Returns
+    -------
+    ndarray of int, shape (m,)
+        Labels in the same numbering (not canonicalised).
+    """
+    w = _check_weights(weights)
+    k = check_int(n_parts, "n_parts", low=2)
+    lab = np.asarray(labels, dtype=np.int64)
+    if lab.shape != (w.shape[0],) or (lab.size and (lab.min() < 0 or lab.max() >= k)):
+        raise ValueError(f"labels: expected {w.shape[0]} integers in [0, {k}), got {lab!r}")
+    return _local_search(w, lab, k, _check_tiebreak(tiebreak, w.shape[0]),
+                         ties_only=ties_only, keep_parts=True,
+                         margin=check_positive(margin, "margin", allow_zero=True))
 
 
 def _check_tiebreak(tiebreak, m: int):

@@ -345,6 +345,9 @@ def product_share(eigenvectors, eigenvalues, columns, *, delta, purity: float,
     (:func:`product_purity`) at least ``purity``. A factor eigenvector scores about 0 (the
     admissible pairs of its own factor are impure); an eigenvector that mixes a factor mode
     with a product mode of nearly the same eigenvalue scores the product's share of it.
+    The partners of one :math:`\varphi_i` are also taken together (their span times
+    :math:`\varphi_i`, :func:`_window_share`), so a product whose factor mode is spread over
+    near-degenerate eigenvectors is found too.
 
     Parameters
     ----------
@@ -376,7 +379,43 @@ def product_share(eigenvectors, eigenvalues, columns, *, delta, purity: float,
                              np.full(top.size, v))
         good = top[pur >= purity]
         out[t] = float(min(1.0, sim[good].max())) if good.size else 0.0
+        out[t] = max(out[t], _window_share(unit, lam, delta_k, v, i, j, purity))
     return out
+
+
+def _window_share(unit, lam, delta_k, v, i, j, purity) -> float:
+    r"""The k-side window version of the pair similarity in :func:`product_share`.
+
+    When the partner eigenfunction of :math:`\varphi_i` is spread over several near-degenerate
+    eigenvectors (three factors, images: a rotor's mode mixed with its product with the
+    stretch), no single pair matches :math:`\varphi_v`, but :math:`\varphi_v` still lies in
+    :math:`\varphi_i \cdot \operatorname{span}\{\varphi_j : (i, j) \text{ admissible}\}`
+    (rotation-free on the j side). For each i with two or more admissible partners: the norm
+    of the projection of :math:`\varphi_v` on that span, counted when the fitted product has
+    purity (window energy over window plus below, as :func:`product_purity`) >= ``purity``.
+    A single pair is the case above; a factor eigenvector's own-factor partners put half of
+    the product below the window, which the purity rejects.
+    """
+    best = 0.0
+    for a in np.unique(np.concatenate([i, j])).tolist():
+        part = np.unique(np.concatenate([j[i == a], i[j == a]]))
+        if part.size < 2:
+            continue
+        q, r = np.linalg.qr(unit[:, [a]] * unit[:, part])
+        q = q[:, np.abs(np.diag(r)) > 1e-10 * max(1e-300, float(np.abs(r).max()))]
+        coef = q.T @ unit[:, v]
+        sim = float(np.linalg.norm(coef))
+        if sim <= best:
+            continue
+        fit = q @ coef
+        sums = lam[a] + lam[part]
+        lo, hi = float(sums.min()) - delta_k[v], float(sums.max()) + delta_k[v]
+        energy = (unit.T @ fit) ** 2
+        e_win = float(energy[(lam >= lo) & (lam <= hi)].sum())
+        e_low = float(energy[lam < lo].sum())
+        if e_win + e_low > 0 and e_win / (e_win + e_low) >= purity:
+            best = sim
+    return min(1.0, best)
 
 
 def product_purity(unit, lam, delta_k, members, ks) -> np.ndarray:
