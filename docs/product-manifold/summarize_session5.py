@@ -11,11 +11,11 @@ Per-seed values in seed order; mean ± standard deviation over the seeds.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from summarize_unmix import replace_generated  # the script's own folder is on sys.path
 
 HERE = Path(__file__).parent
 NOTE = ("_Generated from `{src}` by `summarize_session5.py`; do not edit by hand. Per-seed "
@@ -105,11 +105,7 @@ def main() -> int:
     if (HERE / "measure_session5b_images.jsonl").exists():
         tables.append(("session5b-images", images_table("measure_session5b_images.jsonl")))
     for tag, table in tables:
-        pat = re.compile(rf"<!-- generated:{tag} -->.*?<!-- /generated:{tag} -->", re.S)
-        block = f"<!-- generated:{tag} -->\n{table}\n<!-- /generated:{tag} -->"
-        if not pat.search(text):
-            raise SystemExit(f"diagnosis.md has no generated:{tag} block")
-        text = pat.sub(lambda _m, b=block: b, text)
+        text = replace_generated(text, tag, table)
     doc.write_text(text)
     SUMMARY.write_text(json.dumps({"derived": _DERIVED}, indent=1) + "\n")
     return 0

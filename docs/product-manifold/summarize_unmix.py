@@ -84,13 +84,20 @@ def images_table() -> str:
             + "\n\n" + "\n".join(out))
 
 
+def replace_generated(text: str, tag: str, table: str) -> str:
+    """``text`` with its ``<!-- generated:TAG -->`` block replaced by ``table`` (it must exist)."""
+    pat = re.compile(rf"<!-- generated:{tag} -->.*?<!-- /generated:{tag} -->", re.S)
+    block = f"<!-- generated:{tag} -->\n{table}\n<!-- /generated:{tag} -->"
+    if not pat.search(text):
+        raise SystemExit(f"diagnosis.md has no generated:{tag} block")
+    return pat.sub(lambda _m: block, text)
+
+
 def main() -> int:
     doc = HERE / "diagnosis.md"
     text = doc.read_text()
     for tag, table in (("unmix", unmix_table()), ("unmix-images", images_table())):
-        pat = re.compile(rf"<!-- generated:{tag} -->.*?<!-- /generated:{tag} -->", re.S)
-        block = f"<!-- generated:{tag} -->\n{table}\n<!-- /generated:{tag} -->"
-        text = pat.sub(lambda _m, b=block: b, text)
+        text = replace_generated(text, tag, table)
     doc.write_text(text)
     SUMMARY.write_text(json.dumps({"derived": _DERIVED}, indent=1) + "\n")
     return 0
