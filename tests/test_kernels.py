@@ -94,7 +94,7 @@ def test_filtered_subspace_solver_matches_dense_eigh():
 
 
 def test_pair_dots_matches_einsum():
-    from conformap._kernels import pair_dots
+    from conformap._triplet_kernels import pair_dots
 
     rng = np.random.default_rng(5)
     phi_t = rng.standard_normal((30, 1500))  # 1500 samples: several cache blocks, one partial
@@ -112,7 +112,7 @@ def test_pair_dots_matches_einsum():
 
 
 def test_pair_dots_float32_within_block_bound():
-    from conformap._kernels import TRIPLET_BLOCK, pair_dots
+    from conformap._triplet_kernels import TRIPLET_BLOCK, pair_dots
 
     rng = np.random.default_rng(6)
     phi_t = rng.standard_normal((20, 3000))
@@ -131,7 +131,7 @@ def test_pair_dots_float32_within_block_bound():
 
 
 def test_triplet_dots_and_transpose_scaled_match_numpy():
-    from conformap._kernels import transpose_scaled, triplet_dots
+    from conformap._triplet_kernels import transpose_scaled, triplet_dots
 
     rng = np.random.default_rng(7)
     phi = rng.standard_normal((1001, 70))  # not a multiple of the 64 x 64 tiles

@@ -186,7 +186,7 @@ def bridge_pieces(read_rows, n: int, graph, *, metric: str = "l1", block: int = 
     """The bridging of :func:`connect_components` over rows read block by block.
 
     The one implementation, for rows in memory and in an on-disk store
-    (:func:`conformap.engine.connect_components`): memory is one block of rows plus the
+    (:func:`conformap.store_queries.connect_components`): memory is one block of rows plus the
     piece's rows. The bridge is the lexicographically smallest (distance, row in the piece,
     row outside), so the result does not depend on ``block``'s blocking of the scan.
 

@@ -303,9 +303,9 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         from dataclasses import replace
 
         from ._validation import check_rng
-        from .engine import store_dropped_mass
         from .graph import DROPPED_MASS_SAMPLE
         from .store import CoefficientStore
+        from .store_queries import store_dropped_mass
 
         st = self.scheduler_stats_
         n = graph.kernel.shape[0]
@@ -402,8 +402,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         block; the same distances as the in-memory ``transform``."""
         from pathlib import Path
 
-        from .engine import query_store
         from .store import CoefficientStore
+        from .store_queries import query_store
 
         path = (getattr(self, "scheduler_stats_", None) or {}).get("store")
         if path is None or not (Path(path) / "meta.json").exists():

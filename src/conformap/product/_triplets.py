@@ -17,15 +17,16 @@ Vectorisation. The eigenvalues are sorted, so for each pair :math:`(i, j)` the a
 :math:`k` form one contiguous range, found by ``searchsorted`` on the monotone envelopes of
 :math:`\lambda_k \pm \delta_k` (a superset when :math:`\delta_k` varies irregularly, then
 filtered by the exact criterion). Only admissible triplets are scored: a threaded kernel
-(:func:`conformap._kernels.pair_dots`) forms each product :math:`\varphi_i\varphi_j` once per
-cache block of samples and takes its squared norm and its dot products with the
-:math:`\varphi_k` of its range in the same pass. That kernel is bound by memory traffic, so
-it runs on a float32 copy; the few triplets per k whose float32 score is within twice its
-certified error of the best are rescored in float64 (:func:`_screened_similarity`), which
-gives exactly the float64 search's decisions. The cost is :math:`O(n (P + T))` for
-:math:`P` admissible pairs and :math:`T` admissible triplets, instead of a Python loop over
-:math:`\binom{N}{3}` triplets; at :math:`N = 400`, :math:`n = 10^4` (the paper's Table 1) that
-is 31,063 pairs and 54,901 triplets out of 10.6 million.
+(:func:`conformap._triplet_kernels.pair_dots`) forms each product
+:math:`\varphi_i\varphi_j` once per cache block of samples and takes its squared norm and
+its dot products with the :math:`\varphi_k` of its range in the same pass. That kernel is
+bound by memory traffic, so it runs on a float32 copy; the few triplets per k whose float32
+score is within twice its certified error of the best are rescored in float64
+(:func:`_screened_similarity`), which gives exactly the float64 search's decisions.
+The cost is :math:`O(n (P + T))` for :math:`P` admissible pairs and :math:`T` admissible
+triplets, instead of a Python loop over :math:`\binom{N}{3}` triplets;
+at :math:`N = 400`, :math:`n = 10^4` (the paper's Table 1) that is 31,063 pairs and
+54,901 triplets out of 10.6 million.
 
 Ties (similarities within 1e-12, i.e. equal up to rounding) are broken as the paper's loop
 breaks exact ties (first pair in (i, j) lexicographic order), so the result does not depend on
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._kernels import pair_dots, transpose_scaled, triplet_dots
+from .._triplet_kernels import pair_dots, transpose_scaled, triplet_dots
 
 __all__ = ["TripletSearch", "degenerate_groups", "find_triplets", "product_purity",
            "product_share", "triplet_scores"]
@@ -523,7 +524,7 @@ def _screened_similarity(phi, norms, pi, pj, ptr, tk, ti, tj):
     together with every pair whose float32 product norm is below 1e-10, where underflow could
     matter. The result is the same best pair and score as an all-float64 search.
     """
-    from .._kernels import TRIPLET_BLOCK
+    from .._triplet_kernels import TRIPLET_BLOCK
 
     cnt = np.diff(ptr)
     num, norm2 = pair_dots(transpose_scaled(phi, 1.0 / norms, np.float32), pi, pj, ptr, tk)
