@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conformap._kernels import _KC
+from conformap._kernels import PACK_COLUMNS
 
 from ._harness import check_result
 
@@ -156,10 +156,10 @@ class WemdPipeline:
                             oracle_normwise_rel_diff=agree["normwise_rel_diff"])
 
 
-#: float32 unit roundoff; the tile sums of the L1 kernel have at most _KC / 8 terms each
+#: float32 unit roundoff; the tile sums of the L1 kernel have at most PACK_COLUMNS / 8 terms each
 #: (8 float32 lanes), taken from the kernel so the bound follows its tile width.
 _U32 = 2.0**-24
-_TILE_TERMS = _KC // 8
+_TILE_TERMS = PACK_COLUMNS // 8
 
 
 OURS_TOLERANCE = ("ours vs the float64 published pipeline on the first {m} maps: every pair "

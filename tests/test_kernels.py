@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from conformap._kernels import _B, _KC, active_runs, pairwise_block
+from conformap._kernels import PACK_COLUMNS, PAIR_BLOCK, active_runs, pairwise_block
 
 METRICS = {False: "cityblock", True: "sqeuclidean"}
 
@@ -15,7 +15,7 @@ METRICS = {False: "cityblock", True: "sqeuclidean"}
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     ("n", "m", "dim"),
-    [(1, None, 1), (5, None, 37), (_B + 3, None, _KC + 5), (2 * _B + 1, 7, 300), (3, 2 * _B, 9)],
+    [(1, None, 1), (5, None, 37), (PAIR_BLOCK + 3, None, PACK_COLUMNS + 5), (2 * PAIR_BLOCK + 1, 7, 300), (3, 2 * PAIR_BLOCK, 9)],
 )
 def test_matches_cdist(n, m, dim, dtype, squared):
     rng = np.random.default_rng(n + dim)
@@ -33,7 +33,7 @@ def test_matches_cdist(n, m, dim, dtype, squared):
 
 def test_constant_columns_are_skipped_exactly():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((20, 3 * _KC)).astype(np.float32)
+    X = rng.standard_normal((20, 3 * PACK_COLUMNS)).astype(np.float32)
     X[:, 10:3000] = 0.0
     X[:, 4000:4001] = 7.0
     start, offset = active_runs(X)

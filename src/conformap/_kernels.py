@@ -9,19 +9,19 @@ The all-pairs L1 distance between WEMD coefficient vectors is the hot loop of th
 (block x block x D) temporaries, and scipy's ``cdist`` is single-threaded float64. The layout
 follows a GEMM:
 
-* the rows are cut into blocks of ``_B`` rows; a work item is a pair of row blocks (only the upper
-  triangle when ``Y is X``), optionally split over column ranges when there are few pairs, and
-  items are handed to threads one at a time (dynamic scheduling, so the skipped triangle does not
-  unbalance the threads);
-* for each tile of ``_KC`` coordinates both blocks are *packed* into contiguous buffers that stay
-  in L2 cache. Coordinates that are constant over all rows (e.g. wavelet coefficients that only
-  see the zero padding around a molecule) contribute exactly zero to both distances, so they are
-  skipped while packing (exact, typically 30% of a WEMD vector of clean maps);
+* the rows are cut into blocks of ``PAIR_BLOCK`` rows; a work item is a pair of row blocks (only
+  the upper triangle when ``Y is X``), optionally split over column ranges when there are few
+  pairs, and items are handed to threads one at a time (dynamic scheduling, so the skipped
+  triangle does not unbalance the threads);
+* for each tile of ``PACK_COLUMNS`` coordinates both blocks are *packed* into contiguous buffers
+  that stay in L2 cache. Coordinates that are constant over all rows (e.g. wavelet coefficients
+  that only see the zero padding around a molecule) contribute exactly zero to both distances,
+  so they are skipped while packing (exact, typically 30% of a WEMD vector of clean maps);
 * a 4 x 4 micro-kernel computes 16 distances at once from 8 packed rows. Its 16 accumulators are
   scalars, so LLVM keeps them in vector registers and vectorises the coordinate loop (8 float32
   lanes on AVX2/AVX-512); this is what the old one-pair-at-a-time loop failed to do. Sums run in
-  the input precision within a tile (at most ``_KC / 8`` terms per lane) and are accumulated
-  across tiles in float64, so float32 input keeps ~1e-6 relative accuracy.
+  the input precision within a tile (at most ``PACK_COLUMNS / 8`` terms per lane) and are
+  accumulated across tiles in float64, so float32 input keeps ~1e-6 relative accuracy.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ import numba
 import numpy as np
 
 __all__ = [
+    "PACK_COLUMNS",
+    "PAIR_BLOCK",
     "abs_stats",
     "active_runs",
     "compact_rows",
@@ -45,10 +47,12 @@ __all__ = [
     "threads",
 ]
 
-# Rows per block on each side: 128 re-packs each block half as often as 64 (n = 800 WEMD,
-# 236k columns: 1.98 s -> 1.70 s on Zen 4); the micro-kernel's 8 rows x _KC stay in L2.
-_B = 128
-_KC = 2048  # packed coordinates per cache tile; also bounds the float32 tile sums (_KC / 8)
+#: Rows per block on each side: 128 re-packs each block half as often as 64 (n = 800 WEMD,
+#: 236k columns: 1.98 s -> 1.70 s on Zen 4); the micro-kernel's 8 rows x PACK_COLUMNS stay in L2.
+PAIR_BLOCK = 128
+#: Packed coordinates per cache tile; also bounds the float32 tile sums (PACK_COLUMNS / 8 terms
+#: per lane), which the float32 error bound of benchmarks.bench_wemd uses.
+PACK_COLUMNS = 2048
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
@@ -183,28 +187,28 @@ def _pairwise(X, Y, cols, items, nsplit, squared, symmetric, ones, out):  # prag
     nx = X.shape[0]
     ny = Y.shape[0]
     ncol = cols.shape[0]
-    nkc = (ncol + _KC - 1) // _KC
+    nkc = (ncol + PACK_COLUMNS - 1) // PACK_COLUMNS
     per_split = (nkc + nsplit - 1) // nsplit
     for p in numba.prange(items.shape[0]):
         bi = items[p, 0]
         bj = items[p, 1]
         part = items[p, 2]
-        i0 = bi * _B
-        i1 = min(nx, i0 + _B)
-        j0 = bj * _B
-        j1 = min(ny, j0 + _B)
+        i0 = bi * PAIR_BLOCK
+        i1 = min(nx, i0 + PAIR_BLOCK)
+        j0 = bj * PAIR_BLOCK
+        j1 = min(ny, j0 + PAIR_BLOCK)
         mi = (i1 - i0 + 3) // 4 * 4
         mj = (j1 - j0 + 3) // 4 * 4
         diag = symmetric and bi == bj
         # packed tiles no wider than the data: short vectors (kNN of a few hundred features)
         # must not allocate, and page-fault, 2 x 1 MiB per block pair
-        kw = min(_KC, ncol)
+        kw = min(PACK_COLUMNS, ncol)
         xp = np.empty((mi, kw), dtype=X.dtype)
         yp = xp if diag else np.empty((mj, kw), dtype=X.dtype)
         acc = np.zeros((mi, mj), dtype=np.float64)
         for kc in range(part * per_split, min(nkc, (part + 1) * per_split)):
-            k0 = kc * _KC
-            k1 = min(ncol, k0 + _KC)
+            k0 = kc * PACK_COLUMNS
+            k1 = min(ncol, k0 + PACK_COLUMNS)
             w = k1 - k0
             _pack(X, i0, i1, cols, k0, k1, xp)
             if not diag:
@@ -327,10 +331,10 @@ def pairwise_block(X: np.ndarray, Y: np.ndarray | None, *, squared: bool) -> np.
     start, offset = active_runs(X, Y)
     if offset[-1] == 0:  # every column constant: all distances are zero
         return np.zeros((nx, ny))
-    nbx, nby = -(-nx // _B), -(-ny // _B)
+    nbx, nby = -(-nx // PAIR_BLOCK), -(-ny // PAIR_BLOCK)
     pairs = [(i, j) for i in range(nbx) for j in range(i if symmetric else 0, nby)]
     threads = numba.get_num_threads()
-    nkc = -(-int(offset[-1]) // _KC)
+    nkc = -(-int(offset[-1]) // PACK_COLUMNS)
     # Few block pairs (small n): also split the coordinates so that every thread has work.
     nsplit = max(1, min(nkc, -(-2 * threads // len(pairs)))) if threads > 1 else 1
     items = np.array([(i, j, s) for i, j in pairs for s in range(nsplit)], dtype=np.int64)
@@ -346,8 +350,8 @@ def pairwise_block(X: np.ndarray, Y: np.ndarray | None, *, squared: bool) -> np.
         numba.set_parallel_chunksize(old)
     out = parts[0] if nsplit == 1 else parts.sum(axis=0)
     if symmetric:  # mirror the upper triangle, one block of rows at a time (no n x n temporary)
-        for i0 in range(0, nx, _B):
-            i1 = min(nx, i0 + _B)
+        for i0 in range(0, nx, PAIR_BLOCK):
+            i1 = min(nx, i0 + PAIR_BLOCK)
             out[i0:i1, :i0] = out[:i0, i0:i1].T
             blk = out[i0:i1, i0:i1]
             blk[...] = np.triu(blk) + np.triu(blk, 1).T
