@@ -136,7 +136,7 @@ def child_lu(n: int) -> dict:
     import scipy.sparse as sp
     import scipy.sparse.linalg as sla
 
-    from conformap.diffusion import _CHAIN_ENVELOPE, _envelope, normalized_operator
+    from conformap.diffusion import CHAIN_ENVELOPE, normalized_operator, rcm_envelope
     from conformap.graph import build_graph
 
     r = np.random.default_rng(0)
@@ -147,8 +147,8 @@ def child_lu(n: int) -> dict:
     smi = sp.diags(mass**-0.5)
     lap = sp.csr_matrix(smi @ (sp.diags(deg) - w) @ smi)
     lap = (lap + lap.T) * 0.5
-    out = {"n": n, "nnz": int(lap.nnz), "envelope_per_nnz": _envelope(lap) / lap.nnz,
-           "chain_threshold": _CHAIN_ENVELOPE}
+    out = {"n": n, "nnz": int(lap.nnz), "envelope_per_nnz": rcm_envelope(lap) / lap.nnz,
+           "chain_threshold": CHAIN_ENVELOPE}
     t, c = time.perf_counter(), time.process_time()
     lu = sla.splu(sp.csc_matrix(lap + 1e-11 * lap.diagonal().max() * sp.eye(n)))
     out.update(lu_s=time.perf_counter() - t, lu_cpu_s=time.process_time() - c,

@@ -54,6 +54,7 @@ from ._eigensolver import smallest_laplacian_eigenpairs, top_eigenpairs
 from ._validation import check_choice, check_int, check_positive, check_rng
 
 __all__ = [
+    "CHAIN_ENVELOPE",
     "DiffusionMapResult",
     "check_distances",
     "diffusion_core",
@@ -61,6 +62,7 @@ __all__ = [
     "diffusion_map",
     "normalized_operator",
     "nystrom_extension",
+    "rcm_envelope",
 ]
 
 #: Kernel values below this are treated as "no edge" when counting graph components.
@@ -272,7 +274,7 @@ def _shift_invert(n_mat, m, gen, dense, null=None):
             return smallest_laplacian_eigenpairs(a, m, null, gen)
         except RuntimeError:
             pass
-    if _envelope(a) > _CHAIN_ENVELOPE * a.nnz:
+    if rcm_envelope(a) > CHAIN_ENVELOPE * a.nnz:
         # Not chain-like (noisy kNN graphs are expanders): SuperLU's fill-in is ~n^2 (n =
         # 20,000 noisy WEMD images: 120 s to factorise), while plain Lanczos on the smallest
         # eigenvalues converges fast there (2 s, same eigenvalues). Bounded attempt; a graph
@@ -291,12 +293,12 @@ def _shift_invert(n_mat, m, gen, dense, null=None):
 MULTILEVEL_MIN_ITEMS = 50_000
 #: A sparse operator whose reverse Cuthill-McKee envelope is at most this many times its
 #: stored entries is chain-like (a clean curve: ~1), and its sparse LU is cheap: shift-invert.
-_CHAIN_ENVELOPE = 4
+CHAIN_ENVELOPE = 4
 #: Restarts of the implicit Lanczos attempt before falling back to shift-invert.
 _LANCZOS_RESTARTS = 300
 
 
-def _envelope(a) -> float:
+def rcm_envelope(a) -> float:
     """Envelope (profile) of the symmetric sparse ``a`` in reverse Cuthill-McKee order."""
     p = scipy.sparse.csgraph.reverse_cuthill_mckee(a, symmetric_mode=True)
     b = sp.csr_matrix(a[p][:, p])
