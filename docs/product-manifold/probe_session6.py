@@ -26,11 +26,13 @@ from conformap.datasets import make_product_cryoem
 from conformap.evaluate import factor_assignment
 from conformap.product import FactorizationWarning, factorize, pair_votes, window_energy
 
-RUNS = [(3000, 1.0, 1), (4000, 1.0, 41)]
+#: (n, SNR, seed, slide): the two over-split runs of the brief, then the held-out misses
+RUNS = [(3000, 1.0, 1, True), (4000, 1.0, 41, True), (4000, 0.1, 70, False),
+        (6000, 1.0, 70, True)]
 
 
-def probe(n: int, snr: float, seed: int) -> dict:
-    images, truth = make_product_cryoem(n, snr=snr, slide=True, rng=seed)
+def probe(n: int, snr: float, seed: int, slide: bool) -> dict:
+    images, truth = make_product_cryoem(n, snr=snr, slide=slide, rng=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FactorizationWarning)
         res = factorize(images, n_eigenvectors=100, rng=seed)
@@ -67,7 +69,16 @@ def probe(n: int, snr: float, seed: int) -> dict:
                 "e_low": None if e is None else round(e[1], 3),
                 "low_share": None if e is None or sum(e) <= 0 else round(e[1] / sum(e), 3)})
     final = factor_assignment(res.factors, res.eigenvectors, truth)
-    return {"n": n, "snr": snr, "seed": seed, "bins_before_merge": before,
+    names = [sp["name"] for sp in truth["spec"]]
+    wrong = [{"column": int(c), "true": int(t), "binned_as": int(q), "confident": bool(cf),
+              "r2": [round(float(x), 3) for x in np.nan_to_num(r2)],
+              "r2_all": round(float(np.nan_to_num(ra)), 3)}
+             for c, t, q, ok, cf, r2, ra in zip(final.columns, final.true_label, final.predicted,
+                                                final.correct, final.confident, final.r2,
+                                                final.r2_all, strict=True)
+             if q != -1 and not ok]
+    return {"n": n, "snr": snr, "seed": seed, "slide": slide, "factor_names": names,
+            "levels": res.levels, "wrong": wrong, "bins_before_merge": before,
             "merges": merges, "factors": [f.tolist() for f in res.factors],
             "eigenvalues": {int(v): round(float(lam[v]), 4) for v in verts},
             "confident_accuracy": round(float(final.confident_accuracy), 3),
@@ -77,15 +88,17 @@ def probe(n: int, snr: float, seed: int) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
+    p.add_argument("--runs", type=int, nargs="+", help="indices into RUNS (default all)")
     a = p.parse_args(argv)
-    out = [probe(*r) for r in RUNS]
-    same = [q for r in out for q in r["pairs"] if q["factor_u"] == q["factor_v"] >= 0
+    out = [probe(*RUNS[i]) for i in (a.runs if a.runs else range(len(RUNS)))]
+    brief = out[:2] if not a.runs else []  # the ranges: the two over-split runs only
+    same = [q for r in brief for q in r["pairs"] if q["factor_u"] == q["factor_v"] >= 0
             and q["low_share"] is not None]
-    cross = [q for r in out for q in r["pairs"] if q["factor_u"] != q["factor_v"]
+    cross = [q for r in brief for q in r["pairs"] if q["factor_u"] != q["factor_v"]
              and min(q["factor_u"], q["factor_v"]) >= 0 and q["low_share"] is not None]
     summary = {}
     for name, group in (("same_factor", same), ("cross_factor", cross)):
-        for f in ("low_share", "e_low"):
+        for f in ("low_share", "e_low") if group else ():
             summary[f"{name}_{f}"] = [min(q[f] for q in group), max(q[f] for q in group)]
     Path(a.out).write_text(json.dumps({"runs": out, "ranges": summary}, indent=1) + "\n")
     print(json.dumps(summary))
