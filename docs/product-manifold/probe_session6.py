@@ -28,7 +28,7 @@ from conformap.product import FactorizationWarning, factorize, pair_votes, windo
 
 #: (n, SNR, seed, slide): the two over-split runs of the brief, then the held-out misses
 RUNS = [(3000, 1.0, 1, True), (4000, 1.0, 41, True), (4000, 0.1, 70, False),
-        (6000, 1.0, 70, True)]
+        (6000, 1.0, 70, True), (10000, 0.1, 72, True)]
 
 
 def probe(n: int, snr: float, seed: int, slide: bool) -> dict:
