@@ -146,6 +146,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session6_probe.jsonl",
                              f"{_PM}/measure_session6_summary.json",
                              f"{_PM}/probe_session6.json",
+                             f"{_PM}/probe_session6_resolved.json",
                              f"{_PM}/cli_session6.json")),
 ]
 
