@@ -19,7 +19,9 @@ Pipeline (``factorize``):
    separable eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them (window links may join any two of its
-   eigenvectors).
+   eigenvectors); the bins are revised on the whole graph (:func:`refine_bins`) and, with
+   ``n_factors="auto"``, bins of one factor that no link separates are joined
+   (:func:`merge_bins`).
 
 Defaults and how they scale
 ---------------------------
@@ -465,7 +467,10 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     n_factors : int or "auto", default "auto"
         Number of factors. "auto": from the data: no product triplet means one factor;
         otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
-        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets). An
+        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets); the bins
+        are then revised on the whole graph (:func:`refine_bins`), and two bins that no link
+        separates and whose cross products lie below their windows are joined
+        (:func:`merge_bins`). An
         integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"
