@@ -144,6 +144,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session6_regression.jsonl",
                              f"{_PM}/measure_session6_regression_images.jsonl",
                              f"{_PM}/measure_session6_probe.jsonl",
+                             f"{_PM}/measure_session6_extra_images.jsonl",
                              f"{_PM}/measure_session6_summary.json",
                              f"{_PM}/probe_session6.json",
                              f"{_PM}/probe_session6_resolved.json",

@@ -3,7 +3,8 @@
     python docs/product-manifold/summarize_session6.py
 
 Rewrites the blocks ``generated:session6-heldout-images`` / ``generated:session6-heldout``
-(seeds 70-72, never used before) and ``generated:session6-regression-images`` /
+(seeds 70-72, never used before), ``generated:session6-extra-images`` (three-part images,
+seeds 80-84, n = 3000 and 4000: how often bins are over- or under-split) and ``generated:session6-regression-images`` /
 ``generated:session6-regression`` (the session-5b regression sets), with the table layout of
 ``summarize_session5.py``, and ``generated:session6-changes``: every regression run whose
 result differs from its session-5b row. Per-seed values in seed order; mean ± standard
@@ -63,6 +64,8 @@ def main() -> int:
     tables = [
         ("session6-heldout-images", s5.images_table("measure_session6_images.jsonl", NOTE)),
         ("session6-heldout", s5.unmix_table("measure_session6.jsonl", NOTE)),
+        ("session6-extra-images",
+         s5.images_table("measure_session6_extra_images.jsonl", NOTE)),
         ("session6-regression-images",
          s5.images_table("measure_session6_regression_images.jsonl", NOTE)),
         ("session6-regression", s5.unmix_table("measure_session6_regression.jsonl", NOTE)),
