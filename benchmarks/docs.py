@@ -148,6 +148,8 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session6_summary.json",
                              f"{_PM}/probe_session6.json",
                              f"{_PM}/probe_session6_resolved.json",
+                             f"{_PM}/probe_session6_resolved_81.json",
+                             f"{_PM}/probe_session6_seed81.json",
                              f"{_PM}/cli_session6.json")),
 ]
 
