@@ -138,7 +138,19 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session5_10k_time.json",
                              f"{_PM}/measure_session5b.jsonl",
                              f"{_PM}/measure_session5b_images.jsonl",
-                             f"{_PM}/probe_session5b.json")),
+                             f"{_PM}/probe_session5b.json",
+                             f"{_PM}/measure_session6.jsonl",
+                             f"{_PM}/measure_session6_images.jsonl",
+                             f"{_PM}/measure_session6_regression.jsonl",
+                             f"{_PM}/measure_session6_regression_images.jsonl",
+                             f"{_PM}/measure_session6_probe.jsonl",
+                             f"{_PM}/measure_session6_extra_images.jsonl",
+                             f"{_PM}/measure_session6_summary.json",
+                             f"{_PM}/probe_session6.json",
+                             f"{_PM}/probe_session6_resolved.json",
+                             f"{_PM}/probe_session6_resolved_81.json",
+                             f"{_PM}/probe_session6_seed81.json",
+                             f"{_PM}/cli_session6.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -157,3 +157,47 @@ def test_product_share_finds_a_product_whose_partner_is_spread_over_eigenvectors
     single = [abs(unit[:, 7] @ (p := unit[:, 0] * unit[:, t]) / np.linalg.norm(p))
               for t in range(1, 7)]
     assert max(single) == pytest.approx(1 / np.sqrt(6)) and max(single) < mixed_share
+
+
+def test_merge_bins_joins_two_bins_of_one_factor_that_no_link_separates():
+    """The hierarchy put x1 and x2 in bins of their own, and no triplet links them: their
+    product cos(pi x) cos(2 pi x) = (cos(pi x) + cos(3 pi x)) / 2 lies half below its window
+    and half above it (in no window), so they are one factor; y and z stay apart (linked)."""
+    from conformap.product import merge_bins
+
+    phi, lam, modes, _ = _box_modes(n_modes=80)
+    c = {m: i for i, m in enumerate(modes)}
+    x1, x2, y1, y2, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 2, 0)], c[(0, 0, 1)]
+    sep = _sep(phi.shape[1], [(x1, y1), (x1, z1), (x2, y1), (x2, z1), (y1, z1), (y2, z1)])
+    bins = [np.array([x1]), np.array([x2]), np.array(sorted([y1, y2])), np.array([z1])]
+    delta = np.maximum(0.5 * lam[1], 0.05 * lam)
+    out, steps = merge_bins(bins, sep, phi, lam, delta, np.arange(1, lam.size), purity=0.6)
+    assert sorted(sorted(b.tolist()) for b in out) == sorted(
+        [sorted([x1, x2]), sorted([y1, y2]), [z1]])
+    assert len(steps) == 1 and steps[0]["split"] == "merge"
+    assert steps[0]["low_share"] > 0.9  # analytic: all of the resolved product is below
+
+
+def test_merge_bins_keeps_two_unlinked_bins_of_different_factors():
+    """y and z share no link (their products were 'not found'), but y1 z1 is one
+    eigenfunction at the sum of their eigenvalues, inside its window: not one factor. Among
+    the unlinked pairs only x1, x2 (one factor) is merged."""
+    from conformap.product import merge_bins, window_energy
+
+    phi, lam, modes, _ = _box_modes(n_modes=80)
+    c = {m: i for i, m in enumerate(modes)}
+    x1, x2, y1, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 0, 1)]
+    sep = _sep(phi.shape[1], [(x1, y1), (x1, z1), (x2, y1), (x2, z1)])
+    bins = [np.array([x1]), np.array([x2]), np.array([y1]), np.array([z1])]
+    delta = np.maximum(0.5 * lam[1], 0.05 * lam)
+    cols = np.arange(1, lam.size)
+    unit = phi / np.linalg.norm(phi, axis=0)
+    e_win, e_low = window_energy(y1, z1, unit, lam, delta, cols)
+    assert e_win == pytest.approx(1.0) and e_low == pytest.approx(0.0, abs=1e-12)
+    out, _ = merge_bins(bins, sep, phi, lam, delta, cols, purity=0.6)
+    assert sorted(sorted(b.tolist()) for b in out) == sorted([sorted([x1, x2]), [y1], [z1]])
+    # never below two bins, and nothing to merge when every pair of bins is linked
+    out, steps = merge_bins([np.array([x1]), np.array([y1]), np.array([z1])],
+                            _sep(phi.shape[1], [(x1, y1), (x1, z1), (y1, z1)]), phi, lam,
+                            delta, cols, purity=0.6)
+    assert len(out) == 3 and steps == []

@@ -43,7 +43,7 @@ def _fmt(v):
     return " / ".join("n/a" if x is None else f"{x:.2f}" for x in v)
 
 
-def unmix_table(src: str = "measure_session5.jsonl") -> str:
+def unmix_table(src: str = "measure_session5.jsonl", note: str = NOTE) -> str:
     rows = defaultdict(list)
     for r in _load(src):
         rows[(r["data"], r["n"], r["mode"], r["unmix"])].append(r)
@@ -59,7 +59,7 @@ def unmix_table(src: str = "measure_session5.jsonl") -> str:
             f"{_fmt(cacc)} | {_ms(cacc, f'{data} {n} {mode} {unmix:g} confident')} | "
             f"{'/'.join(str(r['n_factors_found']) for r in rs)} | "
             f"{'/'.join(str(min(r['confident_correct_per_factor'])) for r in rs)} |")
-    return NOTE.format(src=src) + "\n\n" + "\n".join(out)
+    return note.format(src=src) + "\n\n" + "\n".join(out)
 
 
 def _motions(r):
@@ -68,7 +68,7 @@ def _motions(r):
     return "3 (coupled stretch_y)" if r["stretch_y"] else "2"
 
 
-def images_table(src: str = "measure_session5_images.jsonl") -> str:
+def images_table(src: str = "measure_session5_images.jsonl", note: str = NOTE) -> str:
     rows = defaultdict(list)
     for r in _load(src):
         graph = "unmix 0" if r["graph"].startswith("no_unmix") else "default (unmix 0.1)"
@@ -93,7 +93,7 @@ def images_table(src: str = "measure_session5_images.jsonl") -> str:
             f"{_fmt([r['product_recall'] for r in rs])} | "
             f"{sum(bool(r['target_met']) for r in rs)}/{len(rs)} | {ok}/{len(rs)} | "
             f"{round(float(np.mean([r['seconds'] for r in rs]))):d} |")
-    return NOTE.format(src=src) + "\n\n" + "\n".join(out)
+    return note.format(src=src) + "\n\n" + "\n".join(out)
 
 
 def main() -> int:

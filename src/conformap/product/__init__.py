@@ -17,7 +17,14 @@ from ._factorize import (
     factorize_spectrum,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
-from ._placement import pair_votes, refine_bins, window_links
+from ._placement import (
+    MERGE_MIN_LOW,
+    merge_bins,
+    pair_votes,
+    refine_bins,
+    window_energy,
+    window_links,
+)
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
 from ._spectrum import (
     AUTO_BANDWIDTH_RULE,
@@ -39,6 +46,7 @@ __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "DEFAULT_GAMMA",
     "DEFAULT_UNMIX",
+    "MERGE_MIN_LOW",
     "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
@@ -56,6 +64,7 @@ __all__ = [
     "improve_cut",
     "laplacian_spectrum",
     "max_cut",
+    "merge_bins",
     "pair_votes",
     "pca_denoise",
     "plot_embeddings",
@@ -68,5 +77,6 @@ __all__ = [
     "triplet_scores",
     "unmix_blocks",
     "unmix_eigenvectors",
+    "window_energy",
     "window_links",
 ]

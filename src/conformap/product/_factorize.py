@@ -19,7 +19,9 @@ Pipeline (``factorize``):
    separable eigenfunctions, are rotated back before the search.
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them (window links may join any two of its
-   eigenvectors).
+   eigenvectors); the bins are revised on the whole graph (:func:`refine_bins`) and, with
+   ``n_factors="auto"``, bins of one factor that no link separates are joined
+   (:func:`merge_bins`).
 
 Defaults and how they scale
 ---------------------------
@@ -58,7 +60,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from .._validation import (
     ConformapWarning,
@@ -67,10 +68,10 @@ from .._validation import (
     check_rng,
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
-from ._maxcut import max_cut
-from ._placement import align_components, pair_votes, place_left, refine_bins, window_links
+from ._placement import merge_bins, place_left, refine_bins
+from ._separability import assignment_confidence, split_columns
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
-from ._triplets import TripletSearch, find_triplets, product_share
+from ._triplets import product_share
 from ._unmix import DEFAULT_UNMIX, unmix_eigenvectors
 
 __all__ = ["DEFAULT_GAMMA", "FactorizationResult", "factorize", "factorize_spectrum"]
@@ -139,7 +140,8 @@ class FactorizationResult:
         Weight of the (top-level) cut and its SDP upper bound.
     levels : list of dict
         Hierarchical steps: which bin was split and into which bins ("split": "all" for the
-        top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`).
+        top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`,
+        "merge" for two bins joined as one factor, :func:`merge_bins`, with its "low_share").
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
@@ -203,109 +205,6 @@ def _check_thresholds(delta, gamma):
     return delta, gamma
 
 
-def _split(cols: np.ndarray, phi: np.ndarray, lam: np.ndarray, *, delta: np.ndarray, gamma: float,
-           n_parts: int, n_rounds: int, rng, degeneracy: float = 0.0,
-           purity: float = 0.0, window_cols=None, members=None) -> dict:
-    """Algorithm 1 + separability graph + MAX-(k-)CUT on the columns ``cols``."""
-    t0 = time.perf_counter()
-    search: TripletSearch = find_triplets(phi[:, cols], lam[cols], delta=delta[cols],
-                                          gamma=gamma, degeneracy=degeneracy, purity=purity)
-    t1 = time.perf_counter()
-    trip = cols[search.triplets] if search.triplets.size else np.zeros((0, 3), dtype=np.int64)
-    n_all = phi.shape[1]
-    sep = np.zeros((n_all, n_all))
-    ends = []
-    for (_i, _j, k), s in zip(search.triplets, search.scores, strict=True):
-        # the pairs that explain phi_k (just (i, j) outside degenerate groups)
-        pairs = cols[search.best_members[k]]
-        for a, b in pairs:
-            sep[a, b] = sep[b, a] = max(sep[a, b], s)
-        ends.append(pairs.ravel())
-    # vertices: the factor eigenvectors, i.e. members of a kept pair that are not themselves
-    # explained as a product (with more than two factors a product such as phi_x * phi_z can
-    # pair with phi_y; it must not be binned as a factor eigenvector)
-    vertices = (np.setdiff1d(np.unique(np.concatenate(ends)), trip[:, 2]) if trip.size
-                else np.zeros(0, dtype=np.int64))
-    n_window = 0
-    cand = vertices if members is None else np.union1d(vertices, members)
-    if window_cols is not None and purity > 0 and cand.size >= 2:
-        # links whose product is spread over its eigenvalue window (window_links), between
-        # eigenvectors that triplets made vertices (and, in a sub-split, the bin's own)
-        wl = window_links(cand, phi, lam, delta, window_cols, gamma=gamma, purity=purity)
-        sub = sep[np.ix_(cand, cand)]
-        new = (wl > 0) & (sub == 0)
-        n_window = int(np.triu(new, 1).sum())
-        sep[np.ix_(cand, cand)] = np.where(new, wl, sub)
-        linked = cand[(sep[np.ix_(cand, cand)] > 0).any(axis=1)]
-        vertices = np.union1d(vertices, linked)
-    out = {"search": search, "triplets": trip, "separability": sep, "vertices": vertices,
-           "bins": [], "unassigned": np.zeros(0, dtype=np.int64), "cut_weight": 0.0,
-           "sdp_bound": 0.0, "cut_fraction": 0.0, "t_triplets": t1 - t0,
-           "n_window": n_window}
-    if vertices.size < 2:
-        out["t_sorting"] = time.perf_counter() - t1
-        return out
-    w = sep[np.ix_(vertices, vertices)]
-    n_comp, comp = sp.csgraph.connected_components(sp.csr_matrix(w), directed=False)
-    main = np.argmax(np.bincount(comp))
-    keep = comp == main
-    if n_comp > 1:
-        left = vertices[~keep]
-        # emitted by the caller, and only if the result has more than one factor
-        out["warning"] = (
-            f"the separability graph has {n_comp} connected components; the eigenvectors "
-            f"{left.tolist()[:10]} share no triplet with the main component, so their factor "
-            "is undetermined and they are left unassigned. More eigenvectors, a larger delta "
-            "or a smaller gamma link more of them.")
-        out["unassigned"] = left
-    vmain = vertices[keep]
-    # equal cuts (a vertex linked to one part only may join either other part of a k-cut)
-    # are decided by how the pairs' products spread over the spectrum (pair_votes)
-    votes = pair_votes(vmain, phi, lam, degeneracy=degeneracy)
-    cut = max_cut(w[np.ix_(keep, keep)], n_parts, n_rounds=n_rounds, rng=rng, tiebreak=votes)
-    bins = [vmain[cut.labels == p] for p in range(n_parts)]
-    if n_comp > 1 and n_parts == 2 and purity > 0 and all(b.size for b in bins):
-        bins, joined = align_components(bins, vertices, comp, main, w, phi, lam, delta,
-                                         n_rounds=n_rounds, rng=rng)
-        if joined.size:
-            out["unassigned"] = np.setdiff1d(out["unassigned"], joined)
-            out["aligned"] = joined
-            if out["unassigned"].size == 0:
-                out.pop("warning", None)
-            else:
-                out["warning"] = (
-                    f"the separability graph has {n_comp} connected components; the "
-                    f"eigenvectors {out['unassigned'].tolist()[:10]} share no triplet with the "
-                    "others and no purity vote places them, so their factor is undetermined "
-                    "and they are left unassigned. More eigenvectors, a larger delta or a "
-                    "smaller gamma link more of them.")
-    bins = [b for b in bins if b.size]
-    bins.sort(key=lambda b: int(b.min()))
-    total = float(np.triu(w[np.ix_(keep, keep)], 1).sum())
-    out.update(bins=bins, cut_weight=cut.weight, sdp_bound=cut.sdp_bound,
-               cut_fraction=cut.weight / total if total > 0 else 0.0,
-               t_sorting=time.perf_counter() - t1)
-    return out
-
-
-def _confidence(bins: list, sep: np.ndarray) -> list:
-    """Per-assignment confidence (see :class:`FactorizationResult`)."""
-    label = np.full(sep.shape[0], -1)
-    for b, members in enumerate(bins):
-        label[members] = b
-    out = []
-    for b, members in enumerate(bins):
-        conf = np.zeros(len(members))
-        for t, v in enumerate(members):
-            other = (label >= 0) & (label != b)
-            same = label == b
-            cross, within = sep[v, other].sum(), sep[v, same].sum() - sep[v, v]
-            if cross > 0:
-                conf[t] = cross / (cross + within) * sep[v, other].max()
-        out.append(np.clip(conf, 0.0, 1.0))
-    return out
-
-
 def _check_purity(purity) -> float:
     purity = check_positive(purity, "purity", allow_zero=True)
     if purity >= 1:
@@ -365,9 +264,9 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     else:
         delta_cols = np.full(lam.shape, float(delta))
     gen = check_rng(rng)
-    top = _split(cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2 if hierarchical else k,
-                 n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
-                 window_cols=cols)
+    top = split_columns(cols, phi, lam, delta=delta_cols, gamma=gamma,
+                        n_parts=2 if hierarchical else k, n_rounds=rounds, rng=gen,
+                        degeneracy=degeneracy, purity=purity, window_cols=cols)
     search = top["search"]
     best_pair = np.full((phi.shape[1], 2), -1, dtype=np.int64)
     ok = search.best_pair[:, 0] >= 0
@@ -407,9 +306,10 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                 if sub_cols.size < 3:
                     continue
                 # (a sub-split's disconnected-graph note is not warned: the bin stays whole)
-                sub = _split(sub_cols, phi, lam, delta=delta_cols, gamma=gamma, n_parts=2,
-                             n_rounds=rounds, rng=gen, degeneracy=degeneracy, purity=purity,
-                             window_cols=cols, members=members)
+                sub = split_columns(sub_cols, phi, lam, delta=delta_cols, gamma=gamma,
+                                    n_parts=2, n_rounds=rounds, rng=gen,
+                                    degeneracy=degeneracy, purity=purity, window_cols=cols,
+                                    members=members)
                 timings["triplets"] += sub["t_triplets"]
                 timings["sorting"] += sub.get("t_sorting", 0.0)
                 # "auto": a bin is a product only if its own triplets form a near-bipartite
@@ -449,6 +349,14 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
         for st in steps:
             levels.append({"split": st["split"], "bins": st["bins"]})
             fractions.append(float(st["cut_fraction"]))
+    if auto and purity > 0 and len(bins) > 2:
+        # bins that no link separates and whose cross products lie below their windows are
+        # one factor cut in two (merge_bins)
+        bins, steps = merge_bins(bins, sep, phi, lam, delta_cols, cols, purity=purity)
+        for st in steps:
+            levels.append({"split": st["split"], "bins": st["bins"],
+                           "low_share": st["low_share"]})
+            fractions.append(float(st["cut_fraction"]))
     bins = [np.asarray(sorted(b.tolist()), dtype=np.int64) for b in bins]
     mixed = []
     if purity > 0:
@@ -464,7 +372,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     trip = np.concatenate(triplets)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
-    conf = _confidence(bins, sep)
+    conf = assignment_confidence(bins, sep)
     sizes = ", ".join(f"{len(b)}" for b in bins)
     message = (
         f"{len(bins)} factors ({sizes} factor eigenvectors; {len(trip)} product triplets, "
@@ -559,7 +467,10 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     n_factors : int or "auto", default "auto"
         Number of factors. "auto": from the data: no product triplet means one factor;
         otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
-        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets). An
+        near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets); the bins
+        are then revised on the whole graph (:func:`refine_bins`), and two bins that no link
+        separates and whose cross products lie below their windows are joined
+        (:func:`merge_bins`). An
         integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"

@@ -14,8 +14,8 @@ import numpy as np
 
 from ._maxcut import cut_weight, improve_cut, max_cut
 
-__all__ = ["ALIGN_MARGIN", "align_components", "cross_vote", "pair_votes", "place_left",
-           "refine_bins", "window_links"]
+__all__ = ["ALIGN_MARGIN", "MERGE_MIN_LOW", "align_components", "cross_vote", "merge_bins",
+           "pair_votes", "place_left", "refine_bins", "window_energy", "window_links"]
 
 #: Smallest total purity vote that joins a separability component to the main cut (half a
 #: same-factor / true-product difference of one pair).
@@ -166,31 +166,49 @@ def window_links(vertices, phi: np.ndarray, lam: np.ndarray, delta: np.ndarray,
         The window similarity of every linked pair, 0 elsewhere (symmetric).
     """
     verts = np.asarray(vertices, dtype=np.int64)
-    wcols = np.asarray(window_cols, dtype=np.int64)
     unit = phi / np.linalg.norm(phi, axis=0)
     out = np.zeros((verts.size, verts.size))
-    top = lam[wcols].max() if wcols.size else 0.0
     for a in range(verts.size):
         for b in range(a + 1, verts.size):
-            u, v = int(verts[a]), int(verts[b])
-            s = lam[u] + lam[v]
-            d = delta[min(int(np.searchsorted(lam, s)), lam.size - 1)]
-            if s + d > top:  # the window is not all computed
+            e = window_energy(int(verts[a]), int(verts[b]), unit, lam, delta, window_cols)
+            if e is None:
                 continue
-            win = wcols[np.abs(lam[wcols] - s) <= d]
-            low = wcols[lam[wcols] < s - d]
-            if win.size == 0:
-                continue
-            prod = unit[:, u] * unit[:, v]
-            prod = prod - prod.mean()
-            prod = prod / max(float(np.linalg.norm(prod)), 1e-300)
-            q_win = np.linalg.qr(unit[:, win])[0]
-            e_win = float(((q_win.T @ prod) ** 2).sum())
-            e_low = float(((np.linalg.qr(unit[:, low])[0].T @ prod) ** 2).sum()) if low.size \
-                else 0.0
+            e_win, e_low = e
             if np.sqrt(e_win) > gamma and e_win / max(e_win + e_low, 1e-300) >= purity:
                 out[a, b] = out[b, a] = np.sqrt(e_win)
     return out
+
+
+def window_energy(u: int, v: int, unit: np.ndarray, lam: np.ndarray, delta: np.ndarray,
+                  window_cols) -> tuple[float, float] | None:
+    r"""Where the product of two eigenvectors lies in the spectrum: in its window or below.
+
+    With :math:`p` the centred unit product :math:`\varphi_u\varphi_v`, :math:`s = \lambda_u +
+    \lambda_v` and :math:`\delta` the window at :math:`s`, returns :math:`E_\text{win} =
+    \|Q_\text{win}^T p\|^2` and :math:`E_\text{low} = \|Q_\text{low}^T p\|^2` for orthonormal
+    bases of the columns ``window_cols`` with :math:`|\lambda - s| \le \delta` and
+    :math:`\lambda < s - \delta` (unchanged by rotations inside either set). Two factors'
+    product is one eigenfunction at :math:`s`: :math:`E_\text{win} \approx 1`. Two
+    eigenfunctions of one factor put half of it at the difference frequency, below, and the
+    other half at the sum frequency, above the window: :math:`E_\text{win} \approx 0`,
+    :math:`E_\text{low} \approx 1/2`. ``None`` when the window reaches beyond the computed
+    columns (``unit``: unit-norm eigenvectors, shape (n, N + 1)).
+    """
+    wcols = np.asarray(window_cols, dtype=np.int64)
+    if wcols.size == 0:
+        return None
+    s = lam[u] + lam[v]
+    d = delta[min(int(np.searchsorted(lam, s)), lam.size - 1)]
+    if s + d > lam[wcols].max():  # the window is not all computed
+        return None
+    win = wcols[np.abs(lam[wcols] - s) <= d]
+    low = wcols[lam[wcols] < s - d]
+    prod = unit[:, u] * unit[:, v]
+    prod = prod - prod.mean()
+    prod = prod / max(float(np.linalg.norm(prod)), 1e-300)
+    e_win = float(((np.linalg.qr(unit[:, win])[0].T @ prod) ** 2).sum()) if win.size else 0.0
+    e_low = float(((np.linalg.qr(unit[:, low])[0].T @ prod) ** 2).sum()) if low.size else 0.0
+    return e_win, e_low
 
 
 def place_left(bins: list, left: np.ndarray, phi: np.ndarray, lam: np.ndarray,
@@ -300,3 +318,93 @@ def refine_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray, *
         steps.append({"split": "refine", "bins": [b.tolist() for b in as_bins(labels, k)],
                       "cut_fraction": after / total})
     return as_bins(labels, k), steps
+
+
+#: merge_bins: the smallest mean share of a cross pair's product below its window. Two modes of
+#: one factor put 1/2 there (the difference frequency), two factors about 0 (their product is
+#: the sum mode); halfway, as in pair_votes. A guard only: where neither pair's product is
+#: resolved (both shares tiny) the ratio of merge_bins alone would be noise. Measured on the two
+#: over-split image runs of diagnosis.md section 9: same-factor pairs 0.29-0.92, cross-factor
+#: pairs 0.03-0.38 (so the ratio, not this mean, separates them).
+MERGE_MIN_LOW = 0.25
+
+
+def merge_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray,
+               delta: np.ndarray, window_cols, *, purity: float) -> tuple[list, list]:
+    r"""Join bins that no separability link separates and whose products say "one factor".
+
+    A hierarchy of two-way cuts may put two sets of one factor's eigenvectors on different
+    sides of a cut (three-part images, n = 3000: the bar's :math:`\varphi_2` and
+    :math:`\varphi_{12}`), and the tie-breaking moves of :func:`refine_bins` may split a
+    circle into harmonic pairs (its harmonics vote about +1/4 with each other, as different
+    factors would: :func:`pair_votes` compares with :math:`\max(\lambda_u, \lambda_v)`,
+    which a near-three-fold rotor's shortened chords put out of order). No link between two
+    bins means no triplet says they are different factors; it may also mean that their
+    products were not found. The products themselves tell which: for every cross pair
+    :math:`(a, b)` whose window is computed, :func:`window_energy` gives
+    :math:`E_\text{win}, E_\text{low}`. Two factors' product lies in its window (the pair
+    would be a link if :math:`\sqrt{E_\text{win}}` reached ``gamma``, even when it does not);
+    one factor's lies half below and half above it. Bins :math:`A, B` are merged when
+
+    .. math:: \frac{\sum E_\text{low}}{\sum (E_\text{win} + E_\text{low})} \ge
+        \text{purity} \quad\text{and}\quad \overline{E_\text{low}} \ge
+        \text{MERGE\_MIN\_LOW},
+
+    the mirror of the purity a link needs (``purity`` of the product in its window), with
+    the guard :data:`MERGE_MIN_LOW` that the products are resolved at all. The pair with the
+    largest share is merged first, then the test is repeated; never below two bins.
+
+    Parameters
+    ----------
+    bins : list of ndarray of int
+    sep : ndarray, shape (N + 1, N + 1)
+        Separability weights of all levels.
+    phi : ndarray, shape (n, N + 1)
+    lam, delta : ndarray, shape (N + 1,)
+        Sorted eigenvalues and the eigenvalue window per column.
+    window_cols : array_like of int
+        Columns that may form a window (the resolved eigenvectors).
+    purity : float in (0, 1)
+
+    Returns
+    -------
+    bins : list of ndarray of int
+        Sorted by their smallest column.
+    steps : list of dict
+        One ``{"split": "merge", "bins": ..., "low_share": ..., "cut_fraction": ...}`` per
+        merge (the cut fraction of the merged partition on ``sep``).
+    """
+    unit = phi / np.linalg.norm(phi, axis=0)
+    bins = [np.sort(np.asarray(b, dtype=np.int64)) for b in bins]
+    steps = []
+    while len(bins) > 2:
+        best, best_share = None, -1.0
+        for a in range(len(bins)):
+            for b in range(a + 1, len(bins)):
+                if np.any(sep[np.ix_(bins[a], bins[b])] > 0):
+                    continue
+                energies = [window_energy(int(u), int(v), unit, lam, delta, window_cols)
+                            for u in bins[a] for v in bins[b]]
+                energies = np.array([e for e in energies if e is not None]).reshape(-1, 2)
+                total = float(energies.sum())
+                if energies.shape[0] == 0 or total <= 0:
+                    continue
+                low = float(energies[:, 1].sum())
+                share = low / total
+                if (share >= purity and low / energies.shape[0] >= MERGE_MIN_LOW
+                        and share > best_share):
+                    best, best_share = (a, b), share
+        if best is None:
+            break
+        a, b = best
+        merged = np.sort(np.concatenate([bins[a], bins[b]]))
+        bins = [m for t, m in enumerate(bins) if t not in best] + [merged]
+        bins.sort(key=lambda m: int(m.min()))
+        verts = np.concatenate(bins)
+        labels = np.concatenate([np.full(m.size, t) for t, m in enumerate(bins)])
+        w = sep[np.ix_(verts, verts)]
+        total = float(np.triu(w, 1).sum())
+        steps.append({"split": "merge", "bins": [m.tolist() for m in bins],
+                      "low_share": round(best_share, 3),
+                      "cut_fraction": cut_weight(w, labels) / total if total > 0 else 0.0})
+    return bins, steps

@@ -363,7 +363,8 @@ def _fig7(cfg, out, seed, rows):
                          {"n_factors": "auto"}, resa.message))
     # bins of every level: R^2 of each eigenvector on x, y, z
     bins = [("bin #1", res.levels[0]["bins"][0]), ("bin #2", res.levels[0]["bins"][1])]
-    splits = [lv for lv in res.levels[1:] if lv["split"] != "refine"]  # refine_bins: no split
+    # hierarchical splits only (not refine_bins' revisions nor merge_bins' joins)
+    splits = [lv for lv in res.levels[1:] if isinstance(lv["split"], list)]
     for lvl, level in enumerate(splits):
         bins += [(f"bin #{3 + 2 * lvl}", level["bins"][0]),
                  (f"bin #{4 + 2 * lvl}", level["bins"][1])]
