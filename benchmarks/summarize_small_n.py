@@ -1,0 +1,55 @@
+"""Markdown tables of ``bench_small_n`` results: per data group and n, for each candidate, the
+cells within the target (median <= 2, p90 <= 5 degrees) and median / p90 (medians over seeds).
+
+Usage::
+
+    python -m benchmarks.summarize_small_n docs/large-n/parts/small_n_rules_choose.json ...
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+TARGET = (2.0, 5.0)
+
+
+def group(name: str) -> str:
+    if name.startswith(("real", "saddle")):
+        return name
+    return "planar circles (7 sets)"
+
+
+def ok(c) -> bool:
+    return "median" in c and c["median"] <= TARGET[0] and c["p90"] <= TARGET[1]
+
+
+def table(rows, cands) -> str:
+    cells = {}
+    for r in rows:
+        cells.setdefault((group(r["data"]), r["n"]), []).append(r)
+    out = ["| data | n | " + " | ".join(cands) + " |", "|---|---|" + "---|" * len(cands)]
+    for (g, n), rs in cells.items():
+        line = f"| {g} | {n} |"
+        for c in cands:
+            v = [r[c] for r in rs if c in r]
+            med = np.median([x.get("median", np.nan) for x in v])
+            p90 = np.median([x.get("p90", np.nan) for x in v])
+            line += f" {sum(map(ok, v))}/{len(v)}: {med:.2f} / {p90:.2f} |"
+        out.append(line)
+    return "\n".join(out)
+
+
+def main(argv=None):
+    for path in argv or sys.argv[1:]:
+        res = json.loads(open(path).read())
+        rows = res["rows"]
+        cands = [k for k in rows[0] if k not in ("data", "n", "seed")]
+        print(f"### `{path}`\n\nCommand: `{res['command']}` ({res['seconds']} s)\n")
+        print(table(rows, cands) + "\n")
+
+
+if __name__ == "__main__":
+    main()
