@@ -3,7 +3,7 @@ cells within the target (median <= 2, p90 <= 5 degrees) and median / p90 (median
 
 Usage::
 
-    python -m benchmarks.summarize_small_n docs/large-n/parts/small_n_rules_choose.json ...
+    python -m benchmarks.summarize_small_n [--candidates=a,b] docs/large-n/parts/X.json ...
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TARGET = (2.0, 5.0)
 
 
 def group(name: str) -> str:
-    if name.startswith(("real", "saddle")):
+    if name.startswith(("real", "saddle", "trefoil")):
         return name
     return "planar circles (7 sets)"
 
@@ -43,10 +43,15 @@ def table(rows, cands) -> str:
 
 
 def main(argv=None):
-    for path in argv or sys.argv[1:]:
+    args = list(argv or sys.argv[1:])
+    only = None
+    if args and args[0].startswith("--candidates="):
+        only = args.pop(0).split("=", 1)[1].split(",")
+    for path in args:
         res = json.loads(open(path).read())
         rows = res["rows"]
-        cands = [k for k in rows[0] if k not in ("data", "n", "seed")]
+        cands = [k for k in rows[0] if k not in ("data", "n", "seed")
+                 and (only is None or k in only)]
         print(f"### `{path}`\n\nCommand: `{res['command']}` ({res['seconds']} s)\n")
         print(table(rows, cands) + "\n")
 
