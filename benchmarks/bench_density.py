@@ -26,8 +26,8 @@ Sections:
 * ``robustness``: median / p90 error per data set, n and method.
 * ``dense_speed``: seconds of the dense diffusion map (all pairs, 2 coordinates) at
   n = 1000-3000 for conformap (``method="dense"``), pyDiffMap and datafold, and the ratios.
-* ``small_n``: "auto" against fixed "connect" and "adaptive" at n = 25-1000 (dense, seeds
-  0-2), the measurement behind ``conformap.graph.ADAPTIVE_MIN_ITEMS``.
+* ``small_n``: "auto" against fixed "connect", "wide" and "adaptive" at n = 25-1000 (dense,
+  seeds 0-2), the measurement behind ``conformap.graph.ADAPTIVE_MIN_ITEMS``.
 * ``noise_floor``: the paper's real map with noise (when ``../shared`` exists): "auto"
   against the adaptive kernel, the measurement behind ``ADAPTIVE_MAX_DIMENSION``.
 * ``truncation``: at n = 2000, the eigenvalues of conformap's kNN operator against a dense
@@ -287,13 +287,15 @@ def oracle(X, deg):
 
 
 def small_n(ns, seeds, kinds=None, oracle_max=400):
-    """Dense, several seeds: "auto" against fixed "connect" and "adaptive", and (n <=
-    ``oracle_max``) the oracle floor of :func:`oracle`.
+    """Dense, several seeds: "auto" against the fixed rules "connect" and "wide" and the
+    "adaptive" kernel, and (n <= ``oracle_max``) the oracle floor of :func:`oracle`.
 
     The measurement behind ``conformap.graph.ADAPTIVE_MIN_ITEMS`` (rotor angle mixture and
-    clustered circles; median / p90 per seed). "auto" is one of the other two; that one is
+    clustered circles; median / p90 per seed). "auto" is one of the other three; that one is
     not fitted twice.
     """
+    from conformap.graph import resolve_bandwidth
+
     kinds = kinds or ["rotor angles"] + [t[0] for t in SETS]
     rows = []
     for kind in kinds:
@@ -304,8 +306,9 @@ def small_n(ns, seeds, kinds=None, oracle_max=400):
                 dm, _ = run_conformap(X, method="dense")
                 auto = score(dm.embedding_, deg)
                 row.setdefault("auto", []).append(auto)
-                chose = "adaptive" if "adaptive kernel" in dm.graph_summary_ else "connect"
-                for bw in ("connect", "adaptive"):
+                chose = ("adaptive" if "adaptive kernel" in dm.graph_summary_ else
+                         "wide" if resolve_bandwidth("auto", n) == "wide" else "connect")
+                for bw in ("connect", "wide", "adaptive"):
                     if bw == chose:
                         row.setdefault(bw, []).append(auto)
                         continue
@@ -324,8 +327,9 @@ def small_n(ns, seeds, kinds=None, oracle_max=400):
 def metric_floor(ns, seeds, kinds=None):
     """The score of the *true* circle (``cos``, ``sin`` of the true angles, rotated by 30
     degrees and reflected) at the small-n sizes: what the error measure itself reports for a
-    perfect embedding. ``circle_recovery`` centres and scales each axis by its mid-range, which
-    a few clustered samples do not span, so at n = 25 this floor alone can exceed the target."""
+    perfect embedding. ``circle_recovery`` maps the least-squares ellipse of the coordinates
+    to the unit circle, so this is 0 (before, each axis was scaled by its mid-range, which a
+    few clustered samples do not span: 2.4 / 3.7 degrees at n = 25)."""
     kinds = kinds or ["rotor angles"] + [t[0] for t in SETS]
     c, s_ = np.cos(np.radians(30.0)), np.sin(np.radians(30.0))
     rows = []
@@ -702,9 +706,11 @@ def render_readme(res) -> str:
     if stale:
         add(f"* **{len(stale)} robustness rows above 20,000 items were measured before the "
             "reference-subset rule** (their graph line lacks \"at the scale of\").")
+    small_rule = ("\"wide\" (4 x \"connect\")" if any("wide" in r for r in res["small_n"])
+                  else "\"connect\"")
     add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = 400 items "
-        "on, the fixed rule \"connect\" below, and \"connect\" also when the neighbour "
-        "distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
+        f"on, the fixed rule {small_rule} below, and \"connect\" also when the "
+        "neighbour distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
         "section); the graph line says which.")
     add("* **Dense path**: the kernel is built in place by row blocks and stored sparse when at "
         "most 10 % of its entries exceed 1e-16 (`conformap.scales.SPARSE_KERNEL_DENSITY`), "
@@ -723,6 +729,7 @@ def render_readme(res) -> str:
         "relative difference." + (f" ({t['note']})" if t.get("note") else "") + "\n")
     add("## Small n (dense; median / p90 degrees, median over seeds [range of medians])\n")
     has_oracle = any("oracle" in r for r in res["small_n"])
+    wide = any("wide" in r for r in res["small_n"])  # measured since "auto" below 400 is "wide"
     if has_oracle:
         add("\"oracle\" is an achievable floor, not a method: per seed, the best cell (by "
             "max(median / 2, p90 / 5)) over fixed sigma = " + ", ".join(map(str, ORACLE_FACTORS))
@@ -734,15 +741,21 @@ def render_readme(res) -> str:
             "this test data allows, not what a curved manifold (the rotor maps) would.\n")
     floor = {(r["data"], r["n"]): r["truth"] for r in res.get("metric_floor", [])}
     if floor:
+        # a run with the rule "wide" measured it with the ellipse-fitted circle_recovery
         add("\"true circle\" is the score of a perfect embedding (the true angles' cos / sin, "
-            "rotated and reflected): the error measure's own floor. `circle_recovery` centres "
-            "and scales each axis by its mid-range, which 25 clustered samples need not span.\n")
-    add("| data | n | auto | fixed \"connect\" | adaptive |" + (" true circle (metric floor) |"
-                                                              if floor else "")
+            "rotated and reflected): the error measure's own floor. `circle_recovery` "
+            + ("maps the least-squares ellipse of the two coordinates to the unit circle "
+               "(before: each axis scaled by its mid-range, which 25 clustered samples need "
+               "not span).\n" if wide else
+               "centres and scales each axis by its mid-range, which 25 clustered samples "
+               "need not span.\n"))
+    add("| data | n | auto | fixed \"connect\" |" + (" fixed \"wide\" |" if wide else "")
+        + " adaptive |" + (" true circle (metric floor) |" if floor else "")
         + (" oracle (floor) | oracle's "
                                                               "choice per seed |" if has_oracle
                                                               else ""))
-    add("|---|---|---|---|---|" + ("---|" if floor else "") + ("---|---|" if has_oracle else ""))
+    add("|---|---|---|---|---|" + ("---|" if wide else "") + ("---|" if floor else "")
+        + ("---|---|" if has_oracle else ""))
     for r in res["small_n"]:
         extra = ""
         if has_oracle:
@@ -751,7 +764,8 @@ def render_readme(res) -> str:
                      else " - | - |")
         fl = floor.get((r["data"], r["n"]))
         add(f"| {r['data']} | {r['n']} | {_spread(r['auto'])} | {_spread(r['connect'])} | "
-            f"{_spread(r['adaptive'])} |" + (f" {_spread(fl) if fl else '-'} |" if floor else "")
+            + (f"{_spread(r['wide'])} | " if wide else "") + f"{_spread(r['adaptive'])} |"
+            + (f" {_spread(fl) if fl else '-'} |" if floor else "")
             + extra)
     add("")
     if res.get("dimension"):

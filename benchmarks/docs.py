@@ -122,6 +122,10 @@ GENERATED = [
 #: not (yet) rendered; a generated document belongs in GENERATED instead.
 _PM = "docs/product-manifold"
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
+    ("docs/large-n/SMALL_N.md", ("docs/large-n/parts/small_n_summary.json",
+                                 "docs/large-n/parts/small_n.json",
+                                 "docs/large-n/parts/small_n_notes.json",
+                                 "docs/large-n/density.json")),
     (f"{_PM}/README.md", (f"{_PM}/results.json", f"{_PM}/full/results.json",
                           f"{_PM}/measure_images.jsonl", f"{_PM}/measure_scaling.jsonl")),
     (f"{_PM}/diagnosis.md", (f"{_PM}/results.json", f"{_PM}/measure_images.jsonl",

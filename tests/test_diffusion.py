@@ -183,13 +183,13 @@ def test_bad_arguments():
         diffusion_map(D[:3])
     with pytest.raises(ValueError, match="not symmetric"):
         diffusion_map(D + np.triu(np.ones((5, 5)), 1))
-    with pytest.raises(ValueError, match="bandwidth: 'wide'"):
-        diffusion_map(D, bandwidth="wide")
+    with pytest.raises(ValueError, match="bandwidth: 'broad'"):
+        diffusion_map(D, bandwidth="broad")
     with pytest.raises(ValueError, match="identical"):
         select_bandwidth(np.zeros((4, 4)))
 
 
-@pytest.mark.parametrize("rule", ["connect", "kernel-sum", "mst", "median", "knn"])
+@pytest.mark.parametrize("rule", ["connect", "wide", "kernel-sum", "mst", "median", "knn"])
 def test_bandwidth_rules_are_scale_equivariant(rule):
     th, X = nonuniform_circle(200, seed=10)
     D = pairwise_distances(X, metric="l2")

@@ -18,7 +18,7 @@ def circle(angles_deg, offset=0.0, sign=1.0, scale=(1.0, 1.0), centre=(0.0, 0.0)
 def test_perfect_circle_any_rotation_reflection_scale(sign, offset):
     ang = np.random.default_rng(0).uniform(0, 360, 200)
     rec = circle_recovery(circle(ang, offset, sign, scale=(3.0, 0.5), centre=(5, -2)), ang)
-    # The ellipse's axes are estimated from the sample's range: exact up to sampling.
+    # The ellipse is fitted to the points: exact.
     assert rec.median_error == pytest.approx(0, abs=0.2)
     assert rec.p90_error == pytest.approx(0, abs=0.2)
     assert rec.circular_correlation == pytest.approx(1.0, abs=1e-3)
@@ -84,3 +84,37 @@ def test_explained_variance_matches_least_squares():
     coef = np.linalg.lstsq(basis, c, rcond=None)[0]
     ref = ((basis @ coef) ** 2).sum(axis=0)
     np.testing.assert_allclose(_explained(basis, c), ref, rtol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["rotor", "dwell 1", "dwell 5"])
+def test_perfect_embedding_of_few_clustered_samples_scores_zero(kind):
+    """25 samples, most in three dwells, under random affine maps: the ellipse fit (not the
+    sample's range, which such samples need not span) makes a perfect embedding score 0."""
+    from conformap.datasets import make_clustered_circle, sample_rotor_angles
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        if kind == "rotor":
+            deg = sample_rotor_angles(25, rng=seed)
+        else:
+            _, deg = make_clustered_circle(25, width=float(kind.split()[1]), rng=seed)
+        M = rng.standard_normal((2, 2))
+        if np.linalg.cond(M) > 50:  # slivers beyond ELLIPSE_MAX_AXIS_RATIO are not perfect
+            continue
+        u = np.c_[np.cos(np.radians(deg)), np.sin(np.radians(deg))]
+        rec = circle_recovery(u @ M.T + 10 * rng.standard_normal(2), deg)
+        assert rec.p90_error < 1e-6
+        assert rec.geometry_correlation > 0.999
+
+
+def test_ellipse_fit_falls_back_to_the_mid_range():
+    from conformap.evaluate import unit_circle_coordinates
+
+    # fewer than 6 points: no conic is determined, each axis scaled by its mid-range
+    pts = np.array([[0.0, 0.0], [2.0, 1.0], [1.0, 3.0], [2.0, 2.0], [0.5, 1.0]])
+    np.testing.assert_allclose(unit_circle_coordinates(pts).min(axis=0), -1.0)
+    np.testing.assert_allclose(unit_circle_coordinates(pts).max(axis=0), 1.0)
+    # points on a line: not an ellipse
+    t = np.linspace(0, 1, 30)
+    line = np.c_[t, 2 * t + 1]
+    np.testing.assert_allclose(unit_circle_coordinates(line), (line - [0.5, 2.0]) / [0.5, 1.0])

@@ -268,3 +268,63 @@ def test_dimension_of_a_large_graph_is_the_reference_sets():
                - intrinsic_dimension(d_small, sparsest=0.25)) < 0.25
     assert graph.dimension_items == DIMENSION_REFERENCE_ITEMS
     assert "at the scale of 20,000 items" in graph.summary()
+
+
+@pytest.mark.parametrize("bandwidth, adaptive", [("adaptive", True), ("connect", False),
+                                                 (0.1, False)])
+def test_reference_distances_only_for_the_adaptive_kernel(monkeypatch, bandwidth, adaptive):
+    # the reference search costs ~10 s at n = 100,000: a fixed kernel (a rule, a number, or
+    # "auto" falling back at a noise floor) must not run it
+    import conformap.graph as G
+
+    calls = []
+
+    def fake(features, lp, k, rng=None):
+        calls.append(k)
+        return None
+
+    monkeypatch.setattr(G, "reference_neighbor_distances", fake)
+    X, _ = clustered_circle(500, seed=2)
+    graph, _ = build_graph(X, metric="euclidean", method="knn", bandwidth=bandwidth, rng=0)
+    assert graph.adaptive == adaptive
+    assert len(calls) == (1 if adaptive else 0)
+
+
+def test_no_reference_distances_when_auto_falls_back_on_a_noise_floor(monkeypatch):
+    import conformap.graph as G
+
+    monkeypatch.setattr(G, "reference_neighbor_distances",
+                        lambda *a, **k: pytest.fail("reference distances computed"))
+    r = np.random.default_rng(6)
+    X = 0.05 * r.standard_normal((500, 400))
+    th = r.uniform(0, 2 * np.pi, 500)
+    X[:, 0] += np.cos(th)
+    X[:, 1] += np.sin(th)
+    graph, _ = build_graph(X, metric="euclidean", method="knn", rng=0, denoise="off")
+    assert not graph.adaptive and "noise-dominated" in graph.summary()
+
+
+def test_wide_rule_is_a_multiple_of_connect_on_dense_distances_only():
+    from conformap import kneighbors_distances, select_bandwidth
+    from conformap.bandwidth import WIDE_FACTOR
+
+    X, _ = clustered_circle(150, width=3.0, seed=11)
+    D = pairwise_distances(X, metric="l2")
+    assert select_bandwidth(D, rule="wide") == WIDE_FACTOR * select_bandwidth(D, rule="connect")
+    G = kneighbors_distances(X, 20, metric="l2")
+    assert select_bandwidth(G, rule="wide") == select_bandwidth(G, rule="connect")
+    # "auto" below ADAPTIVE_MIN_ITEMS is that fixed kernel
+    auto = graph_from_distances(D)
+    assert not auto.adaptive and auto.bandwidth == select_bandwidth(D, rule="wide")
+
+
+@pytest.mark.parametrize("n, noise, seed", [(25, 0.0, 7), (100, 0.0, 8), (100, 0.01, 9),
+                                            (300, 0.01, 10)])
+def test_small_dense_default_removes_the_density_of_a_clustered_circle(n, noise, seed):
+    # seeds outside those the rule was chosen on (0-2) and checked on (3-5); "connect" (the
+    # former rule) missed the target on most such cells (docs/large-n/SMALL_N.md)
+    X, th = clustered_circle(n, width=3.0, noise=noise, seed=seed)
+    dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
+    assert "fixed kernel" in dm.graph_summary_
+    rec = circle_recovery(dm.embedding_, th)
+    assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec

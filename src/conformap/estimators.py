@@ -241,7 +241,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                 dist, den = self._distributed_distances(X, metric, cache_dir)
                 graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
                                         n_neighbors=self.n_neighbors,
-                                        dimension_distances=self._store_reference(dist))
+                                        dimension_distances=lambda: self._store_reference(dist))
                 graph = self._store_dropped_mass(graph)
             n = dist.shape[0]
         else:

@@ -20,7 +20,7 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :func:`scale_neighbor`-th nearest neighbour (``bandwidth="auto"`` from
 :data:`ADAPTIVE_MIN_ITEMS` items on). A fixed bandwidth is the special case
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
-:data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"connect"``). The diffusion core
+:data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"``). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
 why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
 normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
@@ -39,14 +39,15 @@ each row's kernel mass that was dropped, measured exactly on a random sample of 
 
 Chunks
 ------
-:func:`knn_block` and :func:`dropped_mass_block` are pure functions of one block of rows (the
-shape of a future Dask task); :func:`neighbor_search` maps them over the blocks.
+:func:`conformap.neighbor_graph.knn_block` and :func:`dropped_mass_block` are pure functions
+of one block of rows (the shape of a future Dask task); the neighbour search, the bridging
+of pieces and the sparse kNN distance format are in :mod:`conformap.neighbor_graph`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -55,6 +56,13 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
 from .features import FeatureSet, prepare_features
+from .neighbor_graph import (
+    bridge_edges,
+    knn_block,
+    knn_distance_matrix,
+    neighbor_search,
+    split_knn_distances,
+)
 from .scales import (
     dense_kernel,
     dense_neighbors,
@@ -99,7 +107,7 @@ __all__ = [
 #: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
 DENSE_MAX_ITEMS = 3000
 #: From this many items on, bandwidth="auto" is the adaptive (variable) kernel; below, the
-#: fixed "connect" rule (measured: docs/large-n/README.md).
+#: fixed rule "wide" (measured: docs/large-n/README.md, docs/large-n/SMALL_N.md).
 ADAPTIVE_MIN_ITEMS = 400
 #: bandwidth="auto" falls back to the fixed "connect" rule when the Levina-Bickel dimension of
 #: the neighbour distances exceeds this: the k nearest neighbours are then all at nearly the
@@ -209,14 +217,15 @@ def resolve_bandwidth(bandwidth, n: int):
     """``bandwidth`` -> ``"adaptive"``, a fixed rule name, or a float sigma.
 
     "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and the fixed
-    rule "connect" below (too few items for stable local scales); the graph builder also
-    falls back to "connect" when the neighbour distances show a noise floor
+    rule "wide" below (too few items for stable local scales;
+    :data:`conformap.bandwidth.WIDE_FACTOR` times "connect"); the graph builder falls back
+    to "connect" when the neighbour distances show a noise floor
     (:data:`ADAPTIVE_MAX_DIMENSION`, :func:`adaptive_applies`).
     """
     if isinstance(bandwidth, str):
         bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
         if bw == "auto":
-            return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "connect"
+            return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "wide"
         return bw
     return check_positive(bandwidth, "bandwidth")
 
@@ -286,57 +295,6 @@ def adaptive_applies(dimension: float) -> bool:
     False above :data:`ADAPTIVE_MAX_DIMENSION` (noise-dominated neighbour distances).
     """
     return bool(dimension <= ADAPTIVE_MAX_DIMENSION)
-
-
-# -- neighbours ----------------------------------------------------------------------------------
-
-
-def knn_block(X: np.ndarray, i0: int, i1: int, k: int, lp: str):
-    """Exact ``k`` nearest neighbours (self excluded) of rows ``i0:i1`` of ``X``: pure.
-
-    Returns ``(indices (i1-i0, k) int64, distances (i1-i0, k) float64)``, ascending per row.
-    """
-    from ._kernels import pairwise_block
-
-    block = pairwise_block(X[i0:i1], X, squared=lp == "l2")
-    r = np.arange(i1 - i0)
-    block[r, r + i0] = np.inf
-    part = np.argpartition(block, k - 1, axis=1)[:, :k]
-    vals = np.take_along_axis(block, part, axis=1)
-    order = np.argsort(vals, axis=1, kind="stable")
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    vals = np.take_along_axis(vals, order, axis=1)
-    return idx, (np.sqrt(vals) if lp == "l2" else vals)
-
-
-def neighbor_search(X, k: int, lp: str, *, n_jobs=None, progress=False, store=None, key=None,
-                    random_state=None):
-    """Each row's ``k`` nearest other rows: ``(indices (n, k), distances (n, k))``, ascending.
-
-    ``conformap.neighbors.nearest_neighbors(method="auto")`` when that module exists (exact
-    below its size switch, approximate above), else the exact search of
-    :func:`conformap.kneighbors_distances`; with ``store``, the cache's resumable exact search.
-    The truncation bound ``max_dropped_affinity`` assumes an exact search; the measured
-    ``dropped_mass`` holds either way.
-    """
-    n = X.shape[0]
-    if store is not None:
-        g = store.kneighbors_distances(X, k, key=key, metric=lp, n_jobs=n_jobs,
-                                       progress=progress)
-    else:
-        try:  # conformap.neighbors (issue 10, approximate search) when present
-            from .neighbors import nearest_neighbors
-        except ImportError:
-            nearest_neighbors = None
-        if nearest_neighbors is not None:
-            idx, dist = nearest_neighbors(X, k, metric=lp, method="auto", n_jobs=n_jobs,
-                                          random_state=random_state, progress=progress)
-            return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=np.float64)
-        from .distances import kneighbors_distances
-
-        g = kneighbors_distances(X, k, metric=lp, n_jobs=n_jobs, progress=progress)
-    g = sp.csr_matrix(g)
-    return g.indices.reshape(n, k).astype(np.int64), g.data.reshape(n, k).astype(np.float64)
 
 
 # -- the graph -----------------------------------------------------------------------------------
@@ -411,18 +369,6 @@ class AffinityGraph:
                 f"{self.max_dropped_affinity:.3g}{drop}")
 
 
-def _bridge(feats, lp, idx, dist, n_jobs):
-    """Join the pieces of the kNN graph; returns (extra rows, cols, distances)."""
-    from .distances import connect_components
-
-    n, k = idx.shape
-    g = sp.csr_matrix((np.maximum(dist.ravel(), np.finfo(float).tiny),
-                       idx.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
-    joined = sp.coo_matrix(connect_components(feats, g, metric=lp, n_jobs=n_jobs) - g)
-    keep = joined.data > 0
-    return joined.row[keep], joined.col[keep], joined.data[keep]
-
-
 def build_graph(
     X=None,
     *,
@@ -467,9 +413,10 @@ def build_graph(
     denoise : "auto", "pca", "off" or int, default "auto"
         PCA denoising of the items before the features (:func:`prepare_features`,
         :mod:`conformap.denoise`).
-    dimension_distances : ndarray (rows, k), optional
+    dimension_distances : ndarray (rows, k) or callable, optional
         With ``distances``: the :func:`reference_neighbor_distances` of the items (computed
-        here when the features are at hand), for the dimension ``m`` of the adaptive kernel.
+        here when the features are at hand), for the dimension ``m`` of the adaptive kernel;
+        a callable is called only when the adaptive kernel is used.
 
     Returns
     -------
@@ -491,10 +438,12 @@ def build_graph(
                                     validate=False), fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
-    ref = None
-    if resolve_bandwidth(bandwidth, n) == "adaptive":
-        ref = reference_neighbor_distances(fs.features, fs.lp, check_n_neighbors(n_neighbors, n),
-                                           rng=rng)
+    # only when the adaptive kernel is kept (not for a fixed rule, nor when "auto" falls back
+    # to "connect" at a noise floor): ~10 s at n = 100,000
+    def ref():
+        return reference_neighbor_distances(fs.features, fs.lp,
+                                            check_n_neighbors(n_neighbors, n), rng=rng)
+
     graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
     # the truncation, measured exactly on sampled rows
     gen = check_rng(rng)
@@ -504,13 +453,7 @@ def build_graph(
         dropped_mass_block(fs.features, rows[a:a + 64], (pattern.indptr, pattern.indices),
                            graph.scales, fs.lp)
         for a in range(0, rows.size, 64)])
-    return _replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max())), fs
-
-
-def _replace(graph, **kw):
-    from dataclasses import replace
-
-    return replace(graph, **kw)
+    return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max())), fs
 
 
 def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
@@ -549,7 +492,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     (symmetric and finite by construction; the check costs as much as the kernel).
     ``dimension_distances``: (rows, k) ascending neighbour distances on which the adaptive
     kernel's dimension ``m`` is estimated instead of the graph's own (sparse input only;
-    :func:`reference_neighbor_distances`).
+    :func:`reference_neighbor_distances`), or a function of no arguments returning them (or
+    None), called only when the adaptive kernel is used.
     """
     from .diffusion import check_distances
 
@@ -558,26 +502,13 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     bw = resolve_bandwidth(bandwidth, n)
     auto = isinstance(bandwidth, str) and bandwidth == "auto"
     if sp.issparse(d):
-        counts = np.diff(d.indptr)
-        k = int(counts.min())
-        if k < 1:
-            bad = int(np.flatnonzero(counts == 0)[0])
-            raise ValueError(f"distances: row {bad} stores no neighbour; every item needs one")
-        idx = np.empty((n, k), dtype=np.int64)
-        dist = np.empty((n, k))
-        b_r, b_c, b_v = [], [], []
-        for i in range(n):
-            a, b = d.indptr[i], d.indptr[i + 1]
-            o = np.argsort(d.data[a:b], kind="stable")
-            idx[i], dist[i] = d.indices[a:b][o[:k]], d.data[a:b][o[:k]]
-            if b - a > k:  # extra entries: bridges
-                b_r.extend([i] * (b - a - k))
-                b_c.extend(d.indices[a:b][o[k:]].tolist())
-                b_v.extend(d.data[a:b][o[k:]].tolist())
-        b_rows, b_cols, b_d = np.array(b_r, int), np.array(b_c, int), np.array(b_v, float)
+        idx, dist, b_rows, b_cols, b_d = split_knn_distances(d)
+        k = idx.shape[1]
         bw, note, pooled = _kernel_choice(bw, auto, dist)
         if bw == "adaptive":
             scales = local_scales(dist, scale_neighbor(n, k))
+            if callable(dimension_distances):
+                dimension_distances = dimension_distances()
             dim = (normalization_dimension(dist, pooled) if dimension_distances is None else
                    normalization_dimension(dimension_distances))
         else:
@@ -586,8 +517,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
             scales, dim = np.full(n, float(sigma)), 1
         graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
         if bw == "adaptive" and dimension_distances is not None:
-            graph = _replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
-        return _replace(graph, note=note) if note else graph
+            graph = replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
+        return replace(graph, note=note) if note else graph
     note = ""
     if bw == "adaptive":
         k = check_n_neighbors(n_neighbors, n)
@@ -666,9 +597,4 @@ def distances_for(fs: FeatureSet, method: str, *, n_neighbors=None, n_jobs=None,
     k = check_n_neighbors(n_neighbors, n)
     idx, dist = neighbor_search(X, k, fs.lp, n_jobs=n_jobs, progress=progress, store=store,
                                 key=fs.key, random_state=random_state)
-    b_rows, b_cols, b_d = _bridge(X, fs.lp, idx, dist, n_jobs)
-    g = sp.csr_matrix((np.maximum(dist.ravel(), np.finfo(float).tiny), idx.ravel(),
-                       np.arange(0, n * k + 1, k)), shape=(n, n))
-    if b_rows.size:
-        g = g + sp.csr_matrix((b_d, (b_rows, b_cols)), shape=(n, n))
-    return g
+    return knn_distance_matrix(idx, dist, *bridge_edges(X, fs.lp, idx, dist, n_jobs))

@@ -1,6 +1,6 @@
 """Evaluation metrics against ground truth."""
 
-from ._embedding import CircleRecovery, circle_recovery, curve_order
+from ._embedding import CircleRecovery, circle_recovery, curve_order, unit_circle_coordinates
 from ._factors import FactorAssignment, factor_assignment, factor_r2
 
 __all__ = [
@@ -10,4 +10,5 @@ __all__ = [
     "curve_order",
     "factor_assignment",
     "factor_r2",
+    "unit_circle_coordinates",
 ]

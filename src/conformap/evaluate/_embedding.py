@@ -7,7 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.stats
 
-__all__ = ["GEOMETRY_MAX_ITEMS", "CircleRecovery", "circle_recovery", "curve_order"]
+__all__ = [
+    "ELLIPSE_MAX_AXIS_RATIO",
+    "GEOMETRY_MAX_ITEMS",
+    "CircleRecovery",
+    "circle_recovery",
+    "curve_order",
+    "unit_circle_coordinates",
+]
 
 
 @dataclass(frozen=True)
@@ -50,15 +57,98 @@ class CircleRecovery:
 GEOMETRY_MAX_ITEMS = 5000
 
 
+#: The conic fit of :func:`unit_circle_coordinates` is used only when it is an ellipse whose
+#: centre lies inside the points' bounding box and whose axes differ by at most this factor
+#: once each coordinate is scaled to [-1, 1]; otherwise (a star, a blob, a line) the
+#: coordinates are scaled by their mid-range as before. A perfect embedding passes unless its
+#: affine map shears it into a sliver (axis ratio 100 after the per-axis scaling, where the
+#: angle rests on the thin direction alone).
+ELLIPSE_MAX_AXIS_RATIO = 100.0
+
+
 def _wrap(a):
     return np.angle(np.exp(1j * a))
+
+
+def _fit_ellipse(xy: np.ndarray):
+    r"""Least-squares ellipse through 2-D points (Fitzgibbon, Pilu & Fisher 1999).
+
+    Minimises :math:`\sum_i (a x_i^2 + b x_i y_i + c y_i^2 + d x_i + e y_i + f)^2` subject to
+    :math:`4ac - b^2 = 1` (the ellipse-specific constraint), in the numerically stable form of
+    Halir & Flusser (1998). Returns the conic coefficients ``(a, b, c, d, e, f)`` or None when
+    no ellipse solves it (fewer than 6 points in general position).
+    """
+    x, y = xy[:, 0], xy[:, 1]
+    D1 = np.c_[x * x, x * y, y * y]
+    D2 = np.c_[x, y, np.ones_like(x)]
+    S1, S2, S3 = D1.T @ D1, D1.T @ D2, D2.T @ D2
+    try:
+        T = -np.linalg.solve(S3, S2.T)
+    except np.linalg.LinAlgError:
+        return None
+    M = S1 + S2 @ T
+    M = np.array([M[2] / 2, -M[1], M[0] / 2])
+    try:
+        w, v = np.linalg.eig(M)
+    except np.linalg.LinAlgError:
+        return None
+    v = np.real(v)
+    cond = 4 * v[0] * v[2] - v[1] ** 2
+    ok = np.flatnonzero(cond > 0)
+    if ok.size == 0:
+        return None
+    a1 = v[:, ok[0]]
+    return np.r_[a1, T @ a1]
+
+
+def unit_circle_coordinates(embedding) -> np.ndarray:
+    r"""The first two coordinates of an embedding mapped so that an ellipse becomes the unit
+    circle, shape (n, 2).
+
+    A least-squares ellipse (:func:`_fit_ellipse`) gives the centre :math:`c` and the shape
+    :math:`A` (2 x 2, positive definite) of :math:`(p - c)^\top A (p - c) = 1`; the points are
+    mapped to :math:`A^{1/2}(p - c)`. A perfect embedding (the true :math:`\cos, \sin` under
+    any invertible affine map :math:`p = Mu + t`) lands on the unit circle at
+    :math:`(MM^\top)^{-1/2}Mu`, an orthogonal image of :math:`u`: its angles are the true ones up
+    to a rotation and reflection, exactly, however the angles were sampled. The fit uses
+    only the coordinates, never the true angles. When the fit is not an ellipse, its centre
+    lies outside the points' bounding box, or its axis ratio (after scaling each coordinate to
+    [-1, 1]) exceeds :data:`ELLIPSE_MAX_AXIS_RATIO` (slivers, shapes far from a loop), each axis is centred
+    and scaled by its mid-range instead (not pulled toward densely sampled angles as the mean
+    would be, but exact only when the sample reaches each axis' extremes).
+    """
+    emb = np.asarray(embedding, dtype=float)[:, :2]
+    lo, hi = emb.min(axis=0), emb.max(axis=0)
+    half = np.where(hi > lo, (hi - lo) / 2, 1.0)
+    mid = (emb - (lo + hi) / 2) / half
+    if emb.shape[0] < 6:
+        return mid
+    coef = _fit_ellipse(mid)  # fitted on the mid-range-scaled points: well conditioned
+    if coef is None:
+        return mid
+    a, b, c, d, e, f = coef
+    A = np.array([[a, b / 2], [b / 2, c]])
+    try:
+        centre = np.linalg.solve(2 * A, -np.array([d, e]))
+    except np.linalg.LinAlgError:
+        return mid
+    level = float(centre @ A @ centre - f)  # (p - c)^T A (p - c) = level on the conic
+    if level == 0 or not np.all(np.abs(centre) < 1.0):
+        return mid
+    w, V = np.linalg.eigh(A / level)
+    if w.min() <= 0 or np.sqrt(w.max() / w.min()) > ELLIPSE_MAX_AXIS_RATIO:
+        return mid
+    root = (V * np.sqrt(w)) @ V.T
+    return (mid - centre) @ root  # root is symmetric
 
 
 def circle_recovery(embedding, angles) -> CircleRecovery:
     """Compare the angle of a 2-D embedding around its centre with ground-truth angles.
 
-    The estimated angle is ``atan2`` of the first two coordinates about the centre of their
-    range (each axis scaled to [-1, 1], so an ellipse counts as a circle); it is
+    The estimated angle is ``atan2`` of the first two coordinates after the least-squares
+    ellipse through them is mapped to the unit circle (:func:`unit_circle_coordinates`; so
+    any ellipse counts as a circle, and a perfect embedding scores 0 however its angles were
+    sampled; shapes far from an ellipse fall back to each axis' mid-range); it is
     aligned to the truth by the rotation (and, if better, reflection) that minimises the
     median absolute error (a circular-median fit, robust to a few misplaced points).
 
@@ -74,10 +164,7 @@ def circle_recovery(embedding, angles) -> CircleRecovery:
         raise ValueError(
             f"embedding: expected shape ({truth.size}, >=2) to match angles, got {emb.shape}"
         )
-    # Centre and scale each axis by its mid-range: the sample mean is pulled toward densely
-    # sampled angles (the rotor's three dominant states), the range is not.
-    lo, hi = emb[:, :2].min(axis=0), emb[:, :2].max(axis=0)
-    xy = (emb[:, :2] - (lo + hi) / 2) / np.where(hi > lo, (hi - lo) / 2, 1.0)
+    xy = unit_circle_coordinates(emb)
     est = np.arctan2(xy[:, 1], xy[:, 0])
     best = None
     grid = np.radians(np.arange(0.0, 360.0, 0.5))

@@ -1,0 +1,74 @@
+"""Markdown tables of ``bench_small_n`` results: per data group and n, for each candidate, the
+cells within the target (median <= 2, p90 <= 5 degrees) and median / p90 (medians over seeds).
+
+Usage::
+
+    python -m benchmarks.summarize_small_n [--candidates=a,b] [--json=OUT] docs/large-n/parts/X.json ...
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+TARGET = (2.0, 5.0)
+
+
+def group(name: str) -> str:
+    if name.startswith(("real", "saddle", "trefoil")):
+        return name
+    return "planar circles (7 sets)"
+
+
+def ok(c) -> bool:
+    return "median" in c and c["median"] <= TARGET[0] and c["p90"] <= TARGET[1]
+
+
+#: Every cell of the printed tables (what docs/large-n/SMALL_N.md quotes): ``--json PATH``.
+CELLS: list[dict] = []
+
+
+def table(rows, cands) -> str:
+    cells = {}
+    for r in rows:
+        cells.setdefault((group(r["data"]), r["n"]), []).append(r)
+    out = ["| data | n | " + " | ".join(cands) + " |", "|---|---|" + "---|" * len(cands)]
+    for (g, n), rs in cells.items():
+        line = f"| {g} | {n} |"
+        for c in cands:
+            v = [r[c] for r in rs if c in r]
+            med = np.median([x.get("median", np.nan) for x in v])
+            p90 = np.median([x.get("p90", np.nan) for x in v])
+            line += f" {sum(map(ok, v))}/{len(v)}: {med:.2f} / {p90:.2f} |"
+            CELLS.append({"data": g, "n": n, "candidate": c, "within": sum(map(ok, v)),
+                          "cells": len(v), "median": round(float(med), 2),
+                          "p90": round(float(p90), 2)})
+        out.append(line)
+    return "\n".join(out)
+
+
+def main(argv=None):
+    args = list(argv or sys.argv[1:])
+    only, out = None, None
+    while args and args[0].startswith("--"):
+        key, val = args.pop(0)[2:].split("=", 1)
+        if key == "candidates":
+            only = val.split(",")
+        else:
+            out = val
+    for path in args:
+        res = json.loads(open(path).read())
+        rows = res["rows"]
+        cands = [k for k in rows[0] if k not in ("data", "n", "seed")
+                 and (only is None or k in only)]
+        print(f"### `{path}`\n\nCommand: `{res['command']}` ({res['seconds']} s)\n")
+        print(table(rows, cands) + "\n")
+    if out:
+        with open(out, "w") as f:
+            f.write("[\n" + ",\n".join(json.dumps(c) for c in CELLS) + "\n]\n")
+
+
+if __name__ == "__main__":
+    main()
