@@ -1,0 +1,169 @@
+"""Mid-n diagnosis of the adaptive kernel on noisy clustered circles (docs/large-n/MID_N.md).
+
+Each variant changes one ingredient of the default graph of ``DiffusionMap(metric="euclidean")``
+and keeps the rest: the method (dense / kNN: the kernel tails that kNN truncates), the scale
+neighbour, the dimension ``m`` of the normalisation (forced, possibly fractional), and the
+eigensolver. The points are those of ``benchmarks.bench_density``'s robustness rows
+(``clustered_circle(n, seed=1000 * seed + n)``).
+
+    python -m benchmarks.mid_n --ns 2000,3000 --seeds 0,1,2 --out /tmp/midn.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from benchmarks.bench_density import SETS, clustered_circle, score
+
+
+def data(name, n, seed):
+    _, width, noise = next(s for s in SETS if s[0] == name)
+    return clustered_circle(n, width=width, noise=noise, seed=1000 * seed + n)
+
+
+def default_graph(X, method):
+    from conformap.graph import build_graph
+
+    g, fs = build_graph(X, metric="euclidean", method=method, rng=0)
+    return g, fs
+
+
+def solve(graph, eigen_solver="auto"):
+    from conformap.diffusion import diffusion_core
+
+    return diffusion_core(graph, n_components=2, eigen_solver=eigen_solver, rng=0).embedding
+
+
+def with_scale_neighbor(X, graph, j):
+    """The dense graph with scales rho_i = distance to the j-th neighbour (k, m unchanged)."""
+    from conformap.distances import pairwise_distances
+    from conformap.scales import dense_kernel, dense_neighbors, local_scales
+
+    d = pairwise_distances(X, metric="l2")
+    _, nn = dense_neighbors(d, j)
+    scales = local_scales(nn, j)
+    return replace(graph, kernel=dense_kernel(d, scales), scales=scales,
+                   bandwidth=float(np.median(scales)), scale_neighbor=j)
+
+
+def variants(X, kinds):
+    """Yield (label, embedding, info) per variant."""
+    out = {}
+    gd, _ = default_graph(X, "dense")
+    t = time.perf_counter()
+    out["dense (auto m=%d)" % gd.dimension] = (solve(gd), time.perf_counter() - t)
+    if "knn" in kinds:
+        gk, _ = default_graph(X, "knn")
+        out["knn (auto m=%d)" % gk.dimension] = (solve(gk), 0.0)
+        for m in (1, 1.5, 2):
+            out[f"knn m={m}"] = (solve(replace(gk, dimension=m)), 0.0)
+    if "m" in kinds:
+        for m in (1, 1.25, 1.5, 1.75, 2):
+            out[f"dense m={m}"] = (solve(replace(gd, dimension=m)), 0.0)
+    if "sn" in kinds:
+        for j in (8, 12, 24, 32, 48):
+            out[f"dense sn={j}"] = (solve(with_scale_neighbor(X, gd, j)), 0.0)
+    if "rule" in kinds:
+        from conformap import graph as G
+        from conformap.scales import dense_neighbors, intrinsic_dimension
+
+        # m unrounded (the sparsest-quarter estimate before rounding)
+        from conformap.distances import pairwise_distances
+        d = pairwise_distances(X, metric="l2")
+        _, nn = dense_neighbors(d, gd.n_neighbors)
+        pooled = intrinsic_dimension(nn)
+        sparse = intrinsic_dimension(nn, sparsest=G.DIMENSION_SPARSEST)
+        m = sparse if sparse >= G.DIMENSION_MIN_RATIO * pooled else pooled
+        out[f"dense m=unrounded {m:.2f}"] = (solve(replace(gd, dimension=m)), 0.0)
+        # scale neighbour round(sqrt(n)/2) without the upper clip, k = 3 sn (the dense rule)
+        old = G.SCALE_NEIGHBOR_MAX
+        try:
+            G.SCALE_NEIGHBOR_MAX = 10**9
+            g2, _ = default_graph(X, "dense")
+        finally:
+            G.SCALE_NEIGHBOR_MAX = old
+        out[f"dense sn={g2.scale_neighbor} k={g2.n_neighbors} (m={g2.dimension})"] = (
+            solve(g2), 0.0)
+    if "solver" in kinds:
+        out["dense eigen_solver=dense"] = (solve(gd, "dense"), 0.0)
+    return out
+
+
+def _unrounded_m(X, graph):
+    """The sparsest-quarter dimension estimate of ``graph``'s rule, before rounding."""
+    from conformap import graph as G
+    from conformap.distances import pairwise_distances
+    from conformap.scales import dense_neighbors, intrinsic_dimension
+
+    _, nn = dense_neighbors(pairwise_distances(X, metric="l2"), graph.n_neighbors)
+    pooled = intrinsic_dimension(nn)
+    sparse = intrinsic_dimension(nn, sparsest=G.DIMENSION_SPARSEST)
+    return sparse if sparse >= G.DIMENSION_MIN_RATIO * pooled else pooled
+
+
+def candidates(X, which):
+    """Candidate rules on the default path (method "auto"), each changing one rule:
+    ``base`` (the code as it is), ``unclipped`` (dense path: scale neighbour round(sqrt(n)/2)
+    without the upper clip, k = 3 sn), ``sqrt`` (dense: round(sqrt(n)), k = 3 sn),
+    ``unrounded`` (m not rounded)."""
+    import math
+
+    from conformap import graph as G
+
+    out = {}
+    for c in which:
+        saved = G.scale_neighbor
+        try:
+            if c in ("unclipped", "sqrt") and X.shape[0] <= G.DENSE_MAX_ITEMS:
+                f = (lambda n: round(math.sqrt(n) / 2)) if c == "unclipped" else \
+                    (lambda n: round(math.sqrt(n)))
+                G.scale_neighbor = lambda n, k=None, f=f: int(max(1, min(
+                    max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
+            g, _ = default_graph(X, "auto")
+        finally:
+            G.scale_neighbor = saved
+        if c == "unrounded" and g.adaptive:
+            g = replace(g, dimension=_unrounded_m(X, g))
+        t = time.perf_counter()
+        emb = solve(g)
+        out[c] = (emb, {"sn": g.scale_neighbor, "k": g.n_neighbors, "m": g.dimension,
+                        "method": g.method, "solve_s": round(time.perf_counter() - t, 2)})
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ns", default="2000,3000")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--sets", default="dwell 3 deg, noise 0.01;dwell 5 deg, noise 0.01")
+    ap.add_argument("--kinds", default="knn,m,sn,solver")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--candidates", default=None,
+                    help="comma-separated rules of candidates() instead of --kinds")
+    a = ap.parse_args(argv)
+    kinds = a.kinds.split(",")
+    fh = open(a.out, "a") if a.out else None
+    for name in a.sets.split(";"):
+        for n in map(int, a.ns.split(",")):
+            for seed in map(int, a.seeds.split(",")):
+                X, th = data(name, n, seed)
+                got = (candidates(X, a.candidates.split(",")) if a.candidates
+                       else variants(X, kinds))
+                for label, (emb, info) in got.items():
+                    row = {"data": name, "n": n, "seed": seed, "variant": label,
+                           **score(emb, th), **(info if isinstance(info, dict) else {})}
+                    print(json.dumps(row), flush=True)
+                    if fh:
+                        fh.write(json.dumps(row) + "\n")
+                        fh.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
