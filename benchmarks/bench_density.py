@@ -404,10 +404,12 @@ def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
                     dm, secs = run_conformap(X)
                 finally:
                     G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST = saved
-                got = re.search(r"dimension (\d+)", dm.graph_summary_)
+                # (the dense path's m is unrounded: graph.DENSE_UNROUNDED_DIMENSION)
+                got = re.search(r"dimension (\d+(?:\.\d+)?)", dm.graph_summary_)
+                m = float(got.group(1)) if got else None
                 row = {"data": name, "n": n, "seed": seed, "rule": rule,
                        **score(dm.embedding_, th), "seconds": round(secs, 2),
-                       "m": int(got.group(1)) if got else None}
+                       "m": int(m) if m is not None and m.is_integer() else m}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     return rows
@@ -725,7 +727,9 @@ def render_readme(res) -> str:
         "`k = default_n_neighbors(n) = max(3 scale_neighbor(n), ceil(2 log2 n))` stored "
         "neighbours; normalisation `u_i = q_i^-alpha rho_i^(alpha m - (m+2)/2)` with `m` the "
         "Levina-Bickel dimension of the sparsest quarter of the rows "
-        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`), above "
+        "(`conformap.graph.normalization_dimension`, `docs/large-n/DIMENSION.md`; rounded on "
+        "the kNN path, unrounded on the dense one: `DENSE_UNROUNDED_DIMENSION`, "
+        "`docs/large-n/MID_N.md`), above "
         "`DIMENSION_REFERENCE_ITEMS` = 20,000 items on the neighbours of a random "
         "20,000-item subset (`reference_neighbor_distances`; the graph line then says \"at "
         "the scale of 20,000 items\"); generalized problem "

@@ -23,6 +23,10 @@ from benchmarks.bench_density import SETS, clustered_circle, score
 
 
 def data(name, n, seed):
+    if name == "rotor angles":  # clean circle at the paper's angle mixture (bench_density)
+        from benchmarks.bench_density import _small_data
+
+        return _small_data(name, n, 1000 * seed + n)
     _, width, noise = next(s for s in SETS if s[0] == name)
     return clustered_circle(n, width=width, noise=noise, seed=1000 * seed + n)
 
@@ -96,15 +100,13 @@ def variants(X, kinds):
 
 
 def _unrounded_m(X, graph):
-    """The sparsest-quarter dimension estimate of ``graph``'s rule, before rounding."""
+    """The rule's dimension estimate before rounding (at least 1, as the dense path uses it)."""
     from conformap import graph as G
     from conformap.distances import pairwise_distances
-    from conformap.scales import dense_neighbors, intrinsic_dimension
+    from conformap.scales import dense_neighbors
 
     _, nn = dense_neighbors(pairwise_distances(X, metric="l2"), graph.n_neighbors)
-    pooled = intrinsic_dimension(nn)
-    sparse = intrinsic_dimension(nn, sparsest=G.DIMENSION_SPARSEST)
-    return sparse if sparse >= G.DIMENSION_MIN_RATIO * pooled else pooled
+    return G.normalization_dimension(nn, rounded=False)
 
 
 def candidates(X, which):
@@ -118,23 +120,92 @@ def candidates(X, which):
 
     out = {}
     for c in which:
-        saved = G.scale_neighbor
+        saved, flag = G.scale_neighbor, getattr(G, "DENSE_UNROUNDED_DIMENSION", False)
         try:
-            if c in ("unclipped", "sqrt") and X.shape[0] <= G.DENSE_MAX_ITEMS:
-                f = (lambda n: round(math.sqrt(n) / 2)) if c == "unclipped" else \
+            # the variants are written against the rule before
+            # DENSE_UNROUNDED_DIMENSION ("base": m rounded)
+            G.DENSE_UNROUNDED_DIMENSION = False
+            if c in ("unclipped", "sqrt", "both") and X.shape[0] <= G.DENSE_MAX_ITEMS:
+                f = (lambda n: round(math.sqrt(n) / 2)) if c != "sqrt" else \
                     (lambda n: round(math.sqrt(n)))
-                G.scale_neighbor = lambda n, k=None, f=f: int(max(1, min(
+                G.scale_neighbor = lambda n, k=None, f=f, dense=False: int(max(1, min(
                     max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
             g, _ = default_graph(X, "auto")
         finally:
-            G.scale_neighbor = saved
-        if c == "unrounded" and g.adaptive:
+            G.scale_neighbor, G.DENSE_UNROUNDED_DIMENSION = saved, flag
+        if c in ("unrounded", "both") and g.adaptive:
             g = replace(g, dimension=_unrounded_m(X, g))
         t = time.perf_counter()
         emb = solve(g)
         out[c] = (emb, {"sn": g.scale_neighbor, "k": g.n_neighbors, "m": g.dimension,
                         "method": g.method, "solve_s": round(time.perf_counter() - t, 2)})
     return out
+
+
+def _unrounded_m_of(graph, fs):
+    from conformap import graph as G
+    from conformap.distances import pairwise_distances
+    from conformap.scales import dense_neighbors
+
+    d = pairwise_distances(fs.features, metric=fs.lp)
+    _, nn = dense_neighbors(d, graph.n_neighbors)
+    return G.normalization_dimension(nn, rounded=False)
+
+
+#: The real rotor map (``../shared``), for :func:`rotor_rows`.
+ROTOR_MAP = "../shared/data/rotating_shaft_res6.mrc"
+
+
+def rotor_rows(n, seed, snr, which):
+    """Projections of the real rotor map (``make_particles``, 47 x 47, the paper's angle
+    mixture), WEMD features prepared once, the graph of each candidate rule (dense)."""
+    import math
+
+    from conformap import graph as G
+    from conformap.datasets import make_particles
+
+    imgs, th = make_particles(n, size=47, snr=snr, map=ROTOR_MAP, rng=seed)
+    _, fs = G.build_graph(imgs, metric="wemd", method="dense", rng=0)
+    out = {}
+    for c in which:
+        saved, flag = G.scale_neighbor, getattr(G, "DENSE_UNROUNDED_DIMENSION", False)
+        try:
+            G.DENSE_UNROUNDED_DIMENSION = False
+            if c in ("unclipped", "sqrt", "both"):
+                f = (lambda n: round(math.sqrt(n) / 2)) if c == "unclipped" else \
+                    (lambda n: round(math.sqrt(n)))
+                G.scale_neighbor = lambda n, k=None, f=f, dense=False: int(max(1, min(
+                    max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
+            g, _ = G.build_graph(features=fs, metric="wemd", method="dense", rng=0)
+        finally:
+            G.scale_neighbor, G.DENSE_UNROUNDED_DIMENSION = saved, flag
+        if c in ("unrounded", "both") and g.adaptive:
+            g = replace(g, dimension=_unrounded_m_of(g, fs))
+        out[c] = (solve(g), {"sn": g.scale_neighbor, "k": g.n_neighbors, "m": g.dimension,
+                             "summary": g.summary()}, th)
+    return out
+
+
+def render(paths, variants=None) -> str:
+    """A markdown table from JSONL rows: one line per (data, n, seed), one column per variant
+    (median / p90 degrees); ``variants`` picks and orders the columns (default: all, in the
+    order first seen)."""
+    rows, cols = {}, []
+    for p in paths:
+        for line in open(p):
+            r = json.loads(line)
+            key = (r["data"], r["n"], r["seed"])
+            rows.setdefault(key, {})[r["variant"]] = r
+            if r["variant"] not in cols:
+                cols.append(r["variant"])
+    cols = variants or cols
+    out = ["| data | n | seed | " + " | ".join(cols) + " |",
+           "|---|---|---|" + "---|" * len(cols)]
+    for key in sorted(rows, key=lambda k: (k[0], k[1], k[2])):
+        cells = [f"{rows[key][c]['median']:.2f} / {rows[key][c]['p90']:.2f}"
+                 if c in rows[key] else "-" for c in cols]
+        out.append(f"| {key[0]} | {key[1]} | {key[2]} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def main(argv=None):
@@ -144,11 +215,31 @@ def main(argv=None):
     ap.add_argument("--sets", default="dwell 3 deg, noise 0.01;dwell 5 deg, noise 0.01")
     ap.add_argument("--kinds", default="knn,m,sn,solver")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--rotor", default=None, metavar="SNR",
+                    help="real rotor map projections instead of circles: 'clean' or an SNR")
     ap.add_argument("--candidates", default=None,
                     help="comma-separated rules of candidates() instead of --kinds")
+    ap.add_argument("--render", nargs="+", default=None, metavar="JSONL",
+                    help="print a markdown table of these rows (--candidates: the columns)")
     a = ap.parse_args(argv)
+    if a.render:
+        print(render(a.render, a.candidates.split(",") if a.candidates else None))
+        return 0
     kinds = a.kinds.split(",")
     fh = open(a.out, "a") if a.out else None
+    if a.rotor:
+        snr = None if a.rotor == "clean" else float(a.rotor)
+        for n in map(int, a.ns.split(",")):
+            for seed in map(int, a.seeds.split(",")):
+                for label, (emb, info, th) in rotor_rows(
+                        n, seed, snr, a.candidates.split(",")).items():
+                    row = {"data": f"rotor map 47x47, snr {a.rotor}", "n": n, "seed": seed,
+                           "variant": label, **score(emb, th), **info}
+                    print(json.dumps(row), flush=True)
+                    if fh:
+                        fh.write(json.dumps(row) + "\n")
+                        fh.flush()
+        return 0
     for name in a.sets.split(";"):
         for n in map(int, a.ns.split(",")):
             for seed in map(int, a.seeds.split(",")):

@@ -173,6 +173,8 @@ def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypat
     from conformap.scales import dense_neighbors, intrinsic_dimension
 
     monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
+    # the section is about the kNN path's rounded m; n = 600 runs dense (fast), rounded too
+    monkeypatch.setattr(G, "DENSE_UNROUNDED_DIMENSION", False)
     saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
     rows = B.dimension_rules(ns=(600,), seed=0)
     assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved

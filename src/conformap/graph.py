@@ -69,6 +69,7 @@ __all__ = [
     "ADAPTIVE_MAX_DIMENSION",
     "ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
+    "DENSE_UNROUNDED_DIMENSION",
     "DIMENSION_MIN_RATIO",
     "DIMENSION_REFERENCE_ITEMS",
     "DIMENSION_SAMPLE_ROWS",
@@ -113,6 +114,18 @@ ADAPTIVE_MAX_DIMENSION = 32
 #: at n = 1,000 on noisy clustered circles the 10th neighbour gave 9.3 / 20.7 degrees, the 16th
 #: 1.7 / 3.9, clean circles unchanged; the upper bound keeps k = 3 x 16 = 48 at large n).
 SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
+#: On the dense path ``m`` is the estimate of :func:`normalization_dimension` unrounded:
+#: between n = 1,000 and 3,000 the dwells of a noisy circle are sampled inside the noise at
+#: the scale neighbour and the rest is not, so rho scales with the density between the way
+#: it does on a curve (m = 1) and on a strip (m = 2), and rounding to 1 over-weights the
+#: dwells. Measured (docs/large-n/MID_N.md; noisy clustered circles, dwells 1-5 deg, noise
+#: 0.01, chosen on seeds 0-2, checked on 3-5): at n = 2,000-3,000 from 1.37-3.22 / 3.43-7.05
+#: to 0.62-1.95 / 1.70-4.34 degrees median / p90 (m 1.09-1.17); clean circles m 1.00-1.04.
+#: The same points on the kNN path, an exact eigensolver or m forced to 2 did not remove it
+#: (a wider scale neighbour did, at a cost on clean circles). The kNN path keeps the rounded
+#: ``m`` (not measured there; its truncation changes how ``m`` acts: m = 1.5 on kNN at
+#: n = 2,000 gave 2.8-4.9 / 6.4-10.0 against 2.0-3.7 / 5.0-7.8 dense).
+DENSE_UNROUNDED_DIMENSION = True
 #: The dimension ``m`` of the adaptive normalisation is the Levina-Bickel estimate on this
 #: share of the items, those with the largest distance to their k-th neighbour
 #: (:func:`normalization_dimension`): their neighbourhoods reach furthest above a noise of
@@ -221,8 +234,10 @@ def resolve_bandwidth(bandwidth, n: int):
     return check_positive(bandwidth, "bandwidth")
 
 
-def normalization_dimension(neighbor_distances, pooled: float | None = None) -> int:
-    """``m`` of the adaptive normalisation, rounded (at least 1).
+def normalization_dimension(neighbor_distances, pooled: float | None = None, *,
+                            rounded: bool = True) -> float:
+    """``m`` of the adaptive normalisation, rounded (at least 1; ``rounded=False``: the
+    estimate itself, at least 1, as the dense path uses it, :data:`DENSE_UNROUNDED_DIMENSION`).
 
     The Levina-Bickel estimate on the :data:`DIMENSION_SPARSEST` share of the rows with the
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
@@ -235,7 +250,7 @@ def normalization_dimension(neighbor_distances, pooled: float | None = None) -> 
         pooled = intrinsic_dimension(neighbor_distances)
     sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
     m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
-    return max(1, round(m))
+    return max(1, round(m)) if rounded else max(1.0, float(m))
 
 
 def reference_neighbor_distances(features, lp: str, k: int, rng=None):
@@ -355,8 +370,9 @@ class AffinityGraph:
     bandwidth : float
         The fixed sigma, or the median adaptive scale.
     adaptive : bool
-    dimension : int
-        Intrinsic dimension used by the adaptive normalisation (1 for a fixed kernel).
+    dimension : int or float
+        Intrinsic dimension used by the adaptive normalisation (1 for a fixed kernel; on the
+        dense path the unrounded estimate, :data:`DENSE_UNROUNDED_DIMENSION`).
     method : {"dense", "knn"}
     n_neighbors : int or None
         Stored neighbours per item (kNN), or the neighbour count of the adaptive scales
@@ -382,7 +398,7 @@ class AffinityGraph:
     scales: np.ndarray
     bandwidth: float
     adaptive: bool
-    dimension: int
+    dimension: float
     method: str
     n_neighbors: int | None
     scale_neighbor: int | None
@@ -396,7 +412,7 @@ class AffinityGraph:
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""
         kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
-                f"{self.bandwidth:.4g}, dimension {self.dimension}"
+                f"{self.bandwidth:.4g}, dimension {self.dimension:.3g}"
                 + (f" at the scale of {self.dimension_items:,} items" if self.dimension_items
                    else "") + ")" if self.adaptive
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
@@ -595,7 +611,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         bw, note, pooled = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
-        dim = normalization_dimension(nn, pooled)
+        dim = normalization_dimension(nn, pooled, rounded=not DENSE_UNROUNDED_DIMENSION)
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
@@ -622,7 +638,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         n_bridges = 0
         kern = dense_kernel(d, scales)
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
-                         adaptive=adaptive, dimension=int(dim), method="dense", n_neighbors=k,
+                         adaptive=adaptive, dimension=dim, method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
                          dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
 
