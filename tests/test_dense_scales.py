@@ -44,6 +44,17 @@ def test_dense_graph_scales_kernel_and_unrounded_m_against_a_direct_computation(
     assert knn.dimension == 1
 
 
+def test_unrounded_m_starts_where_the_scale_neighbour_is_held():
+    import math
+
+    n0 = G.DENSE_UNROUNDED_MIN_ITEMS
+    assert round(math.sqrt(n0 - 1) / 2) <= G.SCALE_NEIGHBOR_MAX < round(math.sqrt(n0) / 2)
+    # below it the dense graph is the one of the rounded rule (bit for bit)
+    X, _ = make_clustered_circle(1000, width=3.0, noise=0.01, rng=5)
+    g = G.graph_from_distances(pairwise_distances(X, metric="l2"))
+    assert isinstance(g.dimension, int) and g.dimension == 1
+
+
 def test_unrounded_dimension_rounds_to_the_rounded_rule_and_is_at_least_one():
     r = np.random.default_rng(3)
     t = np.linspace(0, 1, 400)

@@ -70,6 +70,7 @@ __all__ = [
     "ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
     "DENSE_UNROUNDED_DIMENSION",
+    "DENSE_UNROUNDED_MIN_ITEMS",
     "DIMENSION_MIN_RATIO",
     "DIMENSION_REFERENCE_ITEMS",
     "DIMENSION_SAMPLE_ROWS",
@@ -114,18 +115,27 @@ ADAPTIVE_MAX_DIMENSION = 32
 #: at n = 1,000 on noisy clustered circles the 10th neighbour gave 9.3 / 20.7 degrees, the 16th
 #: 1.7 / 3.9, clean circles unchanged; the upper bound keeps k = 3 x 16 = 48 at large n).
 SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
-#: On the dense path ``m`` is the estimate of :func:`normalization_dimension` unrounded:
-#: between n = 1,000 and 3,000 the dwells of a noisy circle are sampled inside the noise at
-#: the scale neighbour and the rest is not, so rho scales with the density between the way
-#: it does on a curve (m = 1) and on a strip (m = 2), and rounding to 1 over-weights the
-#: dwells. Measured (docs/large-n/MID_N.md; noisy clustered circles, dwells 1-5 deg, noise
-#: 0.01, chosen on seeds 0-2, checked on 3-5): at n = 2,000-3,000 from 1.37-3.22 / 3.43-7.05
-#: to 0.62-1.95 / 1.70-4.34 degrees median / p90 (m 1.09-1.17); clean circles m 1.00-1.04.
-#: The same points on the kNN path, an exact eigensolver or m forced to 2 did not remove it
-#: (a wider scale neighbour did, at a cost on clean circles). The kNN path keeps the rounded
-#: ``m`` (not measured there; its truncation changes how ``m`` acts: m = 1.5 on kNN at
-#: n = 2,000 gave 2.8-4.9 / 6.4-10.0 against 2.0-3.7 / 5.0-7.8 dense).
+#: On the dense path from :data:`DENSE_UNROUNDED_MIN_ITEMS` items on, ``m`` is the estimate
+#: of :func:`normalization_dimension` unrounded. There the scale neighbour is held at
+#: :data:`SCALE_NEIGHBOR_MAX` and the scale sinks into the noise of the densest parts first:
+#: the dwells of a noisy circle are sampled inside the noise while the rest is not, rho scales
+#: with the density between the way it does on a curve (m = 1) and on a strip (m = 2), and
+#: rounding to 1 over-weights the dwells. Measured (docs/large-n/MID_N.md; clustered circles,
+#: dwells 1-5 deg, noise 0.01; chosen on seeds 0-2, checked on 3-5): at n = 2,000-3,000 from
+#: 0.89-3.22 / 2.33-7.05 (19 of 36 runs within 2 / 5 degrees) to 0.62-1.95 / 1.65-4.34
+#: (36 of 36), m 1.09-1.17; clean circles and rotor angles (24 runs) m 0.99-1.04 (at least
+#: 1), median -0.16 to +0.56 and p90 -0.07 to +0.74 degrees from before, all still within the
+#: target. The same points on the kNN path, an exact eigensolver or m forced to 2 did not
+#: remove it. The kNN path keeps the rounded ``m`` (not measured there; its truncation
+#: changes how ``m`` acts: m = 1.5 on kNN at n = 2,000 gave 2.8-4.9 / 6.4-10.0 against
+#: 2.0-3.7 / 5.0-7.8 dense).
 DENSE_UNROUNDED_DIMENSION = True
+#: ... from this many items on: the first n whose ``round(sqrt(n) / 2)`` exceeds
+#: :data:`SCALE_NEIGHBOR_MAX` (the scale neighbour is held from there). Chosen after the
+#: measurement: at n = 1,000 (seeds 0-5) the unrounded m (1.06-1.12) was mixed, better on
+#: 3- and 5-degree dwells (8 of 12 runs by the median) and worse on 1-degree ones (5 of 6:
+#: 0.98-2.20 / 2.18-4.47 to 0.87-3.09 / 3.32-5.17), so below this n nothing changes.
+DENSE_UNROUNDED_MIN_ITEMS = (2 * SCALE_NEIGHBOR_MAX + 1) ** 2 + 1  # 1,090
 #: The dimension ``m`` of the adaptive normalisation is the Levina-Bickel estimate on this
 #: share of the items, those with the largest distance to their k-th neighbour
 #: (:func:`normalization_dimension`): their neighbourhoods reach furthest above a noise of
@@ -237,7 +247,8 @@ def resolve_bandwidth(bandwidth, n: int):
 def normalization_dimension(neighbor_distances, pooled: float | None = None, *,
                             rounded: bool = True) -> float:
     """``m`` of the adaptive normalisation, rounded (at least 1; ``rounded=False``: the
-    estimate itself, at least 1, as the dense path uses it, :data:`DENSE_UNROUNDED_DIMENSION`).
+    estimate itself, at least 1, as the dense path uses it from
+    :data:`DENSE_UNROUNDED_MIN_ITEMS` items on, :data:`DENSE_UNROUNDED_DIMENSION`).
 
     The Levina-Bickel estimate on the :data:`DIMENSION_SPARSEST` share of the rows with the
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
@@ -611,7 +622,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         bw, note, pooled = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
-        dim = normalization_dimension(nn, pooled, rounded=not DENSE_UNROUNDED_DIMENSION)
+        dim = normalization_dimension(nn, pooled, rounded=not (
+            DENSE_UNROUNDED_DIMENSION and n >= DENSE_UNROUNDED_MIN_ITEMS))
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
