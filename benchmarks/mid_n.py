@@ -172,7 +172,7 @@ def rotor_rows(n, seed, snr, which):
         try:
             G.DENSE_UNROUNDED_DIMENSION = False
             if c in ("unclipped", "sqrt", "both"):
-                f = (lambda n: round(math.sqrt(n) / 2)) if c == "unclipped" else \
+                f = (lambda n: round(math.sqrt(n) / 2)) if c != "sqrt" else \
                     (lambda n: round(math.sqrt(n)))
                 G.scale_neighbor = lambda n, k=None, f=f, dense=False: int(max(1, min(
                     max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
