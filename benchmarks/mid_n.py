@@ -208,6 +208,48 @@ def render(paths, variants=None) -> str:
     return "\n".join(out)
 
 
+def summarize(diagnosis, candidates, rotor) -> dict:
+    """The derived figures of docs/large-n/MID_N.md (differences, counts, ranges) from the
+    row files, so that each number written there is in a results file."""
+    import collections
+
+    def load(p):
+        d = collections.defaultdict(dict)
+        for line in open(p):
+            r = json.loads(line)
+            d[(r["data"], r["n"], r["seed"])].setdefault(r["variant"], r)
+        return d
+
+    def diff(d, a, b, f, keep=lambda k: True):
+        x = [v[b][f] - v[a][f] for k, v in d.items() if a in v and b in v and keep(k)]
+        return [round(min(x), 2), round(max(x), 2)] if x else None
+
+    def within(d, v, keep):
+        rows = [x[v] for k, x in d.items() if v in x and keep(k)]
+        return {"runs": len(rows), "within": sum(r["median"] <= 2 and r["p90"] <= 5 for r in rows)}
+
+    dg, cd, ro = load(diagnosis), load(candidates), load(rotor)
+    mid = lambda k: "noise" in k[0] and k[1] in (2000, 3000)  # noqa: E731
+    clean = lambda k: "noise" not in k[0] and k[1] in (2000, 3000)  # noqa: E731
+    out = {"diagnosis": {
+        "knn_minus_dense_median": diff(dg, "dense default", "knn default", "median"),
+        "knn_minus_dense_p90": diff(dg, "dense default", "knn default", "p90"),
+        "solver_minus_dense": diff(dg, "dense default", "dense eigen_solver=dense", "median")}}
+    out["within"] = {v: {"mid_n_seeds_0_2": within(cd, v, lambda k: mid(k) and k[2] < 3),
+                         "mid_n_seeds_3_5": within(cd, v, lambda k: mid(k) and k[2] >= 3)}
+                     for v in ("base", "unrounded", "both", "unclipped", "sqrt")}
+    out["clean_unrounded_minus_base"] = {
+        "median": diff(cd, "base", "unrounded", "median", clean),
+        "p90": diff(cd, "base", "unrounded", "p90", clean)}
+    out["clean_both_minus_base_p90"] = diff(cd, "base", "both", "p90", clean)
+    rc = lambda k: "clean" in k[0]  # noqa: E731
+    out["rotor_clean_unrounded_minus_base"] = {
+        "median": diff(ro, "base", "unrounded", "median", rc),
+        "p90": diff(ro, "base", "unrounded", "p90", rc)}
+    out["rotor_clean_within"] = {v: within(ro, v, rc) for v in ("base", "unrounded")}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ns", default="2000,3000")
@@ -221,7 +263,13 @@ def main(argv=None):
                     help="comma-separated rules of candidates() instead of --kinds")
     ap.add_argument("--render", nargs="+", default=None, metavar="JSONL",
                     help="print a markdown table of these rows (--candidates: the columns)")
+    ap.add_argument("--summarize", nargs=3, default=None,
+                    metavar=("DIAGNOSIS", "CANDIDATES", "ROTOR"),
+                    help="print the derived figures of docs/large-n/MID_N.md as JSON")
     a = ap.parse_args(argv)
+    if a.summarize:
+        print(json.dumps(summarize(*a.summarize), indent=1))
+        return 0
     if a.render:
         print(render(a.render, a.candidates.split(",") if a.candidates else None))
         return 0
