@@ -404,7 +404,7 @@ def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
                     dm, secs = run_conformap(X)
                 finally:
                     G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST = saved
-                # (the dense path's m is unrounded: graph.DENSE_UNROUNDED_DIMENSION)
+                # (the dense path's m is unrounded: graph.UNROUNDED_DIMENSION)
                 got = re.search(r"dimension (\d+(?:\.\d+)?)", dm.graph_summary_)
                 m = float(got.group(1)) if got else None
                 row = {"data": name, "n": n, "seed": seed, "rule": rule,

@@ -59,6 +59,14 @@ def with_scale_neighbor(X, graph, j):
 def variants(X, kinds):
     """Yield (label, embedding, info) per variant."""
     out = {}
+    if kinds == ["knnm"]:  # the kNN path only: default (rounded m) and the unrounded m
+        from conformap import graph as G
+
+        gk, _ = default_graph(X, "knn")
+        _, dist = G.neighbor_search(X, gk.n_neighbors, "l2")
+        m = G.normalization_dimension(dist, rounded=False)
+        return {"knn default": (solve(gk), {"m": gk.dimension}),
+                "knn m unrounded": (solve(replace(gk, dimension=m)), {"m": m})}
     gd, _ = default_graph(X, "dense")
     t = time.perf_counter()
     out["dense (auto m=%d)" % gd.dimension] = (solve(gd), time.perf_counter() - t)
@@ -120,11 +128,11 @@ def candidates(X, which):
 
     out = {}
     for c in which:
-        saved, flag = G.scale_neighbor, getattr(G, "DENSE_UNROUNDED_DIMENSION", False)
+        saved, flag = G.scale_neighbor, getattr(G, "UNROUNDED_DIMENSION", False)
         try:
             # the variants are written against the rule before
-            # DENSE_UNROUNDED_DIMENSION ("base": m rounded)
-            G.DENSE_UNROUNDED_DIMENSION = False
+            # UNROUNDED_DIMENSION ("base": m rounded)
+            G.UNROUNDED_DIMENSION = False
             if c in ("unclipped", "sqrt", "both") and X.shape[0] <= G.DENSE_MAX_ITEMS:
                 f = (lambda n: round(math.sqrt(n) / 2)) if c != "sqrt" else \
                     (lambda n: round(math.sqrt(n)))
@@ -132,7 +140,7 @@ def candidates(X, which):
                     max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
             g, _ = default_graph(X, "auto")
         finally:
-            G.scale_neighbor, G.DENSE_UNROUNDED_DIMENSION = saved, flag
+            G.scale_neighbor, G.UNROUNDED_DIMENSION = saved, flag
         if c in ("unrounded", "both") and g.adaptive:
             g = replace(g, dimension=_unrounded_m(X, g))
         t = time.perf_counter()
@@ -168,9 +176,9 @@ def rotor_rows(n, seed, snr, which):
     _, fs = G.build_graph(imgs, metric="wemd", method="dense", rng=0)
     out = {}
     for c in which:
-        saved, flag = G.scale_neighbor, getattr(G, "DENSE_UNROUNDED_DIMENSION", False)
+        saved, flag = G.scale_neighbor, getattr(G, "UNROUNDED_DIMENSION", False)
         try:
-            G.DENSE_UNROUNDED_DIMENSION = False
+            G.UNROUNDED_DIMENSION = False
             if c in ("unclipped", "sqrt", "both"):
                 f = (lambda n: round(math.sqrt(n) / 2)) if c != "sqrt" else \
                     (lambda n: round(math.sqrt(n)))
@@ -178,7 +186,7 @@ def rotor_rows(n, seed, snr, which):
                     max(G.SCALE_NEIGHBOR_MIN, f(n)), n - 1, k or 10**9)))
             g, _ = G.build_graph(features=fs, metric="wemd", method="dense", rng=0)
         finally:
-            G.scale_neighbor, G.DENSE_UNROUNDED_DIMENSION = saved, flag
+            G.scale_neighbor, G.UNROUNDED_DIMENSION = saved, flag
         if c in ("unrounded", "both") and g.adaptive:
             g = replace(g, dimension=_unrounded_m_of(g, fs))
         out[c] = (solve(g), {"sn": g.scale_neighbor, "k": g.n_neighbors, "m": g.dimension,

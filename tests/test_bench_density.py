@@ -174,7 +174,7 @@ def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypat
 
     monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
     # the section is about the kNN path's rounded m; n = 600 runs dense (fast), rounded too
-    monkeypatch.setattr(G, "DENSE_UNROUNDED_DIMENSION", False)
+    monkeypatch.setattr(G, "UNROUNDED_DIMENSION", False)
     saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
     rows = B.dimension_rules(ns=(600,), seed=0)
     assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved

@@ -1,4 +1,4 @@
-"""The dense path's unrounded dimension m (DENSE_UNROUNDED_DIMENSION, docs/large-n/MID_N.md):
+"""The unrounded dimension m from 1,090 items on (UNROUNDED_DIMENSION, docs/large-n/MID_N.md):
 scales, kernel and m against a direct computation, and the noisy clustered circle it was
 measured on."""
 
@@ -38,16 +38,16 @@ def test_dense_graph_scales_kernel_and_unrounded_m_against_a_direct_computation(
     assert 1.0 < m < 1.5  # between a curve and a strip: rounding would say 1
     assert g.dimension == pytest.approx(m, rel=1e-9)
     assert f"dimension {m:.3g})" in g.summary()
-    # the rounded estimate is what the kNN path uses, on the same neighbours
+    # the rounded estimate would say 1; the kNN path on the same neighbours reads the same m
     assert G.normalization_dimension(ds[:, 1:k + 1]) == round(m) == 1
     knn, _ = G.build_graph(X, metric="euclidean", method="knn", rng=0)
-    assert knn.dimension == 1
+    assert knn.dimension == pytest.approx(m, rel=1e-9)
 
 
 def test_unrounded_m_starts_where_the_scale_neighbour_is_held():
     import math
 
-    n0 = G.DENSE_UNROUNDED_MIN_ITEMS
+    n0 = G.UNROUNDED_DIMENSION_MIN_ITEMS
     assert round(math.sqrt(n0 - 1) / 2) <= G.SCALE_NEIGHBOR_MAX < round(math.sqrt(n0) / 2)
     # below it the dense graph is the one of the rounded rule (bit for bit)
     X, _ = make_clustered_circle(1000, width=3.0, noise=0.01, rng=5)
@@ -79,7 +79,7 @@ def test_noisy_clustered_circle_at_2000_meets_the_target_where_the_rounded_m_did
         return float(r.median_error), float(r.p90_error), g.dimension
 
     new = err()
-    monkeypatch.setattr(G, "DENSE_UNROUNDED_DIMENSION", False)
+    monkeypatch.setattr(G, "UNROUNDED_DIMENSION", False)
     old = err()
     assert old[2] == 1 and 1.0 < new[2] < 1.5
     assert new[0] <= 2.0 and new[1] <= 5.0
