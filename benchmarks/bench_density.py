@@ -408,10 +408,12 @@ def dimension_rules(ns=(30_000, 100_000), seed=0, rules=OLDER_DIMENSION_RULES):
                     dm, secs = run_conformap(X)
                 finally:
                     G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST = saved
-                got = re.search(r"dimension (\d+)", dm.graph_summary_)
+                # (the dense path's m is unrounded: graph.UNROUNDED_DIMENSION)
+                got = re.search(r"dimension (\d+(?:\.\d+)?)", dm.graph_summary_)
+                m = float(got.group(1)) if got else None
                 row = {"data": name, "n": n, "seed": seed, "rule": rule,
                        **score(dm.embedding_, th), "seconds": round(secs, 2),
-                       "m": int(got.group(1)) if got else None}
+                       "m": int(m) if m is not None and m.is_integer() else m}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     return rows
@@ -504,21 +506,59 @@ def collect(cfg, log=print, timeout=150, sections=DEFAULT_SECTIONS, ns=None, see
     return out
 
 
-def combine(parts):
-    """One result from parts run in parallel (:func:`collect` with ``sections``/``ns``):
-    sections are taken from the part that has them, robustness rows concatenated (sorted by
-    data set, n and seed); load averages: the largest start and end."""
-    res = {}
-    for part in parts:
+#: Keys of a result that describe how it was made, not a measurement: :func:`combine` keeps
+#: the first part's (a later part replaces measurements, not the page's provenance).
+META_KEYS = ("command", "commands", "dimension_rule", "machine", "config")
+
+
+def _row_key(r):
+    return (r["data"], r["n"], r.get("seed"))
+
+
+def combine(parts, names=None):
+    """One result from parts (:func:`collect` with ``sections``/``ns``, or an earlier combined
+    result such as ``docs/large-n/density.json``), merged in order: a later part **replaces**
+    what an earlier one has, so ``--combine docs/large-n/density.json part.json`` refreshes
+    only the rows and sections that ``part.json`` reran.
+
+    * robustness rows: keyed by (data set, n, seed); a later row replaces the earlier row
+      with the same key, the others are kept (sorted by data set, n and seed);
+    * other sections: a later part's section replaces an earlier one;
+    * ``notes`` concatenated, load averages the largest start and end, :data:`META_KEYS` from
+      the first part that has them;
+    * where something was replaced, a note says what and by which part (``names``: labels of
+      the parts, e.g. their paths; default "part 1", "part 2", ...).
+    """
+    names = list(names) if names is not None else [f"part {i + 1}" for i in range(len(parts))]
+    res, rows, owner = {}, {}, {}
+    replaced_notes = []
+    for name, part in zip(names, parts):
+        n_replaced = 0
         for key, val in part.items():
-            if key in ("robustness", "notes"):
+            if key == "robustness":
+                for r in val:
+                    n_replaced += _row_key(r) in rows
+                    rows[_row_key(r)] = r
+            elif key == "notes":
                 res.setdefault(key, []).extend(val)
             elif key.startswith("load_average"):
                 res[key] = max(res.get(key, val), val, key=lambda v: v[0])
-            elif key not in res:
-                res[key] = val
+            elif key in META_KEYS:
+                res.setdefault(key, val)
+            else:
+                if key in res:
+                    replaced_notes.append(f"the {key} section of {owner[key]} is replaced by "
+                                          f"that of {name}")
+                res[key], owner[key] = val, name
+        if n_replaced:
+            replaced_notes.append(f"{n_replaced} robustness rows (same data set, n and seed) "
+                                  f"are replaced by those of {name}")
     order = {name: i for i, (name, _, _) in enumerate(SETS)}
-    res.get("robustness", []).sort(key=lambda r: (order.get(r["data"], 99), r["n"], r["seed"]))
+    if rows:
+        res["robustness"] = sorted(rows.values(),
+                                   key=lambda r: (order.get(r["data"], 99), r["n"], r["seed"]))
+    if replaced_notes:
+        res["notes"] = res.get("notes", []) + replaced_notes
     return res
 
 
@@ -577,7 +617,8 @@ def carry_peers(res, old, source):
             if cell is None or cell.get("status") == NOT_RUN_PEERS:
                 missing += 1
                 continue
-            r[p] = {**cell, "carried": source}
+            # a cell the old result had carried itself keeps its first source
+            r[p] = {"carried": source, **cell}
             copied += 1
     return copied, missing
 
@@ -945,8 +986,10 @@ def main(argv=None):
         ap.error("--carry-peers, --carry-section and --note go with --combine")
     if args.combine:
         parts = [json.loads(Path(p).read_text()) for p in args.combine]
-        cmds = [p["command"] for p in parts if p.get("command")]
-        res = combine(parts)
+        # an earlier combined result (density.json) contributes the commands it was made with
+        cmds = [c for p in parts
+                for c in (p.get("commands") or ([p["command"]] if p.get("command") else []))]
+        res = combine(parts, names=args.combine)
         try:
             for section, spec in args.carry_section:
                 old, source = load_carry(spec)

@@ -121,11 +121,19 @@ GENERATED = [
 #: value rounded to the number of decimals written): (markdown, (json, ...)). For prose that is
 #: not (yet) rendered; a generated document belongs in GENERATED instead.
 _PM = "docs/product-manifold"
+_LN = "docs/large-n"
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
     ("docs/large-n/SMALL_N.md", ("docs/large-n/parts/small_n_summary.json",
                                  "docs/large-n/parts/small_n.json",
                                  "docs/large-n/parts/small_n_notes.json",
                                  "docs/large-n/density.json")),
+    (f"{_LN}/MID_N.md", (f"{_LN}/mid-n/diagnosis.jsonl", f"{_LN}/mid-n/candidates.jsonl",
+                         f"{_LN}/mid-n/rotor.jsonl", f"{_LN}/mid-n/summary.json",
+                         f"{_LN}/parts/robustness-small.json", f"{_LN}/density.json",
+                         f"{_LN}/dimension.json", f"{_LN}/mid-n/knn.jsonl",
+                         f"{_LN}/mid-n/images-20000-before.json",
+                         f"{_LN}/mid-n/images-20000-after.json", f"{_LN}/largen-100000.json",
+                         f"{_LN}/largen-dimension.json")),
     (f"{_PM}/README.md", (f"{_PM}/results.json", f"{_PM}/full/results.json",
                           f"{_PM}/measure_images.jsonl", f"{_PM}/measure_scaling.jsonl")),
     (f"{_PM}/diagnosis.md", (f"{_PM}/results.json", f"{_PM}/measure_images.jsonl",

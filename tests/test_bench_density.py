@@ -36,6 +36,62 @@ def test_combine_merges_parts_and_orders_robustness_rows():
         (B.SETS[0][0], 1000), (B.SETS[0][0], 3000), (B.SETS[1][0], 1000)]
 
 
+def test_combine_lets_a_later_part_replace_rows_and_sections():
+    row = lambda data, n, seed, med: {"data": data, "n": n, "seed": seed,
+                                      "conformap": {"median": med}}
+    old = {"command": "--combine", "commands": ["x", "--combine x"], "machine": "m0",
+           "small_n": [1], "truncation": {"n": 1}, "notes": ["old note"],
+           "robustness": [row("a", 1000, 0, 1.0), row("a", 3000, 0, 2.0)]}
+    part = {"command": "p", "machine": "m1", "truncation": {"n": 2},
+            "robustness": [row("a", 3000, 0, 0.5), row("a", 10000, 0, 0.7)]}
+    res = B.combine([old, part], names=["density.json", "part.json"])
+    got = {(r["n"], r["seed"]): r["conformap"]["median"] for r in res["robustness"]}
+    assert got == {(1000, 0): 1.0, (3000, 0): 0.5, (10000, 0): 0.7}
+    assert res["truncation"] == {"n": 2} and res["small_n"] == [1]
+    assert res["machine"] == "m0" and res["commands"] == ["x", "--combine x"]
+    assert res["notes"][0] == "old note"
+    assert any("1 robustness rows" in x and "part.json" in x for x in res["notes"])
+    assert any("truncation section of density.json" in x for x in res["notes"])
+
+
+def test_combine_on_the_committed_density_json_replaces_only_the_rerun_cells(tmp_path):
+    import json
+
+    path = Path(B.__file__).resolve().parents[1] / "docs" / "large-n" / "density.json"
+    if not path.exists():
+        pytest.skip("docs/large-n/density.json absent")
+    old = json.loads(path.read_text())
+    key = (B.SETS[4][0], 3000, 0)
+    new_row = {"data": key[0], "n": key[1], "seed": key[2],
+               "conformap": {"median": 0.123, "p90": 0.456, "seconds": 1.0, "graph": "g"},
+               "pydiffmap": {"status": B.NOT_RUN_PEERS}, "datafold": {"status": B.NOT_RUN_PEERS}}
+    part = tmp_path / "part.json"
+    part.write_text(json.dumps({"command": "-m benchmarks.bench_density --full --sections "
+                                "robustness --ns 3000 --seeds 0 --peers none",
+                                "machine": "x", "load_average_start": [0.0],
+                                "load_average_end": [0.0], "robustness": [new_row]}))
+    out = tmp_path / "density.json"
+    assert B.main(["--combine", str(path), str(part), "--carry-peers", str(path),
+                   "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    before = {B._row_key(r): r for r in old["robustness"]}
+    after = {B._row_key(r): r for r in res["robustness"]}
+    assert set(after) == set(before)
+    for k, r in after.items():
+        if k == key:
+            assert r["conformap"] == new_row["conformap"]
+            for p in B.PEERS:  # peers filled from the old row, marked as carried
+                assert {x: y for x, y in r[p].items() if x != "carried"} == {
+                    x: y for x, y in before[k][p].items() if x != "carried"}
+        else:
+            assert r == before[k]
+    for section in ("small_n", "dimension", "truncation", "dense_speed", "noise_floor"):
+        assert res.get(section) == old.get(section)
+    assert res["commands"][:len(old["commands"])] == old["commands"]
+    md = (tmp_path / "README.md").read_text()
+    assert "0.12 / 0.46" in md
+
+
 def test_carry_peers_fills_only_cells_not_run_by_data_n_and_seed():
     new = lambda data, n, seed, st=B.NOT_RUN_PEERS: {
         "data": data, "n": n, "seed": seed, "conformap": {"median": 0.5, "p90": 1.0},
@@ -117,6 +173,8 @@ def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypat
     from conformap.scales import dense_neighbors, intrinsic_dimension
 
     monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
+    # the section is about the kNN path's rounded m; n = 600 runs dense (fast), rounded too
+    monkeypatch.setattr(G, "UNROUNDED_DIMENSION", False)
     saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
     rows = B.dimension_rules(ns=(600,), seed=0)
     assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved

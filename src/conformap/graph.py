@@ -83,6 +83,8 @@ __all__ = [
     "DIMENSION_SPARSEST",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
+    "UNROUNDED_DIMENSION",
+    "UNROUNDED_DIMENSION_MIN_ITEMS",
     "AffinityGraph",
     "FeatureSet",
     "adaptive_applies",
@@ -101,6 +103,7 @@ __all__ = [
     "reference_neighbor_distances",
     "resolve_bandwidth",
     "resolve_method",
+    "rounds_dimension",
     "scale_neighbor",
 ]
 
@@ -121,6 +124,28 @@ ADAPTIVE_MAX_DIMENSION = 32
 #: at n = 1,000 on noisy clustered circles the 10th neighbour gave 9.3 / 20.7 degrees, the 16th
 #: 1.7 / 3.9, clean circles unchanged; the upper bound keeps k = 3 x 16 = 48 at large n).
 SCALE_NEIGHBOR_MIN, SCALE_NEIGHBOR_MAX = 10, 16
+#: From :data:`UNROUNDED_DIMENSION_MIN_ITEMS` items on (dense and kNN), ``m`` is the estimate
+#: of :func:`normalization_dimension` unrounded. There the scale neighbour is held at
+#: :data:`SCALE_NEIGHBOR_MAX` and the scale sinks into the noise of the densest parts first:
+#: the dwells of a noisy circle are sampled inside the noise while the rest is not, rho scales
+#: with the density between the way it does on a curve (m = 1) and on a strip (m = 2), and
+#: rounding (to 1, or at n = 10,000 to 2) misweights the dwells. Measured (docs/large-n/MID_N.md;
+#: clustered circles, dwells 1-5 deg, noise 0.01; chosen on dense seeds 0-2 at n = 2,000-3,000,
+#: checked on seeds 3-5 and on the kNN path): dense n = 2,000-3,000 from 0.89-3.22 /
+#: 2.33-7.05 (19 of 36 runs within 2 / 5 degrees) to 0.62-1.95 / 1.65-4.34 (36 of 36), m
+#: 1.09-1.17; kNN n = 5,000 from 1 to 9 of 9 (m 1.23-1.26), n = 10,000 from 6 to 8 of 9 (m
+#: 1.50-1.52); clean circles and rotor angles m 0.99-1.04, all still within the target (dense
+#: median -0.16 to +0.56, p90 -0.07 to +0.74 degrees); clean 47 x 47 projections of the real
+#: rotor map (WEMD, dense, 5 runs) pay for it: m 1.04-1.07, p90 +0.18 to +1.14, 3 -> 2 of 5
+#: within the target. kNN on the same points, an exact eigensolver or m forced to 2 did not
+#: remove it; a wider scale neighbour did, at a larger cost on clean circles and rotor images.
+UNROUNDED_DIMENSION = True
+#: ... from this many items on: the first n whose ``round(sqrt(n) / 2)`` exceeds
+#: :data:`SCALE_NEIGHBOR_MAX` (the scale neighbour is held from there). Chosen after the
+#: measurement: at n = 1,000 (seeds 0-5) the unrounded m (1.06-1.12) was mixed, better on
+#: 3- and 5-degree dwells (8 of 12 runs by the median) and worse on 1-degree ones (5 of 6:
+#: 0.98-2.20 / 2.18-4.47 to 0.87-3.09 / 3.32-5.17), so below this n nothing changes.
+UNROUNDED_DIMENSION_MIN_ITEMS = (2 * SCALE_NEIGHBOR_MAX + 1) ** 2 + 1  # 1,090
 #: The dimension ``m`` of the adaptive normalisation is the Levina-Bickel estimate on this
 #: share of the items, those with the largest distance to their k-th neighbour
 #: (:func:`normalization_dimension`): their neighbourhoods reach furthest above a noise of
@@ -230,8 +255,11 @@ def resolve_bandwidth(bandwidth, n: int):
     return check_positive(bandwidth, "bandwidth")
 
 
-def normalization_dimension(neighbor_distances, pooled: float | None = None) -> int:
-    """``m`` of the adaptive normalisation, rounded (at least 1).
+def normalization_dimension(neighbor_distances, pooled: float | None = None, *,
+                            rounded: bool = True) -> float:
+    """``m`` of the adaptive normalisation, rounded (at least 1; ``rounded=False``: the
+    estimate itself, at least 1, as the dense path uses it from
+    :data:`UNROUNDED_DIMENSION_MIN_ITEMS` items on, :data:`UNROUNDED_DIMENSION`).
 
     The Levina-Bickel estimate on the :data:`DIMENSION_SPARSEST` share of the rows with the
     largest ``r_k``, unless it is below :data:`DIMENSION_MIN_RATIO` times the estimate pooled
@@ -244,7 +272,12 @@ def normalization_dimension(neighbor_distances, pooled: float | None = None) -> 
         pooled = intrinsic_dimension(neighbor_distances)
     sparse = intrinsic_dimension(neighbor_distances, sparsest=DIMENSION_SPARSEST)
     m = sparse if sparse >= DIMENSION_MIN_RATIO * pooled else pooled
-    return max(1, round(m))
+    return max(1, round(m)) if rounded else max(1.0, float(m))
+
+
+def rounds_dimension(n: int) -> bool:
+    """Whether the graph of ``n`` items rounds ``m`` (:data:`UNROUNDED_DIMENSION`), both paths."""
+    return not (UNROUNDED_DIMENSION and n >= UNROUNDED_DIMENSION_MIN_ITEMS)
 
 
 def reference_neighbor_distances(features, lp: str, k: int, rng=None):
@@ -313,8 +346,9 @@ class AffinityGraph:
     bandwidth : float
         The fixed sigma, or the median adaptive scale.
     adaptive : bool
-    dimension : int
-        Intrinsic dimension used by the adaptive normalisation (1 for a fixed kernel).
+    dimension : int or float
+        Intrinsic dimension used by the adaptive normalisation (1 for a fixed kernel; on the
+        dense path the unrounded estimate, :data:`UNROUNDED_DIMENSION`).
     method : {"dense", "knn"}
     n_neighbors : int or None
         Stored neighbours per item (kNN), or the neighbour count of the adaptive scales
@@ -340,7 +374,7 @@ class AffinityGraph:
     scales: np.ndarray
     bandwidth: float
     adaptive: bool
-    dimension: int
+    dimension: float
     method: str
     n_neighbors: int | None
     scale_neighbor: int | None
@@ -354,7 +388,7 @@ class AffinityGraph:
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""
         kind = (f"adaptive kernel (rho = distance to neighbour {self.scale_neighbor}, median "
-                f"{self.bandwidth:.4g}, dimension {self.dimension}"
+                f"{self.bandwidth:.4g}, dimension {self.dimension:.3g}"
                 + (f" at the scale of {self.dimension_items:,} items" if self.dimension_items
                    else "") + ")" if self.adaptive
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
@@ -476,7 +510,7 @@ def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
         float(np.exp(-(np.min(rk) ** 2) / (2.0 * scales[0] ** 2)))
     return AffinityGraph(
         kernel=sp.csr_matrix(kern), scales=scales, bandwidth=float(np.median(scales)),
-        adaptive=adaptive, dimension=int(dim), method="knn", n_neighbors=int(k),
+        adaptive=adaptive, dimension=dim, method="knn", n_neighbors=int(k),
         scale_neighbor=scale_neighbor(n, k) if adaptive else None, max_dropped_affinity=bound,
         dropped_mass=None, dropped_mass_max=None, n_bridges=int(real.sum() // 2))
 
@@ -509,8 +543,10 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
             scales = local_scales(dist, scale_neighbor(n, k))
             if callable(dimension_distances):
                 dimension_distances = dimension_distances()
-            dim = (normalization_dimension(dist, pooled) if dimension_distances is None else
-                   normalization_dimension(dimension_distances))
+            rounded = rounds_dimension(n)
+            dim = (normalization_dimension(dist, pooled, rounded=rounded)
+                   if dimension_distances is None else
+                   normalization_dimension(dimension_distances, rounded=rounded))
         else:
             sym = d.maximum(d.T)
             sigma = bw if not isinstance(bw, str) else select_bandwidth(sym, rule=bw)
@@ -526,7 +562,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         bw, note, pooled = _kernel_choice(bw, auto, nn)
     if bw == "adaptive":
         scales = local_scales(nn, scale_neighbor(n, k))
-        dim = normalization_dimension(nn, pooled)
+        dim = normalization_dimension(nn, pooled, rounded=rounds_dimension(n))
         # pieces of the kNN relation are joined as on the sparse path: shortest edge from the
         # smallest piece to the rest, endpoints' scales raised to its length
         g = sp.csr_matrix((np.ones(n * k), nn_idx.ravel(), np.arange(0, n * k + 1, k)),
@@ -553,7 +589,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         n_bridges = 0
         kern = dense_kernel(d, scales)
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
-                         adaptive=adaptive, dimension=int(dim), method="dense", n_neighbors=k,
+                         adaptive=adaptive, dimension=dim, method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
                          dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
 
