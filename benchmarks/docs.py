@@ -126,6 +126,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
     ("docs/large-n/SMALL_N.md", ("docs/large-n/parts/small_n_summary.json",
                                  "docs/large-n/parts/small_n.json",
                                  "docs/large-n/parts/small_n_notes.json",
+                                 "docs/large-n/parts/small_n_before.json",
                                  "docs/large-n/density.json")),
     (f"{_LN}/MID_N.md", (f"{_LN}/mid-n/diagnosis.jsonl", f"{_LN}/mid-n/candidates.jsonl",
                          f"{_LN}/mid-n/rotor.jsonl", f"{_LN}/mid-n/summary.json",
