@@ -7,7 +7,9 @@ Rewrites the blocks ``generated:session6-heldout-images`` / ``generated:session6
 seeds 80-84, n = 3000 and 4000: how often bins are over- or under-split) and ``generated:session6-regression-images`` /
 ``generated:session6-regression`` (the session-5b regression sets), with the table layout of
 ``summarize_session5.py``, and ``generated:session6-changes``: every regression run whose
-result differs from its session-5b row. Per-seed values in seed order; mean ± standard
+result differs from its session-5b row, and ``generated:session6b-changes``: every run of
+``measure_session6b*.jsonl`` (merge_bins' windows over all computed columns) whose result
+differs from its session-6 row. Per-seed values in seed order; mean ± standard
 deviation over the seeds.
 """
 
@@ -32,9 +34,10 @@ def _key(r):
     return (s5._motions(r), r["n"], r["N"], r["snr"], r["seed"])
 
 
-def changes_table(pairs) -> str:
-    """Rows of the session-6 files whose FIELDS differ from the session-5b row of the run."""
-    out = ["| run | session 5b | session 6 |", "|---|---|---|"]
+def changes_table(pairs, old_name: str = "session 5b", new_name: str = "session 6",
+                  what: str = "regression runs") -> str:
+    """Rows of the new files whose FIELDS differ from the old file's row of the same run."""
+    out = [f"| run | {old_name} | {new_name} |", "|---|---|---|"]
     n_same = n_all = 0
     for old_src, new_src in pairs:
         old = {_key(r): r for r in s5._load(old_src) if r.get("unmix", 0.1) == 0.1}
@@ -52,8 +55,8 @@ def changes_table(pairs) -> str:
                        f"{json.dumps(a)} | {json.dumps(b)} |")
     head = (NOTE.format(src=", ".join(n for _o, n in pairs)).replace(
         " Per-seed values in seed order; mean ± standard deviation over the seeds.", "")
-        + f"\n\n{n_same} of {n_all} regression runs give the same factors found, accuracy, "
-        "confident accuracy and confident correct eigenvectors per factor as session 5b; "
+        + f"\n\n{n_same} of {n_all} {what} give the same factors found, accuracy, "
+        f"confident accuracy and confident correct eigenvectors per factor as {old_name}; "
         "the others:")
     return head + "\n\n" + "\n".join(out)
 
@@ -73,6 +76,13 @@ def main() -> int:
             ("measure_session5b_images.jsonl", "measure_session6_regression_images.jsonl"),
             ("measure_session5b.jsonl", "measure_session6_regression.jsonl")])),
     ]
+    # session 6b: merge_bins' windows over every computed column, against session 6
+    pairs_6b = [(f"measure_session6{k}.jsonl", f"measure_session6b{k}.jsonl")
+                for k in ("_regression_images", "_regression", "_images", "", "_extra_images")]
+    pairs_6b = [(o, n) for o, n in pairs_6b if (HERE / n).exists()]
+    if pairs_6b:
+        tables.append(("session6b-changes", changes_table(
+            pairs_6b, "session 6", "session 6b", "re-run regression and held-out runs")))
     for tag, table in tables:
         text = replace_generated(text, tag, table)
     doc.write_text(text)

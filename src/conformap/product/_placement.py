@@ -363,7 +363,8 @@ def merge_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray,
     lam, delta : ndarray, shape (N + 1,)
         Sorted eigenvalues and the eigenvalue window per column.
     window_cols : array_like of int
-        Columns that may form a window (the resolved eigenvectors).
+        Columns that may form a window (:func:`factorize_spectrum` passes every computed
+        column: a window is a subspace test, which needs no single resolved eigenvector).
     purity : float in (0, 1)
 
     Returns
