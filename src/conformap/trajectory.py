@@ -123,7 +123,8 @@ def write_montage(path, images, labels, *, title: str | None = None) -> Path:
     lo, hi = np.percentile(images, [0.5, 99.5])
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, img, lab in zip(axes.ravel(), images, labels, strict=True):
+    # the last row may have empty panels (n not a multiple of 10): those stay blank
+    for ax, img, lab in zip(axes.ravel()[:n], images, labels, strict=True):
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
         ax.set_title(lab, fontsize=7)
     if title:
