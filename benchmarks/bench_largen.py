@@ -111,7 +111,7 @@ def measure(n=100_000, snr=0.5, size=64, seed=0, keep=None, log=print, denoise=N
 
 def _dimension_text(r: dict) -> str:
     """The normalisation dimension m of the run's graph line (and its scale), "" if none."""
-    m = re.search(r"dimension (\d+)(?: at the scale of ([0-9,]+) items)?", r.get("graph", ""))
+    m = re.search(r"dimension ([0-9.]+)(?: at the scale of ([0-9,]+) items)?", r.get("graph", ""))
     if not m:
         return ""
     return m.group(1) + (f" ({m.group(2)}-item scale)" if m.group(2) else "")

@@ -95,6 +95,8 @@ GENERATED = [
     GeneratedDoc("docs/large-n/NEIGHBORS.md", ("docs/large-n/neighbors.json",),
                  "benchmarks.bench_neighbors:render"),
     GeneratedDoc("docs/large-n/LARGE_N.md", ("docs/large-n/largen-100000.json",
+                                             "docs/large-n/largen-100000-before-unrounded-"
+                                             "dimension.json",
                                              "docs/large-n/largen-100000-before-denoising.json",
                                              "docs/large-n/largen-100000-before-reference-"
                                              "dimension.json",
@@ -134,6 +136,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                          f"{_LN}/dimension.json", f"{_LN}/mid-n/knn.jsonl",
                          f"{_LN}/mid-n/images-20000-before.json",
                          f"{_LN}/mid-n/images-20000-after.json", f"{_LN}/largen-100000.json",
+                         f"{_LN}/largen-100000-before-unrounded-dimension.json",
                          f"{_LN}/largen-dimension.json")),
     (f"{_PM}/README.md", (f"{_PM}/results.json", f"{_PM}/full/results.json",
                           f"{_PM}/measure_images.jsonl", f"{_PM}/measure_scaling.jsonl")),
