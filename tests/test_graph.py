@@ -306,7 +306,7 @@ def test_no_reference_distances_when_auto_falls_back_on_a_noise_floor(monkeypatc
     assert not graph.adaptive and "noise-dominated" in graph.summary()
 
 
-def test_wide_rule_is_a_multiple_of_connect_on_dense_distances_only():
+def test_wide_rule_is_one_multiple_of_connect_and_auto_takes_it_on_dense_graphs_only():
     from conformap import kneighbors_distances, select_bandwidth
     from conformap.bandwidth import WIDE_FACTOR
 
@@ -314,10 +314,18 @@ def test_wide_rule_is_a_multiple_of_connect_on_dense_distances_only():
     D = pairwise_distances(X, metric="l2")
     assert select_bandwidth(D, rule="wide") == WIDE_FACTOR * select_bandwidth(D, rule="connect")
     G = kneighbors_distances(X, 20, metric="l2")
-    assert select_bandwidth(G, rule="wide") == select_bandwidth(G, rule="connect")
-    # "auto" below ADAPTIVE_MIN_ITEMS is that fixed kernel
+    # one meaning on both inputs: an explicit "wide" on a kNN graph is that wide kernel, cut
+    # at the stored neighbours (its bound on what is dropped says so)
+    assert select_bandwidth(G, rule="wide") == WIDE_FACTOR * select_bandwidth(G, rule="connect")
+    wide_knn = graph_from_distances(G, bandwidth="wide")
+    assert wide_knn.bandwidth == select_bandwidth(G, rule="wide")
+    # "auto" below ADAPTIVE_MIN_ITEMS: "wide" on the dense graph, "connect" on the kNN graph
     auto = graph_from_distances(D)
     assert not auto.adaptive and auto.bandwidth == select_bandwidth(D, rule="wide")
+    auto_knn = graph_from_distances(G)
+    assert not auto_knn.adaptive
+    assert auto_knn.bandwidth == select_bandwidth(G.maximum(G.T), rule="connect")
+    assert auto_knn.max_dropped_affinity < wide_knn.max_dropped_affinity
 
 
 @pytest.mark.parametrize("n, noise, seed", [(25, 0.0, 7), (100, 0.0, 8), (100, 0.01, 9),

@@ -25,8 +25,9 @@ The paper hand-picked :math:`\sigma` per data set. We choose it from the distanc
     (below); ``docs/earthmover/README.md`` has its behaviour on the paper's rotor maps
     (n = 25-800), measured when it was "auto".
 ``"wide"`` (what ``"auto"`` uses below ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items)
-    :data:`WIDE_FACTOR` times ``"connect"`` (dense input; a sparse kNN input gets
-    ``"connect"``, the kernel cannot reach beyond the stored neighbours). With a few hundred
+    :data:`WIDE_FACTOR` times ``"connect"``, on dense and sparse input alike (one meaning;
+    on a kNN graph such a kernel is cut at the stored neighbours, and the graph reports the
+    kernel mass it drops, so ``"auto"`` takes ``"connect"`` there). With a few hundred
     items or fewer, ``"connect"`` is set by the sparsest gap between dwells and leaves the
     dense dwells almost unsmoothed; a kernel four times wider averages over them. Measured
     (``docs/large-n/SMALL_N.md``, ``benchmarks/bench_small_n.py``, dense, n = 25-400,
@@ -80,7 +81,8 @@ FIXED_BANDWIDTH_RULES = ("connect", "wide", "kernel-sum", "mst", "median", "knn"
 WIDE_FACTOR = 4.0
 #: Every name ``bandwidth=`` accepts (DiffusionMap, diffusion_map, the CLI): "auto" and
 #: "adaptive" select the variable-bandwidth kernel of :mod:`conformap.graph` ("auto": from
-#: ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, else "wide").
+#: ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, else "wide" on a dense graph and
+#: "connect" on a kNN graph).
 BANDWIDTH_RULES = ("auto", "adaptive", *FIXED_BANDWIDTH_RULES)
 
 
@@ -174,8 +176,7 @@ def select_bandwidth(distances, *, rule: str = "connect") -> float:
         sigma = _mst_sigma(distances)
         return sigma if sigma > 0 else float(np.median(vals))
     if rule == "wide":
-        sigma = select_bandwidth(distances, rule="connect")
-        return sigma if sp.issparse(distances) else WIDE_FACTOR * sigma
+        return WIDE_FACTOR * select_bandwidth(distances, rule="connect")
     if rule == "connect":
         mst = _mst_sigma(distances)
         median = float(np.median(vals))

@@ -449,7 +449,8 @@ def diffusion_map(
         Diffusion time; 0 gives Laplacian eigenmaps.
     bandwidth : float or str, default "auto"
         "auto": the adaptive kernel from :data:`conformap.graph.ADAPTIVE_MIN_ITEMS` items on,
-        else the fixed rule "wide" (on noise-dominated neighbour distances "connect");
+        else the fixed rule "wide" on a dense graph and "connect" on a kNN graph (and on
+        noise-dominated neighbour distances "connect");
         "adaptive"; a fixed sigma; or a rule of
         :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).
     n_neighbors : int, optional

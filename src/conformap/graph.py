@@ -20,7 +20,8 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :func:`scale_neighbor`-th nearest neighbour (``bandwidth="auto"`` from
 :data:`ADAPTIVE_MIN_ITEMS` items on). A fixed bandwidth is the special case
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
-:data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"``). The diffusion core
+:data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"`` on a dense graph and ``"connect"`` on
+a kNN graph). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
 why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
 normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
@@ -238,19 +239,22 @@ def resolve_method(method: str, n: int, *, metric: str | None = None) -> str:
     return method
 
 
-def resolve_bandwidth(bandwidth, n: int):
+def resolve_bandwidth(bandwidth, n: int, method: str = "dense"):
     """``bandwidth`` -> ``"adaptive"``, a fixed rule name, or a float sigma.
 
-    "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and the fixed
-    rule "wide" below (too few items for stable local scales;
-    :data:`conformap.bandwidth.WIDE_FACTOR` times "connect"); the graph builder falls back
-    to "connect" when the neighbour distances show a noise floor
+    "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and below it
+    the fixed rule "wide" on a dense graph (too few items for stable local scales;
+    :data:`conformap.bandwidth.WIDE_FACTOR` times "connect") or "connect" on a kNN graph
+    (``method="knn"``: a kernel four times wider would be cut at the stored neighbours); the
+    graph builder falls back to "connect" when the neighbour distances show a noise floor
     (:data:`ADAPTIVE_MAX_DIMENSION`, :func:`adaptive_applies`).
     """
     if isinstance(bandwidth, str):
         bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
         if bw == "auto":
-            return "adaptive" if n >= ADAPTIVE_MIN_ITEMS else "wide"
+            if n >= ADAPTIVE_MIN_ITEMS:
+                return "adaptive"
+            return "wide" if method == "dense" else "connect"
         return bw
     return check_positive(bandwidth, "bandwidth")
 
@@ -465,7 +469,7 @@ def build_graph(
         X, metric, metric_params, store=store, denoise=denoise)
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
-    resolve_bandwidth(bandwidth, n)  # validated before any distance is computed
+    resolve_bandwidth(bandwidth, n, meth)  # validated before any distance is computed
     if meth == "dense":
         dist = distances_for(fs, "dense", n_jobs=n_jobs, progress=progress, store=store)
         return graph_from_distances(dist, bandwidth=bandwidth, n_neighbors=n_neighbors,
@@ -533,7 +537,7 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
 
     d = check_distances(distances) if validate else distances
     n = d.shape[0]
-    bw = resolve_bandwidth(bandwidth, n)
+    bw = resolve_bandwidth(bandwidth, n, "knn" if sp.issparse(d) else "dense")
     auto = isinstance(bandwidth, str) and bandwidth == "auto"
     if sp.issparse(d):
         idx, dist, b_rows, b_cols, b_d = split_knn_distances(d)
