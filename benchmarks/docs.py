@@ -125,6 +125,8 @@ GENERATED = [
 _PM = "docs/product-manifold"
 _LN = "docs/large-n"
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
+    (f"{_LN}/TRUNCATION.md", (f"{_LN}/truncation/k-sweep.jsonl", f"{_LN}/largen-100000.json",
+                              f"{_LN}/density.json", f"{_LN}/parts/robustness-large.json")),
     ("docs/large-n/SMALL_N.md", ("docs/large-n/parts/small_n_summary.json",
                                  "docs/large-n/parts/small_n.json",
                                  "docs/large-n/parts/small_n_notes.json",

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.sparse as sp
 
 from conformap import DiffusionMap, pairwise_distances
 from conformap.cache import cached_distances
@@ -79,6 +80,32 @@ def test_sparse_spectrum_matches_dense_within_the_reported_truncation():
                               subset_by_index=[0, 8])
     rel = np.abs(lam_s[1:] - lam_d[1:]) / lam_d[1:]
     assert rel.max() < 10 * sparse.dropped_mass_max, (rel, sparse.dropped_mass_max)
+
+
+def test_graph_line_says_when_the_knn_kernel_is_not_local():
+    from conformap.graph import DROPPED_MASS_LOCAL
+    from conformap.scales import gaussian_affinity
+
+    # a clustered circle with isotropic noise in 20 more dimensions: the dwells' neighbour
+    # distances sit on a noise floor and the adaptive kernel reaches far beyond k neighbours
+    r = np.random.default_rng(3)
+    th = np.r_[r.integers(0, 3, 900) * 2 * np.pi / 3 + np.deg2rad(1) * r.standard_normal(900),
+               r.uniform(0, 2 * np.pi, 600)]
+    X = np.c_[np.cos(th), np.sin(th), np.zeros((th.size, 20))]
+    X += 0.03 * r.standard_normal(X.shape)
+    g, _ = build_graph(X, metric="euclidean", method="knn", rng=0, denoise="off")
+    # oracle: the complete kernel's row sums against the stored part, every row
+    d = pairwise_distances(X, metric="l2")
+    K = gaussian_affinity(d, g.scales[:, None] * g.scales[None, :])
+    np.fill_diagonal(K, 0.0)
+    stored = np.asarray((sp.csr_matrix(g.kernel) != 0).multiply(K).sum(axis=1)).ravel()
+    dropped = 1.0 - stored / K.sum(axis=1)
+    assert dropped.mean() > DROPPED_MASS_LOCAL
+    assert g.dropped_mass == pytest.approx(dropped.mean(), abs=0.05)
+    assert "not an approximation of the complete one" in g.summary()
+    clean, _ = build_graph(np.c_[np.cos(th), np.sin(th)], metric="euclidean", method="knn",
+                           rng=0)
+    assert clean.dropped_mass < DROPPED_MASS_LOCAL and "beyond" not in clean.summary()
 
 
 @pytest.mark.parametrize("noise", [0.0])

@@ -82,6 +82,7 @@ __all__ = [
     "DIMENSION_REFERENCE_ITEMS",
     "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
+    "DROPPED_MASS_LOCAL",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
     "UNROUNDED_DIMENSION",
@@ -188,6 +189,13 @@ DIMENSION_REFERENCE_ITEMS = 20_000
 DIMENSION_SAMPLE_ROWS = 1024
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
+#: Above this mean dropped kernel mass (most of a row's mass beyond its k stored neighbours)
+#: the graph line says that the kNN graph is the truncated kernel, not an approximation of the
+#: complete one. Measured (docs/large-n/TRUNCATION.md): clean clustered circles drop
+#: 0.24-0.28 % at n = 30,000-100,000, circles with noise 0.01 15-18 %, noisy 64 x 64 particle
+#: images 63-77 % at n = 5,000 and 95 % at n = 100,000 (their neighbour distances sit on a
+#: noise floor).
+DROPPED_MASS_LOCAL = 0.5
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
 BLOCK_ROWS = 256
 
@@ -403,6 +411,10 @@ class AffinityGraph:
         drop = ("" if self.dropped_mass is None else
                 f", dropped kernel mass {self.dropped_mass:.2%} mean / "
                 f"{self.dropped_mass_max:.2%} max (measured on sampled rows)")
+        if self.dropped_mass is not None and self.dropped_mass > DROPPED_MASS_LOCAL:
+            drop += ("; most of the kernel's mass lies beyond the stored neighbours (distances "
+                     "on a noise floor?), so this graph is the truncated kNN kernel, not an "
+                     "approximation of the complete one (docs/large-n/TRUNCATION.md)")
         return (f"kNN graph k={self.n_neighbors}, {kind}, dropped affinities <= "
                 f"{self.max_dropped_affinity:.3g}{drop}")
 
