@@ -1,0 +1,123 @@
+"""One ingredient at a time on noisy rotor-map projections (docs/large-n/NOISY_IMAGES.md, diagnosis).
+
+For one set of images (``benchmarks.noisy_images``'s data) the denoised WEMD features are
+prepared once (``denoise="pca"`` forced, or a given rank), and then each variant changes one
+thing of the default dense graph: the dimension ``m`` of the normalisation, the scale
+neighbour, a fixed bandwidth rule. Oracles: the same graph rule on the clean images at the
+same angles (``snr=None``), and on the clean images passed through the noisy images' PCA
+projection (what the projection itself loses). Also the neighbours' angular distance
+(median / p90 over the 16 nearest of every item, degrees) and the error by angle region.
+
+    python -m benchmarks.noisy_images_diag --n 2000 --snr 0.5 --seed 0 --out F.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+import numpy as np
+
+from benchmarks.bench_density import score
+from benchmarks.noisy_images import ROTOR_MAP
+
+
+def angle_gap(th, idx):
+    d = np.abs(th[idx] - th[:, None]) % 360.0
+    d = np.minimum(d, 360.0 - d)
+    return {"nn_gap_median": round(float(np.median(d)), 3),
+            "nn_gap_p90": round(float(np.percentile(d, 90)), 3)}
+
+
+def main(argv=None) -> int:
+    from conformap import graph as G
+    from conformap.datasets import make_particles
+    from conformap.denoise import apply_denoiser, fit_denoiser, wemd_of_denoised
+    from conformap.diffusion import diffusion_core
+    from conformap.distances import pairwise_distances
+    from conformap.features import FeatureSet
+    from conformap.scales import dense_kernel, dense_neighbors, local_scales
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--snr", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=int, default=47)
+    ap.add_argument("--ranks", default="mp")
+    ap.add_argument("--ms", default="1,1.5,2,3")
+    ap.add_argument("--sns", default="32,64")
+    ap.add_argument("--rules", default="connect,median")
+    ap.add_argument("--oracles", action="store_true")
+    ap.add_argument("--method", default="dense", choices=["dense", "knn"],
+                    help="knn: the kNN graph of build_graph, only m varied")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args(argv)
+    imgs, th = make_particles(a.n, size=a.size, snr=a.snr, map=ROTOR_MAP, rng=a.seed)
+    fh = open(a.out, "a") if a.out else None
+
+    def emit(label, g, fs_d=None, extra=None):
+        emb = diffusion_core(g, n_components=2, rng=0).embedding
+        row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
+               "variant": label, **score(emb, th), "m": g.dimension, "rule": (
+                   "adaptive" if g.adaptive else "fixed"), "note": g.note, **(extra or {})}
+        print(json.dumps(row), flush=True)
+        if fh:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+
+    def features_of(model, items):
+        f, cols, full = wemd_of_denoised(model, items)
+        return FeatureSet(f, "l1", cols, full, denoiser=model)
+
+    for r in a.ranks.split(","):
+        model = fit_denoiser(imgs, "auto" if r == "mp" else int(r))
+        fs = features_of(model, imgs)
+        tag = f"rank {model.rank}"
+        if a.method == "knn":
+            g, _ = G.build_graph(features=fs, metric="wemd", method="knn", rng=0)
+            emit(f"{tag} knn default", g)
+            for m in a.ms.split(","):
+                if m:
+                    emit(f"{tag} knn m={m}", replace(g, dimension=float(m)))
+            continue
+        d = pairwise_distances(fs.features, metric="l1")
+        g = G.graph_from_distances(d, validate=False)
+        _, nnd = dense_neighbors(d, g.n_neighbors)
+        idx, _ = dense_neighbors(d, 16)
+        emit(f"{tag} default", g, extra=angle_gap(th, idx))
+        for m in a.ms.split(","):
+            if m:
+                emit(f"{tag} m={m}", replace(g, dimension=float(m)))
+        for j in a.sns.split(","):
+            if j:
+                j = int(j)
+                _, nn = dense_neighbors(d, j)
+                sc = local_scales(nn, j)
+                g2 = replace(g, kernel=dense_kernel(d, sc), scales=sc, scale_neighbor=j)
+                emit(f"{tag} sn={j}", g2)
+        for rule in a.rules.split(","):
+            if rule:
+                emit(f"{tag} bandwidth={rule}", G.graph_from_distances(d, bandwidth=rule,
+                                                                     validate=False))
+        if a.oracles and r == a.ranks.split(",")[0]:
+            clean, th2 = make_particles(a.n, size=a.size, snr=None, map=ROTOR_MAP, rng=a.seed)
+            assert np.allclose(th, th2)
+            fc = features_of(model, clean)  # clean images through the noisy PCA projection
+            dc = pairwise_distances(fc.features, metric="l1")
+            idx, _ = dense_neighbors(dc, 16)
+            emit(f"oracle: clean images, {tag} projection",
+                 G.graph_from_distances(dc, validate=False), extra=angle_gap(th, idx))
+            del dc
+            cf = G.prepare_features(clean, "wemd", None, denoise="off")
+            dc = pairwise_distances(cf.features, metric="l1")
+            idx, _ = dense_neighbors(dc, 16)
+            emit("oracle: clean images", G.graph_from_distances(dc, validate=False),
+                 extra=angle_gap(th, idx))
+            _ = apply_denoiser
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
