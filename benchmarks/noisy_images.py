@@ -86,6 +86,42 @@ def compare(paths, a="pca", b="off") -> list[dict]:
     return out
 
 
+def render(paths) -> str:
+    """A markdown table of the rows of ``paths``: per image set, the error without and with
+    the projection (``off`` / ``pca`` rows, or ``default`` rows, which are the one or the
+    other by their PCA rank), and which of the two the size rule before (``p <= n``) and
+    after (``p <= DENOISE_MAX_RATIO * n``) picks ("off" below ``DENOISE_MIN_ITEMS`` items)."""
+    from conformap.denoise import DENOISE_MAX_RATIO, DENOISE_MIN_ITEMS
+
+    d = {}
+    for p in paths:
+        for line in open(p):
+            r = json.loads(line)
+            d.setdefault((r["data"], r["n"], r["seed"]), {}).setdefault(r["variant"], r)
+
+    def cell(r):
+        if not r:
+            return "-"
+        m = "-" if r.get("m") is None else f"{r['m']:.3g}"
+        rank = f", rank {r['rank']}" if r.get("rank") else ""
+        rule = f", {r['rule']}" if r.get("rule") != "adaptive" else ""
+        return f"{r['median']:.2f} / {r['p90']:.2f} (m {m}{rank}{rule})"
+
+    out = ["| images | n | seed | denoise off | denoise pca | rule before (p <= n) | "
+           f"rule after (p <= {DENOISE_MAX_RATIO} n) |", "|---|---|---|---|---|---|---|"]
+    for k in sorted(d, key=lambda k: (int(k[0].split()[2].split("x")[0]), k[0], k[1], k[2])):
+        v, n = d[k], k[1]
+        p = int(k[0].split()[2].split("x")[0]) ** 2
+        dflt = v.get("default", {})
+        off = v.get("off") or (dflt if dflt and dflt.get("rank") is None else None)
+        pca = v.get("pca") or (dflt if dflt.get("rank") is not None else None)
+        old = "off" if n < DENOISE_MIN_ITEMS or p > n else "pca"
+        new = "off" if n < DENOISE_MIN_ITEMS or p > DENOISE_MAX_RATIO * n else "pca"
+        out.append(f"| {k[0].replace('rotor map ', '')} | {n} | {k[2]} | {cell(off)} | "
+                   f"{cell(pca)} | {old} | {new} |")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ns", default="300,1000,2000")
@@ -96,7 +132,12 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     ap.add_argument("--compare", nargs="+", default=None, metavar="JSONL",
                     help="print pca against off per image size and n (JSON lines)")
+    ap.add_argument("--render", nargs="+", default=None, metavar="JSONL",
+                    help="print the rows as a markdown table")
     a = ap.parse_args(argv)
+    if a.render:
+        print(render(a.render))
+        return 0
     if a.compare:
         for r in compare(a.compare):
             print(json.dumps(r))

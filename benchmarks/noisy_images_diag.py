@@ -1,4 +1,4 @@
-"""One ingredient at a time on noisy rotor-map projections (docs/large-n/NOISY_IMAGES.md, diagnosis).
+"""One ingredient at a time on noisy rotor-map projections (docs/large-n/NOISY_IMAGES.md §2).
 
 For one set of images (``benchmarks.noisy_images``'s data) the denoised WEMD features are
 prepared once (``denoise="pca"`` forced, or a given rank), and then each variant changes one
@@ -31,10 +31,41 @@ def angle_gap(th, idx):
             "nn_gap_p90": round(float(np.percentile(d, 90)), 3)}
 
 
+def template_oracle(imgs, th, size, step=0.25) -> dict:
+    """Angle of each noisy image by least squares against clean projections every ``step``
+    degrees (the angle is known to be an in-plane rotation of this map): what the images hold,
+    a floor no diffusion map (which knows neither the map nor the model) is expected to reach."""
+    from conformap.datasets import make_particles
+
+    grid = np.arange(0.0, 360.0, step)
+    T, _ = make_particles(grid.size, size=size, snr=None, map=ROTOR_MAP, angles=grid, rng=0)
+    X = imgs.reshape(len(imgs), -1).astype(np.float64)
+    Tm = T.reshape(grid.size, -1).astype(np.float64)
+    est = grid[np.argmin((Tm ** 2).sum(1)[None] - 2 * X @ Tm.T, axis=1)]
+    e = np.abs(est - th) % 360
+    e = np.minimum(e, 360 - e)
+    return {"median": round(float(np.median(e)), 3), "p90": round(float(np.percentile(e, 90)), 3)}
+
+
+def arclength_floor(th, size, steps=720) -> dict:
+    """The score of a perfect Laplace-Beltrami embedding of the clean projections: their WEMD
+    arc-length angle (consecutive clean images every 360 / ``steps`` degrees) at the angles
+    ``th`` (as ``benchmarks.rotor_arclength`` does for the 3-D maps)."""
+    from conformap import graph as G
+    from conformap.datasets import make_particles
+
+    grid = np.arange(steps) * 360.0 / steps
+    T, _ = make_particles(steps, size=size, snr=None, map=ROTOR_MAP, angles=grid, rng=0)
+    c = G.prepare_features(T, "wemd", None, denoise="off").features
+    arc = np.r_[0.0, np.cumsum(np.abs(np.diff(np.r_[c, c[:1]], axis=0)).sum(axis=1))]
+    a = np.radians(360.0 * np.interp(th, np.r_[grid, 360.0], arc) / arc[-1])
+    return score(np.c_[np.cos(a), np.sin(a)], th)
+
+
 def main(argv=None) -> int:
     from conformap import graph as G
     from conformap.datasets import make_particles
-    from conformap.denoise import apply_denoiser, fit_denoiser, wemd_of_denoised
+    from conformap.denoise import fit_denoiser, wemd_of_denoised
     from conformap.diffusion import diffusion_core
     from conformap.distances import pairwise_distances
     from conformap.features import FeatureSet
@@ -52,10 +83,22 @@ def main(argv=None) -> int:
     ap.add_argument("--oracles", action="store_true")
     ap.add_argument("--method", default="dense", choices=["dense", "knn"],
                     help="knn: the kNN graph of build_graph, only m varied")
+    ap.add_argument("--template", action="store_true",
+                    help="only the template-matching oracle (template_oracle)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     imgs, th = make_particles(a.n, size=a.size, snr=a.snr, map=ROTOR_MAP, rng=a.seed)
     fh = open(a.out, "a") if a.out else None
+    if a.template:
+        row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
+               "variant": "oracle: template matching", **template_oracle(imgs, th, a.size)}
+        floor = {**row, "variant": "floor: WEMD arc length of the clean projections",
+                 **arclength_floor(th, a.size)}
+        for r in (row, floor):
+            print(json.dumps(r))
+            if fh:
+                fh.write(json.dumps(r) + "\n")
+        return 0
 
     def emit(label, g, fs_d=None, extra=None):
         emb = diffusion_core(g, n_components=2, rng=0).embedding
@@ -115,7 +158,6 @@ def main(argv=None) -> int:
             idx, _ = dense_neighbors(dc, 16)
             emit("oracle: clean images", G.graph_from_distances(dc, validate=False),
                  extra=angle_gap(th, idx))
-            _ = apply_denoiser
     return 0
 
 
