@@ -62,6 +62,50 @@ def arclength_floor(th, size, steps=720) -> dict:
     return score(np.c_[np.cos(a), np.sin(a)], th)
 
 
+def by_region(emb, th) -> dict:
+    """Median / p90 error of the items by their true angle's distance from the nearest dwell
+    centre (0, 120, 240 degrees): the dwells (< 2 degrees) against the sparse arcs."""
+    from conformap.evaluate import circle_recovery
+    from conformap.evaluate._embedding import unit_circle_coordinates
+
+    r = circle_recovery(emb, th)
+    xy = unit_circle_coordinates(emb)
+    est = np.degrees(np.arctan2(xy[:, 1], xy[:, 0]))
+    err = np.abs(((-1 if r.reflected else 1) * est - th - r.offset + 180) % 360 - 180)
+    dist = np.min([np.minimum(np.abs(th - c) % 360, 360 - np.abs(th - c) % 360)
+                   for c in (0, 120, 240)], axis=0)
+    out = {}
+    for lo, hi in ((0, 2), (2, 5), (5, 20), (20, 61)):
+        k = (dist >= lo) & (dist < hi)
+        out[f"{lo}-{hi} deg"] = [int(k.sum()), round(float(np.median(err[k])), 2),
+                                 round(float(np.percentile(err[k], 90)), 2)]
+    return out
+
+
+def euclidean_rows(imgs, th):
+    """The denoised scores under the L2 metric (``DiffusionMap(metric="euclidean")``'s graph),
+    the error by region, and the squared distances less a share of the expected noise floor
+    ``2 r sigma^2`` (r = rank, sigma^2 = the estimated noise variance per value)."""
+    from conformap import graph as G
+    from conformap.denoise import denoise_items
+    from conformap.diffusion import diffusion_core
+    from conformap.distances import pairwise_distances
+
+    sc, model = denoise_items(imgs, "auto", scores=True)
+    d = pairwise_distances(sc, metric="l2")
+    floor = 2 * model.rank * model.noise_variance
+    for frac in (0.0, 0.5, 0.8, 1.0):
+        d2 = np.sqrt(np.maximum(d ** 2 - frac * floor, 0.0))
+        np.fill_diagonal(d2, 0.0)
+        g = G.graph_from_distances(d2, validate=False)
+        for m in (None, 1.0, 2.0):
+            gg = g if m is None else replace(g, dimension=m)
+            emb = diffusion_core(gg, n_components=2, rng=0).embedding
+            yield (f"euclidean rank {model.rank}, d^2 - {frac} x 2 r sigma^2"
+                   + ("" if m is None else f", m={m:g}"), gg,
+                   {"regions": by_region(emb, th)} if frac == 0 and m is None else {}, emb)
+
+
 def main(argv=None) -> int:
     from conformap import graph as G
     from conformap.datasets import make_particles
@@ -85,6 +129,8 @@ def main(argv=None) -> int:
                     help="knn: the kNN graph of build_graph, only m varied")
     ap.add_argument("--template", action="store_true",
                     help="only the template-matching oracle (template_oracle)")
+    ap.add_argument("--euclidean", action="store_true",
+                    help="only the L2 rows on the denoised scores (euclidean_rows)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     imgs, th = make_particles(a.n, size=a.size, snr=a.snr, map=ROTOR_MAP, rng=a.seed)
@@ -100,8 +146,9 @@ def main(argv=None) -> int:
                 fh.write(json.dumps(r) + "\n")
         return 0
 
-    def emit(label, g, fs_d=None, extra=None):
-        emb = diffusion_core(g, n_components=2, rng=0).embedding
+    def emit(label, g, fs_d=None, extra=None, emb=None):
+        if emb is None:
+            emb = diffusion_core(g, n_components=2, rng=0).embedding
         row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
                "variant": label, **score(emb, th), "m": g.dimension, "rule": (
                    "adaptive" if g.adaptive else "fixed"), "note": g.note, **(extra or {})}
@@ -109,6 +156,11 @@ def main(argv=None) -> int:
         if fh:
             fh.write(json.dumps(row) + "\n")
             fh.flush()
+
+    if a.euclidean:
+        for label, g, extra, emb in euclidean_rows(imgs, th):
+            emit(label, g, extra=extra, emb=emb)
+        return 0
 
     def features_of(model, items):
         f, cols, full = wemd_of_denoised(model, items)
@@ -129,10 +181,14 @@ def main(argv=None) -> int:
         g = G.graph_from_distances(d, validate=False)
         _, nnd = dense_neighbors(d, g.n_neighbors)
         idx, _ = dense_neighbors(d, 16)
-        emit(f"{tag} default", g, extra=angle_gap(th, idx))
+        emb = diffusion_core(g, n_components=2, rng=0).embedding
+        emit(f"{tag} default", g, extra={**angle_gap(th, idx), "regions": by_region(emb, th)},
+             emb=emb)
         for m in a.ms.split(","):
             if m:
-                emit(f"{tag} m={m}", replace(g, dimension=float(m)))
+                gm = replace(g, dimension=float(m))
+                emb = diffusion_core(gm, n_components=2, rng=0).embedding
+                emit(f"{tag} m={m}", gm, extra={"regions": by_region(emb, th)}, emb=emb)
         for j in a.sns.split(","):
             if j:
                 j = int(j)
