@@ -31,7 +31,7 @@ ones tends to 0 as :math:`p/n` grows, Paul 2007), and measured on the paper's no
 (noise 0.1, 47 x 104 x 47 voxels, :math:`p/n` = 287-574) the projection hurt: n = 400: 9.72 /
 24.64 degrees (median / p90) against 8.30 / 14.64 without it, n = 800: 6.66 / 24.77 against
 3.55 / 10.25; noisy 2-D projection images with :math:`p/n \le 10` gain, at SNR 0.5 from
-33-111 to 4.3-7.2 degrees median (``docs/large-n/NOISY_IMAGES.md``, ``LARGE_N.md``).
+33-111 to 3.8-7.2 degrees median (``docs/large-n/NOISY_IMAGES.md``, ``LARGE_N.md``).
 
 Chunks. The covariance is a sum over row blocks (:func:`moments_block`, combined by
 :func:`combine_moments`: memory :math:`O(p^2)` whatever ``n``) and the projection is per row
@@ -87,8 +87,8 @@ DENOISE_MIN_ITEMS = 400
 #: "auto" projects only items of at least this many values (the Marchenko-Pastur law describes
 #: many values per item; a 2-D point cloud is never "noise").
 DENOISE_MIN_FEATURES = 100
-#: "auto" projects only items of at most this many values per item (``p <=
-#: DENOISE_MAX_RATIO * n``). Measured on noisy 2-D projections of the real rotor map (WEMD,
+#: "auto" projects only items of at most this many times as many values as there are items
+#: (``p <= DENOISE_MAX_RATIO * n``). Measured on noisy 2-D projections of the real rotor map (WEMD,
 #: dense, the paper's angle mixture, SNR 0.5 and 1; docs/large-n/NOISY_IMAGES.md): runs where
 #: the projection gave a lower median error than none: p/n = 1.1-2.2 (47 x 47, n =
 #: 1,000-2,000) 16 of 16 (SNR 0.5: 60-111 -> 3.8-7.2 degrees), p/n = 4.1 (64 x 64, n = 1,000)

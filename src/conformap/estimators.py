@@ -97,8 +97,8 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         edge of the estimated white noise; an int keeps that many; "off" never projects;
         "auto" is "pca" where the estimated noise is at least 10 % of the variance, there
         are at least 400 items, and each has at least 100 and at most 11 times as many values
-        as there are items (many noisy images; clean data and small sets are left as they are; see
-        :mod:`conformap.denoise` for the measurements). Not for metric="emd" or
+        as there are items (many noisy images; clean data and small sets are left as they
+        are; see :mod:`conformap.denoise` for the measurements). Not for metric="emd" or
         "precomputed".
 
     Attributes
