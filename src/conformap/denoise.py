@@ -96,7 +96,8 @@ DENOISE_MIN_FEATURES = 100
 #: mixed: p/n = 12 (96 x 96, n = 768) 3 of 4, 15.4 (n = 600) 0 of 4, 23 (n = 400) 1 of 4, 41
 #: (128 x 128, n = 400) 3 of 4; the 3-D rotor maps at p/n = 287-574: it hurt (module
 #: docstring). Chosen on seeds 0-1 and 5-6 (16 on seeds 0-1 alone; seeds 5-6 at p/n = 15.4
-#: rejected it), seeds 7-8 held out (p/n = 10.2 and 12). The rule before (``p <= n``) left
+#: rejected it), held out: seeds 7-8 (p/n = 10.2 and 12) and 9-10 (56 x 56, p/n = 2.1 and
+#: 7.8: 7 of 8; SNR 0.5: 9.2-89 -> 4.3-6.9). The rule before (``p <= n``) left
 #: every set of fewer images than pixels undenoised, where the adaptive kernel reads m =
 #: 12-17 from noise-concentrated distances and fails.
 DENOISE_MAX_RATIO = 11
