@@ -201,13 +201,15 @@ def _render_small(d: dict) -> list[str]:
         "## Where `denoise=\"auto\"` leaves the data alone",
         "",
         "`f` = the estimated white noise's fraction of the variance (`noise_fraction`); "
-        "\"auto\" projects when f >= 0.1 and there are at least as many items as values per "
-        "item (and 400). For the noisy maps, the circle error of `DiffusionMap` at its "
-        "defaults with the projection forced (`denoise=\"pca\"`) and without it. With "
+        "\"auto\" projects when f >= 0.1, there are at least 400 items and at most 11 times as "
+        "many values per item as items (`DENOISE_MAX_RATIO`, docs/large-n/NOISY_IMAGES.md; "
+        "before: at least as many items as values per item). For the noisy maps, the circle "
+        "error of `DiffusionMap` at its defaults with the projection forced "
+        "(`denoise=\"pca\"`) and without it. With "
         "n << p the weak principal axes are poorly estimated and the effect is not "
         "consistent (it helped at n = 100 and 200 and roughly doubled the p90 error at 400 "
-        "and 800 on this data), so \"auto\" stays off below n = p; `denoise=\"pca\"` is "
-        "there to try.",
+        "and 800 on this data), so \"auto\" stays off far below n = p (p/n >= 287 here); "
+        "`denoise=\"pca\"` is there to try.",
         "",
         "| data | n | values p | noise | f | rank | auto applies | pca: median / p90 (deg) "
         "| off: median / p90 (deg) |",

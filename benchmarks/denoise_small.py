@@ -6,7 +6,8 @@ noise 0.1 of the maximum voxel), n = 100-800, and for 64 x 64 particle images
 (:func:`conformap.datasets.make_particles`, clean and SNR 10 and 1): the noise fraction and
 rank of :func:`conformap.denoise.fit_denoiser`, whether "auto" applies, and for the noisy
 maps the circle error of ``DiffusionMap`` (defaults) with ``denoise="pca"`` (forced) and
-``"off"``: the measurement behind the :math:`n \\ge p` part of the rule.
+``"off"``: the measurement behind the upper bound on p / n of the rule (``DENOISE_MAX_RATIO``; the
+bound was :math:`n \\ge p` when this ran).
 
 Usage::
 

@@ -22,15 +22,16 @@ changed the error by under 0.2 degrees at n = 6,000; ``docs/large-n/LARGE_N.md``
 
 When ("auto", :func:`denoise_applies`). The estimated noise carries the fraction
 :math:`f = p\hat\sigma^2 / \operatorname{tr} C` of the total variance. ``denoise="auto"``
-projects when :math:`f \ge` :data:`NOISE_MIN_FRACTION` and there are at least as many items
-as values per item (:math:`n \ge p`, and :math:`n \ge` :data:`DENOISE_MIN_ITEMS`). On clean
-data the median eigenvalue is the tail of the signal spectrum, :math:`f` is tiny and nothing
-changes. With fewer items than values the sample eigenvectors of the weaker signal
-components are inconsistent (their overlap with the true ones tends to 0 as :math:`p/n`
-grows, Paul 2007), and measured on the paper's noisy rotor maps (noise 0.1, 47 x 104 x 47
-voxels) the projection hurt: n = 400: 9.72 / 24.64 degrees (median / p90) against 8.30 /
-14.64 without it, n = 800: 6.66 / 24.77 against 3.55 / 10.25; 64 x 64 images at n = 6,000 and
-20,000 (:math:`n > p = 4096`) gain (``docs/large-n/LARGE_N.md``).
+projects when :math:`f \ge` :data:`NOISE_MIN_FRACTION`, :math:`n \ge` :data:`DENOISE_MIN_ITEMS`
+and there are not too many values per item (:math:`p \le` :data:`DENOISE_MAX_RATIO`
+:math:`\cdot\, n`). On clean data the median eigenvalue is the tail of the signal spectrum,
+:math:`f` is tiny and nothing changes. With many more values than items the sample
+eigenvectors of the weaker signal components are inconsistent (their overlap with the true
+ones tends to 0 as :math:`p/n` grows, Paul 2007), and measured on the paper's noisy rotor maps
+(noise 0.1, 47 x 104 x 47 voxels, :math:`p/n` = 287-574) the projection hurt: n = 400: 9.72 /
+24.64 degrees (median / p90) against 8.30 / 14.64 without it, n = 800: 6.66 / 24.77 against
+3.55 / 10.25; noisy 2-D projection images with :math:`p/n \le 10` gain, at SNR 0.5 from
+33-111 to 3.8-7.2 degrees median (``docs/large-n/NOISY_IMAGES.md``, ``LARGE_N.md``).
 
 Chunks. The covariance is a sum over row blocks (:func:`moments_block`, combined by
 :func:`combine_moments`: memory :math:`O(p^2)` whatever ``n``) and the projection is per row
@@ -51,6 +52,7 @@ import numpy as np
 __all__ = [
     "CHUNK_ROWS",
     "DECISION_ROWS",
+    "DENOISE_MAX_RATIO",
     "DENOISE_MIN_FEATURES",
     "DENOISE_MIN_ITEMS",
     "MAX_FEATURES",
@@ -85,6 +87,20 @@ DENOISE_MIN_ITEMS = 400
 #: "auto" projects only items of at least this many values (the Marchenko-Pastur law describes
 #: many values per item; a 2-D point cloud is never "noise").
 DENOISE_MIN_FEATURES = 100
+#: "auto" projects only items of at most this many times as many values as there are items
+#: (``p <= DENOISE_MAX_RATIO * n``). Measured on noisy 2-D projections of the real rotor map (WEMD,
+#: dense, the paper's angle mixture, SNR 0.5 and 1; docs/large-n/NOISY_IMAGES.md): runs where
+#: the projection gave a lower median error than none: p/n = 1.1-2.2 (47 x 47, n =
+#: 1,000-2,000) 16 of 16 (SNR 0.5: 60-111 -> 3.8-7.2 degrees), p/n = 4.1 (64 x 64, n = 1,000)
+#: 2 of 2, p/n = 10.2 (64 x 64, n = 400) 6 of 8 and 1 tie (SNR 0.5: 33-95 -> 4.3-5.7); above,
+#: mixed: p/n = 12 (96 x 96, n = 768) 3 of 4, 15.4 (n = 600) 0 of 4, 23 (n = 400) 1 of 4, 41
+#: (128 x 128, n = 400) 3 of 4; the 3-D rotor maps at p/n = 287-574: it hurt (module
+#: docstring). Chosen on seeds 0-1 and 5-6 (16 on seeds 0-1 alone; seeds 5-6 at p/n = 15.4
+#: rejected it), held out: seeds 7-8 (p/n = 10.2 and 12) and 9-10 (56 x 56, p/n = 2.1 and
+#: 7.8: 7 of 8; SNR 0.5: 9.2-89 -> 4.3-6.9). The rule before (``p <= n``) left
+#: every set of fewer images than pixels undenoised, where the adaptive kernel reads m =
+#: 12-17 from noise-concentrated distances and fails.
+DENOISE_MAX_RATIO = 11
 #: "auto" decides on this many evenly spaced rows first, so clean data pay for a small
 #: (rows x rows) eigenproblem only, not the full covariance.
 DECISION_ROWS = 2000
@@ -353,9 +369,9 @@ def denoise_applies(denoise, model: PCADenoiser, n: int) -> bool:
 
 
 def auto_size_applies(n: int, p: int) -> bool:
-    """The size part of the "auto" rule: ``n >= max(p, DENOISE_MIN_ITEMS)`` items of
-    ``p >= DENOISE_MIN_FEATURES`` values (see the module docstring)."""
-    return bool(p >= DENOISE_MIN_FEATURES and n >= max(p, DENOISE_MIN_ITEMS))
+    """The size part of the "auto" rule: ``n >= DENOISE_MIN_ITEMS`` items of
+    ``DENOISE_MIN_FEATURES <= p <= DENOISE_MAX_RATIO * n`` values (see the module docstring)."""
+    return bool(DENOISE_MIN_FEATURES <= p <= DENOISE_MAX_RATIO * n and n >= DENOISE_MIN_ITEMS)
 
 
 def fit_for(X, denoise="auto"):

@@ -95,10 +95,10 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         Project the items on their leading principal components before the distances
         (:mod:`conformap.denoise`): "pca" keeps the components above the Marchenko-Pastur
         edge of the estimated white noise; an int keeps that many; "off" never projects;
-        "auto" is "pca" where the estimated noise is at least 10 % of the variance and there
-        are at least as many items (and 400) as values per item, of at least 100 values
-        (many noisy images; clean data and small sets are left as they are; see
-        :mod:`conformap.denoise` for the measurements). Not for metric="emd" or
+        "auto" is "pca" where the estimated noise is at least 10 % of the variance, there
+        are at least 400 items, and each has at least 100 and at most 11 times as many values
+        as there are items (many noisy images; clean data and small sets are left as they
+        are; see :mod:`conformap.denoise` for the measurements). Not for metric="emd" or
         "precomputed".
 
     Attributes

@@ -277,8 +277,8 @@ def add_embedding_options(p: argparse.ArgumentParser) -> None:
         type=denoise_arg,
         default="auto",
         help="PCA denoising of the items before the distances: auto (where the estimated white "
-        "noise is >= 10%% of the variance and there are at least as many items, and 400, as "
-        "values per item), pca (components above "
+        "noise is >= 10%% of the variance, there are at least 400 items and at most "
+        "11 times as many values per item as items), pca (components above "
         "the Marchenko-Pastur edge), off, or a number of components (default auto)",
     )
     g.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
