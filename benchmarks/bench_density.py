@@ -751,10 +751,13 @@ def render_readme(res) -> str:
             "reference-subset rule** (their graph line lacks \"at the scale of\").")
     small_rule = ("\"wide\" (4 x \"connect\")" if any("wide" in r for r in res["small_n"])
                   else "\"connect\"")
-    add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = 400 items "
-        f"on, the fixed rule {small_rule} below, and \"connect\" also when the "
-        "neighbour distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see the real-map "
-        "section); the graph line says which.")
+    from conformap.graph import ADAPTIVE_MIN_ITEMS, KNN_ADAPTIVE_MIN_ITEMS
+
+    add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = "
+        f"{ADAPTIVE_MIN_ITEMS} items on (kNN input: `KNN_ADAPTIVE_MIN_ITEMS` = "
+        f"{KNN_ADAPTIVE_MIN_ITEMS}), the fixed rule {small_rule} below, and \"connect\" also "
+        "when the neighbour distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see "
+        "the real-map section); the graph line says which.")
     add("* **Dense path**: the kernel is built in place by row blocks and stored sparse when at "
         "most 10 % of its entries exceed 1e-16 (`conformap.scales.SPARSE_KERNEL_DENSITY`), "
         "then solved by shift-invert Lanczos (sparse LU, or dense Cholesky).")

@@ -3,6 +3,8 @@
 Usage (from the repository root)::
 
     python -m benchmarks.bench_small_n --seeds 0,1,2 --out docs/large-n/parts/small_n_rules.json
+    python -m benchmarks.bench_small_n --seeds 0,1,2 --sizes 400,500,600,700,850,1000 \
+        --real-max 1000 --cache /tmp/small_n_cache --out docs/large-n/parts/small_n_transition.json
 
 Every candidate is run on the same dense distance matrices (one draw per data set, n and
 seed; for the real maps the first n of one draw per seed), scored by
@@ -73,10 +75,10 @@ def real_maps(n, seed, noise):
 def candidates():
     """(name, kwargs for diffusion_map, scale neighbour or None)."""
     out = [("connect", {"bandwidth": "connect"}, None)]
-    out += [(f"{c} x connect", {"factor": c}, None) for c in (1.5, 2.0, 3.0, 4.0)]
+    out += [(f"{c} x connect", {"factor": c}, None) for c in (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)]
     out += [("kernel-sum", {"bandwidth": "kernel-sum"}, None),
             ("median", {"bandwidth": "median"}, None)]
-    out += [(f"adaptive sn={j}", {"bandwidth": "adaptive"}, j) for j in (3, 5, 8)]
+    out += [(f"adaptive sn={j}", {"bandwidth": "adaptive"}, j) for j in (3, 5, 8, 16, 24)]
     out += [("adaptive (current sn)", {"bandwidth": "adaptive"}, None)]
     out += [("auto", {"bandwidth": "auto"}, None)]
     return out
@@ -103,19 +105,38 @@ def fit(D, deg, kw, sn):
     return {"median": round(r.median_error, 3), "p90": round(r.p90_error, 3)}
 
 
-def data_sets():
+def data_sets(sizes=SIZES, real_max=REAL_MAX):
     from benchmarks.bench_density import SETS
 
-    sets = [("rotor angles", lambda n, s: planar("rotor angles", n, s), SIZES)]
-    sets += [(k, (lambda n, s, k=k: planar(k, n, s)), SIZES) for k, _, _ in SETS]
-    sets += [("saddle 3 deg, clean", lambda n, s: saddle(n, s), SIZES),
-             ("saddle 3 deg, noise 0.01", lambda n, s: saddle(n, s, noise=0.01), SIZES),
-             ("saddle 0.8, 3 deg, clean", lambda n, s: saddle(n, s, height=0.8), SIZES)]
+    sets = [("rotor angles", lambda n, s: planar("rotor angles", n, s), sizes)]
+    sets += [(k, (lambda n, s, k=k: planar(k, n, s)), sizes) for k, _, _ in SETS]
+    sets += [("saddle 3 deg, clean", lambda n, s: saddle(n, s), sizes),
+             ("saddle 3 deg, noise 0.01", lambda n, s: saddle(n, s, noise=0.01), sizes),
+             ("saddle 0.8, 3 deg, clean", lambda n, s: saddle(n, s, height=0.8), sizes)]
     if MAP.exists():
-        sizes = tuple(x for x in SIZES if x <= REAL_MAX)
-        sets += [("real rotor map, clean", lambda n, s: real_maps(n, s, 0.0), sizes),
-                 ("real rotor map, noise 0.1", lambda n, s: real_maps(n, s, 0.1), sizes)]
+        real = tuple(x for x in sizes if x <= real_max)
+        sets += [("real rotor map, clean", lambda n, s: real_maps(n, s, 0.0), real),
+                 ("real rotor map, noise 0.1", lambda n, s: real_maps(n, s, 0.1), real)]
     return sets
+
+
+def real_distances(name, make, n, seed, cache=None):
+    """WEMD (L1) distances of the first ``n`` maps of one draw, and their angles; kept as
+    ``.npy`` in ``cache`` (the maps and their WEMD take ~90 s and 4 GB at n = 1000)."""
+    from conformap.distances import pairwise_distances
+
+    stem = "".join(c if c.isalnum() else "_" for c in name) + f"_n{n}_s{seed}"
+    files = (Path(cache) / f"{stem}_D.npy", Path(cache) / f"{stem}_deg.npy") if cache else None
+    if files and files[0].exists():
+        return np.load(files[0]), np.load(files[1])
+    F, deg = make(n, seed)
+    D = pairwise_distances(F, metric="l1")
+    del F
+    if files:
+        files[0].parent.mkdir(parents=True, exist_ok=True)
+        np.save(files[0], D)
+        np.save(files[1], deg)
+    return D, deg
 
 
 def main(argv=None):
@@ -126,20 +147,24 @@ def main(argv=None):
     ap.add_argument("--sets", default=None, help="substring filter on the data set names")
     ap.add_argument("--max-n", type=int, default=1000)
     ap.add_argument("--candidates", default=None, help="comma-separated candidate names")
+    ap.add_argument("--sizes", default=None, help="comma-separated n (default: SIZES)")
+    ap.add_argument("--real-max", type=int, default=REAL_MAX, help="largest n of the real maps")
+    ap.add_argument("--cache", default=None,
+                    help="folder keeping the real maps' WEMD distances (.npy) between runs")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     seeds = [int(x) for x in a.seeds.split(",")]
     rows = []
     t0 = time.perf_counter()
-    for name, make, sizes in data_sets():
+    sizes_all = tuple(int(x) for x in a.sizes.split(",")) if a.sizes else SIZES
+    for name, make, sizes in data_sets(sizes_all, a.real_max):
         if a.sets and a.sets not in name:
             continue
         sizes = [x for x in sizes if x <= a.max_n]
         real = name.startswith("real")
         for seed in seeds:
             if real:  # i.i.d. angles: the first n maps of one draw are a draw of n
-                F, deg_all = make(max(sizes), seed)
-                Dall = pairwise_distances(F, metric="l1")
+                Dall, deg_all = real_distances(name, make, max(sizes), seed, a.cache)
             for n in sizes:
                 if real:
                     D, deg = np.ascontiguousarray(Dall[:n, :n]), deg_all[:n]

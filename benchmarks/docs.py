@@ -125,6 +125,9 @@ GENERATED = [
 _PM = "docs/product-manifold"
 _LN = "docs/large-n"
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
+    (f"{_LN}/NOISY_IMAGES.md", (f"{_LN}/noisy/after.jsonl", f"{_LN}/noisy/compare.jsonl", f"{_LN}/noisy/diag.jsonl", f"{_LN}/noisy/euclidean.jsonl", f"{_LN}/noisy/heldout.jsonl", f"{_LN}/noisy/heldout2.jsonl", f"{_LN}/noisy/heldout3.jsonl", f"{_LN}/noisy/map.jsonl", f"{_LN}/noisy/n300.jsonl", f"{_LN}/noisy/ratio.jsonl", f"{_LN}/noisy/regions.jsonl", f"{_LN}/noisy/snr01.jsonl",
+                                f"{_LN}/mid-n/rotor.jsonl", f"{_LN}/largen-100000.json",
+                                f"{_LN}/denoise-small.json")),
     (f"{_LN}/TRUNCATION.md", (f"{_LN}/truncation/k-sweep.jsonl", f"{_LN}/largen-100000.json",
                               f"{_LN}/density.json", f"{_LN}/parts/robustness-large.json")),
     ("docs/large-n/SMALL_N.md", ("docs/large-n/parts/small_n_summary.json",

@@ -3,7 +3,8 @@ cells within the target (median <= 2, p90 <= 5 degrees) and median / p90 (median
 
 Usage::
 
-    python -m benchmarks.summarize_small_n [--candidates=a,b] [--json=OUT] docs/large-n/parts/X.json ...
+    python -m benchmarks.summarize_small_n [--candidates=a,b] [--split=1] [--json=OUT] \
+        docs/large-n/parts/X.json ...
 """
 
 from __future__ import annotations
@@ -16,9 +17,17 @@ import numpy as np
 TARGET = (2.0, 5.0)
 
 
+#: ``--split=1``: the planar sets in three groups (clean dwells, noisy dwells, rotor angles).
+SPLIT = False
+
+
 def group(name: str) -> str:
     if name.startswith(("real", "saddle", "trefoil")):
         return name
+    if SPLIT:
+        if name.startswith("rotor"):
+            return name
+        return "planar dwells, " + ("clean" if name.endswith("clean") else "noisy") + " (3 sets)"
     return "planar circles (7 sets)"
 
 
@@ -50,12 +59,15 @@ def table(rows, cands) -> str:
 
 
 def main(argv=None):
+    global SPLIT
     args = list(argv or sys.argv[1:])
     only, out = None, None
     while args and args[0].startswith("--"):
         key, val = args.pop(0)[2:].split("=", 1)
         if key == "candidates":
             only = val.split(",")
+        elif key == "split":
+            SPLIT = val not in ("", "0")
         else:
             out = val
     for path in args:

@@ -173,14 +173,16 @@ def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypat
     from conformap.scales import dense_neighbors, intrinsic_dimension
 
     monkeypatch.setattr(B, "SETS", [("noisy", 1.0, 0.01)])
-    # the section is about the kNN path's rounded m; n = 600 runs dense (fast), rounded too
+    # the section is about the kNN path's rounded m; n = ADAPTIVE_MIN_ITEMS (the adaptive
+    # kernel's first n on dense distances) runs dense (fast), rounded too
     monkeypatch.setattr(G, "UNROUNDED_DIMENSION", False)
     saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
-    rows = B.dimension_rules(ns=(600,), seed=0)
+    n = G.ADAPTIVE_MIN_ITEMS
+    rows = B.dimension_rules(ns=(n,), seed=0)
     assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved
     assert [r["rule"] for r in rows] == list(B.OLDER_DIMENSION_RULES)
-    X, _ = B.clustered_circle(600, width=1.0, noise=0.01, seed=600)
-    k = G.default_n_neighbors(600)
+    X, _ = B.clustered_circle(n, width=1.0, noise=0.01, seed=n)
+    k = G.default_n_neighbors(n)
     _, nn = dense_neighbors(pairwise_distances(X, metric="l2"), k)
     assert rows[0]["m"] == max(1, round(intrinsic_dimension(nn)))  # pooled: every row
     assert rows[1]["m"] == G.normalization_dimension(nn)  # the sparsest quarter

@@ -215,9 +215,11 @@ def test_auto_falls_back_to_a_fixed_kernel_on_a_noise_floor():
     # noise floor, the Levina-Bickel dimension is far above ADAPTIVE_MAX_DIMENSION
     from conformap.graph import ADAPTIVE_MAX_DIMENSION
 
+    from conformap.graph import ADAPTIVE_MIN_ITEMS
+
     r = np.random.default_rng(6)
-    th = r.uniform(0, 2 * np.pi, 500)
-    X = np.zeros((500, 400))
+    th = r.uniform(0, 2 * np.pi, ADAPTIVE_MIN_ITEMS)  # dense "auto" is adaptive from there
+    X = np.zeros((ADAPTIVE_MIN_ITEMS, 400))
     X[:, 0], X[:, 1] = np.cos(th), np.sin(th)
     noisy = X + 0.05 * r.standard_normal(X.shape)
     d = pairwise_distances(noisy, metric="l2")
@@ -355,11 +357,28 @@ def test_wide_rule_is_one_multiple_of_connect_and_auto_takes_it_on_dense_graphs_
     assert auto_knn.max_dropped_affinity < wide_knn.max_dropped_affinity
 
 
+def test_auto_switch_to_the_adaptive_kernel_dense_and_knn():
+    from conformap import kneighbors_distances
+    from conformap.graph import ADAPTIVE_MIN_ITEMS, KNN_ADAPTIVE_MIN_ITEMS, resolve_bandwidth
+
+    assert resolve_bandwidth("auto", ADAPTIVE_MIN_ITEMS - 1) == "wide"
+    assert resolve_bandwidth("auto", ADAPTIVE_MIN_ITEMS) == "adaptive"
+    assert resolve_bandwidth("auto", KNN_ADAPTIVE_MIN_ITEMS - 1, "knn") == "connect"
+    assert resolve_bandwidth("auto", KNN_ADAPTIVE_MIN_ITEMS, "knn") == "adaptive"
+    # the graph builder applies the switch of its input's kind: n between the two switches
+    n = (KNN_ADAPTIVE_MIN_ITEMS + ADAPTIVE_MIN_ITEMS) // 2
+    X, _ = clustered_circle(n, seed=3)
+    assert not graph_from_distances(pairwise_distances(X, metric="l2")).adaptive
+    assert graph_from_distances(kneighbors_distances(X, 30, metric="l2")).adaptive
+
+
 @pytest.mark.parametrize("n, noise, seed", [(25, 0.0, 7), (100, 0.0, 8), (100, 0.01, 9),
-                                            (300, 0.01, 10)])
+                                            (300, 0.01, 10), (450, 0.0, 14), (550, 0.01, 12)])
 def test_small_dense_default_removes_the_density_of_a_clustered_circle(n, noise, seed):
     # seeds outside those the rule was chosen on (0-2) and checked on (3-5); "connect" (the
-    # former rule) missed the target on most such cells (docs/large-n/SMALL_N.md)
+    # former rule) missed the target on most such cells below 400 items, the adaptive kernel
+    # (the former rule at 400-700) on most at 400-600 (docs/large-n/SMALL_N.md; here it gives
+    # 3.69 / 22.34 at n = 450 and 2.02 / 5.47 at n = 550)
     X, th = clustered_circle(n, width=3.0, noise=noise, seed=seed)
     dm = DiffusionMap(metric="euclidean", random_state=0).fit(X)
     assert "fixed kernel" in dm.graph_summary_

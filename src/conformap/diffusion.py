@@ -448,8 +448,9 @@ def diffusion_map(
     t : float >= 0, default 0
         Diffusion time; 0 gives Laplacian eigenmaps.
     bandwidth : float or str, default "auto"
-        "auto": the adaptive kernel from :data:`conformap.graph.ADAPTIVE_MIN_ITEMS` items on,
-        else the fixed rule "wide" on a dense graph and "connect" on a kNN graph (and on
+        "auto": the adaptive kernel from :data:`conformap.graph.ADAPTIVE_MIN_ITEMS` items on
+        (sparse kNN distances: :data:`conformap.graph.KNN_ADAPTIVE_MIN_ITEMS`), else the
+        fixed rule "wide" on a dense graph and "connect" on a kNN graph (and on
         noise-dominated neighbour distances "connect");
         "adaptive"; a fixed sigma; or a rule of
         :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).

@@ -59,8 +59,10 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
     t : float, default 0
         Diffusion time (0 = Laplacian eigenmaps, the paper's choice).
     bandwidth : float or str, default "auto"
-        "auto": the adaptive (variable-bandwidth) kernel from 400 items on, the fixed rule
-        "connect" below; "adaptive"; a fixed Gaussian sigma; or a rule of
+        "auto": the adaptive (variable-bandwidth) kernel from
+        :data:`conformap.graph.ADAPTIVE_MIN_ITEMS` items on (kNN:
+        :data:`conformap.graph.KNN_ADAPTIVE_MIN_ITEMS`), the fixed rule "wide" below
+        ("connect" on a kNN graph); "adaptive"; a fixed Gaussian sigma; or a rule of
         :func:`conformap.select_bandwidth` (see :mod:`conformap.graph`).
     method : {"auto", "dense", "knn"}, default "auto"
         "dense": all pairwise distances; "knn": sparse graph of each item's ``n_neighbors``
@@ -287,7 +289,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         from .store import CoefficientStore
 
         n = dist.shape[0]
-        if resolve_bandwidth(self.bandwidth, n) != "adaptive":
+        if resolve_bandwidth(self.bandwidth, n, "knn") != "adaptive":
             return None
         st = self.scheduler_stats_
         store = CoefficientStore(st["store"])

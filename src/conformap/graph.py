@@ -18,7 +18,7 @@ With local scales :math:`\rho_i` the affinity is
 the variable-bandwidth kernel of Berry & Harlim (2016) with the self-tuning scales of
 Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to its
 :func:`scale_neighbor`-th nearest neighbour (``bandwidth="auto"`` from
-:data:`ADAPTIVE_MIN_ITEMS` items on). A fixed bandwidth is the special case
+:data:`ADAPTIVE_MIN_ITEMS` items on, dense). A fixed bandwidth is the special case
 :math:`\rho_i \equiv \sigma` (a number, or a rule name; ``"auto"`` below
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"`` on a dense graph and ``"connect"`` on
 a kNN graph). The diffusion core
@@ -77,6 +77,7 @@ from .scales import (
 __all__ = [
     "ADAPTIVE_MAX_DIMENSION",
     "ADAPTIVE_MIN_ITEMS",
+    "KNN_ADAPTIVE_MIN_ITEMS",
     "DENSE_MAX_ITEMS",
     "DIMENSION_MIN_RATIO",
     "DIMENSION_REFERENCE_ITEMS",
@@ -111,9 +112,18 @@ __all__ = [
 
 #: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
 DENSE_MAX_ITEMS = 3000
-#: From this many items on, bandwidth="auto" is the adaptive (variable) kernel; below, the
-#: fixed rule "wide" (measured: docs/large-n/README.md, docs/large-n/SMALL_N.md).
-ADAPTIVE_MIN_ITEMS = 400
+#: From this many items on, bandwidth="auto" on dense distances is the adaptive (variable)
+#: kernel; below, the fixed rule "wide" (was 400). Measured (docs/large-n/SMALL_N.md,
+#: section 4; dense): cells within 2 / 5 degrees of 36 per n (7 planar clustered circles,
+#: 3 saddle curves, the real rotor maps clean and noise 0.1, 3 seeds), "wide" against the
+#: adaptive kernel, chosen on seeds 0-2: 27 / 4 at n = 400, 27 / 11 at 500 and 600, 19 / 18
+#: at 700, 13 / 24 at 775, 12 / 16 at 850; held out (seeds 3-5): 26 / 2, 26 / 7, 27 / 9,
+#: 21 / 15 at 700, 11 / 23 at 850. The saddle pays (no "wide" cell at any n; adaptive 0, 3, 3
+#: of 9 at 400-600); the real maps gain ("wide" 6 of 6 up to 850, adaptive 2-4).
+ADAPTIVE_MIN_ITEMS = 700
+#: ... on a sparse kNN input (below: "connect"); not re-measured with
+#: the dense switch above: the kNN path at n = 400-700 keeps the adaptive kernel it had.
+KNN_ADAPTIVE_MIN_ITEMS = 400
 #: bandwidth="auto" falls back to the fixed "connect" rule when the Levina-Bickel dimension of
 #: the neighbour distances exceeds this: the k nearest neighbours are then all at nearly the
 #: same distance (mean log(r_k / r_j) < 1/32, a noise floor: high-dimensional noise adds about
@@ -250,17 +260,19 @@ def resolve_method(method: str, n: int, *, metric: str | None = None) -> str:
 def resolve_bandwidth(bandwidth, n: int, method: str = "dense"):
     """``bandwidth`` -> ``"adaptive"``, a fixed rule name, or a float sigma.
 
-    "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on and below it
-    the fixed rule "wide" on a dense graph (too few items for stable local scales;
-    :data:`conformap.bandwidth.WIDE_FACTOR` times "connect") or "connect" on a kNN graph
-    (``method="knn"``: a kernel four times wider would be cut at the stored neighbours); the
-    graph builder falls back to "connect" when the neighbour distances show a noise floor
+    "auto" means the adaptive kernel from :data:`ADAPTIVE_MIN_ITEMS` items on a dense graph
+    (:data:`KNN_ADAPTIVE_MIN_ITEMS` on a kNN graph, ``method="knn"``) and below that the
+    fixed rule "wide" on a dense graph (too few items for stable local scales;
+    :data:`conformap.bandwidth.WIDE_FACTOR` times "connect") or "connect" on a kNN graph (a
+    kernel four times wider would be cut at the stored neighbours); the graph builder falls
+    back to "connect" when the neighbour distances show a noise floor
     (:data:`ADAPTIVE_MAX_DIMENSION`, :func:`adaptive_applies`).
     """
     if isinstance(bandwidth, str):
         bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
         if bw == "auto":
-            if n >= ADAPTIVE_MIN_ITEMS:
+            least = KNN_ADAPTIVE_MIN_ITEMS if method == "knn" else ADAPTIVE_MIN_ITEMS
+            if n >= least:
                 return "adaptive"
             return "wide" if method == "dense" else "connect"
         return bw
