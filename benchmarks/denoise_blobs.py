@@ -7,6 +7,8 @@ The synthetic set of ``tests/test_denoise.py`` (a Gaussian blob ``exp(-d^2 / 8)`
 ``conformap.denoise.DENOISE_MAX_RATIO`` now projects and the rule before (p <= n) did not::
 
     python -m benchmarks.denoise_blobs --out docs/large-n/noisy/blobs.jsonl
+    python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
+        --out docs/large-n/noisy/blobs-700.jsonl
 
 One JSON line per run (written fresh). Each line: the error against the true angles (median /
 p90 degrees), the projection's rank, the graph line, and the participation ratio
@@ -49,6 +51,7 @@ VARIANTS = {"auto": {}, "off": {"denoise": "off"}, "auto+connect": {"bandwidth":
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=400)
+    ap.add_argument("--size", type=int, default=24)
     ap.add_argument("--radii", default="5,7")
     ap.add_argument("--noises", default="0.3,0.5,0.8")
     ap.add_argument("--seeds", default="0,1,2,3")
@@ -58,11 +61,11 @@ def main(argv=None):
     for radius in [float(x) for x in a.radii.split(",")]:
         for noise in [float(x) for x in a.noises.split(",")]:
             for seed in [int(x) for x in a.seeds.split(",")]:
-                X, t = blobs(a.n, radius, noise, seed)
+                X, t = blobs(a.n, radius, noise, seed, size=a.size)
                 for name, kw in VARIANTS.items():
                     dm = DiffusionMap(metric="euclidean", random_state=0, **kw).fit(X)
                     cr = circle_recovery(dm.embedding_, t)
-                    line = {"n": a.n, "radius": radius, "noise": noise, "seed": seed,
+                    line = {"n": a.n, "size": a.size, "radius": radius, "noise": noise, "seed": seed,
                             "variant": name, "median_error_deg": round(cr.median_error, 3),
                             "p90_error_deg": round(cr.p90_error, 3),
                             "denoise_rank": dm.denoise_rank_,
