@@ -755,7 +755,8 @@ def render_readme(res) -> str:
 
     add("* **`bandwidth=\"auto\"`** = the adaptive kernel from `ADAPTIVE_MIN_ITEMS` = "
         f"{ADAPTIVE_MIN_ITEMS} items on (kNN input: `KNN_ADAPTIVE_MIN_ITEMS` = "
-        f"{KNN_ADAPTIVE_MIN_ITEMS}), the fixed rule {small_rule} below, and \"connect\" also "
+        f"{KNN_ADAPTIVE_MIN_ITEMS}), the fixed rule {small_rule} below on a dense graph "
+        "(\"connect\" on a kNN graph), and \"connect\" also "
         "when the neighbour distances are noise-dominated (`ADAPTIVE_MAX_DIMENSION` = 32, see "
         "the real-map section); the graph line says which.")
     add("* **Dense path**: the kernel is built in place by row blocks and stored sparse when at "
