@@ -149,6 +149,12 @@ def main(argv=None) -> int:
                     ca = ev.confident & (ev.predicted >= 0)
                     per = [int(((ev.true_label == g) & ca & ev.correct).sum())
                            for g in range(ev.r2.shape[1])]
+                    # plain R^2 (factor_assignment before session 7), for comparison
+                    ep = factor_assignment(res.factors, res.eigenvectors, truth,
+                                           adjusted=False)
+                    cp = ep.confident & (ep.predicted >= 0)
+                    per_p = [int(((ep.true_label == g) & cp & ep.correct).sum())
+                             for g in range(ep.r2.shape[1])]
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
                            "label": a.label,
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
@@ -156,6 +162,10 @@ def main(argv=None) -> int:
                            "accuracy": round(float(ev.accuracy), 3),
                            "confident_accuracy": round(float(ev.confident_accuracy), 3),
                            "confident_correct_per_factor": per,
+                           "plain_r2": {"accuracy": round(float(ep.accuracy), 3),
+                                        "confident_accuracy":
+                                            round(float(ep.confident_accuracy), 3),
+                                        "confident_correct_per_factor": per_p},
                            "pure40": int((pur >= 0.9).sum()),
                            "median_purity40": round(float(np.median(pur)), 3),
                            "n_aligned": aligned,
