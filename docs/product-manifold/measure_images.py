@@ -45,6 +45,7 @@ GRAPHS = {
     "paper_alg1": "default graph, but the paper's Algorithm 1 (no degenerate groups)",
     "no_unmix": "default graph and search, eigenvectors not unmixed (unmix=0)",
     "unmix": "default graph and search, eigenvectors unmixed (unmix=0.1)",
+    "no_harmonics": "defaults, but no harmonic completion (harmonics=False; before session 7)",
 }
 
 
@@ -67,6 +68,8 @@ def features(images, graph):
         return images, {"unmix": 0.0}
     if graph == "unmix":
         return images, {"unmix": 0.1}
+    if graph == "no_harmonics":
+        return images, {"harmonics": False}
     return images, {}
 
 
