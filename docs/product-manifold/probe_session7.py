@@ -1,7 +1,7 @@
 """Issue 12, session 7: why the second eigenvector of a factor is not confident (three parts).
 
     python docs/product-manifold/probe_session7.py --runs 3000:1:0 3000:0.1:0 ... \\
-        --cache /tmp/p3cache --out docs/product-manifold/probe_session7.json
+        [--harmonics 1] --cache /tmp/p3cache --out docs/product-manifold/probe_session7.json
 
 For each three-part image run (``make_product_cryoem(slide=True)``, library defaults, N = 100,
 data seed = solver seed as in ``measure_images.py``) the spectrum is computed exactly as
@@ -9,8 +9,9 @@ data seed = solver seed as in ``measure_images.py``) the spectrum is computed ex
 step can be re-run) and, against the analytic eigenfunctions (``conformap.evaluate``):
 
 * every binned eigenvector: eigenvalue, bin, library confidence, ground-truth label,
-  relative score max_f R^2_f / R^2_all (the ground truth calls it confident at >= 0.9), and
-  its two largest analytic modes;
+  relative score max_f R^2_f / R^2_all (the ground truth calls it confident at >= 0.9) with
+  adjusted R^2 (``rel``, ``r2_all``) and plain R^2 (``rel_plain``, ``r2_all_plain``: before
+  session 7), and its three largest analytic modes;
 * every analytic low mode of each factor (an1..an3, st1..st3, sl1..sl3): the eigenvector
   holding most of it, its share there, and the largest share any unit vector in the span of
   the eigenvectors within 10 % of that eigenvalue can reach ("window best": what an ideal
@@ -92,6 +93,7 @@ def probe(n, snr, seed, cache, **kw):
         warnings.simplefilter("ignore", FactorizationWarning)
         res = factorize_spectrum(spec, rng=gen, **kw)
     ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    ep = factor_assignment(res.factors, res.eigenvectors, truth, adjusted=False)
     phi, lam = res.eigenvectors, res.eigenvalues
     resolved = spec.markov_eigenvalues > spec.noise_floor
     mods, singles = modes(truth)
@@ -104,6 +106,8 @@ def probe(n, snr, seed, cache, **kw):
     pos = {int(col): r for r, col in enumerate(ev.columns.tolist())}
     signal = np.maximum(np.nan_to_num(ev.r2_all), np.nan_to_num(ev.r2).max(1))
     rel = np.nan_to_num(ev.r2).max(1) / np.maximum(signal, 1e-12)
+    sig_p = np.maximum(np.nan_to_num(ep.r2_all), np.nan_to_num(ep.r2).max(1))
+    rel_p = np.nan_to_num(ep.r2).max(1) / np.maximum(sig_p, 1e-12)
     cols = []
     for col in sorted(binned):
         r = pos[col]
@@ -111,7 +115,8 @@ def probe(n, snr, seed, cache, **kw):
         cols.append({"col": col, "lam": round(float(lam[col]), 4), "bin": binned[col],
                      "bin_factor": int(ev.bin_to_factor[binned[col]]),
                      "confidence": conf[col], "true": int(ev.true_label[r]),
-                     "rel": r3(rel[r]), "r2_all": r3(signal[r]),
+                     "rel": r3(rel[r]), "r2_all": r3(signal[r]), "rel_plain": r3(rel_p[r]),
+                     "r2_all_plain": r3(sig_p[r]),
                      "gt_confident": bool(ev.confident[r]), "correct": bool(ev.correct[r]),
                      "modes": {names[t]: r3(mat[t, col]) for t in top}})
     analytic = {}
@@ -141,12 +146,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", nargs="+", required=True, help="n:snr:seed")
     p.add_argument("--cache", default="/tmp/p3cache")
+    p.add_argument("--harmonics", type=int, default=0,
+                   help="factorize with harmonic completion (1) or as before session 7 (0)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     out = []
     for r in a.runs:
         n, snr, seed = r.split(":")
-        row = probe(int(n), float(snr), int(seed), a.cache)
+        row = probe(int(n), float(snr), int(seed), a.cache, harmonics=bool(a.harmonics))
         out.append(row)
         print(json.dumps({k: row[k] for k in ("n", "snr", "seed", "factors", "n_resolved",
                                                "confident_accuracy",

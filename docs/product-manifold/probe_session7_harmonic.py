@@ -40,7 +40,7 @@ def probe(n, snr, seed, cache):
     spec, gen, truth = spectrum(n, snr, seed, cache)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FactorizationWarning)
-        res = factorize_spectrum(spec, rng=gen)
+        res = factorize_spectrum(spec, rng=gen, harmonics=False)  # the bins before session 7
     phi, lam = res.eigenvectors, res.eigenvalues
     resolved = np.flatnonzero(spec.markov_eigenvalues > spec.noise_floor)
     resolved = resolved[resolved > 0]
