@@ -30,27 +30,37 @@ import numpy as np
 __all__ = ["HARMONIC_DEGREE", "HARMONIC_FIT", "HARMONIC_WINDOW", "complete_harmonics",
            "harmonic_basis"]
 
-#: Total degree of the polynomials in a bin's leading eigenvectors (2 variables: 27 functions;
-#: their chance fit at n = 3000 is about 1 % of an eigenvector's noise).
-HARMONIC_DEGREE = 6
+#: Total degree of the polynomials in a bin's leading eigenvectors: up to an interval's third
+#: mode and a circle's third harmonic (1 variable: 3 functions, 2 variables: 9). Degree 4 and
+#: 6 also fit the 5 % impurity of a two-factor rotor's leading pair and added rotor-product
+#: mixtures (ground-truth relative score 0.76-0.79) on two-factor images, n = 2000, SNR 1,
+#: seed 91 (diagnosis.md section 10).
+HARMONIC_DEGREE = 3
 #: Adjusted R^2 on those polynomials above which a vector is taken as the factor's eigenvector:
 #: on three-part images at SNR 1, n = 3000, seeds 0-2 (diagnosis.md section 10), the window
-#: vectors with fit >= 0.9 all had a ground-truth relative score >= 0.9 for the bin's factor.
+#: vectors with fit >= 0.9 (degree 6) all had a ground-truth relative score >= 0.9 for the
+#: bin's factor.
 HARMONIC_FIT = 0.9
 #: Relative eigenvalue half-width of the window rotated (unmix's tolerance, DEFAULT_UNMIX).
 HARMONIC_WINDOW = 0.1
 #: A binned eigenvector is replaced by the window's best vector only when that vector keeps at
 #: least this share of it (otherwise it is another vector, not a cleaner version of this one).
 _KEEP_SHARE = 0.5
+#: Percent of items clipped at each end of a leading eigenvector before the polynomials.
+_TAIL = 1.0
 
 
 def harmonic_basis(leading: np.ndarray, degree: int = HARMONIC_DEGREE) -> np.ndarray:
     """Orthonormal basis of the centred polynomials of total degree 1..``degree`` in the
-    columns of ``leading`` (shape (n, m), m = 1 or 2), each rescaled to [-1, 1] (Chebyshev
-    products for conditioning). Returns shape (n, r)."""
+    columns of ``leading`` (shape (n, m), m = 1 or 2), each clipped to its 1st-99th
+    percentiles and rescaled to [-1, 1] (Chebyshev products for conditioning). Returns shape
+    (n, r)."""
     lead = np.asarray(leading, dtype=np.float64)
-    lo, hi = lead.min(axis=0), lead.max(axis=0)
-    u = 2 * (lead - lo) / np.where(hi > lo, hi - lo, 1.0) - 1
+    # winsorized: a few outlying items (noisy images far from the rest) would otherwise set
+    # the range, and the high-degree polynomials would be functions of those items alone,
+    # matching the localized eigenvectors at the top of a noisy spectrum
+    lo, hi = np.percentile(lead, [_TAIL, 100 - _TAIL], axis=0)
+    u = 2 * (np.clip(lead, lo, hi) - lo) / np.where(hi > lo, hi - lo, 1.0) - 1
     cheb = [np.polynomial.chebyshev.chebvander(u[:, j], degree) for j in range(u.shape[1])]
     cols = []
     for d in range(1, degree + 1):
