@@ -29,12 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conformap._validation import check_rng
 from conformap.datasets import make_product_cryoem
 from conformap.evaluate import factor_assignment
-from conformap.product import FactorizationWarning, factorize_spectrum
-from conformap.product._denoise import pca_denoise
-from conformap.product._spectrum import laplacian_spectrum
+from conformap.product import (FactorizationWarning, factorize_spectrum, laplacian_spectrum,
+                               pca_denoise)
 
 r3 = lambda v: round(float(v), 3)  # noqa: E731
 TAG = {"angle": "an", "stretch_x": "st", "slide": "sl", "x": "x", "y": "y", "z": "z"}
@@ -47,7 +45,7 @@ def spectrum(n, snr, seed, cache):
     if path.exists():
         spec, state = pickle.loads(path.read_bytes())
     else:
-        gen = check_rng(seed)
+        gen = np.random.default_rng(seed)  # as factorize's check_rng(seed)
         den = pca_denoise(images, "auto", rng=gen)
         spec = laplacian_spectrum(den.scores, n_eigenvectors=100, metric="l2",
                                   bandwidth="auto", dense_limit=0, rng=gen)
