@@ -64,3 +64,22 @@ def test_a_product_alone_is_never_added():
     _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi[:, :4],
                                            lam[:4], np.array([3]))
     assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
+
+
+def test_factorize_with_harmonics_readds_the_box_z2_that_the_hierarchy_left_out():
+    # Oracle: the box's analytic eigenfunctions (conformap.evaluate). The hierarchical
+    # sub-split of {1, 4, 5} leaves z2 (phi_4) out; as a polynomial of z1 it is re-added.
+    from conformap.datasets import make_box
+    from conformap.evaluate import factor_assignment
+    from conformap.product import factorize
+
+    X, truth = make_box(1500, sides=(1.0, 1.6, 2.5), rng=0)
+    res = factorize(X, n_eigenvectors=30, n_factors=3, hierarchical=True, harmonics=True, rng=0)
+    steps = [st for lv in res.levels if lv["split"] == "harmonics" for st in lv["steps"]]
+    assert [(st["kind"], st["column"]) for st in steps] == [("add", 4)]
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    row = {int(c): r for r, c in enumerate(ev.columns)}[4]
+    assert ev.correct[row] and ev.confident[row] and ev.confident_accuracy == 1.0
+    b = next(i for i, f in enumerate(res.factors) if 4 in f.tolist())
+    conf = res.confidence[b][res.factors[b].tolist().index(4)]
+    assert 0 < conf <= steps[0]["fit"]  # fit x the bin's leading confidence
