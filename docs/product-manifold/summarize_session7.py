@@ -53,11 +53,11 @@ def images_table(sources) -> str:
             motions = "3 (slide)" if r.get("slide") else "2"
             graph = r["graph"].replace("session7", "")
             rows[(kind, motions, r["n"], r["snr"], graph)].append(r)
-    out = ["| seeds | motions | n | SNR | harmonics | seeds | factors found | confident acc. "
-           "(adj.) per seed | confident correct per factor (adj.) | target met (adj.) | "
-           "target met (plain) | confident acc. (adj.) | mean library confidence, correct / "
-           "wrong |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| set | motions | n | SNR | harmonics | seeds | factors found | accuracy (adj.) per "
+           "seed | confident acc. (adj.) per seed | confident correct per factor (adj.) | "
+           "target met (adj.) | target met (plain) | confident acc. (adj.) | mean library "
+           "confidence, correct / wrong |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (kind, motions, n, snr, graph), rs in sorted(rows.items(),
                                                      key=lambda kv: (kv[0][0], kv[0][1],
                                                                      kv[0][2], -kv[0][3],
@@ -68,6 +68,7 @@ def images_table(sources) -> str:
             f"| {kind} | {motions} | {n} | {snr:g} | {harm} | "
             f"{','.join(str(r['seed']) for r in rs)} | "
             f"{'/'.join(str(r['n_factors_found']) for r in rs)} | "
+            f"{' / '.join(_f(r['accuracy']) for r in rs)} | "
             f"{' / '.join(_f(r['confident_accuracy']) for r in rs)} | "
             f"{' '.join(str(r['confident_correct_per_factor']) for r in rs)} | "
             f"{sum(r['target_met'] for r in rs)}/{len(rs)} | "
@@ -83,7 +84,7 @@ def synthetic_table(sources) -> str:
     for src, kind in sources:
         for r in _load(src):
             rows[(kind, r["data"], r["n"], r["mode"], r.get("harmonics", True))].append(r)
-    out = ["| seeds | data | n | mode | harmonics | seeds | factors found | accuracy (adj.) per "
+    out = ["| set | data | n | mode | harmonics | seeds | factors found | accuracy (adj.) per "
            "seed | confident acc. (adj.) per seed | confident acc. (adj.) | min confident "
            "correct per factor (adj.) | (plain) |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|"]

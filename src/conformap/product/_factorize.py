@@ -103,8 +103,11 @@ AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
 AUTO_RELATIVE = 0.05
 #: Clean and complete each factor's eigenvectors by functions of its leading ones
-#: (complete_harmonics): measured in diagnosis.md section 10.
-DEFAULT_HARMONICS = True
+#: (complete_harmonics). Off: in diagnosis.md section 10 it gave more confident eigenvectors on
+#: three-part images at n = 3000, but at n = 6000, SNR 0.1 (held-out seeds 90, 91) it added
+#: mixed vectors to the bar with confidence 0.88-0.92 (its fit counts the leading
+#: eigenvector's noise terms as the factor's functions).
+DEFAULT_HARMONICS = False
 
 
 class FactorizationWarning(ConformapWarning):
@@ -543,11 +546,13 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
         rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
         in ``docs/product-manifold/diagnosis.md`` sections 7 and 8.
-    harmonics : bool, default True (``conformap.product.DEFAULT_HARMONICS``)
+    harmonics : bool, default False (``conformap.product.DEFAULT_HARMONICS``)
         After the cut, clean each factor's later eigenvectors and add missed ones: within
-        10 % of an eigenvalue, the resolved columns that no step used are rotated so that
-        one is a polynomial of the factor's leading eigenvectors (adjusted R^2 >= 0.9;
-        :func:`complete_harmonics`). Measured in ``diagnosis.md`` section 10.
+        10 % of an eigenvalue, the resolved unbinned columns are rotated so that one is a
+        polynomial (degree <= 3) of the factor's leading eigenvector(s) (adjusted R^2 >= 0.9;
+        :func:`complete_harmonics`). Measured in ``diagnosis.md`` section 10: more confident
+        eigenvectors at high SNR, but at SNR 0.1, n = 6000 it also added mixed vectors with
+        high confidence, hence off by default.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
