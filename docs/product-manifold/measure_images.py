@@ -45,7 +45,8 @@ GRAPHS = {
     "paper_alg1": "default graph, but the paper's Algorithm 1 (no degenerate groups)",
     "no_unmix": "default graph and search, eigenvectors not unmixed (unmix=0)",
     "unmix": "default graph and search, eigenvectors unmixed (unmix=0.1)",
-    "no_harmonics": "defaults, but no harmonic completion (harmonics=False; before session 7)",
+    "no_harmonics": "defaults, but no harmonic completion (harmonics=False, the default)",
+    "harmonics": "defaults, with harmonic completion (harmonics=True; session 7)",
 }
 
 
@@ -70,6 +71,8 @@ def features(images, graph):
         return images, {"unmix": 0.1}
     if graph == "no_harmonics":
         return images, {"harmonics": False}
+    if graph == "harmonics":
+        return images, {"harmonics": True}
     return images, {}
 
 

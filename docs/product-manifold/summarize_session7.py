@@ -63,6 +63,7 @@ def images_table(sources) -> str:
                                                                      kv[0][2], -kv[0][3],
                                                                      kv[0][4])):
         rs.sort(key=lambda r: r["seed"])
+        # "default" rows were measured at commit 83224cb, where harmonics were on by default
         harm = "no" if graph == "no_harmonics" else "yes"
         out.append(
             f"| {kind} | {motions} | {n} | {snr:g} | {harm} | "
