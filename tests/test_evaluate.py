@@ -83,7 +83,9 @@ def test_explained_variance_matches_least_squares():
     c -= c.mean(axis=0)
     coef = np.linalg.lstsq(basis, c, rcond=None)[0]
     ref = ((basis @ coef) ** 2).sum(axis=0)
-    np.testing.assert_allclose(_explained(basis, c), ref, rtol=1e-8)
+    explained, rank = _explained(basis, c)
+    np.testing.assert_allclose(explained, ref, rtol=1e-8)
+    assert rank == 30  # the adjusted R^2 counts independent functions only
 
 
 @pytest.mark.parametrize("kind", ["rotor", "dwell 1", "dwell 5"])
@@ -118,3 +120,59 @@ def test_ellipse_fit_falls_back_to_the_mid_range():
     t = np.linspace(0, 1, 30)
     line = np.c_[t, 2 * t + 1]
     np.testing.assert_allclose(unit_circle_coordinates(line), (line - [0.5, 2.0]) / [0.5, 1.0])
+
+
+def _box_truth(n, rng):
+    from conformap.datasets import make_box
+
+    _, truth = make_box(n, rng=rng)
+    return truth
+
+
+def test_factor_assignment_adjusts_for_the_joint_basis_chance_fit():
+    # Oracle: columns built from the analytic eigenfunctions of three intervals. A noisy pure
+    # factor function (60 % signal) must be a confident factor eigenvector; a noisy product
+    # must stay a confident product, and a 70/30 mixture must stay unconfident. The joint
+    # basis (p = 3 * 15 + 3 * 36 + 216 = 369 functions) fits about p / n of white noise.
+    from conformap.evaluate import factor_assignment, factor_r2
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    truth = _box_truth(n, rng)
+    (a, b), (c, d) = truth["spec"][0]["range"], truth["spec"][1]["range"]
+    fx = np.cos(np.pi * (truth["x"] - a) / (b - a))
+    fy = np.cos(np.pi * (truth["y"] - c) / (d - c))
+    unit = lambda v: (v - v.mean()) / (v - v.mean()).std()  # noqa: E731
+    noise = rng.standard_normal((n, 4))
+    cols = np.column_stack([
+        unit(fx) * 0.6**0.5 + noise[:, 0] * 0.4**0.5,           # noisy x eigenfunction
+        unit(fx * fy) * 0.6**0.5 + noise[:, 1] * 0.4**0.5,      # noisy product
+        unit(fx) * 0.7**0.5 + unit(fx * fy) * 0.3**0.5,         # mixed, no noise
+        noise[:, 3],                                            # noise only
+    ])
+    rel = {}
+    for adj in (False, True):
+        ev = factor_assignment([[0, 2], [1]], cols, truth, columns=[0, 1, 2, 3], adjusted=adj)
+        r2 = np.nan_to_num(ev.r2)
+        rel[adj] = r2.max(1) / np.maximum(np.maximum(ev.r2_all, r2.max(1)), 1e-12)
+        if adj:
+            assert ev.true_label.tolist()[:3] == [0, -1, -1]  # 0.7 < threshold 0.8
+            assert ev.confident.tolist() == [True, True, False, False]
+            assert ev.r2_all[3] < 0.05  # white noise: no signal once the chance fit is removed
+    assert rel[False][0] < 0.9 <= rel[True][0]  # the plain ratio calls the noisy factor mixed
+    assert max(rel[False][1], rel[True][1]) <= 0.1
+    assert 0.6 < rel[True][2] < 0.8 and 0.6 < rel[False][2] < 0.8
+    plain = factor_r2(noise[:, 3:], truth)
+    adjusted = factor_r2(noise[:, 3:], truth, adjusted=True)
+    assert plain.min() > 0.003 and np.abs(adjusted).max() < 0.01
+
+
+def test_factor_assignment_adjusted_needs_more_items_than_functions():
+    from conformap.evaluate import factor_assignment
+
+    rng = np.random.default_rng(1)
+    truth = _box_truth(200, rng)
+    with pytest.raises(ValueError, match="adjusted"):
+        factor_assignment([[0]], rng.standard_normal((200, 2)), truth)
+    ev = factor_assignment([[0]], rng.standard_normal((200, 2)), truth, adjusted=False)
+    assert ev.columns.size == 2

@@ -45,6 +45,8 @@ GRAPHS = {
     "paper_alg1": "default graph, but the paper's Algorithm 1 (no degenerate groups)",
     "no_unmix": "default graph and search, eigenvectors not unmixed (unmix=0)",
     "unmix": "default graph and search, eigenvectors unmixed (unmix=0.1)",
+    "no_harmonics": "defaults, but no harmonic completion (harmonics=False, the default)",
+    "harmonics": "defaults, with harmonic completion (harmonics=True; session 7)",
 }
 
 
@@ -67,6 +69,10 @@ def features(images, graph):
         return images, {"unmix": 0.0}
     if graph == "unmix":
         return images, {"unmix": 0.1}
+    if graph == "no_harmonics":
+        return images, {"harmonics": False}
+    if graph == "harmonics":
+        return images, {"harmonics": True}
     return images, {}
 
 
@@ -102,6 +108,12 @@ def steps(res, truth):
              if p != -1 and not ok and int(c) in conf]
     target = (len(res.factors) == n_f and not np.isnan(ev.confident_accuracy)
               and ev.confident_accuracy >= 0.9 and min(per) >= 2)
+    # the same scores with plain R^2 (factor_assignment before session 7), for comparison
+    ep = factor_assignment(res.factors, res.eigenvectors, truth, adjusted=False)
+    cp = (ep.predicted != -1) & ep.confident
+    per_p = [int(((ep.true_label == f) & cp & ep.correct).sum()) for f in range(n_f)]
+    target_p = (len(res.factors) == n_f and not np.isnan(ep.confident_accuracy)
+                and ep.confident_accuracy >= 0.9 and min(per_p) >= 2)
     return {
         "eig_median_r2_all_first20": round(float(np.median(np.nan_to_num(ev.r2_all[first]))), 3),
         "eig_clean_factor_first20": int(clean_factor[first].sum()),
@@ -116,6 +128,10 @@ def steps(res, truth):
                                else round(ev.confident_accuracy, 3)),
         "confident_correct_per_factor": per,
         "target_met": bool(target),
+        "plain_r2": {"accuracy": None if np.isnan(ep.accuracy) else round(ep.accuracy, 3),
+                     "confident_accuracy": (None if np.isnan(ep.confident_accuracy)
+                                            else round(ep.confident_accuracy, 3)),
+                     "confident_correct_per_factor": per_p, "target_met": bool(target_p)},
         "mean_confidence_correct": round(float(np.mean(right)), 3) if right else None,
         "mean_confidence_wrong": round(float(np.mean(wrong)), 3) if wrong else None,
         "factors": [f.tolist() for f in res.factors],

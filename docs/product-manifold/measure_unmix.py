@@ -116,6 +116,8 @@ def main(argv=None) -> int:
                    help="unmix values to factorize with (0 = eigenvectors as given)")
     p.add_argument("--eigenvectors", action="store_true",
                    help="also record the analytic components of the first 40 eigenvectors")
+    p.add_argument("--harmonics", type=int, nargs="+", default=[1],
+                   help="harmonic completion off (0) / on (1, the default since session 7)")
     p.add_argument("--label", default="", help="stored with every row (e.g. session5)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -141,21 +143,32 @@ def main(argv=None) -> int:
                     aligned = len(um.aligned)
                 share = _shares(vec[:, 1:41], q)
                 pur = share.max(axis=0)
-                for mode, kw in modes:
+                for (mode, kw), harm in ((m, h) for m in modes for h in a.harmonics):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        res = factorize_spectrum(spec, rng=0, unmix=unmix, **kw)
+                        res = factorize_spectrum(spec, rng=0, unmix=unmix,
+                                                 harmonics=bool(harm), **kw)
                     ev = factor_assignment(res.factors, res.eigenvectors, truth)
                     ca = ev.confident & (ev.predicted >= 0)
                     per = [int(((ev.true_label == g) & ca & ev.correct).sum())
                            for g in range(ev.r2.shape[1])]
+                    # plain R^2 (factor_assignment before session 7), for comparison
+                    ep = factor_assignment(res.factors, res.eigenvectors, truth,
+                                           adjusted=False)
+                    cp = ep.confident & (ep.predicted >= 0)
+                    per_p = [int(((ep.true_label == g) & cp & ep.correct).sum())
+                             for g in range(ep.r2.shape[1])]
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
-                           "label": a.label,
+                           "label": a.label, "harmonics": bool(harm),
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
                            "accuracy": round(float(ev.accuracy), 3),
                            "confident_accuracy": round(float(ev.confident_accuracy), 3),
                            "confident_correct_per_factor": per,
+                           "plain_r2": {"accuracy": round(float(ep.accuracy), 3),
+                                        "confident_accuracy":
+                                            round(float(ep.confident_accuracy), 3),
+                                        "confident_correct_per_factor": per_p},
                            "pure40": int((pur >= 0.9).sum()),
                            "median_purity40": round(float(np.median(pur)), 3),
                            "n_aligned": aligned,

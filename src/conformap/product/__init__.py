@@ -11,10 +11,18 @@ from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     DEFAULT_GAMMA,
+    DEFAULT_HARMONICS,
     FactorizationResult,
     FactorizationWarning,
     factorize,
     factorize_spectrum,
+)
+from ._harmonics import (
+    HARMONIC_DEGREE,
+    HARMONIC_FIT,
+    HARMONIC_WINDOW,
+    complete_harmonics,
+    harmonic_basis,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
 from ._placement import (
@@ -45,6 +53,10 @@ from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "DEFAULT_GAMMA",
+    "DEFAULT_HARMONICS",
+    "HARMONIC_DEGREE",
+    "HARMONIC_FIT",
+    "HARMONIC_WINDOW",
     "DEFAULT_UNMIX",
     "MERGE_MIN_LOW",
     "UNMIX_KEEP",
@@ -56,11 +68,13 @@ __all__ = [
     "ProductManifoldFactorizer",
     "TripletSearch",
     "UnmixResult",
+    "complete_harmonics",
     "cut_weight",
     "degenerate_groups",
     "factorize",
     "factorize_spectrum",
     "find_triplets",
+    "harmonic_basis",
     "improve_cut",
     "laplacian_spectrum",
     "max_cut",

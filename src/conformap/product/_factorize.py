@@ -68,6 +68,7 @@ from .._validation import (
     check_rng,
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
+from ._harmonics import complete_harmonics
 from ._placement import merge_bins, place_left, refine_bins
 from ._separability import assignment_confidence, split_columns
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
@@ -101,6 +102,12 @@ AUTO_MIN_PRODUCT_DIMENSION = 1.5
 AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
 AUTO_RELATIVE = 0.05
+#: Clean and complete each factor's eigenvectors by functions of its leading ones
+#: (complete_harmonics). Off: in diagnosis.md section 10 it gave more confident eigenvectors on
+#: three-part images at n = 3000, but at n = 6000, SNR 0.1 (held-out seeds 90, 91) it added
+#: mixed vectors to the bar with confidence 0.88-0.92 (its fit counts the leading
+#: eigenvector's noise terms as the factor's functions).
+DEFAULT_HARMONICS = False
 
 
 class FactorizationWarning(ConformapWarning):
@@ -141,7 +148,9 @@ class FactorizationResult:
     levels : list of dict
         Hierarchical steps: which bin was split and into which bins ("split": "all" for the
         top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`,
-        "merge" for two bins joined as one factor, :func:`merge_bins`, with its "low_share").
+        "merge" for two bins joined as one factor, :func:`merge_bins`, with its "low_share";
+        "harmonics" for the eigenvectors cleaned or added by :func:`complete_harmonics`, with
+        its "steps": bin, column, kind, fit, window).
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
@@ -150,7 +159,9 @@ class FactorizationResult:
         \\max_{u \\notin b(v)} W_{vu}`: the fraction of the eigenvector's separability weight
         that agrees with its bin (its product partners are in other factors), times its best
         product similarity. With one factor (no product found) it is :math:`1 - S_v`, one
-        minus the eigenvector's best similarity with a product of two others.
+        minus the eigenvector's best similarity with a product of two others. An eigenvector
+        added by :func:`complete_harmonics` (no triplet names it) gets its polynomial fit
+        times the smallest confidence of the bin's leading eigenvectors.
     cut_fraction : list of float
         Per split (``levels``), the cut weight over the total separability weight of the
         split graph: 1 for a clean product (every triplet links different factors), about
@@ -227,7 +238,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        n_rounds: int = 1000, rng=None, t_spectrum: float = 0.0,
                        degeneracy: float = DEFAULT_DEGENERACY,
                        purity: float = DEFAULT_PURITY,
-                       unmix: float = DEFAULT_UNMIX) -> FactorizationResult:
+                       unmix: float = DEFAULT_UNMIX,
+                       harmonics: bool = DEFAULT_HARMONICS) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -375,9 +387,30 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     mixed = np.concatenate(mixed) if mixed else np.zeros(0, dtype=np.int64)
     unassigned.append(mixed)
     trip = np.concatenate(triplets)
+    added = {}
+    if harmonics:
+        # a factor's later eigenvectors are functions of its leading ones: clean the mixed
+        # ones and add the missed ones (complete_harmonics; diagnosis.md section 10)
+        # every resolved column outside the bins takes part: identified products and mixed
+        # columns too (on three-part images, n = 3000, SNR 1, seed 0, the bar's second mode
+        # is mixed with product columns; without them it was not cleaned)
+        free = np.setdiff1d(cols, np.concatenate(bins))
+        phi, lam, bins, hsteps = complete_harmonics(bins, phi, lam, free)
+        common.update(eigenvectors=phi, eigenvalues=lam)
+        added = {st["column"]: (st["bin"], st["fit"]) for st in hsteps if st["kind"] == "add"}
+        if hsteps:
+            levels.append({"split": "harmonics", "bins": [b.tolist() for b in bins],
+                           "steps": hsteps})
+            # no link touches a rotated or added column: the partition's cut fraction is kept
+            fractions.append(fractions[-1])
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
     conf = assignment_confidence(bins, sep)
+    for c, (b, fit) in added.items():
+        # no triplet names it: as sure as the bin's leading eigenvectors, times its fit
+        lead = np.isin(bins[b], bins[b][:2]) & ~np.isin(bins[b], list(added))
+        t = int(np.flatnonzero(bins[b] == c)[0])
+        conf[b][t] = fit * float(conf[b][lead].min()) if lead.any() else 0.0
     sizes = ", ".join(f"{len(b)}" for b in bins)
     message = (
         f"{len(bins)} factors ({sizes} factor eigenvectors; {len(trip)} product triplets, "
@@ -460,7 +493,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
               purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
-              rng=None) -> FactorizationResult:
+              harmonics: bool = DEFAULT_HARMONICS, rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
     Parameters
@@ -513,6 +546,13 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         (:func:`unmix_eigenvectors`: products of lower eigenvectors, then a fourth-moment
         rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
         in ``docs/product-manifold/diagnosis.md`` sections 7 and 8.
+    harmonics : bool, default False (``conformap.product.DEFAULT_HARMONICS``)
+        After the cut, clean each factor's later eigenvectors and add missed ones: within
+        10 % of an eigenvalue, the resolved unbinned columns are rotated so that one is a
+        polynomial (degree <= 3) of the factor's leading eigenvector(s) (adjusted R^2 >= 0.9;
+        :func:`complete_harmonics`). Measured in ``diagnosis.md`` section 10: more confident
+        eigenvectors at high SNR, but at SNR 0.1, n = 6000 it also added mixed vectors with
+        high confidence, hence off by default.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -544,7 +584,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
                              t_spectrum=t_spec, degeneracy=degeneracy, purity=purity,
-                             unmix=unmix)
+                             unmix=unmix, harmonics=harmonics)
     return dataclasses.replace(res, preprocessing=prep)
 
 

@@ -1,0 +1,85 @@
+"""complete_harmonics: a factor's later eigenvectors as polynomials of its leading one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conformap.product import HARMONIC_FIT, complete_harmonics, harmonic_basis
+
+
+def _columns(n=3000, mix=(0.8, 0.6), seed=0):
+    # Oracle: analytic eigenfunctions of two intervals. Column 3 / 4 are a rotation of the
+    # x factor's second mode cos(2 pi x) with the product cos(pi x) cos(pi y), at nearly the
+    # same eigenvalue, as the graph returns near-degenerate eigenvectors.
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(size=n), rng.uniform(size=n)
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    x1, y1 = unit(np.cos(np.pi * x)), unit(np.cos(np.pi * y))
+    x2, p11 = unit(np.cos(2 * np.pi * x)), unit(np.cos(np.pi * x) * np.cos(np.pi * y))
+    p11 = unit(p11 - (p11 @ x2) * x2)
+    a, b = mix
+    phi = np.column_stack([np.full(n, n**-0.5), x1, y1, a * x2 + b * p11, -b * x2 + a * p11])
+    lam = np.array([0.0, 1.0, 1.5, 2.45, 2.5])
+    return phi, lam, x2, p11
+
+
+def test_harmonic_basis_spans_polynomials_of_the_leading_eigenvector():
+    phi, _, x2, _ = _columns()
+    q = harmonic_basis(phi[:, [1]])
+    assert q.shape[1] == 3  # HARMONIC_DEGREE
+    np.testing.assert_allclose(q.T @ q, np.eye(3), atol=1e-10)
+    assert harmonic_basis(phi[:, [1, 2]]).shape[1] == 9
+    assert np.linalg.norm(q.T @ x2) ** 2 > 0.99  # cos 2x = 2 cos^2 x - 1 (1 % clipped)
+
+
+def test_rotated_second_mode_is_separated_and_added_to_its_factor():
+    phi, lam, x2, p11 = _columns()
+    new_phi, new_lam, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi,
+                                                       lam, np.array([3, 4]))
+    assert [s["kind"] for s in steps] == ["add"] and steps[0]["bin"] == 0
+    assert steps[0]["fit"] >= HARMONIC_FIT
+    c = steps[0]["column"]
+    assert bins[0].tolist() == sorted([1, c]) and bins[1].tolist() == [2]
+    other = 7 - c  # the window's other column: the product, separated
+    u = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    assert (u(new_phi[:, c]) @ x2) ** 2 > 0.99
+    assert (u(new_phi[:, other]) @ p11) ** 2 > 0.99
+    # Rayleigh quotients of the rotation, in increasing order over the window's columns
+    assert 2.45 <= new_lam[3] <= new_lam[4] <= 2.5
+    np.testing.assert_array_equal(new_phi[:, :3], phi[:, :3])  # nothing else is touched
+    np.testing.assert_array_equal(phi, _columns()[0])  # the input is not modified
+
+
+def test_a_binned_mixed_second_mode_is_cleaned_in_place():
+    phi, lam, x2, _ = _columns(mix=(0.9, 0.436))
+    new_phi, _, bins, steps = complete_harmonics([np.array([1, 3]), np.array([2])], phi, lam,
+                                                 np.array([4]))
+    assert [(s["kind"], s["column"]) for s in steps] == [("clean", 3)]
+    assert bins[0].tolist() == [1, 3]
+    assert (new_phi[:, 3] / np.linalg.norm(new_phi[:, 3]) @ x2) ** 2 > 0.99
+
+
+def test_a_product_alone_is_never_added():
+    phi, lam, _, _ = _columns(mix=(0.0, 1.0))  # column 3: the product only
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi[:, :4],
+                                           lam[:4], np.array([3]))
+    assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
+
+
+def test_factorize_with_harmonics_readds_the_box_z2_that_the_hierarchy_left_out():
+    # Oracle: the box's analytic eigenfunctions (conformap.evaluate). The hierarchical
+    # sub-split of {1, 4, 5} leaves z2 (phi_4) out; as a polynomial of z1 it is re-added.
+    from conformap.datasets import make_box
+    from conformap.evaluate import factor_assignment
+    from conformap.product import factorize
+
+    X, truth = make_box(1500, sides=(1.0, 1.6, 2.5), rng=0)
+    res = factorize(X, n_eigenvectors=30, n_factors=3, hierarchical=True, harmonics=True, rng=0)
+    steps = [st for lv in res.levels if lv["split"] == "harmonics" for st in lv["steps"]]
+    assert [(st["kind"], st["column"]) for st in steps] == [("add", 4)]
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    row = {int(c): r for r, c in enumerate(ev.columns)}[4]
+    assert ev.correct[row] and ev.confident[row] and ev.confident_accuracy == 1.0
+    b = next(i for i, f in enumerate(res.factors) if 4 in f.tolist())
+    conf = res.confidence[b][res.factors[b].tolist().index(4)]
+    assert 0 < conf <= steps[0]["fit"]  # fit x the bin's leading confidence
