@@ -36,6 +36,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def emit_row(row: dict, fh=None) -> None:
+    """Print one JSON result row and, when ``fh`` is an open file, append it there at once
+    (a long measurement keeps every row it finished if it is stopped)."""
+    line = json.dumps(row)
+    print(line, flush=True)
+    if fh:
+        fh.write(line + "\n")
+        fh.flush()
+
+
 def _status_kib(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:

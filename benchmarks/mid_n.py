@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from benchmarks._harness import emit_row
 from benchmarks.bench_density import SETS, clustered_circle, score
 
 
@@ -291,10 +292,7 @@ def main(argv=None):
                         n, seed, snr, a.candidates.split(",")).items():
                     row = {"data": f"rotor map 47x47, snr {a.rotor}", "n": n, "seed": seed,
                            "variant": label, **score(emb, th), **info}
-                    print(json.dumps(row), flush=True)
-                    if fh:
-                        fh.write(json.dumps(row) + "\n")
-                        fh.flush()
+                    emit_row(row, fh)
         return 0
     for name in a.sets.split(";"):
         for n in map(int, a.ns.split(",")):
@@ -305,10 +303,7 @@ def main(argv=None):
                 for label, (emb, info) in got.items():
                     row = {"data": name, "n": n, "seed": seed, "variant": label,
                            **score(emb, th), **(info if isinstance(info, dict) else {})}
-                    print(json.dumps(row), flush=True)
-                    if fh:
-                        fh.write(json.dumps(row) + "\n")
-                        fh.flush()
+                    emit_row(row, fh)
     return 0
 
 

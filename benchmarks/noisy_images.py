@@ -27,6 +27,7 @@ import sys
 import time
 import warnings
 
+from benchmarks._harness import emit_row
 from benchmarks.bench_density import score
 
 #: The real rotor map (``../shared``).
@@ -160,10 +161,7 @@ def main(argv=None) -> int:
                            **graph_info(dm), "noise_fraction": round(f.noise_fraction, 4),
                            "mp_rank": f.rank, "wall_s": round(wall, 1),
                            "load": round(os.getloadavg()[0], 2)}
-                    print(json.dumps(row), flush=True)
-                    if fh:
-                        fh.write(json.dumps(row) + "\n")
-                        fh.flush()
+                    emit_row(row, fh)
     return 0
 
 
