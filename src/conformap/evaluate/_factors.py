@@ -37,6 +37,7 @@ from itertools import combinations, permutations
 
 import numpy as np
 
+from .._stats import adjusted_r2
 from .._validation import check_int
 
 __all__ = ["ADJUSTED", "FactorAssignment", "factor_assignment", "factor_r2"]
@@ -112,12 +113,8 @@ def factor_r2(eigenvectors, truth: dict, *, n_modes: int = 15,
 
 
 def _adjust(r2: np.ndarray, n: int, p: int) -> np.ndarray:
-    """Adjusted R^2 of a fit on p non-constant functions to n centred values, clipped at 0."""
-    if n - p - 1 <= 0:
-        raise ValueError(f"adjusted: {p} basis functions need more than {p + 1} items, got "
-                         f"{n}; use fewer n_modes / n_joint_modes, or adjusted=False")
-    with np.errstate(invalid="ignore"):
-        return np.maximum(1.0 - (1.0 - r2) * (n - 1) / (n - p - 1), 0.0)
+    """:func:`conformap._stats.adjusted_r2`, clipped at 0 (a score, not a test statistic)."""
+    return np.maximum(adjusted_r2(r2, n, p), 0.0)
 
 
 def _explained(basis: np.ndarray, centred: np.ndarray) -> np.ndarray:

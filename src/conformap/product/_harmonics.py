@@ -27,6 +27,8 @@ from itertools import combinations_with_replacement
 
 import numpy as np
 
+from .._stats import adjusted_r2
+
 __all__ = ["HARMONIC_DEGREE", "HARMONIC_FIT", "HARMONIC_WINDOW", "complete_harmonics",
            "harmonic_basis"]
 
@@ -75,10 +77,6 @@ def harmonic_basis(leading: np.ndarray, degree: int = HARMONIC_DEGREE) -> np.nda
     q, r = np.linalg.qr(b)
     keep = np.abs(np.diag(r)) > 1e-10 * max(float(np.abs(r).max()), 1e-300)
     return q[:, keep]
-
-
-def _adjusted(r2: float, n: int, p: int) -> float:
-    return 1.0 - (1.0 - r2) * (n - 1) / max(n - p - 1, 1)
 
 
 def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.ndarray, *,
@@ -131,7 +129,7 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
     def best(q, cols):
         w = unit(cols)
         _, s, vt = np.linalg.svd(q.T @ w, full_matrices=False)
-        return _adjusted(float(s[0] ** 2), n, q.shape[1]), vt, w
+        return float(adjusted_r2(float(s[0] ** 2), n, q.shape[1])), vt, w
 
     def rotate(cols, vt, w, first_to=None):
         # complete vt's rows to an orthonormal basis of the window; first row = best vector
@@ -179,7 +177,7 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
             win = [v, *near(v)]
             if len(win) < 2:
                 continue
-            own = _adjusted(float(((q.T @ unit([v])) ** 2).sum()), n, q.shape[1])
+            own = float(adjusted_r2(float(((q.T @ unit([v])) ** 2).sum()), n, q.shape[1]))
             fit, vt, w = best(q, win)
             if fit >= min_fit and fit > own and vt[0, 0] ** 2 >= _KEEP_SHARE:
                 rotate(win, vt, w, first_to=v)
