@@ -365,6 +365,8 @@ def test_auto_switch_to_the_adaptive_kernel_dense_and_knn():
     assert resolve_bandwidth("auto", ADAPTIVE_MIN_ITEMS) == "adaptive"
     assert resolve_bandwidth("auto", KNN_ADAPTIVE_MIN_ITEMS - 1, "knn") == "connect"
     assert resolve_bandwidth("auto", KNN_ADAPTIVE_MIN_ITEMS, "knn") == "adaptive"
+    with pytest.raises(ValueError, match="method"):
+        resolve_bandwidth("auto", KNN_ADAPTIVE_MIN_ITEMS, "sparse")
     # the graph builder applies the switch of its input's kind: n between the two switches
     n = (KNN_ADAPTIVE_MIN_ITEMS + ADAPTIVE_MIN_ITEMS) // 2
     X, _ = clustered_circle(n, seed=3)

@@ -262,6 +262,7 @@ def resolve_bandwidth(bandwidth, n: int, method: str = "dense"):
     back to "connect" when the neighbour distances show a noise floor
     (:data:`ADAPTIVE_MAX_DIMENSION`, :func:`adaptive_applies`).
     """
+    method = check_choice(method, "method", ["dense", "knn"])
     if isinstance(bandwidth, str):
         bw = check_choice(bandwidth, "bandwidth", BANDWIDTH_RULES)
         if bw == "auto":
