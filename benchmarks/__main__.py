@@ -27,11 +27,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ._harness import (
     ROOT,
-    check_result,
     load_average,
     machine,
     measure,
@@ -265,8 +262,9 @@ def main(argv=None) -> int:
     runners = _runners(args.only, args.skip)
     args.out.mkdir(parents=True, exist_ok=True)
     argv_used = sys.argv[1:] if argv is None else list(argv)
-    report = {"suite": suite, "suite_version": SUITE_VERSION, "command": shlex.join(["python", "-m", "benchmarks", *argv_used]),
-              "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    report = {"suite": suite, "suite_version": SUITE_VERSION,
+              "command": shlex.join(["python", "-m", "benchmarks", *argv_used]),
+              "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
               "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
               "complete": False, "records": [], "failures": []}
     t0 = time.perf_counter()

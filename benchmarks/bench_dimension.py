@@ -64,7 +64,7 @@ def estimates(ns, seeds):
     from conformap.scales import intrinsic_dimension
 
     sets = [(f"dwell {w:g} deg, noise {z:g}", 1,
-             (lambda w, z: lambda n, g: make_clustered_circle(n, width=w, noise=z, rng=g)[0])(w, z))
+             (lambda n, g, w=w, z=z: make_clustered_circle(n, width=w, noise=z, rng=g)[0]))
             for z in (0.0, 0.01) for w in (1.0, 5.0)] + _surfaces()
     rows = []
     for name, dim, make in sets:
@@ -162,7 +162,8 @@ def render(res: dict) -> str:
          "below `UNROUNDED_DIMENSION_MIN_ITEMS` = 1,090 items and the estimate itself from "
          "there on (`docs/large-n/MID_N.md`; the clustered-circle tables below were measured "
          "when `m` was rounded at every n, so their cells above 1,000 items are those of the "
-         "rounded rule). Why round at small n: noise of a fixed width makes a curve look two-dimensional below that width, and the "
+         "rounded rule). Why round at small n: noise of a fixed width makes a curve look "
+         "two-dimensional below that width, and the "
          "sparsest rows' neighbourhoods reach furthest above it. The pooled estimate over every "
          "row is still the one the noise-floor fallback (`ADAPTIVE_MAX_DIMENSION`) tests. "
          "Every set here has at most 20,000 items; above that (`DIMENSION_REFERENCE_ITEMS`) "
@@ -202,7 +203,8 @@ def render(res: dict) -> str:
     L += ["", f"Runs within the issue's target (median <= 2, p90 <= 5 degrees): before {nb} of "
           f"{tot}, after {na} of {tot}. Where the rounded dimension is the same the graph and "
           "the numbers are identical (every clean cell); the rectangle of `make_rectangle` "
-          "(Gaussian noise of standard deviation 0.05 along z across a 2.77 x 1.5 sheet) reads as 3-D at n = 3,000 by either estimate: at "
+          "(Gaussian noise of standard deviation 0.05 along z across a 2.77 x 1.5 sheet) reads "
+          "as 3-D at n = 3,000 by either estimate: at "
           "that density its thickness is resolved.", ""]
     if res.get("maps"):
         ms = list(res["maps"][0]["forced"])

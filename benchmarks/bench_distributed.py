@@ -366,7 +366,7 @@ def plot_memory(results: dict, path: Path) -> Path:
         from .distributed_doc import client_nk_bytes
 
         for c, mode in zip(("C3", "C4"), dict.fromkeys(r.get("mode", "--scheduler local:2")
-                                                        for r in em)):
+                                                        for r in em), strict=False):
             mr = [r for r in em if r.get("mode", "--scheduler local:2") == mode]
             ax.loglog([r["n"] for r in mr], [r["peak_anon_bytes"] / 2**20 for r in mr], "D-",
                       color=c, label=f"whole `conformap embed {mode}`: peak anon RSS")

@@ -115,7 +115,7 @@ def measure(n=20000, k=15, snr=0.5, size=64, seed=0, reference=None, log=print) 
     matched = rows[2]
     if matched["recall"] < r_ours - RECALL_SLACK:
         for mult in PYNN_LADDER:
-            m = int(round(mult * k))
+            m = round(mult * k)
             idx, t = timed(pynndescent_graph, E, k, seed, n_search=m)
             row = {"method": f"pynndescent n_neighbors={m}, truncated to {k}", "n_search": m,
                    "seconds": t, "recall": recall(idx, ref_idx)}

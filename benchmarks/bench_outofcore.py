@@ -286,7 +286,8 @@ def embed_memory(work: Path, images: Path, sizes, modes=tuple(EMBED_MODES),
                  "log": [ln for ln in m["stderr"].splitlines()
                          if "store" in ln or "scheduler" in ln or "plan" in ln
                          or "graph" in ln][-3:]}
-            print(f"  embed n={n} {mode}: {r['s']:.0f} s, peak anon {r['peak_anon_bytes'] / 2**20:.0f}"
+            print(f"  embed n={n} {mode}: {r['s']:.0f} s, "
+                  f"peak anon {r['peak_anon_bytes'] / 2**20:.0f}"
                   f" MiB (client {r['peak_client_anon_bytes'] / 2**20:.0f} MiB, all RSS "
                   f"{r['peak_rss_bytes'] / 2**20:.0f} MiB), load {r['load_average']}", flush=True)
             rows.append(r)

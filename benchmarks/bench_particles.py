@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_wemd import PAPER_MAP
 from ._harness import (
     ROOT,
     check_result,
@@ -46,6 +45,7 @@ from ._harness import (
     measurement_record,
     pair_record,
 )
+from .bench_wemd import PAPER_MAP
 
 SUITES = {
     "quick": {"read": [{"n": 2000, "box": 64, "stacks": 10}],
@@ -331,7 +331,7 @@ def main(argv=None) -> int:
     argv_used = sys.argv[1:] if argv is None else list(argv)
     results = {"suite": suite,
                "command": shlex.join(["python", "-m", "benchmarks.bench_particles", *argv_used]),
-               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                "machine": machine(), "note": args.note, "load_average": {"start": load_average()},
                "records": [], "failures": []}
     try:

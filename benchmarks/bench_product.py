@@ -28,7 +28,7 @@ def rectangle_eigenfunctions(n: int, n_vec: int, rng=0):
 
     X, truth = make_rectangle(n, rng=rng)
     a, b = RECTANGLE_SIDES
-    m = int(math.ceil(math.sqrt(4 * n_vec))) + 2
+    m = math.ceil(math.sqrt(4 * n_vec)) + 2
     p, q = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")
     lam = np.pi**2 * ((p / a) ** 2 + (q / b) ** 2)
     order = np.argsort(lam.ravel(), kind="stable")[1 : n_vec + 1]  # drop the constant
@@ -71,7 +71,7 @@ def triplet_check(a: dict, b: dict) -> dict:
     diff = float(np.abs(a["best_score"] - b["best_score"]).max())
     return check_result(same and diff <= TRIPLET_SCORE_TOL,
                         f"identical triplets; best scores within {TRIPLET_SCORE_TOL:g}",
-                        identical_triplets=same, n_triplets=int(len(b["triplets"])),
+                        identical_triplets=same, n_triplets=len(b["triplets"]),
                         max_score_diff=diff)
 
 
@@ -429,9 +429,9 @@ def approximation_check(out: dict) -> dict:
     finite = all(np.isfinite(v) for v in values.values() if isinstance(v, float))
     return check_result(
         finite and unstored <= bound * (1 + 1e-9),
-        f"a measurement of the kNN truncation against a dense eigh of the complete kernel "
-        f"(same scales); fails if not finite or if an unstored affinity exceeds the graph's "
-        f"stated bound max_dropped_affinity",
+        "a measurement of the kNN truncation against a dense eigh of the complete kernel "
+        "(same scales); fails if not finite or if an unstored affinity exceeds the graph's "
+        "stated bound max_dropped_affinity",
         **values)
 
 

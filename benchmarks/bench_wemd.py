@@ -238,7 +238,8 @@ def blob_images(n: int, size: int, rng=0) -> np.ndarray:
         for _ in range(2):
             cy, cx = gen.uniform(0.15 * size, 0.85 * size, 2)
             s = gen.uniform(0.05, 0.12) * size
-            out[i] += gen.uniform(0.5, 1.5) * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+            r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+            out[i] += gen.uniform(0.5, 1.5) * np.exp(-r2 / (2 * s * s))
     return out
 
 

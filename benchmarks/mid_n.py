@@ -12,10 +12,12 @@ eigensolver. The points are those of ``benchmarks.bench_density``'s robustness r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -70,10 +72,10 @@ def variants(X, kinds):
                 "knn m unrounded": (solve(replace(gk, dimension=m)), {"m": m})}
     gd, _ = default_graph(X, "dense")
     t = time.perf_counter()
-    out["dense (auto m=%d)" % gd.dimension] = (solve(gd), time.perf_counter() - t)
+    out[f"dense (auto m={gd.dimension:d})"] = (solve(gd), time.perf_counter() - t)
     if "knn" in kinds:
         gk, _ = default_graph(X, "knn")
-        out["knn (auto m=%d)" % gk.dimension] = (solve(gk), 0.0)
+        out[f"knn (auto m={gk.dimension:d})"] = (solve(gk), 0.0)
         for m in (1, 1.5, 2):
             out[f"knn m={m}"] = (solve(replace(gk, dimension=m)), 0.0)
     if "m" in kinds:
@@ -84,10 +86,10 @@ def variants(X, kinds):
             out[f"dense sn={j}"] = (solve(with_scale_neighbor(X, gd, j)), 0.0)
     if "rule" in kinds:
         from conformap import graph as G
-        from conformap.scales import dense_neighbors, intrinsic_dimension
 
         # m unrounded (the sparsest-quarter estimate before rounding)
         from conformap.distances import pairwise_distances
+        from conformap.scales import dense_neighbors, intrinsic_dimension
         d = pairwise_distances(X, metric="l2")
         _, nn = dense_neighbors(d, gd.n_neighbors)
         pooled = intrinsic_dimension(nn)
@@ -201,7 +203,7 @@ def render(paths, variants=None) -> str:
     order first seen)."""
     rows, cols = {}, []
     for p in paths:
-        for line in open(p):
+        for line in Path(p).read_text().splitlines():
             r = json.loads(line)
             key = (r["data"], r["n"], r["seed"])
             rows.setdefault(key, {})[r["variant"]] = r
@@ -224,7 +226,7 @@ def summarize(diagnosis, candidates, rotor) -> dict:
 
     def load(p):
         d = collections.defaultdict(dict)
-        for line in open(p):
+        for line in Path(p).read_text().splitlines():
             r = json.loads(line)
             d[(r["data"], r["n"], r["seed"])].setdefault(r["variant"], r)
         return d
@@ -283,28 +285,28 @@ def main(argv=None):
         print(render(a.render, a.candidates.split(",") if a.candidates else None))
         return 0
     kinds = a.kinds.split(",")
-    fh = open(a.out, "a") if a.out else None
-    if a.rotor:
-        snr = None if a.rotor == "clean" else float(a.rotor)
-        for n in map(int, a.ns.split(",")):
-            for seed in map(int, a.seeds.split(",")):
-                for label, (emb, info, th) in rotor_rows(
-                        n, seed, snr, a.candidates.split(",")).items():
-                    row = {"data": f"rotor map 47x47, snr {a.rotor}", "n": n, "seed": seed,
-                           "variant": label, **score(emb, th), **info}
-                    emit_row(row, fh)
+    with open(a.out, "a") if a.out else contextlib.nullcontext() as fh:
+        if a.rotor:
+            snr = None if a.rotor == "clean" else float(a.rotor)
+            for n in map(int, a.ns.split(",")):
+                for seed in map(int, a.seeds.split(",")):
+                    for label, (emb, info, th) in rotor_rows(
+                            n, seed, snr, a.candidates.split(",")).items():
+                        row = {"data": f"rotor map 47x47, snr {a.rotor}", "n": n, "seed": seed,
+                               "variant": label, **score(emb, th), **info}
+                        emit_row(row, fh)
+            return 0
+        for name in a.sets.split(";"):
+            for n in map(int, a.ns.split(",")):
+                for seed in map(int, a.seeds.split(",")):
+                    X, th = data(name, n, seed)
+                    got = (candidates(X, a.candidates.split(",")) if a.candidates
+                           else variants(X, kinds))
+                    for label, (emb, info) in got.items():
+                        row = {"data": name, "n": n, "seed": seed, "variant": label,
+                               **score(emb, th), **(info if isinstance(info, dict) else {})}
+                        emit_row(row, fh)
         return 0
-    for name in a.sets.split(";"):
-        for n in map(int, a.ns.split(",")):
-            for seed in map(int, a.seeds.split(",")):
-                X, th = data(name, n, seed)
-                got = (candidates(X, a.candidates.split(",")) if a.candidates
-                       else variants(X, kinds))
-                for label, (emb, info) in got.items():
-                    row = {"data": name, "n": n, "seed": seed, "variant": label,
-                           **score(emb, th), **(info if isinstance(info, dict) else {})}
-                    emit_row(row, fh)
-    return 0
 
 
 if __name__ == "__main__":

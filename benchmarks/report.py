@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: Version of what the suite measures, stored in each results JSON (``suite_version``). Raise
 #: it when a benchmark changes what it compares; a page rendered from an older run says so.
 #: 2: the diffusion rows solve conformap's own graph (``graph.build_graph``), externals run.

@@ -24,7 +24,7 @@ def _fake_runner(passed):
     return run
 
 
-@pytest.mark.parametrize("passed, code", [(True, 0), (False, 1)])
+@pytest.mark.parametrize(("passed", "code"), [(True, 0), (False, 1)])
 def test_failed_check_fails_the_run(tmp_path, monkeypatch, capsys, passed, code):
     monkeypatch.setattr(suite, "RUNNERS", {"fake": _fake_runner(passed)})
     monkeypatch.setattr(suite, "EXTERNAL", {})

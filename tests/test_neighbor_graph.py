@@ -31,6 +31,6 @@ def test_two_clusters_are_bridged_and_the_format_round_trips():
     i2, d2, r2, c2, v2 = split_knn_distances(g.tocsr())
     np.testing.assert_array_equal(i2, idx)
     np.testing.assert_allclose(d2, dist)
-    assert sorted(zip(r2, c2)) == sorted(zip(rows, cols))
+    assert sorted(zip(r2, c2, strict=True)) == sorted(zip(rows, cols, strict=True))
     with pytest.raises(ValueError, match="row 0 stores no neighbour"):
         split_knn_distances(sp.csr_matrix((3, 3)))

@@ -353,7 +353,8 @@ def smallest_laplacian_eigenpairs(lap, m: int, null: np.ndarray, gen: np.random.
         y = (z / np.linalg.norm(z))[:, None]
         scale = float(a.diagonal().max())
         x -= y @ (y.T @ x)
-        prec = sla.LinearOperator(a.shape, matvec=lambda r, lev=lev: _vcycle(levels, coarse_inv, lev, r),
+        prec = sla.LinearOperator(a.shape,
+                                  matvec=lambda r, lev=lev: _vcycle(levels, coarse_inv, lev, r),
                                   matmat=lambda r, lev=lev: _vcycle(levels, coarse_inv, lev, r),
                                   dtype=np.float64)
         vals, x = sla.lobpcg(a, x, Y=y, M=prec, tol=min(tol * scale, want),

@@ -17,7 +17,8 @@ inputs run as Dask tasks (or here, one after the other, with ``scheduler=None``)
    :func:`conformap.neighbors.rerank_blocks` on them, leaf by leaf.
 
 Every stage computes on the same rows, in the same order, with the same seed
-(drawn from ``random_state`` as :func:`conformap.neighbors.approximate_neighbors` does) and thread count as the in-process search, so the result
+(drawn from ``random_state`` as :func:`conformap.neighbors.approximate_neighbors` does) and
+thread count as the in-process search, so the result
 equals ``nearest_neighbors(features, k, method="approx", random_state=seed, n_jobs=n_jobs)`` on
 the same features (tested bitwise on 2 local workers, with and without one killed; floating
 point in the projection's BLAS product could in principle differ between machines, which would

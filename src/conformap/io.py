@@ -73,7 +73,8 @@ def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
     for item in items:
         p = Path(item)
         if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in MAP_SUFFIXES + STACK_SUFFIXES)
+            known = MAP_SUFFIXES + STACK_SUFFIXES
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in known)
             if not found:
                 raise InputError(f"{p}: directory holds no .mrc, .map or .mrcs files")
             paths.extend(found)
@@ -195,7 +196,8 @@ def read_stack(inputs, *, densities: bool = True, datadir=None) -> Stack:
     from . import particles  # one dispatch: STAR/.cs particle sets
 
     if particles.is_particle_file(inputs):
-        return particles.read_particles(expand_inputs(inputs)[0], datadir=datadir, densities=densities)
+        return particles.read_particles(expand_inputs(inputs)[0], datadir=datadir,
+                                        densities=densities)
     paths = expand_inputs(inputs)
     arrays, names = [], []
     # One volume per .mrc/.map file: fill a preallocated array instead of stacking a list at

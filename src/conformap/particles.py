@@ -408,7 +408,8 @@ def _check_image_block(data, i0, table, densities):
         row = i0 + int(np.flatnonzero(bad)[0])
         raise _error(
             f"{table.source}: particle row {row + 1} ({table.names[row]!r}): total intensity "
-            f"{mass[row - i0]:.4g} is not positive, but WEMD compares densities of positive mass; use "
+            f"{mass[row - i0]:.4g} is not positive, but WEMD compares densities of positive "
+            "mass; use "
             "--metric euclidean for normalised (zero-mean) particle images, or remove the row"
         )
 

@@ -332,10 +332,8 @@ def build_report(emb: EmbeddingFile, out, *, color_by=(), input_override=None,
     """
     import plotly.offline
 
-    from .io import atomic_path
+    from .io import atomic_path, check_output_files
     from .report_page import PAGE
-
-    from .io import check_output_files
 
     (out,) = check_output_files([out], overwrite=overwrite)  # before any work
     n, k_dim = emb.embedding.shape

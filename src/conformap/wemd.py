@@ -99,7 +99,7 @@ def default_level(shape: Sequence[int]) -> int:
         raise ValueError(
             f"shape: every axis needs at least 2 voxels for a wavelet transform, got {shape}"
         )
-    return max(1, int(math.ceil(math.log2(max(shape)))))
+    return max(1, math.ceil(math.log2(max(shape))))
 
 
 def _resolve(shape: Sequence[int], wavelet: str, level: int | None, mode: str):

@@ -49,7 +49,7 @@ def make_particles(
     *,
     size: int = 64,
     snr: float | None = None,
-    map=None,  # noqa: A002 - the natural name for a density map
+    map=None,
     angles="mixture",
     view: str = "axial",
     angle_step: float | None = None,
@@ -232,7 +232,7 @@ def _fit_box(img: np.ndarray, size: int, factor: float) -> np.ndarray:
 
 def _map_grid(vol: np.ndarray, size: int, view: str, step: float) -> np.ndarray:
     """Projections of a user's map on angles 0, d, 2d, ... < 360 (d = 360 / G), (G, S, S)."""
-    g = max(1, int(round(360.0 / step)))
+    g = max(1, round(360.0 / step))
     grid_angles = np.arange(g) * (360.0 / g)
     ua, va = _plane_axes(view)
     factor = size / max(vol.shape[ua], vol.shape[va])
