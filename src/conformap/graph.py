@@ -503,6 +503,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
         if bw == "adaptive" and dimension_distances is not None:
             graph = replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
+        if bw == "adaptive" and auto:  # the localisation guard (conformap.localisation)
+            graph = replace(graph, fallback_distances=d)
         return replace(graph, note=note) if note else graph
     note = ""
     if bw == "adaptive":
@@ -540,7 +542,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
                          adaptive=adaptive, dimension=dim, method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
-                         dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
+                         dropped_mass_max=0.0, n_bridges=n_bridges, note=note,
+                         fallback_distances=d if adaptive and auto else None)
 
 
 def _kernel_choice(bw, auto: bool, neighbor_distances):
