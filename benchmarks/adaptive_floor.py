@@ -10,6 +10,9 @@ same draws and the ``--cache`` of its real maps' WEMD distances), dense, per cel
 * ``floor F x connect``: the same adaptive graph (same ``m``) with every scale raised to at
   least ``F`` times the fixed rule "connect": a blend that keeps the local scales where they
   are wider and a fixed width where the density would make them narrower;
+* ``smoothed rho`` (``--smooth``): the same adaptive graph with each scale replaced by the
+  geometric mean of the scales of the item and of its ``scale_neighbor`` nearest neighbours
+  (less sampling noise in the local scales, as a kernel density estimate would give);
 * ``wide``: the fixed rule "wide" (4 x "connect").
 
 ::
@@ -48,19 +51,22 @@ def main(argv=None):
     from conformap import select_bandwidth
     from conformap.distances import pairwise_distances
     from conformap.graph import graph_from_distances
-    from conformap.scales import dense_kernel
+    from conformap.scales import dense_kernel, dense_neighbors
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--sizes", default="700,850,1000")
-    ap.add_argument("--floors", default="1,2")
+    ap.add_argument("--floors", default="1,2", help="comma-separated; '' for none")
+    ap.add_argument("--smooth", action="store_true",
+                    help="also the adaptive kernel with each scale replaced by the geometric "
+                         "mean of the scales of the item and its scale_neighbor nearest")
     ap.add_argument("--sets", default=None, help="substring filter on the data set names")
     ap.add_argument("--cache", default=None, help="the real maps' WEMD distances (.npy)")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     seeds = [int(x) for x in a.seeds.split(",")]
     sizes = [int(x) for x in a.sizes.split(",")]
-    floors = [float(x) for x in a.floors.split(",")]
+    floors = [float(x) for x in a.floors.split(",") if x]
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as fh:
         for name, make, _ in data_sets(tuple(sizes), max(sizes)):
@@ -82,6 +88,13 @@ def main(argv=None):
                     for f in floors:
                         sc = np.maximum(g.scales, f * conn)
                         row[f"floor {f:g} x connect"] = run(
+                            replace(g, scales=sc, kernel=dense_kernel(D, sc),
+                                    fallback_distances=None), deg)
+                    if a.smooth:  # scales averaged (geometric mean) over their own neighbours
+                        idx, _ = dense_neighbors(D, g.scale_neighbor)
+                        ls = np.log(g.scales)
+                        sc = np.exp((ls + ls[idx].sum(axis=1)) / (idx.shape[1] + 1))
+                        row["smoothed rho"] = run(
                             replace(g, scales=sc, kernel=dense_kernel(D, sc),
                                     fallback_distances=None), deg)
                     row["wide"] = run(graph_from_distances(D, bandwidth="wide", validate=False),
