@@ -23,7 +23,9 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"`` on a dense graph and ``"connect"`` on
 a kNN graph). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
-why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
+why the adaptive kernel is the default is measured in ``docs/large-n/README.md``; where its
+first coordinates localise on items of large scale, the diffusion core replaces the one
+"auto" chose by a fixed kernel (:mod:`conformap.localisation`). Its
 normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
 graph's neighbours up to :data:`DIMENSION_REFERENCE_ITEMS` items and above that on the
 neighbours of a random subset of that size (:func:`reference_neighbor_distances`), so that

@@ -47,16 +47,21 @@ __all__ = [
 
 #: A coordinate ``j`` counts as localised when its eigenvalue is more than this fraction of
 #: the lowest Rayleigh quotient of a vector on one item (:func:`localisation_ratio`) ...
-#: Measured (docs/large-n/NOISY_IMAGES.md, section 6; dense, first coordinate): planar
-#: clustered circles, the rotor mixture and the saddle curve at n = 700-1,000 0.020-0.057,
-#: the clean real rotor maps 0.025-0.041, the real maps with noise 0.1 (WEMD, m = 17-18) up to
-#: 0.46, projected blob images (700 of 32 x 32) at noise 0.3 0.21-0.26, all embedded without
-#: localisation; the blobs at noise 0.5 0.79-0.96, localised on seeds 1 and 2 (0.90, 0.96).
+#: Measured (first coordinate; docs/large-n/SMALL_N.md section 6, NOISY_IMAGES.md section 6):
+#: planar clustered circles, the rotor mixture and the saddle curves at n = 700-1,000 (dense,
+#: seeds 0-2) 0.0136-0.0552, the clean real rotor maps 0.0245-0.0409, the real maps with noise
+#: 0.1 (WEMD, m = 16-18) 0.4186-0.4577, clustered circles on the kNN path at n = 5,000-10,000
+#: at most 0.0018, noisy 47 x 47 rotor images (denoised) 0.0286-0.0771: all embed without
+#: localising. Projected blob images (700 of 32 x 32): noise 0.3 0.21-0.26 (embed), noise 0.5
+#: 0.79-0.96 (seeds 0-3; localised on seeds 1 and 2, at 0.90 and 0.96).
 ADAPTIVE_MAX_LOCALISATION = 0.5
 #: ... and its participation ratio :math:`(\sum v^2)^2 / (n \sum v^4)` (of the centred
 #: coordinate; 2/3 for a cosine on a uniform circle, 1/n on one item) is below this: it lives
-#: on fewer than about a tenth of the items. Measured: every embedding above 0.54 (circles,
-#: rotor maps, blobs at noise 0.3: 0.54-0.72); the localised blob coordinates 0.0057-0.079.
+#: on fewer than about a tenth of the items. Measured: 0.5818 or more on every small-n cell
+#: above, 0.618 or more on the blobs at noise 0.3; the localised blob coordinates 0.0057 and
+#: 0.0787 (chosen on, seeds 0-3), 0.0018-0.0645 held out (seeds 4-7, noise 0.4-0.6, radius 5
+#: and 7: every such run was caught). Not caught: partly localised runs, 0.163-0.419, where the
+#: adaptive kernel still loses to ``denoise="off"``.
 LOCALISED_PARTICIPATION = 0.1
 #: The guard looks at the first this many coordinates (the embedding's circle or plane).
 GUARDED_COORDINATES = 2
