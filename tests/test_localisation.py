@@ -106,3 +106,22 @@ def test_noisy_blob_images_do_not_localise():
     assert "median scale" in dm.graph_summary_
     assert min(participation(dm.embedding_[:, j]) for j in range(2)) > 0.3
     assert circle_recovery(dm.embedding_, t).median_error < 10.0
+
+
+def test_fallback_on_a_knn_graph_is_the_fixed_kernel_on_the_same_neighbours():
+    # the sparse path: the fallback graph keeps the stored neighbours and takes the fixed sigma
+    from conformap import kneighbors_distances
+    from conformap.graph import KNN_ADAPTIVE_MIN_ITEMS
+    from conformap.localisation import fixed_at_median_scale
+
+    t = np.random.default_rng(3).uniform(0, 2 * np.pi, KNN_ADAPTIVE_MIN_ITEMS)
+    dk = kneighbors_distances(np.c_[np.cos(t), np.sin(t)], n_neighbors=30)
+    g = graph_from_distances(dk)
+    assert g.adaptive and g.method == "knn" and g.fallback_distances is not None
+    fixed = fixed_at_median_scale(g, g.fallback_distances, [(1, 0.9, 0.01)])
+    sym = sp.csr_matrix(dk).maximum(sp.csr_matrix(dk).T)
+    sigma = max(np.median(g.scales), sp.csgraph.minimum_spanning_tree(sym).data.max())
+    oracle = graph_from_distances(dk, bandwidth=sigma)
+    assert not fixed.adaptive and fixed.method == "knn" and "median scale" in fixed.summary()
+    assert abs(fixed.kernel - oracle.kernel).max() == 0
+    assert diffusion_core(fixed, rng=0).embedding.shape == (KNN_ADAPTIVE_MIN_ITEMS, 2)
