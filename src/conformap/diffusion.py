@@ -401,7 +401,7 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
                    eigen_solver: str = "auto", rng=None) -> DiffusionMapResult:
     """Diffusion map of an :class:`conformap.graph.AffinityGraph` (validated parameters).
 
-    An adaptive kernel chosen by ``bandwidth="auto"`` whose first coordinate would localise
+    An adaptive kernel chosen by ``bandwidth="auto"`` whose first coordinates localise
     is replaced here by the fixed kernel at its median scale (:mod:`conformap.localisation`).
     """
     n = graph.kernel.shape[0]
