@@ -9,9 +9,12 @@ The synthetic set of ``tests/test_denoise.py`` (a Gaussian blob ``exp(-d^2 / 8)`
     python -m benchmarks.denoise_blobs --out docs/large-n/noisy/blobs.jsonl
     python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
         --out docs/large-n/noisy/blobs-700.jsonl
+    python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
+        --variants auto,off,auto+connect,auto+adaptive --out docs/large-n/noisy/blobs-700-guard.jsonl
 
 One JSON line per run (written fresh). Each line: the error against the true angles (median /
-p90 degrees), the projection's rank, the graph line, and the participation ratio
+p90 degrees), the projection's rank, the graph line, the adaptive kernel's localisation ratio
+(``conformap.localisation``; None for a fixed kernel), and the participation ratio
 ``(sum v^2)^2 / (n sum v^4)`` of the first two diffusion coordinates (1 for a coordinate
 spread evenly over the items, about 1 / n for one localised on a single item).
 """
@@ -45,7 +48,10 @@ def participation(v: np.ndarray) -> float:
     return float((v ** 2).sum() ** 2 / (v.size * (v ** 4).sum()))
 
 
-VARIANTS = {"auto": {}, "off": {"denoise": "off"}, "auto+connect": {"bandwidth": "connect"}}
+#: "auto+adaptive": the adaptive kernel without the localisation guard
+#: (``conformap.localisation``), i.e. what "auto" was before it at n >= ADAPTIVE_MIN_ITEMS.
+VARIANTS = {"auto": {}, "off": {"denoise": "off"}, "auto+connect": {"bandwidth": "connect"},
+            "auto+adaptive": {"bandwidth": "adaptive"}}
 
 
 def main(argv=None):
@@ -55,6 +61,8 @@ def main(argv=None):
     ap.add_argument("--radii", default="5,7")
     ap.add_argument("--noises", default="0.3,0.5,0.8")
     ap.add_argument("--seeds", default="0,1,2,3")
+    ap.add_argument("--variants", default="auto,off,auto+connect",
+                    help=f"comma-separated, of {', '.join(VARIANTS)}")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     lines = []
@@ -62,7 +70,8 @@ def main(argv=None):
         for noise in [float(x) for x in a.noises.split(",")]:
             for seed in [int(x) for x in a.seeds.split(",")]:
                 X, t = blobs(a.n, radius, noise, seed, size=a.size)
-                for name, kw in VARIANTS.items():
+                for name in a.variants.split(","):
+                    kw = VARIANTS[name]
                     dm = DiffusionMap(metric="euclidean", random_state=0, **kw).fit(X)
                     cr = circle_recovery(dm.embedding_, t)
                     line = {"n": a.n, "size": a.size, "radius": radius, "noise": noise, "seed": seed,
@@ -71,6 +80,7 @@ def main(argv=None):
                             "denoise_rank": dm.denoise_rank_,
                             "participation": [round(participation(dm.embedding_[:, j]), 4)
                                               for j in range(2)],
+                            "localisation_ratio": dm.result_.graph.get("localisation_ratio"),
                             "graph": dm.graph_summary_}
                     print(json.dumps(line), flush=True)
                     lines.append(line)

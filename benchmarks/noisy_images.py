@@ -9,7 +9,9 @@
   or ``"off"``;
 * ``rank=R``: ``denoise=R`` (that many principal components);
 * ``connect``: the defaults with ``bandwidth="connect"`` (the fixed rule of the noise-floor
-  fallback).
+  fallback);
+* ``adaptive``: the defaults with ``bandwidth="adaptive"`` (the adaptive kernel without the
+  localisation guard of ``conformap.localisation`` nor the noise-floor fallback).
 
 Each row: median / p90 angular error (``bench_density.score``), the graph line (bandwidth rule,
 m, denoising rank), the noise fraction of the denoiser fitted on all rows, wall seconds.
@@ -43,8 +45,8 @@ def fit_variant(images, variant):
         kw["denoise"] = variant
     elif variant.startswith("rank="):
         kw["denoise"] = int(variant.split("=")[1])
-    elif variant == "connect":
-        kw["bandwidth"] = "connect"
+    elif variant in ("connect", "adaptive"):
+        kw["bandwidth"] = variant
     elif variant != "default":
         raise ValueError(f"variant: unknown {variant!r}")
     t = time.perf_counter()
@@ -57,7 +59,9 @@ def graph_info(dm) -> dict:
     m = re.search(r"dimension ([0-9.]+)", s)
     return {"m": float(m.group(1)) if m else None,
             "rule": ("connect (noise floor)" if "noise-dominated" in s else
+                     "fixed (localisation guard)" if "its median scale" in s else
                      "adaptive" if "adaptive kernel" in s else "fixed"),
+            "localisation_ratio": dm.result_.graph.get("localisation_ratio"),
             "rank": dm.denoise_rank_, "bandwidth": dm.bandwidth_, "summary": s}
 
 

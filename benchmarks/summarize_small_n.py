@@ -5,6 +5,8 @@ Usage::
 
     python -m benchmarks.summarize_small_n [--candidates=a,b] [--split=1] [--json=OUT] \
         docs/large-n/parts/X.json ...
+
+(``.jsonl`` files, one row per line as ``benchmarks/adaptive_floor.py`` writes them, too.)
 """
 
 from __future__ import annotations
@@ -71,8 +73,12 @@ def main(argv=None):
         else:
             out = val
     for path in args:
-        res = json.loads(open(path).read())
-        rows = res["rows"]
+        if path.endswith(".jsonl"):  # one row per line (benchmarks/adaptive_floor.py)
+            rows = [json.loads(x) for x in open(path) if x.strip()]
+            res = {"command": "see the doc", "seconds": "-"}
+        else:
+            res = json.loads(open(path).read())
+            rows = res["rows"]
         cands = [k for k in rows[0] if k not in ("data", "n", "seed")
                  and (only is None or k in only)]
         print(f"### `{path}`\n\nCommand: `{res['command']}` ({res['seconds']} s)\n")

@@ -7,7 +7,7 @@ rule, the dimension of the adaptive normalisation, and the truncation of a kNN g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,6 +58,10 @@ class AffinityGraph:
     dimension_items : int or None
         The subset size at whose neighbour scale ``dimension`` was measured
         (:data:`conformap.graph.DIMENSION_REFERENCE_ITEMS`), None where it is the graph's own.
+    fallback_distances : ndarray or sparse matrix or None
+        The distances an adaptive kernel chosen by ``bandwidth="auto"`` was built from, kept
+        for the localisation guard of the diffusion core (:mod:`conformap.localisation`),
+        which may replace it by the fixed kernel at its median scale; None otherwise.
     """
 
     kernel: np.ndarray | sp.csr_matrix
@@ -74,6 +78,7 @@ class AffinityGraph:
     n_bridges: int = 0
     note: str = ""
     dimension_items: int | None = None
+    fallback_distances: object = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         """One line: kernel, neighbours, truncation."""

@@ -7,8 +7,10 @@ The paper hand-picked :math:`\sigma` per data set. We choose it from the distanc
     ``bandwidth="auto"``: the variable-bandwidth kernel of :mod:`conformap.graph` (one local
     scale per item) from ``conformap.graph.ADAPTIVE_MIN_ITEMS`` items on, the fixed rule
     ``"wide"`` below, and ``"connect"`` where the neighbour distances are noise-dominated
-    (``conformap.graph.ADAPTIVE_MAX_DIMENSION``). :func:`select_bandwidth` returns one
-    sigma, so it refuses both names.
+    (``conformap.graph.ADAPTIVE_MAX_DIMENSION``); after the solve, the fixed kernel at the
+    adaptive kernel's median scale where its first coordinates localise on a few items
+    (``conformap.localisation``). :func:`select_bandwidth` returns one sigma, so it refuses
+    both names.
 ``"connect"`` (this function's default; the fixed-bandwidth ``"auto"`` of earlier versions)
     ``min(3 * mst, median)``: three times the connectivity scale (every edge of the minimum
     spanning tree keeps an affinity of at least :math:`e^{-1/18} \approx 0.95`), but never

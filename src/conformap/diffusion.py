@@ -99,7 +99,11 @@ class DiffusionMapResult:
     graph : dict
         ``method``, ``n_neighbors``, ``dimension``, ``max_dropped_affinity``,
         ``dropped_mass``, ``dropped_mass_max``, ``n_bridges``, ``summary`` of the
-        :class:`conformap.graph.AffinityGraph`.
+        :class:`conformap.graph.AffinityGraph`, and ``localisation_ratio`` (the adaptive
+        kernel's :func:`conformap.localisation.localisation_ratio`, None for a fixed kernel
+        chosen as such). With ``bandwidth="auto"`` the graph may be the fixed kernel that
+        replaced a localising adaptive one (:mod:`conformap.localisation`; the summary says
+        so).
     """
 
     embedding: np.ndarray
@@ -395,7 +399,11 @@ def diffusion_eigenpairs(graph, n_eigenpairs: int, *, alpha: float = 1.0,
 
 def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float = 0.0,
                    eigen_solver: str = "auto", rng=None) -> DiffusionMapResult:
-    """Diffusion map of an :class:`conformap.graph.AffinityGraph` (validated parameters)."""
+    """Diffusion map of an :class:`conformap.graph.AffinityGraph` (validated parameters).
+
+    An adaptive kernel chosen by ``bandwidth="auto"`` whose first coordinates localise
+    is replaced here by the fixed kernel at its median scale (:mod:`conformap.localisation`).
+    """
     n = graph.kernel.shape[0]
     k = check_int(n_components, "n_components", low=1)
     if k + 2 > n:
@@ -409,13 +417,24 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
     t = check_positive(t, "t", allow_zero=True)
     lam, psi, info = diffusion_eigenpairs(graph, k + 1, alpha=alpha, eigen_solver=eigen_solver,
                                           rng=rng)
+    kappa = None
+    if graph.adaptive:
+        from .localisation import fixed_at_median_scale, localisation_ratio, localised_coordinates
+
+        kappa = localisation_ratio(lam[1], info["deg"], info["u"], info["mass"])
+        bad = (localised_coordinates(lam, psi, info["deg"], info["u"], info["mass"])
+               if graph.fallback_distances is not None else [])
+        if bad:  # "auto" only: the first coordinates localised on items of large scale
+            graph = fixed_at_median_scale(graph, graph.fallback_distances, bad)
+            lam, psi, info = diffusion_eigenpairs(graph, k + 1, alpha=alpha,
+                                                  eigen_solver=eigen_solver, rng=rng)
     mu = info["mu"]
     embedding = psi[:, 1:] * (np.abs(mu[1:]) ** t if t else 1.0)
     meta = {"method": graph.method, "n_neighbors": graph.n_neighbors,
             "dimension": graph.dimension, "max_dropped_affinity": graph.max_dropped_affinity,
             "dropped_mass": graph.dropped_mass, "dropped_mass_max": graph.dropped_mass_max,
             "n_bridges": graph.n_bridges, "summary": graph.summary(),
-            "generalized_eigenvalues": lam}
+            "generalized_eigenvalues": lam, "localisation_ratio": kappa}
     return DiffusionMapResult(
         embedding=embedding, eigenvalues=mu, eigenvectors=psi, bandwidth=float(graph.bandwidth),
         kernel_degrees=info["q"], alpha=alpha, t=t, laplacian_eigenvalues=2.0 * lam,

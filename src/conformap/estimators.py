@@ -260,9 +260,6 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self._fit_columns = None if fs is None else fs.columns
         self._fit_size = None if fs is None else fs.full_size
         self.n_neighbors_ = graph.n_neighbors if graph.method == "knn" else None
-        self.graph_summary_ = graph.summary() if den is None else \
-            f"{den.summary()}; {graph.summary()}"
-        self.dropped_mass_ = graph.dropped_mass
         self.result_ = diffusion_core(
             graph,
             n_components=self.n_components,
@@ -271,6 +268,12 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
             rng=self.random_state,
         )
         del graph
+        # the graph the core used (with bandwidth="auto" possibly the fixed kernel that
+        # replaced a localising adaptive one, conformap.localisation)
+        used = self.result_.graph
+        self.graph_summary_ = used["summary"] if den is None else \
+            f"{den.summary()}; {used['summary']}"
+        self.dropped_mass_ = used["dropped_mass"]
         self.embedding_ = self.result_.embedding
         self.eigenvalues_ = self.result_.eigenvalues
         self.eigenvectors_ = self.result_.eigenvectors

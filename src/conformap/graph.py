@@ -23,7 +23,9 @@ Zelnik-Manor & Perona (2004): :math:`\rho_i` is the distance from item ``i`` to 
 :data:`ADAPTIVE_MIN_ITEMS` items uses the rule ``"wide"`` on a dense graph and ``"connect"`` on
 a kNN graph). The diffusion core
 (:mod:`conformap.diffusion`) turns either into an estimate of the Laplace-Beltrami operator;
-why the adaptive kernel is the default is measured in ``docs/large-n/README.md``. Its
+why the adaptive kernel is the default is measured in ``docs/large-n/README.md``; where its
+first coordinates localise on items of large scale, the diffusion core replaces the one
+"auto" chose by a fixed kernel (:mod:`conformap.localisation`). Its
 normalisation needs the dimension :math:`m` (:func:`normalization_dimension`), measured on the
 graph's neighbours up to :data:`DIMENSION_REFERENCE_ITEMS` items and above that on the
 neighbours of a random subset of that size (:func:`reference_neighbor_distances`), so that
@@ -503,6 +505,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
         graph = _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, bw == "adaptive", dim, k)
         if bw == "adaptive" and dimension_distances is not None:
             graph = replace(graph, dimension_items=DIMENSION_REFERENCE_ITEMS)
+        if bw == "adaptive" and auto:  # the localisation guard (conformap.localisation)
+            graph = replace(graph, fallback_distances=d)
         return replace(graph, note=note) if note else graph
     note = ""
     if bw == "adaptive":
@@ -540,7 +544,8 @@ def graph_from_distances(distances, *, bandwidth="auto", n_neighbors=None,
     return AffinityGraph(kernel=kern, scales=scales, bandwidth=float(np.median(scales)),
                          adaptive=adaptive, dimension=dim, method="dense", n_neighbors=k,
                          scale_neighbor=sn, max_dropped_affinity=0.0, dropped_mass=0.0,
-                         dropped_mass_max=0.0, n_bridges=n_bridges, note=note)
+                         dropped_mass_max=0.0, n_bridges=n_bridges, note=note,
+                         fallback_distances=d if adaptive and auto else None)
 
 
 def _kernel_choice(bw, auto: bool, neighbor_distances):

@@ -1,0 +1,127 @@
+"""The localisation guard of the adaptive kernel (conformap.localisation)."""
+
+from dataclasses import replace
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.csgraph
+
+from conformap import DiffusionMap, diffusion_map, pairwise_distances
+from conformap.diffusion import diffusion_core
+from conformap.evaluate import circle_recovery
+from conformap.graph import ADAPTIVE_MIN_ITEMS, graph_from_distances, scale_neighbor
+from conformap.localisation import (
+    ADAPTIVE_MAX_LOCALISATION,
+    LOCALISED_PARTICIPATION,
+    localisation_ratio,
+    participation_ratio,
+)
+from conformap.scales import dense_kernel
+
+
+participation = participation_ratio
+
+
+def uniform_circle(n, seed):
+    t = np.random.default_rng(seed).uniform(0, 2 * np.pi, n)
+    return pairwise_distances(np.c_[np.cos(t), np.sin(t)], metric="l2"), np.degrees(t)
+
+
+def test_inflated_scales_localise_and_the_guard_gives_the_fixed_kernel():
+    # A uniform unit circle whose adaptive graph gets five items with their scale inflated to
+    # 4 (the others ~0.06): a vector on one of them has Rayleigh quotient about 1 / 4^2 =
+    # 0.0625, as low as the smooth first eigenvalue (0.055: their mass drags it down), and
+    # the second coordinate localises on them (participation ratio 0.005). The guard must
+    # see it and use the fixed kernel at the median scale (oracle: diffusion_map with that
+    # sigma, computed here from the distances).
+    d, deg = uniform_circle(ADAPTIVE_MIN_ITEMS, 0)
+    n = d.shape[0]
+    g = graph_from_distances(d)
+    assert g.adaptive and g.fallback_distances is not None
+    rho = g.scales.copy()
+    rho[[0, 140, 280, 420, 560]] = 4.0
+    bad = replace(g, scales=rho, kernel=dense_kernel(d, rho))
+    explicit = diffusion_core(replace(bad, fallback_distances=None), rng=0)
+    assert explicit.adaptive  # an explicit "adaptive" is kept: the localised embedding
+    assert min(participation(explicit.embedding[:, j]) for j in range(2)) < 0.05
+    assert LOCALISED_PARTICIPATION > 0.05
+    assert explicit.graph["localisation_ratio"] > ADAPTIVE_MAX_LOCALISATION
+    guarded = diffusion_core(bad, rng=0)
+    assert not guarded.adaptive and "median scale" in guarded.graph["summary"]
+    assert guarded.graph["localisation_ratio"] == explicit.graph["localisation_ratio"]
+    # the oracle's sigma: median of the inflated scales, at least the longest MST edge
+    mst = sp.csgraph.minimum_spanning_tree(d).data.max()
+    sigma = max(np.median(rho), mst)
+    oracle = diffusion_map(d, bandwidth=sigma, rng=0)
+    assert np.isclose(guarded.bandwidth, sigma)
+    np.testing.assert_allclose(guarded.embedding, oracle.embedding, atol=1e-8)
+    assert min(participation(guarded.embedding[:, j]) for j in range(2)) > 0.6
+    err = circle_recovery(guarded.embedding, deg)
+    assert err.median_error < 2.0 and err.p90_error < 5.0  # 1.77 / 4.42
+
+
+def test_the_guard_leaves_a_resolved_adaptive_kernel_alone():
+    # the uniform circle itself: kappa far below the bound, "auto" is the adaptive kernel
+    d, deg = uniform_circle(ADAPTIVE_MIN_ITEMS, 1)
+    auto = diffusion_map(d, rng=0)
+    adaptive = diffusion_map(d, bandwidth="adaptive", rng=0)
+    assert auto.adaptive and auto.graph["localisation_ratio"] < 0.1
+    np.testing.assert_array_equal(auto.embedding, adaptive.embedding)
+    assert scale_neighbor(d.shape[0]) == auto.scale_neighbor
+
+
+def test_participation_ratio_of_a_cosine_and_of_one_item():
+    t = np.linspace(0, 2 * np.pi, 1000, endpoint=False)
+    assert np.isclose(participation(np.cos(t)), 2 / 3)
+    assert np.isclose(participation(np.eye(1000)[3]), 1 / 1000, rtol=0.01)
+
+
+def test_localisation_ratio_is_lambda_over_the_one_item_rayleigh_floor():
+    # against the definition: the smallest (D_i - W_ii) / M_i over the items, by hand
+    d, _ = uniform_circle(300, 2)
+    g = graph_from_distances(d, bandwidth="adaptive")
+    k = g.kernel.toarray() if sp.issparse(g.kernel) else g.kernel
+    q = k.sum(axis=1)
+    m = g.dimension
+    u = q**-1.0 * (g.scales / np.median(g.scales)) ** (m - (m + 2) / 2)
+    w = k * np.outer(u, u)
+    deg = w.sum(axis=1)
+    floor = min((deg[i] - w[i, i]) / (deg[i] * g.scales[i] ** 2) for i in range(300))
+    assert np.isclose(localisation_ratio(0.25, deg, u, deg * g.scales**2), 0.25 / floor)
+
+
+def test_noisy_blob_images_do_not_localise():
+    # 700 projected 32 x 32 images of a blob on a circle at noise 0.5 (benchmarks/denoise_blobs,
+    # seed 1): the adaptive kernel localised on a few items of large scale (participation
+    # ratios 0.024 and 0.006, 76 degrees median error); "auto" now falls back to the fixed
+    # kernel (8.3 degrees; denoise="off" gives 12.0)
+    r = np.random.default_rng(1)
+    t = r.uniform(0, 360, 700)
+    yy, xx = np.mgrid[:32, :32]
+    tr = np.radians(t)
+    imgs = np.exp(-((yy - 15.5 - 7 * np.sin(tr)[:, None, None]) ** 2
+                    + (xx - 15.5 - 7 * np.cos(tr)[:, None, None]) ** 2) / 8.0)
+    noisy = imgs + 0.5 * r.standard_normal(imgs.shape)
+    dm = DiffusionMap(metric="euclidean", random_state=0).fit(noisy)
+    assert "median scale" in dm.graph_summary_
+    assert min(participation(dm.embedding_[:, j]) for j in range(2)) > 0.3
+    assert circle_recovery(dm.embedding_, t).median_error < 10.0
+
+
+def test_fallback_on_a_knn_graph_is_the_fixed_kernel_on_the_same_neighbours():
+    # the sparse path: the fallback graph keeps the stored neighbours and takes the fixed sigma
+    from conformap import kneighbors_distances
+    from conformap.graph import KNN_ADAPTIVE_MIN_ITEMS
+    from conformap.localisation import fixed_at_median_scale
+
+    t = np.random.default_rng(3).uniform(0, 2 * np.pi, KNN_ADAPTIVE_MIN_ITEMS)
+    dk = kneighbors_distances(np.c_[np.cos(t), np.sin(t)], n_neighbors=30)
+    g = graph_from_distances(dk)
+    assert g.adaptive and g.method == "knn" and g.fallback_distances is not None
+    fixed = fixed_at_median_scale(g, g.fallback_distances, [(1, 0.9, 0.01)])
+    sym = sp.csr_matrix(dk).maximum(sp.csr_matrix(dk).T)
+    sigma = max(np.median(g.scales), sp.csgraph.minimum_spanning_tree(sym).data.max())
+    oracle = graph_from_distances(dk, bandwidth=sigma)
+    assert not fixed.adaptive and fixed.method == "knn" and "median scale" in fixed.summary()
+    assert abs(fixed.kernel - oracle.kernel).max() == 0
+    assert diffusion_core(fixed, rng=0).embedding.shape == (KNN_ADAPTIVE_MIN_ITEMS, 2)
