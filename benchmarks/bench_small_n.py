@@ -8,7 +8,8 @@ Usage (from the repository root)::
 
 Every candidate is run on the same dense distance matrices (one draw per data set, n and
 seed; for the real maps the first n of one draw per seed), scored by
-:func:`conformap.evaluate.circle_recovery` (median / p90 degrees). Data: clustered circles in the plane (``bench_density.SETS``), the rotor angle
+:func:`conformap.evaluate.circle_recovery` (median / p90 degrees). Data: clustered circles in
+the plane (``bench_density.SETS``), the rotor angle
 mixture on a planar circle, a saddle-shaped closed curve in 3-D sampled with three dwells
 (:func:`saddle`; its known parameter is the arc-length angle, which is what the
 Laplace-Beltrami eigenfunctions ``cos, sin`` of a closed curve recover, and which a PCA-like

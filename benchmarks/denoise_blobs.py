@@ -10,7 +10,8 @@ The synthetic set of ``tests/test_denoise.py`` (a Gaussian blob ``exp(-d^2 / 8)`
     python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
         --out docs/large-n/noisy/blobs-700.jsonl
     python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
-        --variants auto,off,auto+connect,auto+adaptive --out docs/large-n/noisy/blobs-700-guard.jsonl
+        --variants auto,off,auto+connect,auto+adaptive \
+        --out docs/large-n/noisy/blobs-700-guard.jsonl
 
 One JSON line per run (written fresh). Each line: the error against the true angles (median /
 p90 degrees), the projection's rank, the graph line, the adaptive kernel's localisation ratio
@@ -74,7 +75,8 @@ def main(argv=None):
                     kw = VARIANTS[name]
                     dm = DiffusionMap(metric="euclidean", random_state=0, **kw).fit(X)
                     cr = circle_recovery(dm.embedding_, t)
-                    line = {"n": a.n, "size": a.size, "radius": radius, "noise": noise, "seed": seed,
+                    line = {"n": a.n, "size": a.size, "radius": radius, "noise": noise,
+                            "seed": seed,
                             "variant": name, "median_error_deg": round(cr.median_error, 3),
                             "p90_error_deg": round(cr.p90_error, 3),
                             "denoise_rank": dm.denoise_rank_,

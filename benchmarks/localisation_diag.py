@@ -8,7 +8,8 @@ self share ``W_ii / D_i`` of their normalised kernel row, the mass ``M_i = D_i r
 Rayleigh quotient ``r_i = (D_i - W_ii) / M_i`` of a vector on that item alone, their
 distance to their nearest neighbour, and the eigenvalues ``lambda_1, lambda_2``::
 
-    python -m benchmarks.localisation_diag --noise 0.5 --seeds 1,2 --out docs/large-n/noisy/localised-items.jsonl
+    python -m benchmarks.localisation_diag --noise 0.5 --seeds 1,2 \
+        --out docs/large-n/noisy/localised-items.jsonl
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main(argv=None):
         d = pairwise_distances(F, metric="l2")
         g = graph_from_distances(d, bandwidth="adaptive", validate=False)
         res = diffusion_core(g, n_components=2, rng=0)
-        w, _, u, deg, mass = normalized_operator(g, 1.0)
+        _, _, u, deg, mass = normalized_operator(g, 1.0)
         self_share = u * u / deg  # W_ii = u_i^2 (unit kernel diagonal)
         r = (deg - u * u) / mass
         rho = g.scales

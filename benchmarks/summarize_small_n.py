@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -74,10 +75,10 @@ def main(argv=None):
             out = val
     for path in args:
         if path.endswith(".jsonl"):  # one row per line (benchmarks/adaptive_floor.py)
-            rows = [json.loads(x) for x in open(path) if x.strip()]
+            rows = [json.loads(x) for x in Path(path).read_text().splitlines() if x.strip()]
             res = {"command": "see the doc", "seconds": "-"}
         else:
-            res = json.loads(open(path).read())
+            res = json.loads(Path(path).read_text())
             rows = res["rows"]
         cands = [k for k in rows[0] if k not in ("data", "n", "seed")
                  and (only is None or k in only)]

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.csgraph
 
 from conformap import DiffusionMap, diffusion_map, pairwise_distances
 from conformap.diffusion import diffusion_core
@@ -17,7 +16,6 @@ from conformap.localisation import (
     participation_ratio,
 )
 from conformap.scales import dense_kernel
-
 
 participation = participation_ratio
 
@@ -35,7 +33,6 @@ def test_inflated_scales_localise_and_the_guard_gives_the_fixed_kernel():
     # see it and use the fixed kernel at the median scale (oracle: diffusion_map with that
     # sigma, computed here from the distances).
     d, deg = uniform_circle(ADAPTIVE_MIN_ITEMS, 0)
-    n = d.shape[0]
     g = graph_from_distances(d)
     assert g.adaptive and g.fallback_distances is not None
     rho = g.scales.copy()

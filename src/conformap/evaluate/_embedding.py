@@ -31,7 +31,8 @@ class CircleRecovery:
         (1 = perfect, ~0 = unrelated); invariant to rotation and reflection.
     geometry_correlation : float
         Spearman correlation between the pairwise distances in the (centred, scaled) 2-D
-        embedding (all pairs among at most :data:`GEOMETRY_MAX_ITEMS` evenly spaced items) and the true chord distances :math:`2|\sin(\Delta\theta/2)|`: 1 when the
+        embedding (all pairs among at most :data:`GEOMETRY_MAX_ITEMS` evenly spaced items) and
+        the true chord distances :math:`2|\sin(\Delta\theta/2)|`: 1 when the
         embedding is a faithful circle; lower when distant angles land close together (the
         star- and triangle-shaped failures of L2 embeddings), even if ``atan2`` still orders
         the points.
@@ -89,7 +90,7 @@ def _fit_ellipse(xy: np.ndarray):
     M = S1 + S2 @ T
     M = np.array([M[2] / 2, -M[1], M[0] / 2])
     try:
-        w, v = np.linalg.eig(M)
+        _, v = np.linalg.eig(M)
     except np.linalg.LinAlgError:
         return None
     v = np.real(v)
@@ -113,7 +114,8 @@ def unit_circle_coordinates(embedding) -> np.ndarray:
     to a rotation and reflection, exactly, however the angles were sampled. The fit uses
     only the coordinates, never the true angles. When the fit is not an ellipse, its centre
     lies outside the points' bounding box, or its axis ratio (after scaling each coordinate to
-    [-1, 1]) exceeds :data:`ELLIPSE_MAX_AXIS_RATIO` (slivers, shapes far from a loop), each axis is centred
+    [-1, 1]) exceeds :data:`ELLIPSE_MAX_AXIS_RATIO` (slivers, shapes far from a loop), each
+    axis is centred
     and scaled by its mid-range instead (not pulled toward densely sampled angles as the mean
     would be, but exact only when the sample reaches each axis' extremes).
     """
