@@ -83,3 +83,39 @@ def test_factorize_with_harmonics_readds_the_box_z2_that_the_hierarchy_left_out(
     b = next(i for i, f in enumerate(res.factors) if 4 in f.tolist())
     conf = res.confidence[b][res.factors[b].tolist().index(4)]
     assert 0 < conf <= steps[0]["fit"]  # fit x the bin's leading confidence
+
+
+def test_a_vector_gathered_from_many_window_eigenvectors_is_not_taken():
+    # Oracle: the analytic x2 = cos(2 pi x), spread evenly over a window of 6 eigenvectors
+    # (each 1/6 of it, the rest products cos(pi x) cos(k pi y) and noise): the polynomials of
+    # x1 still find x2 in the window's span (fit > 0.99), but a vector made of six
+    # eigenvectors is what a noisy lead's polynomials gather from a crowded window
+    # (HARMONIC_MAX_SPREAD), so it is not added; spread over two it is.
+    from conformap.product import HARMONIC_MAX_SPREAD, participation
+
+    n = 3000
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(size=n), rng.uniform(size=n)
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    x1, y1 = unit(np.cos(np.pi * x)), unit(np.cos(np.pi * y))
+    others = [unit(np.cos(np.pi * x) * np.cos(k * np.pi * y)) for k in (1, 2, 3)]
+    others += [unit(rng.standard_normal(n)) for _ in range(2)]
+    block = np.linalg.qr(np.column_stack([unit(np.cos(2 * np.pi * x)), *others]))[0]
+    # an orthogonal M whose row 0 (x2's coefficients on the mixed columns) is 6^-1/2 each
+    rot = np.linalg.qr(np.column_stack([np.ones(6), rng.standard_normal((6, 5))]))[0].T
+    mixed = block @ rot
+    assert participation(rot[0]) > HARMONIC_MAX_SPREAD
+    phi = np.column_stack([np.full(n, n**-0.5), x1, y1, mixed])
+    lam = np.array([0.0, 1.0, 1.5, 2.45, 2.46, 2.47, 2.48, 2.49, 2.5])
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi, lam,
+                                           np.arange(3, 9))
+    assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
+    # without the spread rule the polynomial fit alone takes it
+    _, _, _, loose = complete_harmonics([np.array([1]), np.array([2])], phi, lam,
+                                        np.arange(3, 9), max_spread=np.inf)
+    assert [s["kind"] for s in loose] == ["add"] and loose[0]["fit"] > 0.99
+    # the same harmonic in two columns (a 0.8 / 0.6 rotation with a product) is added
+    phi2, lam2, _, _ = _columns()
+    _, _, bins2, steps2 = complete_harmonics([np.array([1]), np.array([2])], phi2, lam2,
+                                             np.array([3, 4]))
+    assert [s["kind"] for s in steps2] == ["add"] and steps2[0]["spread"] <= HARMONIC_MAX_SPREAD

@@ -20,9 +20,11 @@ from ._factorize import (
 from ._harmonics import (
     HARMONIC_DEGREE,
     HARMONIC_FIT,
+    HARMONIC_MAX_SPREAD,
     HARMONIC_WINDOW,
     complete_harmonics,
     harmonic_basis,
+    participation,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
 from ._placement import (
@@ -56,6 +58,7 @@ __all__ = [
     "DEFAULT_HARMONICS",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
+    "HARMONIC_MAX_SPREAD",
     "HARMONIC_WINDOW",
     "DEFAULT_UNMIX",
     "MERGE_MIN_LOW",
@@ -75,6 +78,7 @@ __all__ = [
     "factorize_spectrum",
     "find_triplets",
     "harmonic_basis",
+    "participation",
     "improve_cut",
     "laplacian_spectrum",
     "max_cut",
