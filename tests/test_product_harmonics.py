@@ -119,3 +119,24 @@ def test_a_vector_gathered_from_many_window_eigenvectors_is_not_taken():
     _, _, bins2, steps2 = complete_harmonics([np.array([1]), np.array([2])], phi2, lam2,
                                              np.array([3, 4]))
     assert [s["kind"] for s in steps2] == ["add"] and steps2[0]["spread"] <= HARMONIC_MAX_SPREAD
+
+
+def test_clean_products_rotates_another_bins_product_out_of_a_binned_eigenvector():
+    # Oracle: column 3 = 0.9 cos(2 pi x) + 0.436 cos(pi x) cos(pi y), binned with x; the
+    # product of the bins' own x1 and y1 lies in its window (column 4): taken out, column 3
+    # is the analytic x2 again, and the product goes to column 4.
+    from conformap.product import clean_products
+
+    phi, lam, x2, p11 = _columns(mix=(0.9, 0.436))
+    new_phi, new_lam, steps = clean_products([np.array([1, 3]), np.array([2])], phi, lam,
+                                             np.array([4]))
+    assert [(s["column"], s["products"]) for s in steps] == [(3, [[1, 2]])]
+    assert abs(steps[0]["removed"] - 0.436**2) < 0.02
+    u = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    assert (u(new_phi[:, 3]) @ x2) ** 2 > 0.99
+    assert (u(new_phi[:, 4]) @ p11) ** 2 > 0.99
+    np.testing.assert_array_equal(new_phi[:, :3], phi[:, :3])
+    # a clean factor eigenvector is left as it is
+    clean, _, _, _ = _columns(mix=(1.0, 0.0))
+    _, _, none = clean_products([np.array([1, 3]), np.array([2])], clean, lam, np.array([4]))
+    assert none == []

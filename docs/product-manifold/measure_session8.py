@@ -30,6 +30,8 @@ VARIANTS = {
     "default": {},
     "harmonics": {"harmonics": True},
     "no_harmonics": {"harmonics": False},
+    "products": {"clean_products": True, "harmonics": False},
+    "products_harmonics": {"clean_products": True, "harmonics": True},
 }
 
 

@@ -11,6 +11,7 @@ from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     DEFAULT_GAMMA,
+    DEFAULT_CLEAN_PRODUCTS,
     DEFAULT_HARMONICS,
     FactorizationResult,
     FactorizationWarning,
@@ -22,6 +23,8 @@ from ._harmonics import (
     HARMONIC_FIT,
     HARMONIC_MAX_SPREAD,
     HARMONIC_WINDOW,
+    PRODUCT_IN_WINDOW,
+    clean_products,
     complete_harmonics,
     harmonic_basis,
     participation,
@@ -55,11 +58,13 @@ from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "DEFAULT_GAMMA",
+    "DEFAULT_CLEAN_PRODUCTS",
     "DEFAULT_HARMONICS",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
     "HARMONIC_MAX_SPREAD",
     "HARMONIC_WINDOW",
+    "PRODUCT_IN_WINDOW",
     "DEFAULT_UNMIX",
     "MERGE_MIN_LOW",
     "UNMIX_KEEP",
@@ -71,6 +76,7 @@ __all__ = [
     "ProductManifoldFactorizer",
     "TripletSearch",
     "UnmixResult",
+    "clean_products",
     "complete_harmonics",
     "cut_weight",
     "degenerate_groups",
