@@ -2,7 +2,8 @@
 eigenfunctions.
 
     cd docs/product-manifold && python probe_session8.py --runs 2000:1:90:2:50 \\
-        6000:0.1:91:3:100 --cache /tmp/p8cache --out probe_session8.json
+        6000:0.1:91:3:100 --cache /tmp/p8cache --out probe_session8.json \
+        [--harmonics 1] [--clean-products 1]
 
 Each run is ``n:snr:seed:parts:N`` (parts 2 = ``make_product_cryoem()``, 3 =
 ``make_product_cryoem(slide=True)``; N non-trivial eigenvectors, library defaults otherwise,
@@ -78,6 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--runs", nargs="+", required=True, help="n:snr:seed:parts:N")
     p.add_argument("--cache", default="/tmp/p8cache")
     p.add_argument("--harmonics", type=int, default=0)
+    p.add_argument("--clean-products", type=int, default=0)
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
     rows = []
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
         n, snr, seed, parts, n_vec = r.split(":")
         args = (int(n), float(snr), int(seed))
         slide, n_vec = parts == "3", int(n_vec)
-        kw = {"harmonics": bool(a.harmonics)}
+        kw = {"harmonics": bool(a.harmonics), "clean_products": bool(a.clean_products)}
         row = {"run": r, "eigen": p7.probe(*args, a.cache, slide, n_vec, **kw),
                "pairs": pairs(*args, slide, n_vec, a.cache, **kw)}
         rows.append(row)
