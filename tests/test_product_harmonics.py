@@ -140,3 +140,27 @@ def test_clean_products_rotates_another_bins_product_out_of_a_binned_eigenvector
     clean, _, _, _ = _columns(mix=(1.0, 0.0))
     _, _, none = clean_products([np.array([1, 3]), np.array([2])], clean, lam, np.array([4]))
     assert none == []
+
+
+def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right():
+    # Oracle: the rectangle's analytic eigenfunctions (conformap.evaluate). Same spectrum with
+    # and without clean_products: the bins are the same, every confidently identified binned
+    # eigenvector stays right, and no factor loses a confident eigenvector (on this seed the
+    # x factor gains one, diagnosis.md section 11).
+    from conformap.datasets import make_rectangle
+    from conformap.evaluate import factor_assignment
+    from conformap.product import factorize_spectrum, laplacian_spectrum
+
+    X, truth = make_rectangle(1500, rng=4)
+    spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
+    per = {}
+    for clean in (False, True):
+        res = factorize_spectrum(spec, rng=0, clean_products=clean)
+        ev = factor_assignment(res.factors, res.eigenvectors, truth)
+        ok = ev.confident & (ev.predicted >= 0)
+        assert ev.confident_accuracy == 1.0
+        per[clean] = [int((ok & ev.correct & (ev.true_label == f)).sum()) for f in range(2)]
+        steps = [st for lv in res.levels if lv["split"] == "products" for st in lv["steps"]]
+        assert bool(steps) == clean
+    assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
+    assert per[True] != per[False]
