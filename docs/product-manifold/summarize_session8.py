@@ -30,7 +30,7 @@ NOTE = ("_Generated from `{src}` by `summarize_session8.py`; do not edit by hand
         "values in seed order; mean ± standard deviation over the seeds; scored with adjusted "
         "R² (`factor_assignment`'s default)._")
 ORDER = {"no_harmonics": 0, "harmonics": 1, "products": 2, "products_harmonics": 3}
-CHOSEN = ("measure_session8_images.jsonl", "chosen")
+CHOSEN = ("measure_session8_images.jsonl", "chosen / regression")
 HELDOUT = ("measure_session8_heldout_images.jsonl", "held out")
 
 

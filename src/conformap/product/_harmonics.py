@@ -62,9 +62,9 @@ HARMONIC_WINDOW = 0.1
 #: gather a vector that matches them from many eigenvectors. Measured (diagnosis.md section 11,
 #: chosen on three-part images n = 3000 SNR 1 and 0.1 seeds 0-2, n = 6000 SNR 0.1 seeds 0-2 and
 #: 91, two-factor n = 2000 SNR 1 seed 90): the vectors the ground truth calls confident and right
-#: had 1.0-2.74, one right but unconfident 2.99; the mixed ones (relative score 0.54-0.77,
-#: R^2_all 0.13-0.39, library confidence 0.78-0.91) 3.42-6.64. The adjusted fit cannot see
-#: this: their fits were 0.90-0.99, as high as the right ones'.
+#: had 1.0-2.74, two right but unconfident 2.99 and 5.39; the mixed ones (relative score
+#: 0.54-0.77, R^2_all 0.13-0.39, library confidence 0.72-0.91) 3.42-6.4. The adjusted fit cannot
+#: see this: their fits were 0.90-0.99, as high as the right ones'.
 HARMONIC_MAX_SPREAD = 3.0
 #: A binned eigenvector is replaced by the window's best vector only when that vector keeps at
 #: least this share of it (otherwise it is another vector, not a cleaner version of this one).
