@@ -193,7 +193,10 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session8_heldout_images.jsonl",
                              f"{_PM}/measure_session8_regression.jsonl",
                              f"{_PM}/measure_session8_heldout.jsonl",
-                             f"{_PM}/measure_session8_summary.json")),
+                             f"{_PM}/measure_session8_summary.json",
+                             f"{_PM}/measure_session8_10k_time.json",
+                             f"{_PM}/probe_session8_seed102.json",
+                             f"{_PM}/probe_session8_seed102_h1.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
