@@ -194,7 +194,19 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/probe_session6_resolved.json",
                              f"{_PM}/probe_session6_resolved_81.json",
                              f"{_PM}/probe_session6_seed81.json",
-                             f"{_PM}/cli_session6.json")),
+                             f"{_PM}/cli_session6.json",
+                             f"{_PM}/probe_session8.json",
+                             f"{_PM}/probe_session8_seed90_clean.json",
+                             f"{_PM}/probe_session8_circle.json",
+                             f"{_PM}/probe_session8_spread.jsonl",
+                             f"{_PM}/measure_session8_images.jsonl",
+                             f"{_PM}/measure_session8_heldout_images.jsonl",
+                             f"{_PM}/measure_session8_regression.jsonl",
+                             f"{_PM}/measure_session8_heldout.jsonl",
+                             f"{_PM}/measure_session8_summary.json",
+                             f"{_PM}/measure_session8_10k_time.json",
+                             f"{_PM}/probe_session8_seed102.json",
+                             f"{_PM}/probe_session8_seed102_h1.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

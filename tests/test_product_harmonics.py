@@ -83,3 +83,84 @@ def test_factorize_with_harmonics_readds_the_box_z2_that_the_hierarchy_left_out(
     b = next(i for i, f in enumerate(res.factors) if 4 in f.tolist())
     conf = res.confidence[b][res.factors[b].tolist().index(4)]
     assert 0 < conf <= steps[0]["fit"]  # fit x the bin's leading confidence
+
+
+def test_a_vector_gathered_from_many_window_eigenvectors_is_not_taken():
+    # Oracle: the analytic x2 = cos(2 pi x), spread evenly over a window of 6 eigenvectors
+    # (each 1/6 of it, the rest products cos(pi x) cos(k pi y) and noise): the polynomials of
+    # x1 still find x2 in the window's span (fit > 0.99), but a vector made of six
+    # eigenvectors is what a noisy lead's polynomials gather from a crowded window
+    # (HARMONIC_MAX_SPREAD), so it is not added; spread over two it is.
+    from conformap.product import HARMONIC_MAX_SPREAD, participation
+
+    n = 3000
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(size=n), rng.uniform(size=n)
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    x1, y1 = unit(np.cos(np.pi * x)), unit(np.cos(np.pi * y))
+    others = [unit(np.cos(np.pi * x) * np.cos(k * np.pi * y)) for k in (1, 2, 3)]
+    others += [unit(rng.standard_normal(n)) for _ in range(2)]
+    block = np.linalg.qr(np.column_stack([unit(np.cos(2 * np.pi * x)), *others]))[0]
+    # an orthogonal M whose row 0 (x2's coefficients on the mixed columns) is 6^-1/2 each
+    rot = np.linalg.qr(np.column_stack([np.ones(6), rng.standard_normal((6, 5))]))[0].T
+    mixed = block @ rot
+    assert participation(rot[0]) > HARMONIC_MAX_SPREAD
+    phi = np.column_stack([np.full(n, n**-0.5), x1, y1, mixed])
+    lam = np.array([0.0, 1.0, 1.5, 2.45, 2.46, 2.47, 2.48, 2.49, 2.5])
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi, lam,
+                                           np.arange(3, 9))
+    assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
+    # without the spread rule the polynomial fit alone takes it
+    _, _, _, loose = complete_harmonics([np.array([1]), np.array([2])], phi, lam,
+                                        np.arange(3, 9), max_spread=np.inf)
+    assert [s["kind"] for s in loose] == ["add"] and loose[0]["fit"] > 0.99
+    # the same harmonic in two columns (a 0.8 / 0.6 rotation with a product) is added
+    phi2, lam2, _, _ = _columns()
+    _, _, bins2, steps2 = complete_harmonics([np.array([1]), np.array([2])], phi2, lam2,
+                                             np.array([3, 4]))
+    assert [s["kind"] for s in steps2] == ["add"] and steps2[0]["spread"] <= HARMONIC_MAX_SPREAD
+
+
+def test_clean_products_rotates_another_bins_product_out_of_a_binned_eigenvector():
+    # Oracle: column 3 = 0.9 cos(2 pi x) + 0.436 cos(pi x) cos(pi y), binned with x; the
+    # product of the bins' own x1 and y1 lies in its window (column 4): taken out, column 3
+    # is the analytic x2 again, and the product goes to column 4.
+    from conformap.product import clean_products
+
+    phi, lam, x2, p11 = _columns(mix=(0.9, 0.436))
+    new_phi, new_lam, steps = clean_products([np.array([1, 3]), np.array([2])], phi, lam,
+                                             np.array([4]))
+    assert [(s["column"], s["products"]) for s in steps] == [(3, [[1, 2]])]
+    assert abs(steps[0]["removed"] - 0.436**2) < 0.02
+    u = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    assert (u(new_phi[:, 3]) @ x2) ** 2 > 0.99
+    assert (u(new_phi[:, 4]) @ p11) ** 2 > 0.99
+    np.testing.assert_array_equal(new_phi[:, :3], phi[:, :3])
+    # a clean factor eigenvector is left as it is
+    clean, _, _, _ = _columns(mix=(1.0, 0.0))
+    _, _, none = clean_products([np.array([1, 3]), np.array([2])], clean, lam, np.array([4]))
+    assert none == []
+
+
+def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right():
+    # Oracle: the rectangle's analytic eigenfunctions (conformap.evaluate). Same spectrum with
+    # and without clean_products: the bins are the same, every confidently identified binned
+    # eigenvector stays right, and no factor loses a confident eigenvector (on this seed the
+    # x factor gains one, diagnosis.md section 11).
+    from conformap.datasets import make_rectangle
+    from conformap.evaluate import factor_assignment
+    from conformap.product import factorize_spectrum, laplacian_spectrum
+
+    X, truth = make_rectangle(1500, rng=4)
+    spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
+    per = {}
+    for clean in (False, True):
+        res = factorize_spectrum(spec, rng=0, clean_products=clean)
+        ev = factor_assignment(res.factors, res.eigenvectors, truth)
+        ok = ev.confident & (ev.predicted >= 0)
+        assert ev.confident_accuracy == 1.0
+        per[clean] = [int((ok & ev.correct & (ev.true_label == f)).sum()) for f in range(2)]
+        steps = [st for lv in res.levels if lv["split"] == "products" for st in lv["steps"]]
+        assert bool(steps) == clean
+    assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
+    assert per[True] != per[False]

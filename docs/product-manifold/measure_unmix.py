@@ -118,6 +118,8 @@ def main(argv=None) -> int:
                    help="also record the analytic components of the first 40 eigenvectors")
     p.add_argument("--harmonics", type=int, nargs="+", default=[1],
                    help="harmonic completion off (0) / on (1, the default since session 7)")
+    p.add_argument("--clean-products", type=int, nargs="+", default=[0],
+                   help="clean_products off (0, the default) / on (1; session 8)")
     p.add_argument("--label", default="", help="stored with every row (e.g. session5)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -143,11 +145,13 @@ def main(argv=None) -> int:
                     aligned = len(um.aligned)
                 share = _shares(vec[:, 1:41], q)
                 pur = share.max(axis=0)
-                for (mode, kw), harm in ((m, h) for m in modes for h in a.harmonics):
+                for (mode, kw), harm, clean in ((m, h, c) for m in modes for h in a.harmonics
+                                                for c in a.clean_products):
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         res = factorize_spectrum(spec, rng=0, unmix=unmix,
-                                                 harmonics=bool(harm), **kw)
+                                                 harmonics=bool(harm),
+                                                 clean_products=bool(clean), **kw)
                     ev = factor_assignment(res.factors, res.eigenvectors, truth)
                     ca = ev.confident & (ev.predicted >= 0)
                     per = [int(((ev.true_label == g) & ca & ev.correct).sum())
@@ -160,6 +164,7 @@ def main(argv=None) -> int:
                              for g in range(ep.r2.shape[1])]
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
                            "label": a.label, "harmonics": bool(harm),
+                           "clean_products": bool(clean),
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
                            "accuracy": round(float(ev.accuracy), 3),

@@ -38,16 +38,20 @@ r3 = lambda v: round(float(v), 3)  # noqa: E731
 TAG = {"angle": "an", "stretch_x": "st", "slide": "sl", "x": "x", "y": "y", "z": "z"}
 
 
-def spectrum(n, snr, seed, cache):
-    """The spectrum ``factorize(images, rng=seed)`` computes, and the generator after it."""
-    path = Path(cache) / f"slide_{n}_{snr}_{seed}.pkl"
-    images, truth = make_product_cryoem(n, snr=snr, slide=True, rng=seed)
+def spectrum(n, snr, seed, cache, slide=True, n_eigenvectors=100):
+    """The spectrum ``factorize(images, rng=seed)`` computes, and the generator after it
+    (``slide=False``, ``n_eigenvectors``: two-factor images and other N, session 8)."""
+    tag = "slide" if slide else "two"
+    name = f"{tag}_{n}_{snr}_{seed}" + ("" if n_eigenvectors == 100 else f"_N{n_eigenvectors}")
+    path = Path(cache) / f"{name}.pkl"
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    images, truth = make_product_cryoem(n, snr=snr, slide=slide, rng=seed)
     if path.exists():
         spec, state = pickle.loads(path.read_bytes())
     else:
         gen = np.random.default_rng(seed)  # as factorize's check_rng(seed)
         den = pca_denoise(images, "auto", rng=gen)
-        spec = laplacian_spectrum(den.scores, n_eigenvectors=100, metric="l2",
+        spec = laplacian_spectrum(den.scores, n_eigenvectors=n_eigenvectors, metric="l2",
                                   bandwidth="auto", dense_limit=0, rng=gen)
         state = gen.bit_generator.state
         path.write_bytes(pickle.dumps((spec, state)))
@@ -85,8 +89,8 @@ def shares(phi, mods):
     return {k: ((q.T @ c) ** 2).sum(0) for k, q in qs.items()}, qs, c
 
 
-def probe(n, snr, seed, cache, **kw):
-    spec, gen, truth = spectrum(n, snr, seed, cache)
+def probe(n, snr, seed, cache, slide=True, n_eigenvectors=100, **kw):
+    spec, gen, truth = spectrum(n, snr, seed, cache, slide, n_eigenvectors)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FactorizationWarning)
         res = factorize_spectrum(spec, rng=gen, **kw)

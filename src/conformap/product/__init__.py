@@ -11,6 +11,7 @@ from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
     DEFAULT_GAMMA,
+    DEFAULT_CLEAN_PRODUCTS,
     DEFAULT_HARMONICS,
     FactorizationResult,
     FactorizationWarning,
@@ -20,9 +21,13 @@ from ._factorize import (
 from ._harmonics import (
     HARMONIC_DEGREE,
     HARMONIC_FIT,
+    HARMONIC_MAX_SPREAD,
     HARMONIC_WINDOW,
+    PRODUCT_IN_WINDOW,
+    clean_products,
     complete_harmonics,
     harmonic_basis,
+    participation,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
 from ._placement import (
@@ -53,10 +58,13 @@ from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
     "DEFAULT_GAMMA",
+    "DEFAULT_CLEAN_PRODUCTS",
     "DEFAULT_HARMONICS",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
+    "HARMONIC_MAX_SPREAD",
     "HARMONIC_WINDOW",
+    "PRODUCT_IN_WINDOW",
     "DEFAULT_UNMIX",
     "MERGE_MIN_LOW",
     "UNMIX_KEEP",
@@ -68,6 +76,7 @@ __all__ = [
     "ProductManifoldFactorizer",
     "TripletSearch",
     "UnmixResult",
+    "clean_products",
     "complete_harmonics",
     "cut_weight",
     "degenerate_groups",
@@ -75,6 +84,7 @@ __all__ = [
     "factorize_spectrum",
     "find_triplets",
     "harmonic_basis",
+    "participation",
     "improve_cut",
     "laplacian_spectrum",
     "max_cut",

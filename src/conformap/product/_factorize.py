@@ -68,7 +68,7 @@ from .._validation import (
     check_rng,
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
-from ._harmonics import complete_harmonics
+from ._harmonics import added_confidence, finish_bins
 from ._placement import merge_bins, place_left, refine_bins
 from ._separability import assignment_confidence, split_columns
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
@@ -103,11 +103,14 @@ AUTO_DELTA = 0.5
 #: ... or this fraction of lambda_k, whichever is larger (for eigenvector k).
 AUTO_RELATIVE = 0.05
 #: Clean and complete each factor's eigenvectors by functions of its leading ones
-#: (complete_harmonics). Off: in diagnosis.md section 10 it gave more confident eigenvectors on
-#: three-part images at n = 3000, but at n = 6000, SNR 0.1 (held-out seeds 90, 91) it added
-#: mixed vectors to the bar with confidence 0.88-0.92 (its fit counts the leading
-#: eigenvector's noise terms as the factor's functions).
+#: (complete_harmonics). Off: section 10 of diagnosis.md found mixed vectors added at SNR 0.1,
+#: n = 6000; with the spread limit of section 11 it met the target on more held-out runs, but
+#: lost it on one (n = 6000 SNR 1 seed 102) and added a mixed vector again at n = 10,000.
 DEFAULT_HARMONICS = False
+#: Rotate other bins' products out of each binned eigenvector after the cut (clean_products).
+#: Off: in section 11 it helped on held-out runs and hurt none, but lowered one regression run
+#: (two-factor images, n = 2000, SNR 1, seed 1: accuracy 0.889 -> 0.778).
+DEFAULT_CLEAN_PRODUCTS = False
 
 
 class FactorizationWarning(ConformapWarning):
@@ -149,8 +152,8 @@ class FactorizationResult:
         Hierarchical steps: which bin was split and into which bins ("split": "all" for the
         top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`,
         "merge" for two bins joined as one factor, :func:`merge_bins`, with its "low_share";
-        "harmonics" for the eigenvectors cleaned or added by :func:`complete_harmonics`, with
-        its "steps": bin, column, kind, fit, window).
+        "products" / "harmonics" for the eigenvectors cleaned by :func:`clean_products` or
+        cleaned or added by :func:`complete_harmonics`, with their "steps").
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
@@ -239,7 +242,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        degeneracy: float = DEFAULT_DEGENERACY,
                        purity: float = DEFAULT_PURITY,
                        unmix: float = DEFAULT_UNMIX,
-                       harmonics: bool = DEFAULT_HARMONICS) -> FactorizationResult:
+                       harmonics: bool = DEFAULT_HARMONICS,
+                       clean_products: bool = DEFAULT_CLEAN_PRODUCTS) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
     k = _check_n_factors(n_factors)
@@ -387,30 +391,20 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     mixed = np.concatenate(mixed) if mixed else np.zeros(0, dtype=np.int64)
     unassigned.append(mixed)
     trip = np.concatenate(triplets)
-    added = {}
-    if harmonics:
-        # a factor's later eigenvectors are functions of its leading ones: clean the mixed
-        # ones and add the missed ones (complete_harmonics; diagnosis.md section 10)
-        # every resolved column outside the bins takes part: identified products and mixed
-        # columns too (on three-part images, n = 3000, SNR 1, seed 0, the bar's second mode
-        # is mixed with product columns; without them it was not cleaned)
-        free = np.setdiff1d(cols, np.concatenate(bins))
-        phi, lam, bins, hsteps = complete_harmonics(bins, phi, lam, free)
-        common.update(eigenvectors=phi, eigenvalues=lam)
-        added = {st["column"]: (st["bin"], st["fit"]) for st in hsteps if st["kind"] == "add"}
-        if hsteps:
-            levels.append({"split": "harmonics", "bins": [b.tolist() for b in bins],
-                           "steps": hsteps})
-            # no link touches a rotated or added column: the partition's cut fraction is kept
-            fractions.append(fractions[-1])
+    # after the cut: other bins' products out of the binned eigenvectors, then (an option)
+    # harmonic completion; every resolved column outside the bins takes part, identified
+    # products and mixed columns too (three-part images, n = 3000, SNR 1, seed 0: the bar's
+    # second mode is mixed with product columns; diagnosis.md sections 10 and 11)
+    phi, lam, bins, post, added = finish_bins(bins, phi, lam,
+                                              np.setdiff1d(cols, np.concatenate(bins)),
+                                              products=clean_products, harmonics=harmonics)
+    common.update(eigenvectors=phi, eigenvalues=lam)
+    levels += post
+    # no link touches a rotated or added column: the partition's cut fraction is kept
+    fractions += [fractions[-1]] * len(post)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
-    products = np.setdiff1d(np.unique(trip[:, 2]), assigned)
-    conf = assignment_confidence(bins, sep)
-    for c, (b, fit) in added.items():
-        # no triplet names it: as sure as the bin's leading eigenvectors, times its fit
-        lead = np.isin(bins[b], bins[b][:2]) & ~np.isin(bins[b], list(added))
-        t = int(np.flatnonzero(bins[b] == c)[0])
-        conf[b][t] = fit * float(conf[b][lead].min()) if lead.any() else 0.0
+    products_found = np.setdiff1d(np.unique(trip[:, 2]), assigned)
+    conf = added_confidence(assignment_confidence(bins, sep), bins, added)
     sizes = ", ".join(f"{len(b)}" for b in bins)
     message = (
         f"{len(bins)} factors ({sizes} factor eigenvectors; {len(trip)} product triplets, "
@@ -423,7 +417,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     )
     return FactorizationResult(
         factors=bins,
-        products=products,
+        products=products_found,
         triplets=trip,
         scores=np.concatenate(scores),
         separability=sep,
@@ -493,7 +487,8 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
               hierarchical: bool = False, n_rounds: int = 1000, dense_limit: int = DENSE_LIMIT,
               preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
               purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
-              harmonics: bool = DEFAULT_HARMONICS, rng=None) -> FactorizationResult:
+              harmonics: bool = DEFAULT_HARMONICS,
+              clean_products: bool = DEFAULT_CLEAN_PRODUCTS, rng=None) -> FactorizationResult:
     r"""Split the Laplacian eigenvectors of a data set into factor manifolds.
 
     Parameters
@@ -552,7 +547,12 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         polynomial (degree <= 3) of the factor's leading eigenvector(s) (adjusted R^2 >= 0.9;
         :func:`complete_harmonics`). Measured in ``diagnosis.md`` section 10: more confident
         eigenvectors at high SNR, but at SNR 0.1, n = 6000 it also added mixed vectors with
-        high confidence, hence off by default.
+        high confidence; section 11 limits the spread of an added vector
+        (``HARMONIC_MAX_SPREAD``), still off by default (see ``DEFAULT_HARMONICS``).
+    clean_products : bool, default False (``DEFAULT_CLEAN_PRODUCTS``)
+        After the cut, rotate the products of two other bins' eigenvectors out of each binned
+        eigenvector within 10 % of its eigenvalue (:func:`clean_products`; ``levels`` step
+        "products"). Measured in ``diagnosis.md`` section 11.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
 
@@ -584,7 +584,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     res = factorize_spectrum(spec, n_factors=n_factors, delta=delta, gamma=gamma,
                              hierarchical=hierarchical, n_rounds=n_rounds, rng=gen,
                              t_spectrum=t_spec, degeneracy=degeneracy, purity=purity,
-                             unmix=unmix, harmonics=harmonics)
+                             unmix=unmix, harmonics=harmonics, clean_products=clean_products)
     return dataclasses.replace(res, preprocessing=prep)
 
 

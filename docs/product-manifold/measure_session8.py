@@ -1,0 +1,74 @@
+"""Issue 12, session 8: library variants on one spectrum per image set, scored step by step.
+
+    cd docs/product-manifold && python measure_session8.py --runs 3000:1:100:3:100 ... \\
+        --variants harmonics no_harmonics --label session8 --cache /tmp/p8cache \\
+        --out measure_session8_heldout_images.jsonl
+
+Each run is ``n:snr:seed:parts:N`` (parts 2 = ``make_product_cryoem()``, 3 =
+``make_product_cryoem(slide=True)``). The spectrum is the one ``factorize(images,
+n_eigenvectors=N, rng=seed)`` computes (``probe_session7.spectrum``: the same generator stream,
+cached), so each variant's row is what ``factorize(images, rng=seed, **variant)`` returns,
+without recomputing the graph per variant; rows are scored by ``measure_images.steps`` and have
+the fields of ``measure_images.py``'s rows (``seconds`` is the factorization step only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+import probe_session7 as p7
+from measure_images import steps
+
+from conformap.product import FactorizationWarning, factorize_spectrum
+
+#: name: factorize keywords (library defaults otherwise)
+VARIANTS = {
+    "default": {},
+    "harmonics": {"harmonics": True},
+    "no_harmonics": {"harmonics": False},
+    "products": {"clean_products": True, "harmonics": False},
+    "products_harmonics": {"clean_products": True, "harmonics": True},
+}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", nargs="+", required=True, help="n:snr:seed:parts:N")
+    p.add_argument("--variants", nargs="+", default=["default"], choices=sorted(VARIANTS))
+    p.add_argument("--cache", default="/tmp/p8cache")
+    p.add_argument("--label", default="")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    with open(a.out, "a") as fh:
+        for r in a.runs:
+            n, snr, seed, parts, n_vec = r.split(":")
+            n, snr, seed, n_vec, slide = int(n), float(snr), int(seed), int(n_vec), parts == "3"
+            spec, gen, truth = p7.spectrum(n, snr, seed, a.cache, slide, n_vec)
+            state = gen.bit_generator.state
+            for name in a.variants:
+                g = np.random.default_rng()
+                g.bit_generator.state = state
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FactorizationWarning)
+                    res = factorize_spectrum(spec, rng=g, **VARIANTS[name])
+                row = {"n": n, "snr": snr, "seed": seed, "graph": name + a.label,
+                       "stretch_y": False, "slide": slide, "N": n_vec,
+                       "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
+                row["harmonic_steps"] = [st for lv in res.levels if lv["split"] == "harmonics"
+                                         for st in lv["steps"]]
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
+                print(json.dumps({k: row[k] for k in (
+                    "n", "snr", "seed", "graph", "n_factors_found", "accuracy",
+                    "confident_accuracy", "confident_correct_per_factor", "target_met",
+                    "mean_confidence_wrong")}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
