@@ -10,11 +10,9 @@ too: ``laplacian_spectrum`` (log-transformed eigenvalues), ``find_triplets`` (Al
 from ._denoise import DenoisedFeatures, pca_denoise
 from ._estimator import ProductManifoldFactorizer
 from ._factorize import (
-    DEFAULT_GAMMA,
     DEFAULT_CLEAN_PRODUCTS,
+    DEFAULT_GAMMA,
     DEFAULT_HARMONICS,
-    FactorizationResult,
-    FactorizationWarning,
     factorize,
     factorize_spectrum,
 )
@@ -39,6 +37,7 @@ from ._placement import (
     window_links,
 )
 from ._plots import plot_embeddings, plot_factor_eigenvectors, plot_separability
+from ._result import FactorizationResult, FactorizationWarning
 from ._spectrum import (
     AUTO_BANDWIDTH_RULE,
     LaplacianSpectrum,
@@ -57,16 +56,16 @@ from ._unmix import DEFAULT_UNMIX, UNMIX_KEEP, UnmixResult, unmix_blocks, unmix_
 
 __all__ = [
     "AUTO_BANDWIDTH_RULE",
-    "DEFAULT_GAMMA",
     "DEFAULT_CLEAN_PRODUCTS",
+    "DEFAULT_GAMMA",
     "DEFAULT_HARMONICS",
+    "DEFAULT_UNMIX",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
     "HARMONIC_MAX_SPREAD",
     "HARMONIC_WINDOW",
-    "PRODUCT_IN_WINDOW",
-    "DEFAULT_UNMIX",
     "MERGE_MIN_LOW",
+    "PRODUCT_IN_WINDOW",
     "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
@@ -84,12 +83,12 @@ __all__ = [
     "factorize_spectrum",
     "find_triplets",
     "harmonic_basis",
-    "participation",
     "improve_cut",
     "laplacian_spectrum",
     "max_cut",
     "merge_bins",
     "pair_votes",
+    "participation",
     "pca_denoise",
     "plot_embeddings",
     "plot_factor_eigenvectors",

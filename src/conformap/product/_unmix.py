@@ -45,6 +45,7 @@ orthonormal set), so the block's span, and every statistic that depends only on 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -219,7 +220,7 @@ def _circle_pairs(z: np.ndarray):
         a = np.zeros((k, k))
         a[ia, ib] = np.where(ia == ib, w, w / 2)
         a = a + np.triu(a, 1).T
-        vals, vecs = np.linalg.eigh(a)
+        _vals, vecs = np.linalg.eigh(a)
         pair = free @ vecs[:, -2:]
         # the pair as close to the input columns as the span allows (a circle's pair is
         # an eigenspace: any rotation is right, so keep the one the graph gave)
@@ -299,7 +300,7 @@ def _shifted(blocks: list, lam: np.ndarray, tol: float) -> list:
     the second half of each block with the first half of the next, where the gap between them
     is below ``tol`` (a cut that only ``max_block`` made)."""
     out = []
-    for a, b in zip(blocks[:-1], blocks[1:], strict=False):
+    for a, b in itertools.pairwise(blocks):
         gap = (lam[b[0]] - lam[a[-1]]) / max(abs(lam[b[0]]), 1e-300)
         if gap >= tol or a.size + b.size < 3:
             continue
@@ -351,10 +352,7 @@ def _rotate_blocks(phi, lam, unit, norms, blocks, dk, gamma, keep, lost, n, rota
                     basis.append((d, pairs[p], float(sim[p])))
                     coef = coef - np.outer(d, d @ coef)
         m = blk.size
-        if basis:
-            dirs = np.column_stack([b[0] for b in basis])
-        else:
-            dirs = np.zeros((m, 0))
+        dirs = np.column_stack([b[0] for b in basis]) if basis else np.zeros((m, 0))
         # rule 2: fourth-moment rotation of the orthogonal complement
         rest = m - dirs.shape[1]
         if rest:
