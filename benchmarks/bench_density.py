@@ -183,7 +183,7 @@ def dense_speed(ns, timeout):
     rows = []
     run_conformap(clustered_circle(200, width=3, noise=0)[0], method="dense")  # warm-up
     for n, data in [(n, d) for n in ns for d in ("dwell 3 deg, clean", "uniform")]:
-        X, th = clustered_circle(n, width=3.0, noise=0.0, seed=n,
+        X, _ = clustered_circle(n, width=3.0, noise=0.0, seed=n,
                                  frac=0.6 if data != "uniform" else 0.0)
         best = min(run_conformap(X, method="dense")[1] for _ in range(3))
         row = {"data": data, "n": n, "conformap_s": round(best, 3)}
@@ -532,7 +532,7 @@ def combine(parts, names=None):
     names = list(names) if names is not None else [f"part {i + 1}" for i in range(len(parts))]
     res, rows, owner = {}, {}, {}
     replaced_notes = []
-    for name, part in zip(names, parts):
+    for name, part in zip(names, parts, strict=True):
         n_replaced = 0
         for key, val in part.items():
             if key == "robustness":
@@ -697,7 +697,8 @@ def _spread(cells):
     med = [c["median"] for c in ok]
     p90 = [c["p90"] for c in ok]
     return (f"{np.median(med):.2f} / {np.median(p90):.2f} "
-            f"[{min(med):.2f}-{max(med):.2f}]" + ("" if len(ok) == len(cells) else " (some failed)"))
+            f"[{min(med):.2f}-{max(med):.2f}]"
+            + ("" if len(ok) == len(cells) else " (some failed)"))
 
 
 def render_readme(res) -> str:
@@ -852,7 +853,7 @@ def render_readme(res) -> str:
     for r in res["robustness"]:
         groups.setdefault((r["data"], r["n"]), []).append(r)
     for (data, n), rs in groups.items():
-        def peer(p):
+        def peer(p, rs=rs):
             ok = [r[p] for r in rs if "median" in r[p]]
             mark = f" {CARRIED_MARK}" if any(r[p].get("carried") for r in rs) else ""
             if ok:
@@ -900,7 +901,7 @@ def render_readme(res) -> str:
         "datafold / conformap |")
     add("|---|---|---|---|---|---|---|")
     for r in res["dense_speed"]:
-        def f(key):
+        def f(key, r=r):
             v = r.get(key, "-")
             return f"{v:.3f}" if isinstance(v, float) else str(v)[:60]
         add(f"| {r['data']} | {r['n']} | {f('conformap_s')} | {f('pydiffmap_s')} | "
@@ -928,7 +929,7 @@ def render_readme(res) -> str:
               for r in res["robustness"] if "median" in r["conformap"] and (
                   r["conformap"]["median"] > TARGET[0] or r["conformap"]["p90"] > TARGET[1])]
     misses += [f"{r['data']}, n = {r['n']} (dense, \"auto\", seed {seed}): {_cell(c)}"
-               for r in res["small_n"] for seed, c in zip(r["seeds"], r["auto"])
+               for r in res["small_n"] for seed, c in zip(r["seeds"], r["auto"], strict=True)
                if "median" in c and (c["median"] > TARGET[0] or c["p90"] > TARGET[1])]
     slow = [f"{r['data']}, n = {r['n']}: {k.split('_')[0]} / conformap = {v}"
             for r in res["dense_speed"] for k, v in r.items()

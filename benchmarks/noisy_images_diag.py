@@ -14,6 +14,7 @@ projection (what the projection itself loses). Also the neighbours' angular dist
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from dataclasses import replace
@@ -134,87 +135,86 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     imgs, th = make_particles(a.n, size=a.size, snr=a.snr, map=ROTOR_MAP, rng=a.seed)
-    fh = open(a.out, "a") if a.out else None
-    if a.template:
-        row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
-               "variant": "oracle: template matching", **template_oracle(imgs, th, a.size)}
-        floor = {**row, "variant": "floor: WEMD arc length of the clean projections",
-                 **arclength_floor(th, a.size)}
-        for r in (row, floor):
-            print(json.dumps(r))
+    with open(a.out, "a") if a.out else contextlib.nullcontext() as fh:
+        if a.template:
+            row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
+                   "variant": "oracle: template matching", **template_oracle(imgs, th, a.size)}
+            floor = {**row, "variant": "floor: WEMD arc length of the clean projections",
+                     **arclength_floor(th, a.size)}
+            for r in (row, floor):
+                print(json.dumps(r))
+                if fh:
+                    fh.write(json.dumps(r) + "\n")
+            return 0
+
+        def emit(label, g, fs_d=None, extra=None, emb=None):
+            if emb is None:
+                emb = diffusion_core(g, n_components=2, rng=0).embedding
+            row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
+                   "variant": label, **score(emb, th), "m": g.dimension, "rule": (
+                       "adaptive" if g.adaptive else "fixed"), "note": g.note, **(extra or {})}
+            print(json.dumps(row), flush=True)
             if fh:
-                fh.write(json.dumps(r) + "\n")
-        return 0
+                fh.write(json.dumps(row) + "\n")
+                fh.flush()
 
-    def emit(label, g, fs_d=None, extra=None, emb=None):
-        if emb is None:
+        if a.euclidean:
+            for label, g, extra, emb in euclidean_rows(imgs, th):
+                emit(label, g, extra=extra, emb=emb)
+            return 0
+
+        def features_of(model, items):
+            f, cols, full = wemd_of_denoised(model, items)
+            return FeatureSet(f, "l1", cols, full, denoiser=model)
+
+        for r in a.ranks.split(","):
+            model = fit_denoiser(imgs, "auto" if r == "mp" else int(r))
+            fs = features_of(model, imgs)
+            tag = f"rank {model.rank}"
+            if a.method == "knn":
+                g, _ = G.build_graph(features=fs, metric="wemd", method="knn", rng=0)
+                emit(f"{tag} knn default", g)
+                for m in a.ms.split(","):
+                    if m:
+                        emit(f"{tag} knn m={m}", replace(g, dimension=float(m)))
+                continue
+            d = pairwise_distances(fs.features, metric="l1")
+            g = G.graph_from_distances(d, validate=False)
+            idx, _ = dense_neighbors(d, 16)
             emb = diffusion_core(g, n_components=2, rng=0).embedding
-        row = {"data": f"rotor map {a.size}x{a.size}, snr {a.snr}", "n": a.n, "seed": a.seed,
-               "variant": label, **score(emb, th), "m": g.dimension, "rule": (
-                   "adaptive" if g.adaptive else "fixed"), "note": g.note, **(extra or {})}
-        print(json.dumps(row), flush=True)
-        if fh:
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
-
-    if a.euclidean:
-        for label, g, extra, emb in euclidean_rows(imgs, th):
-            emit(label, g, extra=extra, emb=emb)
-        return 0
-
-    def features_of(model, items):
-        f, cols, full = wemd_of_denoised(model, items)
-        return FeatureSet(f, "l1", cols, full, denoiser=model)
-
-    for r in a.ranks.split(","):
-        model = fit_denoiser(imgs, "auto" if r == "mp" else int(r))
-        fs = features_of(model, imgs)
-        tag = f"rank {model.rank}"
-        if a.method == "knn":
-            g, _ = G.build_graph(features=fs, metric="wemd", method="knn", rng=0)
-            emit(f"{tag} knn default", g)
+            emit(f"{tag} default", g, extra={**angle_gap(th, idx), "regions": by_region(emb, th)},
+                 emb=emb)
             for m in a.ms.split(","):
                 if m:
-                    emit(f"{tag} knn m={m}", replace(g, dimension=float(m)))
-            continue
-        d = pairwise_distances(fs.features, metric="l1")
-        g = G.graph_from_distances(d, validate=False)
-        _, nnd = dense_neighbors(d, g.n_neighbors)
-        idx, _ = dense_neighbors(d, 16)
-        emb = diffusion_core(g, n_components=2, rng=0).embedding
-        emit(f"{tag} default", g, extra={**angle_gap(th, idx), "regions": by_region(emb, th)},
-             emb=emb)
-        for m in a.ms.split(","):
-            if m:
-                gm = replace(g, dimension=float(m))
-                emb = diffusion_core(gm, n_components=2, rng=0).embedding
-                emit(f"{tag} m={m}", gm, extra={"regions": by_region(emb, th)}, emb=emb)
-        for j in a.sns.split(","):
-            if j:
-                j = int(j)
-                _, nn = dense_neighbors(d, j)
-                sc = local_scales(nn, j)
-                g2 = replace(g, kernel=dense_kernel(d, sc), scales=sc, scale_neighbor=j)
-                emit(f"{tag} sn={j}", g2)
-        for rule in a.rules.split(","):
-            if rule:
-                emit(f"{tag} bandwidth={rule}", G.graph_from_distances(d, bandwidth=rule,
-                                                                     validate=False))
-        if a.oracles and r == a.ranks.split(",")[0]:
-            clean, th2 = make_particles(a.n, size=a.size, snr=None, map=ROTOR_MAP, rng=a.seed)
-            assert np.allclose(th, th2)
-            fc = features_of(model, clean)  # clean images through the noisy PCA projection
-            dc = pairwise_distances(fc.features, metric="l1")
-            idx, _ = dense_neighbors(dc, 16)
-            emit(f"oracle: clean images, {tag} projection",
-                 G.graph_from_distances(dc, validate=False), extra=angle_gap(th, idx))
-            del dc
-            cf = G.prepare_features(clean, "wemd", None, denoise="off")
-            dc = pairwise_distances(cf.features, metric="l1")
-            idx, _ = dense_neighbors(dc, 16)
-            emit("oracle: clean images", G.graph_from_distances(dc, validate=False),
-                 extra=angle_gap(th, idx))
-    return 0
+                    gm = replace(g, dimension=float(m))
+                    emb = diffusion_core(gm, n_components=2, rng=0).embedding
+                    emit(f"{tag} m={m}", gm, extra={"regions": by_region(emb, th)}, emb=emb)
+            for j in a.sns.split(","):
+                if j:
+                    j = int(j)
+                    _, nn = dense_neighbors(d, j)
+                    sc = local_scales(nn, j)
+                    g2 = replace(g, kernel=dense_kernel(d, sc), scales=sc, scale_neighbor=j)
+                    emit(f"{tag} sn={j}", g2)
+            for rule in a.rules.split(","):
+                if rule:
+                    emit(f"{tag} bandwidth={rule}", G.graph_from_distances(d, bandwidth=rule,
+                                                                         validate=False))
+            if a.oracles and r == a.ranks.split(",")[0]:
+                clean, th2 = make_particles(a.n, size=a.size, snr=None, map=ROTOR_MAP, rng=a.seed)
+                assert np.allclose(th, th2)
+                fc = features_of(model, clean)  # clean images through the noisy PCA projection
+                dc = pairwise_distances(fc.features, metric="l1")
+                idx, _ = dense_neighbors(dc, 16)
+                emit(f"oracle: clean images, {tag} projection",
+                     G.graph_from_distances(dc, validate=False), extra=angle_gap(th, idx))
+                del dc
+                cf = G.prepare_features(clean, "wemd", None, denoise="off")
+                dc = pairwise_distances(cf.features, metric="l1")
+                idx, _ = dense_neighbors(dc, 16)
+                emit("oracle: clean images", G.graph_from_distances(dc, validate=False),
+                     extra=angle_gap(th, idx))
+        return 0
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def test_score_at_large_n_uses_a_subset_and_fits_rotation_and_reflection(monkeyp
 
 
 def test_combine_merges_parts_and_orders_robustness_rows():
-    row = lambda data, n, seed: {"data": data, "n": n, "seed": seed, "conformap": {}}
+    def row(data, n, seed):
+        return {"data": data, "n": n, "seed": seed, "conformap": {}}
+
     a = {"command": "a", "load_average_start": [1.0], "small_n": [1],
          "robustness": [row(B.SETS[1][0], 1000, 0)]}
     b = {"command": "b", "load_average_start": [3.0], "truncation": {"n": 1},
@@ -37,8 +39,9 @@ def test_combine_merges_parts_and_orders_robustness_rows():
 
 
 def test_combine_lets_a_later_part_replace_rows_and_sections():
-    row = lambda data, n, seed, med: {"data": data, "n": n, "seed": seed,
-                                      "conformap": {"median": med}}
+    def row(data, n, seed, med):
+        return {"data": data, "n": n, "seed": seed, "conformap": {"median": med}}
+
     old = {"command": "--combine", "commands": ["x", "--combine x"], "machine": "m0",
            "small_n": [1], "truncation": {"n": 1}, "notes": ["old note"],
            "robustness": [row("a", 1000, 0, 1.0), row("a", 3000, 0, 2.0)]}
@@ -93,9 +96,10 @@ def test_combine_on_the_committed_density_json_replaces_only_the_rerun_cells(tmp
 
 
 def test_carry_peers_fills_only_cells_not_run_by_data_n_and_seed():
-    new = lambda data, n, seed, st=B.NOT_RUN_PEERS: {
-        "data": data, "n": n, "seed": seed, "conformap": {"median": 0.5, "p90": 1.0},
-        "pydiffmap": {"status": st}, "datafold": {"status": st}}
+    def new(data, n, seed, st=B.NOT_RUN_PEERS):
+        return {"data": data, "n": n, "seed": seed, "conformap": {"median": 0.5, "p90": 1.0},
+                "pydiffmap": {"status": st}, "datafold": {"status": st}}
+
     old = {"robustness": [
         {"data": "a", "n": 1000, "seed": 0, "conformap": {"median": 9.0, "p90": 9.0},
          "pydiffmap": {"median": 3.0, "p90": 4.0, "seconds": 2.0},
@@ -124,8 +128,9 @@ def test_carry_section_takes_a_missing_section_and_notes_it():
     B.carry_section(res, old, "dense_speed", "x.json at abc")
     assert res["dense_speed"] == [{"n": 1000}]
     assert "dense_speed" in res["notes"][0] and "x.json at abc" in res["notes"][0]
-    for bad in ("truncation", "bogus", "noise_floor"):  # a part has it / unknown / not in old
-        with pytest.raises(ValueError):
+    for bad, why in (("truncation", "a part has that section already"),
+                     ("bogus", "unknown section"), ("noise_floor", "has no such section")):
+        with pytest.raises(ValueError, match=why):
             B.carry_section(res, old, bad, "x.json at abc")
 
 
@@ -144,7 +149,7 @@ def test_load_carry_reads_a_file_or_a_commit(tmp_path):
         pytest.skip("not a git checkout with docs/large-n/density.json committed")
     res, label = B.load_carry("HEAD:docs/large-n/density.json")
     assert "robustness" in res and label.startswith("docs/large-n/density.json at ")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="git cannot show"):
         B.load_carry("HEAD:no/such/file.json")
 
 
@@ -179,7 +184,7 @@ def test_dimension_rules_refits_with_the_older_rules_and_restores_them(monkeypat
     saved = G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST
     n = G.ADAPTIVE_MIN_ITEMS
     rows = B.dimension_rules(ns=(n,), seed=0)
-    assert (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST) == saved
+    assert saved == (G.DIMENSION_REFERENCE_ITEMS, G.DIMENSION_SPARSEST)
     assert [r["rule"] for r in rows] == list(B.OLDER_DIMENSION_RULES)
     X, _ = B.clustered_circle(n, width=1.0, noise=0.01, seed=n)
     k = G.default_n_neighbors(n)

@@ -308,7 +308,7 @@ def approximate_neighbors(X, k, *, metric="l1", random_state=None, threads=1,
     (>= 0.98 at these defaults).
     Deterministic given ``random_state``.
     """
-    n, dim = X.shape
+    n = X.shape[0]
     n_cand = min(n - 1, APPROX_CANDIDATES * k)
     if n <= 2 * ROW_BLOCK or n_cand >= n // 2:  # too small for the approximation to pay off
         return exact_neighbors(X, k, metric, threads, progress)
