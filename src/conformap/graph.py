@@ -62,6 +62,7 @@ from .neighbor_graph import (
     bridge_edges,
     knn_block,
     knn_distance_matrix,
+    knn_of_dense,
     neighbor_search,
     split_knn_distances,
 )
@@ -73,6 +74,7 @@ from .scales import (
     intrinsic_dimension,
     knn_kernel,
     local_scales,
+    mass_beyond,
 )
 
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
     "DROPPED_MASS_LOCAL",
+    "DENOISED_TRUNCATION_MASS",
     "KNN_ADAPTIVE_MIN_ITEMS",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -198,6 +201,12 @@ DIMENSION_REFERENCE_ITEMS = 20_000
 #: 256 rows); the search, 1,024 x 20,000 distances, took 10.1 s on one core at n = 50,000
 #: (8,566 WEMD coefficients).
 DIMENSION_SAMPLE_ROWS = 1024
+#: On denoised features (noisy images) method="auto" keeps, on the dense path, only the k
+#: nearest neighbours of the adaptive kernel (the method="knn" graph) when the complete
+#: kernel's mean share of a row's mass beyond them exceeds this (distances on a noise floor,
+#: the far mass linking other angles). Measured: docs/large-n/TRUNCATION.md, "The truncated
+#: kernel is the better operator" (real-map projections, seeds 0-1 chosen on, 5-8 held out).
+DENOISED_TRUNCATION_MASS = DROPPED_MASS_LOCAL
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
@@ -417,8 +426,12 @@ def build_graph(
     resolve_bandwidth(bandwidth, n, meth)  # validated before any distance is computed
     if meth == "dense":
         dist = distances_for(fs, "dense", n_jobs=n_jobs, progress=progress, store=store)
-        return graph_from_distances(dist, bandwidth=bandwidth, n_neighbors=n_neighbors,
-                                    validate=False), fs
+        graph = graph_from_distances(dist, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                     validate=False)
+        if method == "auto" and fs.denoiser is not None and graph.adaptive:
+            graph = truncate_on_noise_floor(graph, dist, fs, bandwidth=bandwidth,
+                                            n_jobs=n_jobs)
+        return graph, fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
     # only when the adaptive kernel is kept (not for a fixed rule, nor when "auto" falls back
@@ -437,6 +450,22 @@ def build_graph(
                            graph.scales, fs.lp)
         for a in range(0, rows.size, 64)])
     return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max())), fs
+
+
+def truncate_on_noise_floor(graph, d, fs, *, bandwidth="auto", n_jobs=None):
+    """Dense adaptive ``graph`` of distances ``d`` (n, n) between the rows of ``fs``, or the
+    ``method="knn"`` graph of the same rows where :data:`DENOISED_TRUNCATION_MASS` says so
+    (its dropped mass measured on every row against the complete kernel at its scales)."""
+    knn = knn_of_dense(d, graph.n_neighbors, fs.features, fs.lp, n_jobs)
+    share = float(mass_beyond(graph.kernel, knn.maximum(knn.T)).mean())
+    if share <= DENOISED_TRUNCATION_MASS:
+        return graph
+    g = graph_from_distances(knn, bandwidth=bandwidth, validate=False)
+    fr = mass_beyond(dense_kernel(d, g.scales), g.kernel)
+    note = (f"denoised items: {share:.0%} of the complete kernel's mass lies beyond the "
+            f"{graph.n_neighbors} nearest neighbours, so 'auto' keeps the kNN graph")
+    return replace(g, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()),
+                   note=f"{g.note}; {note}" if g.note else note)
 
 
 def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
