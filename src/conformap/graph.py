@@ -208,7 +208,8 @@ DIMENSION_SAMPLE_ROWS = 1024
 #: kernel is the better operator"; real-map projections 47 x 47 and 64 x 64, SNR 0.5 and 1,
 #: n = 1,000-3,000): chosen on seeds 0-1, kNN better than dense on 8 of 8 runs (median and
 #: p90) where the kNN graph drops over half the mass, on 0 of 4 where it drops 42-47 %
-#: (n = 1,000); held out (seeds 5-8, all above the bound) median 15 of 20, p90 18 of 20.
+#: (n = 1,000); held out (seeds 5-8, all above the bound) median 15 of 20, p90 18 of 20, and
+#: on the procedural rotor (n = 2,000-3,000, seeds 1-2) 4 of 4, complete-kernel p90 13-17 deg.
 DENOISED_TRUNCATION_MASS = DROPPED_MASS_LOCAL
 #: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
 DROPPED_MASS_SAMPLE = 256
