@@ -36,7 +36,9 @@ unstored pair has :math:`d_{ij} \ge \max(r_k(i), r_k(j))`, so its affinity is at
 :math:`\exp(-\max(r_k(i), r_k(j))^2 / (2\rho_i\rho_j))`; the graph reports the largest such
 bound over items (``max_dropped_affinity``) and, when the features are at hand, the fraction of
 each row's kernel mass that was dropped, measured exactly on a random sample of rows
-(``dropped_mass``, ``dropped_mass_max``).
+(``dropped_mass``, ``dropped_mass_max``). On denoised items whose complete kernel has most of
+its mass beyond the k neighbours, "auto" keeps the kNN graph below the dense limit too
+(:data:`DENOISED_TRUNCATION_MASS`, :func:`truncate_on_noise_floor`).
 
 Chunks
 ------
@@ -112,6 +114,7 @@ __all__ = [
     "resolve_method",
     "rounds_dimension",
     "scale_neighbor",
+    "truncate_on_noise_floor",
 ]
 
 #: Above this many items, method="auto" uses the sparse k-nearest-neighbour path.
