@@ -11,7 +11,11 @@
 * ``connect``: the defaults with ``bandwidth="connect"`` (the fixed rule of the noise-floor
   fallback);
 * ``adaptive``: the defaults with ``bandwidth="adaptive"`` (the adaptive kernel without the
-  localisation guard of ``conformap.localisation`` nor the noise-floor fallback).
+  localisation guard of ``conformap.localisation`` nor the noise-floor fallback);
+* ``knn`` / ``dense``: the defaults with ``method="knn"`` (the truncated kNN kernel below
+  ``conformap.graph.DENSE_MAX_ITEMS`` too) or ``method="dense"`` (the complete kernel, what
+  "auto" built below that size before ``conformap.graph.DENOISED_TRUNCATION_MASS``;
+  ``docs/large-n/TRUNCATION.md``).
 
 Each row: median / p90 angular error (``bench_density.score``), the graph line (bandwidth rule,
 m, denoising rank), the noise fraction of the denoiser fitted on all rows, wall seconds.
@@ -47,6 +51,8 @@ def fit_variant(images, variant):
         kw["denoise"] = int(variant.split("=")[1])
     elif variant in ("connect", "adaptive"):
         kw["bandwidth"] = variant
+    elif variant in ("knn", "dense"):
+        kw["method"] = variant
     elif variant != "default":
         raise ValueError(f"variant: unknown {variant!r}")
     t = time.perf_counter()

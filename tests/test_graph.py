@@ -386,3 +386,58 @@ def test_small_dense_default_removes_the_density_of_a_clustered_circle(n, noise,
     assert "fixed kernel" in dm.graph_summary_
     rec = circle_recovery(dm.embedding_, th)
     assert rec.median_error < 2.0 and rec.p90_error < 5.0, rec
+
+
+def _noisy_curve(n, *, noise, seed=0, p=120):
+    """A clustered closed curve spanning 12 dimensions of R^p, isotropic noise: after the PCA
+    projection (rank ~12) the residual noise puts the neighbour distances on a noise floor."""
+    r = np.random.default_rng(seed)
+    m = int(0.6 * n)
+    th = np.r_[r.integers(0, 3, m) * 2 * np.pi / 3 + np.deg2rad(2) * r.standard_normal(m),
+               r.uniform(0, 2 * np.pi, n - m)]
+    F = np.concatenate([np.c_[np.cos(f * th), np.sin(f * th)] / f for f in range(1, 7)], axis=1)
+    Q, _ = np.linalg.qr(r.standard_normal((p, F.shape[1])))
+    return F @ Q.T + noise * r.standard_normal((n, p))
+
+
+def test_mass_beyond_matches_a_loop():
+    from conformap.scales import mass_beyond
+
+    r = np.random.default_rng(0)
+    K = r.uniform(0, 1, (30, 30))
+    K = (K + K.T) / 2
+    np.fill_diagonal(K, 1.0)
+    pat = sp.random(30, 30, density=0.2, random_state=1, format="csr")
+    want = []
+    for i in range(30):
+        kept = {j for j in pat[i].indices if j != i}
+        want.append(1 - sum(K[i, j] for j in kept) / (K[i].sum() - K[i, i]))
+    assert np.allclose(mass_beyond(K, pat), want)
+    assert np.allclose(mass_beyond(sp.csr_matrix(K), pat), want)
+
+
+def test_auto_truncates_the_dense_kernel_of_denoised_items_on_a_noise_floor():
+    from conformap.graph import DENOISED_TRUNCATION_MASS
+    from conformap.scales import gaussian_affinity
+
+    X = _noisy_curve(900, noise=0.12)
+    g, fs = build_graph(X, metric="euclidean", rng=0, denoise="pca")
+    assert fs.denoiser is not None and g.method == "knn"
+    assert "so 'auto' keeps the kNN graph" in g.summary()
+    # oracle 1: the graph method="knn" builds on the same denoised rows (exact search)
+    want, _ = build_graph(X, metric="euclidean", method="knn", rng=0, denoise="pca")
+    assert abs(g.kernel - want.kernel).max() < 1e-12
+    # oracle 2: the dropped mass against the complete kernel's row sums, every row
+    d = pairwise_distances(fs.features, metric="l2")
+    K = gaussian_affinity(d, g.scales[:, None] * g.scales[None, :])
+    np.fill_diagonal(K, 0.0)
+    stored = np.asarray((sp.csr_matrix(g.kernel) != 0).multiply(K).sum(axis=1)).ravel()
+    assert g.dropped_mass == pytest.approx((1 - stored / K.sum(axis=1)).mean(), abs=1e-9)
+    assert g.dropped_mass > DENOISED_TRUNCATION_MASS
+    # not without the projection, not when "dense" is asked for, not below the bound
+    assert build_graph(X, metric="euclidean", rng=0, denoise="off")[0].method == "dense"
+    assert build_graph(X, metric="euclidean", method="dense", rng=0,
+                       denoise="pca")[0].method == "dense"
+    lo, _ = build_graph(_noisy_curve(900, noise=0.05), metric="euclidean", rng=0,
+                        denoise="pca")
+    assert lo.method == "dense"

@@ -19,6 +19,7 @@ __all__ = [
     "bridge_edges",
     "knn_block",
     "knn_distance_matrix",
+    "knn_of_dense",
     "neighbor_search",
     "split_knn_distances",
 ]
@@ -98,6 +99,18 @@ def knn_distance_matrix(idx, dist, b_rows=None, b_cols=None, b_d=None) -> sp.csr
     if b_rows is not None and len(b_rows):
         g = g + sp.csr_matrix((b_d, (b_rows, b_cols)), shape=g.shape)
     return g
+
+
+def knn_of_dense(d: np.ndarray, k: int, X, lp: str, n_jobs=None) -> sp.csr_matrix:
+    """The sparse kNN distance matrix (``k`` nearest plus bridges) of dense distances ``d``.
+
+    The graph :func:`neighbor_search` and :func:`bridge_edges` give on the rows ``X`` whose
+    ``lp`` distances ``d`` are (an exact search: the same neighbours up to ties).
+    """
+    from .scales import dense_neighbors
+
+    idx, dist = dense_neighbors(d, k)
+    return knn_distance_matrix(idx, dist, *bridge_edges(X, lp, idx, dist, n_jobs))
 
 
 def split_knn_distances(d: sp.csr_matrix):

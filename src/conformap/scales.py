@@ -32,6 +32,7 @@ __all__ = [
     "intrinsic_dimension",
     "knn_kernel",
     "local_scales",
+    "mass_beyond",
 ]
 
 #: Affinities below this are stored as exact zeros: tiny entries made the dense Cholesky
@@ -194,3 +195,26 @@ def dropped_mass_block(X, rows, graph_indices, scales, lp: str) -> np.ndarray:
     total = k.sum(axis=1)
     stored = np.array([k[a, indices[indptr[r]:indptr[r + 1]]].sum() for a, r in enumerate(rows)])
     return np.clip(1.0 - stored / np.maximum(total, 1e-300), 0.0, 1.0)
+
+
+def mass_beyond(kernel, pattern) -> np.ndarray:
+    r"""Per row, the share of the kernel's off-diagonal mass outside a sparsity ``pattern``.
+
+    ``kernel``: the complete (n, n) kernel (ndarray or CSR, as :func:`dense_kernel` returns
+    it); ``pattern``: a sparse (n, n) matrix whose stored entries are the kept pairs (a kNN
+    graph's kernel, or its neighbour relation). Returns
+    :math:`1 - \sum_{j \in P_i, j \ne i} K_{ij} / \sum_{j \ne i} K_{ij}`, shape (n,)
+    (0 for a row without off-diagonal mass): the dropped mass of a truncation to ``pattern``
+    on every row, where :func:`dropped_mass_block` measures sampled rows from features.
+    """
+    k = sp.csr_matrix(kernel) if sp.issparse(kernel) else np.asarray(kernel)
+    n = k.shape[0]
+    pat = sp.coo_matrix(pattern)
+    off = pat.row != pat.col
+    r, c = pat.row[off], pat.col[off]
+    vals = np.asarray(k[r, c]).ravel()
+    stored = np.bincount(r, weights=vals, minlength=n)
+    total = np.asarray(k.sum(axis=1)).ravel() - np.asarray(k.diagonal()).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(total > 0, 1.0 - stored / total, 0.0)
+    return np.clip(out, 0.0, 1.0)
