@@ -12,6 +12,9 @@ The synthetic set of ``tests/test_denoise.py`` (a Gaussian blob ``exp(-d^2 / 8)`
     python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
         --variants auto,off,auto+connect,auto+adaptive \
         --out docs/large-n/noisy/blobs-700-guard.jsonl
+    python -m benchmarks.denoise_blobs --n 700 --size 32 --radii 7 --noises 0.3,0.5 \
+        --seeds 0,1,2,3,4,5,6,7 --variants auto,dense,off \
+        --out docs/large-n/noisy/blobs-700-merged.jsonl
 
 One JSON line per run (written fresh). Each line: the error against the true angles (median /
 p90 degrees), the projection's rank, the graph line, the adaptive kernel's localisation ratio
@@ -30,6 +33,7 @@ import numpy as np
 
 from conformap import DiffusionMap
 from conformap.evaluate import circle_recovery
+from conformap.localisation import participation_ratio as participation
 
 
 def blobs(n: int, radius: float, noise: float, seed: int, size: int = 24):
@@ -44,15 +48,13 @@ def blobs(n: int, radius: float, noise: float, seed: int, size: int = 24):
     return imgs + noise * r.standard_normal(imgs.shape), t
 
 
-def participation(v: np.ndarray) -> float:
-    v = v - v.mean()
-    return float((v ** 2).sum() ** 2 / (v.size * (v ** 4).sum()))
-
-
 #: "auto+adaptive": the adaptive kernel without the localisation guard
 #: (``conformap.localisation``), i.e. what "auto" was before it at n >= ADAPTIVE_MIN_ITEMS.
 VARIANTS = {"auto": {}, "off": {"denoise": "off"}, "auto+connect": {"bandwidth": "connect"},
-            "auto+adaptive": {"bandwidth": "adaptive"}}
+            "auto+adaptive": {"bandwidth": "adaptive"},
+            # the complete dense kernel (what "auto" built below the dense limit before
+            # conformap.graph.DENOISED_TRUNCATION_MASS), with the localisation guard
+            "dense": {"method": "dense"}}
 
 
 def main(argv=None):

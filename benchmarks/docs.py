@@ -133,6 +133,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                                 f"{_LN}/noisy/blobs-before-merge.jsonl",
                                 f"{_LN}/noisy/blobs-700-guard.jsonl",
                                 f"{_LN}/noisy/blobs-700-guard-heldout.jsonl",
+                                f"{_LN}/noisy/blobs-700-merged.jsonl",
                                 f"{_LN}/noisy/localised-items.jsonl",
                                 f"{_LN}/noisy/guard.jsonl",
                                 f"{_LN}/parts/adaptive_floor_choose.jsonl",

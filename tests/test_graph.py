@@ -213,9 +213,7 @@ def test_sparse_stored_dense_kernel_is_the_same_operator(monkeypatch):
 def test_auto_falls_back_to_a_fixed_kernel_on_a_noise_floor():
     # a circle in 400 dimensions under isotropic noise: every neighbour distance is the same
     # noise floor, the Levina-Bickel dimension is far above ADAPTIVE_MAX_DIMENSION
-    from conformap.graph import ADAPTIVE_MAX_DIMENSION
-
-    from conformap.graph import ADAPTIVE_MIN_ITEMS
+    from conformap.graph import ADAPTIVE_MAX_DIMENSION, ADAPTIVE_MIN_ITEMS
 
     r = np.random.default_rng(6)
     th = r.uniform(0, 2 * np.pi, ADAPTIVE_MIN_ITEMS)  # dense "auto" is adaptive from there

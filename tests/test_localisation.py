@@ -89,9 +89,11 @@ def test_localisation_ratio_is_lambda_over_the_one_item_rayleigh_floor():
 
 def test_noisy_blob_images_do_not_localise():
     # 700 projected 32 x 32 images of a blob on a circle at noise 0.5 (benchmarks/denoise_blobs,
-    # seed 1): the adaptive kernel localised on a few items of large scale (participation
-    # ratios 0.024 and 0.006, 76 degrees median error); "auto" now falls back to the fixed
-    # kernel (8.3 degrees; denoise="off" gives 12.0)
+    # seed 1): the complete adaptive kernel localised on a few items of large scale
+    # (participation ratios 0.024 and 0.006, 76 degrees median error). On the complete kernel
+    # (method="dense") the guard falls back to the fixed kernel (8.3 degrees); "auto" keeps
+    # the kNN truncation there (most of the complete kernel's mass lies beyond k, 5.9
+    # degrees; docs/large-n/noisy/blobs-700-merged.jsonl); denoise="off" gives 12.0
     r = np.random.default_rng(1)
     t = r.uniform(0, 360, 700)
     yy, xx = np.mgrid[:32, :32]
@@ -99,10 +101,13 @@ def test_noisy_blob_images_do_not_localise():
     imgs = np.exp(-((yy - 15.5 - 7 * np.sin(tr)[:, None, None]) ** 2
                     + (xx - 15.5 - 7 * np.cos(tr)[:, None, None]) ** 2) / 8.0)
     noisy = imgs + 0.5 * r.standard_normal(imgs.shape)
-    dm = DiffusionMap(metric="euclidean", random_state=0).fit(noisy)
-    assert "median scale" in dm.graph_summary_
-    assert min(participation(dm.embedding_[:, j]) for j in range(2)) > 0.3
-    assert circle_recovery(dm.embedding_, t).median_error < 10.0
+    dense = DiffusionMap(metric="euclidean", method="dense", random_state=0).fit(noisy)
+    assert "median scale" in dense.graph_summary_
+    auto = DiffusionMap(metric="euclidean", random_state=0).fit(noisy)
+    assert "truncated kNN kernel" in auto.graph_summary_ and auto.dropped_mass_ > 0.5
+    for dm in (dense, auto):
+        assert min(participation(dm.embedding_[:, j]) for j in range(2)) > 0.3
+        assert circle_recovery(dm.embedding_, t).median_error < 10.0
 
 
 def test_fallback_on_a_knn_graph_is_the_fixed_kernel_on_the_same_neighbours():
@@ -122,3 +127,57 @@ def test_fallback_on_a_knn_graph_is_the_fixed_kernel_on_the_same_neighbours():
     assert not fixed.adaptive and fixed.method == "knn" and "median scale" in fixed.summary()
     assert abs(fixed.kernel - oracle.kernel).max() == 0
     assert diffusion_core(fixed, rng=0).embedding.shape == (KNN_ADAPTIVE_MIN_ITEMS, 2)
+
+
+def _inflated_circle():
+    # the uniform circle of the test above with five items of inflated scale: "auto" falls back
+    d, _ = uniform_circle(ADAPTIVE_MIN_ITEMS, 0)
+    g = graph_from_distances(d)
+    rho = g.scales.copy()
+    rho[[0, 140, 280, 420, 560]] = 4.0
+    return replace(g, scales=rho, kernel=dense_kernel(d, rho))
+
+
+def test_the_guard_does_not_depend_on_n_components():
+    # the localised mode is the second coordinate: one component must still see it, and the
+    # first coordinate is then that of the two-component fit (same fixed kernel)
+    bad = _inflated_circle()
+    one = diffusion_core(bad, n_components=1, rng=0)
+    two = diffusion_core(bad, n_components=2, rng=0)
+    assert not one.adaptive and not two.adaptive
+    assert one.embedding.shape == (bad.kernel.shape[0], 1)
+    np.testing.assert_allclose(one.embedding[:, 0], two.embedding[:, 0], atol=1e-8)
+    np.testing.assert_allclose(one.eigenvalues, two.eigenvalues[:2], rtol=1e-10)
+
+
+def test_a_knn_fallback_has_its_dropped_mass_measured_or_says_it_is_not():
+    # a kNN graph of features whose adaptive scales are inflated on two items: the fallback
+    # keeps the stored neighbours; with the features at hand its dropped mass is measured
+    # against the complete kernel at the fixed sigma (oracle: the complete kernel's rows)
+    from conformap.graph import KNN_ADAPTIVE_MIN_ITEMS, build_graph, measure_dropped_mass
+    from conformap.neighbor_graph import split_knn_distances
+    from conformap.scales import knn_kernel
+
+    n = KNN_ADAPTIVE_MIN_ITEMS
+    t = np.random.default_rng(0).uniform(0, 2 * np.pi, n)
+    X = np.c_[np.cos(t), np.sin(t)]
+    g, fs = build_graph(X, metric="euclidean", method="knn", rng=0)
+    assert g.adaptive and g.dropped_mass is not None
+    idx, dist, *_ = split_knn_distances(g.fallback_distances)
+    rho = g.scales.copy()
+    rho[[0, n // 2]] = 8.0
+    bad = replace(g, scales=rho, kernel=sp.csr_matrix(knn_kernel(n, idx, dist, rho)))
+    measured = diffusion_core(bad, rng=0,
+                              remeasure=lambda h: measure_dropped_mass(h, fs, rng=0))
+    assert not measured.adaptive and measured.graph["dropped_mass"] is not None
+    sigma = measured.bandwidth
+    full = np.exp(-pairwise_distances(X, metric="l2") ** 2 / (2 * sigma**2))
+    stored = sp.csr_matrix(g.fallback_distances).maximum(sp.csr_matrix(g.fallback_distances).T)
+    np.fill_diagonal(full, 0.0)  # the mass of a row is that of its other items
+    kept = (full * (stored.toarray() > 0)).sum(1)
+    oracle = 1 - kept / full.sum(1)
+    assert oracle.min() - 1e-9 <= measured.graph["dropped_mass"] <= oracle.max() + 1e-9
+    assert measured.graph["dropped_mass_max"] <= oracle.max() + 1e-9
+    silent = diffusion_core(bad, rng=0)
+    assert silent.graph["dropped_mass"] is None
+    assert "not re-measured" in silent.graph["summary"]

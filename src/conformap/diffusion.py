@@ -41,7 +41,7 @@ The diffusion map at time :math:`t` is :math:`x_i \mapsto (\mu_1^t \psi_1(i), \d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.linalg
@@ -398,11 +398,16 @@ def diffusion_eigenpairs(graph, n_eigenpairs: int, *, alpha: float = 1.0,
 
 
 def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float = 0.0,
-                   eigen_solver: str = "auto", rng=None) -> DiffusionMapResult:
+                   eigen_solver: str = "auto", rng=None, remeasure=None) -> DiffusionMapResult:
     """Diffusion map of an :class:`conformap.graph.AffinityGraph` (validated parameters).
 
     An adaptive kernel chosen by ``bandwidth="auto"`` whose first coordinates localise
-    is replaced here by the fixed kernel at its median scale (:mod:`conformap.localisation`).
+    is replaced here by the fixed kernel at its median scale (:mod:`conformap.localisation`);
+    the guard looks at the first :data:`conformap.localisation.GUARDED_COORDINATES`
+    coordinates whatever ``n_components`` is, so the kernel does not depend on it.
+    ``remeasure``: a function ``graph -> graph`` that measures a kNN replacement's dropped
+    kernel mass (the caller holds the features; without it that mass is reported as not
+    measured).
     """
     n = graph.kernel.shape[0]
     k = check_int(n_components, "n_components", low=1)
@@ -415,19 +420,28 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
     if alpha > 1:
         raise ValueError(f"alpha: {alpha} is out of range; use a value in [0, 1] (1 = paper)")
     t = check_positive(t, "t", allow_zero=True)
-    lam, psi, info = diffusion_eigenpairs(graph, k + 1, alpha=alpha, eigen_solver=eigen_solver,
-                                          rng=rng)
+    from .localisation import GUARDED_COORDINATES
+
+    guarded = graph.adaptive and graph.fallback_distances is not None
+    n_solve = min(max(k, GUARDED_COORDINATES), n - 2) if guarded else k
+    lam, psi, info = diffusion_eigenpairs(graph, n_solve + 1, alpha=alpha,
+                                          eigen_solver=eigen_solver, rng=rng)
     kappa = None
     if graph.adaptive:
         from .localisation import fixed_at_median_scale, localisation_ratio, localised_coordinates
 
         kappa = localisation_ratio(lam[1], info["deg"], info["u"], info["mass"])
-        bad = (localised_coordinates(lam, psi, info["deg"], info["u"], info["mass"])
-               if graph.fallback_distances is not None else [])
+        bad = localised_coordinates(lam, psi, info["deg"], info["u"], info["mass"]) \
+            if guarded else []
         if bad:  # "auto" only: the first coordinates localised on items of large scale
             graph = fixed_at_median_scale(graph, graph.fallback_distances, bad)
-            lam, psi, info = diffusion_eigenpairs(graph, k + 1, alpha=alpha,
+            if graph.method == "knn":
+                graph = remeasure(graph) if remeasure is not None else replace(
+                    graph, note=f"{graph.note}; its dropped kernel mass is not re-measured")
+            lam, psi, info = diffusion_eigenpairs(graph, n_solve + 1, alpha=alpha,
                                                   eigen_solver=eigen_solver, rng=rng)
+    lam, psi = lam[:k + 1], psi[:, :k + 1]
+    info = {**info, "mu": info["mu"][:k + 1]}
     mu = info["mu"]
     embedding = psi[:, 1:] * (np.abs(mu[1:]) ** t if t else 1.0)
     meta = {"method": graph.method, "n_neighbors": graph.n_neighbors,

@@ -260,12 +260,19 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self._fit_columns = None if fs is None else fs.columns
         self._fit_size = None if fs is None else fs.full_size
         self.n_neighbors_ = graph.n_neighbors if graph.method == "knn" else None
+        remeasure = None  # a store may be gone by now; its fallback says "not re-measured"
+        if fs is not None:  # a kNN kernel that replaces a localising one is measured too
+            from .graph import measure_dropped_mass
+
+            def remeasure(g):
+                return measure_dropped_mass(g, fs, rng=self.random_state)
         self.result_ = diffusion_core(
             graph,
             n_components=self.n_components,
             alpha=self.alpha,
             t=self.t,
             rng=self.random_state,
+            remeasure=remeasure,
         )
         del graph
         # the graph the core used (with bandwidth="auto" possibly the fixed kernel that

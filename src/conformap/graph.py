@@ -84,13 +84,13 @@ from .scales import (
 __all__ = [
     "ADAPTIVE_MAX_DIMENSION",
     "ADAPTIVE_MIN_ITEMS",
+    "DENOISED_TRUNCATION_MASS",
     "DENSE_MAX_ITEMS",
     "DIMENSION_MIN_RATIO",
     "DIMENSION_REFERENCE_ITEMS",
     "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
     "DROPPED_MASS_LOCAL",
-    "DENOISED_TRUNCATION_MASS",
     "KNN_ADAPTIVE_MIN_ITEMS",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -108,6 +108,7 @@ __all__ = [
     "intrinsic_dimension",
     "knn_block",
     "local_scales",
+    "measure_dropped_mass",
     "neighbor_search",
     "normalization_dimension",
     "prepare_features",
@@ -450,15 +451,20 @@ def build_graph(
                                             check_n_neighbors(n_neighbors, n), rng=rng)
 
     graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
-    # the truncation, measured exactly on sampled rows
-    gen = check_rng(rng)
-    rows = np.sort(gen.choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
+    return measure_dropped_mass(graph, fs, rng=rng), fs
+
+
+def measure_dropped_mass(graph, fs: FeatureSet, *, rng=None):
+    """``graph`` (kNN) with the kernel mass its truncation drops measured exactly against the
+    complete kernel at its scales, on :data:`DROPPED_MASS_SAMPLE` rows drawn from ``rng``."""
+    n = graph.kernel.shape[0]
+    rows = np.sort(check_rng(rng).choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
     pattern = sp.csr_matrix(graph.kernel)
     fr = np.concatenate([
         dropped_mass_block(fs.features, rows[a:a + 64], (pattern.indptr, pattern.indices),
                            graph.scales, fs.lp)
         for a in range(0, rows.size, 64)])
-    return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max())), fs
+    return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))
 
 
 def truncate_on_noise_floor(graph, d, fs, *, bandwidth="auto", n_jobs=None):
