@@ -110,7 +110,8 @@ GENERATED = [
                  "benchmarks.bench_largen:render"),
     GeneratedDoc("docs/distributed.md", ("docs/distributed-results.json",),
                  "benchmarks.distributed_doc:render_doc"),
-    *[GeneratedDoc(f"docs/product-manifold/{d}results.md", (f"docs/product-manifold/{d}results.json",),
+    *[GeneratedDoc(f"docs/product-manifold/{d}results.md",
+                   (f"docs/product-manifold/{d}results.json",),
                    "conformap.reproduce.product_manifold:render_results") for d in ("", "full/")],
     GeneratedDoc("docs/large-n/README.md", ("docs/large-n/density.json",),
                  "benchmarks.bench_density:render_readme"),
@@ -125,7 +126,10 @@ GENERATED = [
 _PM = "docs/product-manifold"
 _LN = "docs/large-n"
 HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
-    (f"{_LN}/NOISY_IMAGES.md", (f"{_LN}/noisy/after.jsonl", f"{_LN}/noisy/compare.jsonl", f"{_LN}/noisy/diag.jsonl", f"{_LN}/noisy/euclidean.jsonl", f"{_LN}/noisy/heldout.jsonl", f"{_LN}/noisy/heldout2.jsonl", f"{_LN}/noisy/heldout3.jsonl", f"{_LN}/noisy/map.jsonl", f"{_LN}/noisy/n300.jsonl", f"{_LN}/noisy/ratio.jsonl", f"{_LN}/noisy/regions.jsonl", f"{_LN}/noisy/snr01.jsonl",
+    (f"{_LN}/NOISY_IMAGES.md", (*(f"{_LN}/noisy/{x}.jsonl" for x in (
+                                    "after", "compare", "diag", "euclidean", "heldout",
+                                    "heldout2", "heldout3", "map", "n300", "ratio", "regions",
+                                    "snr01")),
                                 f"{_LN}/mid-n/rotor.jsonl", f"{_LN}/largen-100000.json",
                                 f"{_LN}/denoise-small.json",
                                 f"{_LN}/largen-sweep-20000-dimension.json",

@@ -26,12 +26,14 @@ m, denoising rank), the noise fraction of the denoiser fitted on all rows, wall 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from benchmarks._harness import emit_row
 from benchmarks.bench_density import score
@@ -77,7 +79,7 @@ def compare(paths, a="pca", b="off") -> list[dict]:
     counted apart), and the ranges of both."""
     rows = {}
     for p in paths:
-        for line in open(p):
+        for line in Path(p).read_text().splitlines():
             r = json.loads(line)
             rows.setdefault((r["data"], r["n"], r["seed"]), {})[r["variant"]] = r
     groups = {}
@@ -89,7 +91,9 @@ def compare(paths, a="pca", b="off") -> list[dict]:
     for (size, n), g in sorted(groups.items(), key=lambda kv: kv[0][0] ** 2 / kv[0][1]):
         better = sum(x["median"] < y["median"] - 0.05 for _, _, x, y in g)
         ties = sum(abs(x["median"] - y["median"]) <= 0.05 for _, _, x, y in g)
-        rng = lambda k, i: [min(t[i][k] for t in g), max(t[i][k] for t in g)]  # noqa: E731
+        def rng(k, i, g=g):
+            return [min(t[i][k] for t in g), max(t[i][k] for t in g)]
+
         out.append({"size": size, "n": n, "p_over_n": round(size * size / n, 2),
                     "seeds": sorted({t[0] for t in g}), "runs": len(g), "better": better,
                     "ties": ties, f"{a}_median": rng("median", 2), f"{b}_median": rng("median", 3),
@@ -106,7 +110,7 @@ def render(paths) -> str:
 
     d = {}
     for p in paths:
-        for line in open(p):
+        for line in Path(p).read_text().splitlines():
             r = json.loads(line)
             d.setdefault((r["data"], r["n"], r["seed"]), {}).setdefault(r["variant"], r)
 
@@ -157,21 +161,21 @@ def main(argv=None) -> int:
     from conformap.datasets import make_particles
 
     warnings.simplefilter("ignore")
-    fh = open(a.out, "a") if a.out else None
-    for snr in a.snrs.split(","):
-        s = None if snr == "clean" else float(snr)
-        for n in map(int, a.ns.split(",")):
-            for seed in map(int, a.seeds.split(",")):
-                imgs, th = make_particles(n, size=a.size, snr=s, map=ROTOR_MAP, rng=seed)
-                f = dn.fit_denoiser(imgs)
-                for v in a.variants.split(","):
-                    dm, wall = fit_variant(imgs, v)
-                    row = {"data": f"rotor map {a.size}x{a.size}, snr {snr}", "n": n,
-                           "seed": seed, "variant": v, **score(dm.embedding_, th),
-                           **graph_info(dm), "noise_fraction": round(f.noise_fraction, 4),
-                           "mp_rank": f.rank, "wall_s": round(wall, 1),
-                           "load": round(os.getloadavg()[0], 2)}
-                    emit_row(row, fh)
+    with open(a.out, "a") if a.out else contextlib.nullcontext() as fh:
+        for snr in a.snrs.split(","):
+            s = None if snr == "clean" else float(snr)
+            for n in map(int, a.ns.split(",")):
+                for seed in map(int, a.seeds.split(",")):
+                    imgs, th = make_particles(n, size=a.size, snr=s, map=ROTOR_MAP, rng=seed)
+                    f = dn.fit_denoiser(imgs)
+                    for v in a.variants.split(","):
+                        dm, wall = fit_variant(imgs, v)
+                        row = {"data": f"rotor map {a.size}x{a.size}, snr {snr}", "n": n,
+                               "seed": seed, "variant": v, **score(dm.embedding_, th),
+                               **graph_info(dm), "noise_fraction": round(f.noise_fraction, 4),
+                               "mp_rank": f.rank, "wall_s": round(wall, 1),
+                               "load": round(os.getloadavg()[0], 2)}
+                        emit_row(row, fh)
     return 0
 
 

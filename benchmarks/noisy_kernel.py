@@ -163,14 +163,12 @@ def main(argv=None) -> int:
     X, th, fs, D = load(a.data, a.n, a.snr, a.seed)
     head = {"data": f"{a.data} {X.shape[1]}x{X.shape[2]}, snr {a.snr:g}", "n": a.n,
             "seed": a.seed, "rank": fs.denoiser.rank if fs.denoiser is not None else None}
-    fh = open(a.out, "a") if a.out else None
-
     def emit(row):
         row = {**head, **row, "load": round(os.getloadavg()[0], 2)}
         print(json.dumps(row), flush=True)
-        if fh:
-            fh.write(json.dumps(row) + "\n")
-            fh.flush()
+        if a.out:  # appended row by row, so a stopped run keeps what it measured
+            with open(a.out, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
 
     idx, dist = dense_neighbors(D, max(max(ks), 48))
     rows = np.sort(np.random.default_rng(0).choice(a.n, 256, replace=False))

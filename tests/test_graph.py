@@ -54,13 +54,15 @@ def test_default_k_is_one_rule():
 @pytest.mark.parametrize("call", ["estimator", "cache", "builder"])
 def test_zero_neighbours_is_the_same_error_everywhere(call, tmp_path):
     X, _ = clustered_circle(30)
+    calls = {
+        "estimator": lambda: DiffusionMap(metric="euclidean", method="knn",
+                                          n_neighbors=0).fit(X),
+        "cache": lambda: cached_distances(X, tmp_path, metric="euclidean", method="knn",
+                                          n_neighbors=0),
+        "builder": lambda: build_graph(X, metric="euclidean", method="knn", n_neighbors=0),
+    }
     with pytest.raises(ValueError, match=r"n_neighbors: .*0"):
-        if call == "estimator":
-            DiffusionMap(metric="euclidean", method="knn", n_neighbors=0).fit(X)
-        elif call == "cache":
-            cached_distances(X, tmp_path, metric="euclidean", method="knn", n_neighbors=0)
-        else:
-            build_graph(X, metric="euclidean", method="knn", n_neighbors=0)
+        calls[call]()
 
 
 def test_sparse_spectrum_matches_dense_within_the_reported_truncation():
@@ -299,8 +301,8 @@ def test_dimension_of_a_large_graph_is_the_reference_sets():
     assert "at the scale of 20,000 items" in graph.summary()
 
 
-@pytest.mark.parametrize("bandwidth, adaptive", [("adaptive", True), ("connect", False),
-                                                 (0.1, False)])
+@pytest.mark.parametrize(("bandwidth", "adaptive"),
+                         [("adaptive", True), ("connect", False), (0.1, False)])
 def test_reference_distances_only_for_the_adaptive_kernel(monkeypatch, bandwidth, adaptive):
     # the reference search costs ~10 s at n = 100,000: a fixed kernel (a rule, a number, or
     # "auto" falling back at a noise floor) must not run it
@@ -372,7 +374,7 @@ def test_auto_switch_to_the_adaptive_kernel_dense_and_knn():
     assert graph_from_distances(kneighbors_distances(X, 30, metric="l2")).adaptive
 
 
-@pytest.mark.parametrize("n, noise, seed", [(25, 0.0, 7), (100, 0.0, 8), (100, 0.01, 9),
+@pytest.mark.parametrize(("n", "noise", "seed"), [(25, 0.0, 7), (100, 0.0, 8), (100, 0.01, 9),
                                             (300, 0.01, 10), (450, 0.0, 14), (550, 0.01, 12)])
 def test_small_dense_default_removes_the_density_of_a_clustered_circle(n, noise, seed):
     # seeds outside those the rule was chosen on (0-2) and checked on (3-5); "connect" (the
