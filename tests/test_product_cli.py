@@ -155,3 +155,21 @@ def test_factorize_unmix_default_is_the_library_default(rect_files):
     assert summary["params"]["unmix"] == DEFAULT_UNMIX
     ref = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, rng=0)
     assert summary["factors"] == [f.tolist() for f in ref.factors]
+
+
+def test_factorize_harmonics_and_clean_products_reach_the_library(rect_files, tmp_path):
+    # the two switches off by default: the CLI and the estimator give factorize's result
+    from conformap.product import ProductManifoldFactorizer, factorize
+
+    X = np.load(rect_files / "points.npy")
+    out = tmp_path / "hc"
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--harmonics",
+               "--clean-products", "--seed", "0", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["params"]["harmonics"] and summary["params"]["clean_products"]
+    lib = factorize(X, n_eigenvectors=20, harmonics=True, clean_products=True, rng=0)
+    assert summary["factors"] == [f.tolist() for f in lib.factors]
+    est = ProductManifoldFactorizer(20, harmonics=True, clean_products=True,
+                                    random_state=0).fit(X)
+    assert [f.tolist() for f in est.factors_] == summary["factors"]

@@ -293,3 +293,12 @@ def test_dense_graph_when_nearly_every_pair_is_within_the_radius():
                              bandwidth=spec.bandwidth, rng=0)
     np.testing.assert_allclose(spec.markov_eigenvalues, ref.markov_eigenvalues, atol=1e-10)
     assert spec.noise_floor == pytest.approx(ref.noise_floor, rel=1e-9)
+
+
+@pytest.mark.parametrize("option", ["hierarchical", "harmonics", "clean_products"])
+def test_switches_take_only_booleans(option):
+    from conformap.datasets import make_rectangle
+
+    X, _ = make_rectangle(300, rng=0)
+    with pytest.raises(TypeError, match=f"{option}: expected True or False, got 'no'"):
+        factorize(X, n_eigenvectors=10, **{option: "no"})

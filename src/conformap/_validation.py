@@ -135,6 +135,13 @@ def check_int(value: object, name: str, *, low: int | None = None, high: int | N
     return value
 
 
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` as a bool (True, False or a numpy bool) or raise naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
 def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a finite float > 0 (or >= 0) or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -66,6 +66,13 @@ def register(sub) -> None:
                    "is found) or an integer >= 2")
     p.add_argument("--hierarchical", action="store_true",
                    help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
+    p.add_argument("--harmonics", action="store_true",
+                   help="complete each factor with the harmonics of its leading eigenvectors "
+                   "that no triplet names (off by default: docs/product-manifold/diagnosis.md "
+                   "sections 10-11 found mixed vectors added at SNR 0.1)")
+    p.add_argument("--clean-products", action="store_true",
+                   help="after the cut, rotate products of eigenvectors of different factors "
+                   "out of each factor eigenvector (off by default: diagnosis.md section 11)")
     p.add_argument("--unmix", type=_unmix_arg, default=None, metavar="TOL",
                    help="rotate blocks of eigenvectors whose eigenvalues are within TOL "
                    "(relative) into factor-pure ones before the triplet search (default: "
@@ -223,6 +230,7 @@ def run(args) -> int:
         res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
                         delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
                         metric=metric, hierarchical=args.hierarchical, preprocess=preprocess,
+                        harmonics=args.harmonics, clean_products=args.clean_products,
                         rng=args.seed,
                         **({} if args.unmix is None else {"unmix": args.unmix}))
         bar.done()

@@ -6,8 +6,10 @@ from sklearn.base import BaseEstimator
 
 from .._validation import check_int, validate_items
 from ._factorize import (
+    DEFAULT_CLEAN_PRODUCTS,
     DEFAULT_DEGENERACY,
     DEFAULT_GAMMA,
+    DEFAULT_HARMONICS,
     DEFAULT_PURITY,
     factorize,
 )
@@ -22,7 +24,7 @@ class ProductManifoldFactorizer(BaseEstimator):
     Parameters
     ----------
     n_eigenvectors, n_factors, delta, gamma, bandwidth, metric, hierarchical, n_rounds,
-    preprocess, degeneracy, purity, unmix
+    preprocess, degeneracy, purity, unmix, harmonics, clean_products
         As in :func:`factorize`.
     n_components : int, default 2
         Leading eigenvectors per factor in ``embeddings_``.
@@ -56,7 +58,8 @@ class ProductManifoldFactorizer(BaseEstimator):
                  hierarchical: bool = False, n_rounds: int = 1000, n_components: int = 2,
                  preprocess="auto", degeneracy: float = DEFAULT_DEGENERACY,
                  purity: float = DEFAULT_PURITY, unmix: float = DEFAULT_UNMIX,
-                 random_state=None):
+                 harmonics: bool = DEFAULT_HARMONICS,
+                 clean_products: bool = DEFAULT_CLEAN_PRODUCTS, random_state=None):
         self.n_eigenvectors = n_eigenvectors
         self.n_factors = n_factors
         self.delta = delta
@@ -70,6 +73,8 @@ class ProductManifoldFactorizer(BaseEstimator):
         self.degeneracy = degeneracy
         self.purity = purity
         self.unmix = unmix
+        self.harmonics = harmonics
+        self.clean_products = clean_products
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -92,6 +97,7 @@ class ProductManifoldFactorizer(BaseEstimator):
                         metric=self.metric, hierarchical=self.hierarchical,
                         n_rounds=self.n_rounds, preprocess=self.preprocess,
                         degeneracy=self.degeneracy, purity=self.purity, unmix=self.unmix,
+                        harmonics=self.harmonics, clean_products=self.clean_products,
                         rng=self.random_state)
         self.result_ = res
         self.factors_ = res.factors

@@ -61,6 +61,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._validation import (
+    check_bool,
     check_int,
     check_positive,
     check_rng,
@@ -130,6 +131,11 @@ def _check_purity(purity) -> float:
     return purity
 
 
+def _check_switches(hierarchical, harmonics, clean_products):
+    return (check_bool(hierarchical, "hierarchical"), check_bool(harmonics, "harmonics"),
+            check_bool(clean_products, "clean_products"))
+
+
 def _check_n_factors(n_factors):
     if isinstance(n_factors, str):
         if n_factors != "auto":
@@ -149,6 +155,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                        clean_products: bool = DEFAULT_CLEAN_PRODUCTS) -> FactorizationResult:
     """Factorize a precomputed :class:`LaplacianSpectrum` (steps 2-4 of :func:`factorize`)."""
     delta, gamma = _check_thresholds(delta, gamma)
+    hierarchical, harmonics, clean_products = _check_switches(hierarchical, harmonics,
+                                                              clean_products)
     k = _check_n_factors(n_factors)
     auto = k == "auto"
     if auto:
@@ -453,8 +461,9 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         high confidence; section 11 limits the spread of an added vector
         (``HARMONIC_MAX_SPREAD``), still off by default (see ``DEFAULT_HARMONICS``).
     clean_products : bool, default False (``DEFAULT_CLEAN_PRODUCTS``)
-        After the cut, rotate the products of two other bins' eigenvectors out of each binned
-        eigenvector within 10 % of its eigenvalue (:func:`clean_products`; ``levels`` step
+        After the cut, rotate the products of two binned eigenvectors of different bins (neither
+        of them the one cleaned) out of each binned eigenvector within ``HARMONIC_WINDOW`` of
+        its eigenvalue (:func:`clean_products`; ``levels`` step
         "products"). Measured in ``diagnosis.md`` section 11.
     rng : int or Generator, optional
         Seeds the sparse eigensolver and the rounding.
@@ -477,6 +486,7 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
     n_vec = check_int(n_eigenvectors, "n_eigenvectors", low=3)
     _check_n_factors(n_factors)
     _check_purity(purity)
+    _check_switches(hierarchical, harmonics, clean_products)  # before the spectrum's minutes
     gen = check_rng(rng)
     t0 = time.perf_counter()
     X, prep = _preprocess(X, preprocess, metric, gen)
