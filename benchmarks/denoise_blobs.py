@@ -53,7 +53,7 @@ def blobs(n: int, radius: float, noise: float, seed: int, size: int = 24):
 VARIANTS = {"auto": {}, "off": {"denoise": "off"}, "auto+connect": {"bandwidth": "connect"},
             "auto+adaptive": {"bandwidth": "adaptive"},
             # the complete dense kernel (what "auto" built below the dense limit before
-            # conformap.graph.DENOISED_TRUNCATION_MASS), with the localisation guard
+            # conformap.truncation.DENOISED_TRUNCATION_MASS), with the localisation guard
             "dense": {"method": "dense"}}
 
 

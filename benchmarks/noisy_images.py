@@ -14,7 +14,7 @@
   localisation guard of ``conformap.localisation`` nor the noise-floor fallback);
 * ``knn`` / ``dense``: the defaults with ``method="knn"`` (the truncated kNN kernel below
   ``conformap.graph.DENSE_MAX_ITEMS`` too) or ``method="dense"`` (the complete kernel, what
-  "auto" built below that size before ``conformap.graph.DENOISED_TRUNCATION_MASS``;
+  "auto" built below that size before ``conformap.truncation.DENOISED_TRUNCATION_MASS``;
   ``docs/large-n/TRUNCATION.md``).
 
 Each row: median / p90 angular error (``bench_density.score``), the graph line (bandwidth rule,

@@ -417,8 +417,8 @@ def test_mass_beyond_matches_a_loop():
 
 
 def test_auto_truncates_the_dense_kernel_of_denoised_items_on_a_noise_floor():
-    from conformap.graph import DENOISED_TRUNCATION_MASS
     from conformap.scales import gaussian_affinity
+    from conformap.truncation import DENOISED_TRUNCATION_MASS
 
     X = _noisy_curve(900, noise=0.12)
     g, fs = build_graph(X, metric="euclidean", rng=0, denoise="pca")

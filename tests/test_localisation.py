@@ -154,9 +154,10 @@ def test_a_knn_fallback_has_its_dropped_mass_measured_or_says_it_is_not():
     # a kNN graph of features whose adaptive scales are inflated on two items: the fallback
     # keeps the stored neighbours; with the features at hand its dropped mass is measured
     # against the complete kernel at the fixed sigma (oracle: the complete kernel's rows)
-    from conformap.graph import KNN_ADAPTIVE_MIN_ITEMS, build_graph, measure_dropped_mass
+    from conformap.graph import KNN_ADAPTIVE_MIN_ITEMS, build_graph
     from conformap.neighbor_graph import split_knn_distances
     from conformap.scales import knn_kernel
+    from conformap.truncation import measure_dropped_mass
 
     n = KNN_ADAPTIVE_MIN_ITEMS
     t = np.random.default_rng(0).uniform(0, 2 * np.pi, n)

@@ -49,7 +49,7 @@ class AffinityGraph:
         Bound on any affinity the graph does not store (0 for dense).
     dropped_mass, dropped_mass_max : float or None
         Mean and largest fraction of a row's kernel mass not stored, measured exactly on up to
-        :data:`conformap.graph.DROPPED_MASS_SAMPLE` random rows (0 for dense; None when only
+        :data:`conformap.truncation.DROPPED_MASS_SAMPLE` random rows (0 for dense; None when only
         distances were given).
     n_bridges : int
         Edges added to join the pieces of a kNN graph.

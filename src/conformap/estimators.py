@@ -262,7 +262,7 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         self.n_neighbors_ = graph.n_neighbors if graph.method == "knn" else None
         remeasure = None  # a store may be gone by now; its fallback says "not re-measured"
         if fs is not None:  # a kNN kernel that replaces a localising one is measured too
-            from .graph import measure_dropped_mass
+            from .truncation import measure_dropped_mass
 
             def remeasure(g):
                 return measure_dropped_mass(g, fs, rng=self.random_state)
@@ -314,15 +314,12 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         rows and the rule of the in-memory :func:`conformap.graph.build_graph`)."""
         from dataclasses import replace
 
-        from ._validation import check_rng
-        from .graph import DROPPED_MASS_SAMPLE
         from .store import CoefficientStore
         from .store_queries import store_dropped_mass
+        from .truncation import dropped_mass_rows
 
         st = self.scheduler_stats_
-        n = graph.kernel.shape[0]
-        rows = np.sort(check_rng(self.random_state).choice(
-            n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
+        rows = dropped_mass_rows(graph.kernel.shape[0], self.random_state)
         fr = store_dropped_mass(CoefficientStore(st["store"]), graph.kernel, graph.scales, rows,
                                 columns=st["columns"], n_jobs=self.n_jobs)
         return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))

@@ -40,7 +40,7 @@ bound over items (``max_dropped_affinity``) and, when the features are at hand, 
 each row's kernel mass that was dropped, measured exactly on a random sample of rows
 (``dropped_mass``, ``dropped_mass_max``). On denoised items whose complete kernel has most of
 its mass beyond the k neighbours, "auto" keeps the kNN graph below the dense limit too
-(:data:`DENOISED_TRUNCATION_MASS`, :func:`truncate_on_noise_floor`).
+(:mod:`conformap.truncation`).
 
 Chunks
 ------
@@ -66,7 +66,6 @@ from .neighbor_graph import (
     bridge_edges,
     knn_block,
     knn_distance_matrix,
-    knn_of_dense,
     neighbor_search,
     split_knn_distances,
 )
@@ -78,7 +77,12 @@ from .scales import (
     intrinsic_dimension,
     knn_kernel,
     local_scales,
-    mass_beyond,
+)
+from .truncation import (
+    DENOISED_TRUNCATION_MASS,
+    DROPPED_MASS_SAMPLE,
+    measure_dropped_mass,
+    truncate_on_noise_floor,
 )
 
 __all__ = [
@@ -91,6 +95,7 @@ __all__ = [
     "DIMENSION_SAMPLE_ROWS",
     "DIMENSION_SPARSEST",
     "DROPPED_MASS_LOCAL",
+    "DROPPED_MASS_SAMPLE",
     "KNN_ADAPTIVE_MIN_ITEMS",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -207,18 +212,6 @@ DIMENSION_REFERENCE_ITEMS = 20_000
 #: 256 rows); the search, 1,024 x 20,000 distances, took 10.1 s on one core at n = 50,000
 #: (8,566 WEMD coefficients).
 DIMENSION_SAMPLE_ROWS = 1024
-#: On denoised features (noisy images) method="auto" keeps, on the dense path, only the k
-#: nearest neighbours of the adaptive kernel (the method="knn" graph) when the complete
-#: kernel's mean share of a row's mass beyond them exceeds this (distances on a noise floor,
-#: the far mass linking other angles). Measured (docs/large-n/TRUNCATION.md, "The truncated
-#: kernel is the better operator"; real-map projections 47 x 47 and 64 x 64, SNR 0.5 and 1,
-#: n = 1,000-3,000): chosen on seeds 0-1, kNN better than dense on 8 of 8 runs (median and
-#: p90) where the kNN graph drops over half the mass, on 0 of 4 where it drops 42-47 %
-#: (n = 1,000); held out (seeds 5-8, all above the bound) median 15 of 20, p90 18 of 20, and
-#: on the procedural rotor (n = 2,000-3,000, seeds 1-2) 4 of 4, complete-kernel p90 13-17 deg.
-DENOISED_TRUNCATION_MASS = DROPPED_MASS_LOCAL
-#: Rows whose dropped kernel mass is measured exactly (kNN graphs with features at hand).
-DROPPED_MASS_SAMPLE = 256
 #: Rows per block of the neighbour search and of the dropped-mass measurement.
 BLOCK_ROWS = 256
 
@@ -452,35 +445,6 @@ def build_graph(
 
     graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
     return measure_dropped_mass(graph, fs, rng=rng), fs
-
-
-def measure_dropped_mass(graph, fs: FeatureSet, *, rng=None):
-    """``graph`` (kNN) with the kernel mass its truncation drops measured exactly against the
-    complete kernel at its scales, on :data:`DROPPED_MASS_SAMPLE` rows drawn from ``rng``."""
-    n = graph.kernel.shape[0]
-    rows = np.sort(check_rng(rng).choice(n, size=min(n, DROPPED_MASS_SAMPLE), replace=False))
-    pattern = sp.csr_matrix(graph.kernel)
-    fr = np.concatenate([
-        dropped_mass_block(fs.features, rows[a:a + 64], (pattern.indptr, pattern.indices),
-                           graph.scales, fs.lp)
-        for a in range(0, rows.size, 64)])
-    return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))
-
-
-def truncate_on_noise_floor(graph, d, fs, *, bandwidth="auto", n_jobs=None):
-    """Dense adaptive ``graph`` of distances ``d`` (n, n) between the rows of ``fs``, or the
-    ``method="knn"`` graph of the same rows where :data:`DENOISED_TRUNCATION_MASS` says so
-    (its dropped mass measured on every row against the complete kernel at its scales)."""
-    knn = knn_of_dense(d, graph.n_neighbors, fs.features, fs.lp, n_jobs)
-    share = float(mass_beyond(graph.kernel, knn.maximum(knn.T)).mean())
-    if share <= DENOISED_TRUNCATION_MASS:
-        return graph
-    g = graph_from_distances(knn, bandwidth=bandwidth, validate=False)
-    fr = mass_beyond(dense_kernel(d, g.scales), g.kernel)
-    note = (f"denoised items: {share:.0%} of the complete kernel's mass lies beyond the "
-            f"{graph.n_neighbors} nearest neighbours, so 'auto' keeps the kNN graph")
-    return replace(g, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()),
-                   note=f"{g.note}; {note}" if g.note else note)
 
 
 def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):
