@@ -124,15 +124,10 @@ def test_auto_denoises_fewer_images_than_pixels():
     # kernel). The rule before (denoise only when n >= p) left them as they are: median angular
     # error 7.74-12.59 degrees against the true angles on seeds 0-3; DENOISE_MAX_RATIO projects
     # them (rank 10) and the error drops to 2.85-3.52.
+    from benchmarks.denoise_blobs import blobs
     from conformap.evaluate import circle_recovery
 
-    r = np.random.default_rng(1)
-    t = r.uniform(0, 360, 700)
-    yy, xx = np.mgrid[:32, :32]
-    tr = np.radians(t)
-    imgs = np.exp(-((yy - 15.5 - 7 * np.sin(tr)[:, None, None]) ** 2
-                    + (xx - 15.5 - 7 * np.cos(tr)[:, None, None]) ** 2) / 8.0)
-    noisy = imgs + 0.3 * r.standard_normal(imgs.shape)
+    noisy, t = blobs(700, radius=7, noise=0.3, seed=1, size=32)
     auto = DiffusionMap(metric="euclidean", random_state=0).fit(noisy)
     off = DiffusionMap(metric="euclidean", denoise="off", random_state=0).fit(noisy)
     assert auto.denoise_rank_ is not None and off.denoise_rank_ is None

@@ -94,13 +94,9 @@ def test_noisy_blob_images_do_not_localise():
     # (method="dense") the guard falls back to the fixed kernel (8.3 degrees); "auto" keeps
     # the kNN truncation there (most of the complete kernel's mass lies beyond k, 5.9
     # degrees; docs/large-n/noisy/blobs-700-merged.jsonl); denoise="off" gives 12.0
-    r = np.random.default_rng(1)
-    t = r.uniform(0, 360, 700)
-    yy, xx = np.mgrid[:32, :32]
-    tr = np.radians(t)
-    imgs = np.exp(-((yy - 15.5 - 7 * np.sin(tr)[:, None, None]) ** 2
-                    + (xx - 15.5 - 7 * np.cos(tr)[:, None, None]) ** 2) / 8.0)
-    noisy = imgs + 0.5 * r.standard_normal(imgs.shape)
+    from benchmarks.denoise_blobs import blobs
+
+    noisy, t = blobs(700, radius=7, noise=0.5, seed=1, size=32)
     dense = DiffusionMap(metric="euclidean", method="dense", random_state=0).fit(noisy)
     assert "median scale" in dense.graph_summary_
     auto = DiffusionMap(metric="euclidean", random_state=0).fit(noisy)
