@@ -153,14 +153,16 @@ def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right(
 
     X, truth = make_rectangle(1500, rng=4)
     spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
-    per = {}
+    per, bins = {}, {}
     for clean in (False, True):
         res = factorize_spectrum(spec, rng=0, clean_products=clean)
+        bins[clean] = sorted(sorted(f.tolist()) for f in res.factors)
         ev = factor_assignment(res.factors, res.eigenvectors, truth)
         ok = ev.confident & (ev.predicted >= 0)
         assert ev.confident_accuracy == 1.0
         per[clean] = [int((ok & ev.correct & (ev.true_label == f)).sum()) for f in range(2)]
         steps = [st for lv in res.levels if lv["split"] == "products" for st in lv["steps"]]
         assert bool(steps) == clean
+    assert bins[True] == bins[False]
     assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
     assert per[True] != per[False]
