@@ -139,6 +139,9 @@ def test_the_guard_does_not_depend_on_n_components():
     one = diffusion_core(bad, n_components=1, rng=0)
     two = diffusion_core(bad, n_components=2, rng=0)
     assert not one.adaptive and not two.adaptive
+    for res in (one, two):  # the coordinate that made it fall back, with its two measures
+        (loc,) = [x for x in res.graph["localised"] if x["coordinate"] == 2]
+        assert loc["kappa"] > ADAPTIVE_MAX_LOCALISATION and loc["participation"] < 0.05
     assert one.embedding.shape == (bad.kernel.shape[0], 1)
     np.testing.assert_allclose(one.embedding[:, 0], two.embedding[:, 0], atol=1e-8)
     np.testing.assert_allclose(one.eigenvalues, two.eigenvalues[:2], rtol=1e-10)

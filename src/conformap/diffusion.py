@@ -103,7 +103,8 @@ class DiffusionMapResult:
         kernel's :func:`conformap.localisation.localisation_ratio`, None for a fixed kernel
         chosen as such). With ``bandwidth="auto"`` the graph may be the fixed kernel that
         replaced a localising adaptive one (:mod:`conformap.localisation`; the summary says
-        so).
+        so); ``localised`` lists the adaptive kernel's coordinates that made it do so, as
+        dicts ``coordinate``, ``kappa``, ``participation`` (empty where none did).
     """
 
     embedding: np.ndarray
@@ -426,13 +427,15 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
     n_solve = min(max(k, GUARDED_COORDINATES), n - 2) if guarded else k
     lam, psi, info = diffusion_eigenpairs(graph, n_solve + 1, alpha=alpha,
                                           eigen_solver=eigen_solver, rng=rng)
-    kappa = None
+    kappa, localised = None, []
     if graph.adaptive:
         from .localisation import fixed_at_median_scale, localisation_ratio, localised_coordinates
 
         kappa = localisation_ratio(lam[1], info["deg"], info["u"], info["mass"])
         bad = localised_coordinates(lam, psi, info["deg"], info["u"], info["mass"]) \
             if guarded else []
+        localised = [{"coordinate": j, "kappa": float(kap), "participation": float(pr)}
+                     for j, kap, pr in bad]
         if bad:  # "auto" only: the first coordinates localised on items of large scale
             graph = fixed_at_median_scale(graph, graph.fallback_distances, bad)
             if graph.method == "knn":
@@ -448,7 +451,8 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
             "dimension": graph.dimension, "max_dropped_affinity": graph.max_dropped_affinity,
             "dropped_mass": graph.dropped_mass, "dropped_mass_max": graph.dropped_mass_max,
             "n_bridges": graph.n_bridges, "summary": graph.summary(),
-            "generalized_eigenvalues": lam, "localisation_ratio": kappa}
+            "generalized_eigenvalues": lam, "localisation_ratio": kappa,
+            "localised": localised}
     return DiffusionMapResult(
         embedding=embedding, eigenvalues=mu, eigenvectors=psi, bandwidth=float(graph.bandwidth),
         kernel_degrees=info["q"], alpha=alpha, t=t, laplacian_eigenvalues=2.0 * lam,
