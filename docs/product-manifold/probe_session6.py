@@ -31,43 +31,58 @@ RUNS = [(3000, 1.0, 1, True), (4000, 1.0, 41, True), (4000, 0.1, 70, False),
         (6000, 1.0, 70, True), (10000, 0.1, 72, True)]
 
 
-def probe(n: int, snr: float, seed: int, slide: bool) -> dict:
-    images, truth = make_product_cryoem(n, snr=snr, slide=slide, rng=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FactorizationWarning)
-        res = factorize(images, n_eigenvectors=100, rng=seed)
-    merges = [lv for lv in res.levels if lv["split"] == "merge"]
-    before = []  # the whole partition before the first merge, rebuilt from the levels
-    for lv in res.levels:
+def bins_before_merge(levels) -> list:
+    """The whole partition before the first merge step, rebuilt from ``levels``."""
+    before = []
+    for lv in levels:
         if lv["split"] == "merge":
             break
         if isinstance(lv["split"], list):  # a hierarchical split of one bin
             before = [b for b in before if b != lv["split"]] + lv["bins"]
-        else:  # "all" (the top cut) or "refine" (all bins revised)
+        elif lv["split"] in ("all", "refine"):  # the top cut, or all bins revised
             before = lv["bins"]
-    before = sorted(before, key=min)
+    return sorted(before, key=min)
+
+
+def pair_rows(res, before, label) -> list:
+    """Per pair u < v of the binned eigenvectors of ``before``: their ground-truth factors
+    (``label``; -1 = none), whether they share a bin, the separability weight, the pair vote
+    and the window energies of their product (the module docstring)."""
     verts = np.array(sorted(v for b in before for v in b))
-    ev = factor_assignment([np.array(b) for b in before], res.eigenvectors, truth)
-    label = dict(zip(ev.columns.tolist(), ev.true_label.tolist(), strict=True))
     phi, lam = res.eigenvectors, res.eigenvalues
     unit = phi / np.linalg.norm(phi, axis=0)
     delta = np.maximum(0.5 * lam[1], 0.05 * lam)
     cols = np.arange(1, lam.size)
     votes = pair_votes(verts, phi, lam, degeneracy=0.05)
     bin_of = {v: t for t, b in enumerate(before) for v in b}
-    pairs = []
+    out = []
     for a, u in enumerate(verts.tolist()):
         for b, v in enumerate(verts.tolist()):
             if b <= a:
                 continue
             e = window_energy(u, v, unit, lam, delta, cols)
-            pairs.append({
+            out.append({
                 "u": u, "v": v, "factor_u": label.get(u, -1), "factor_v": label.get(v, -1),
                 "same_bin": bin_of[u] == bin_of[v], "W": round(float(res.separability[u, v]), 3),
                 "vote": round(float(votes[a, b]), 3),
                 "e_win": None if e is None else round(e[0], 3),
                 "e_low": None if e is None else round(e[1], 3),
                 "low_share": None if e is None or sum(e) <= 0 else round(e[1] / sum(e), 3)})
+    return out
+
+
+def probe(n: int, snr: float, seed: int, slide: bool) -> dict:
+    images, truth = make_product_cryoem(n, snr=snr, slide=slide, rng=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FactorizationWarning)
+        res = factorize(images, n_eigenvectors=100, rng=seed)
+    merges = [lv for lv in res.levels if lv["split"] == "merge"]
+    before = bins_before_merge(res.levels)
+    verts = np.array(sorted(v for b in before for v in b))
+    ev = factor_assignment([np.array(b) for b in before], res.eigenvectors, truth)
+    label = dict(zip(ev.columns.tolist(), ev.true_label.tolist(), strict=True))
+    lam = res.eigenvalues
+    pairs = pair_rows(res, before, label)
     final = factor_assignment(res.factors, res.eigenvectors, truth)
     names = [sp["name"] for sp in truth["spec"]]
     wrong = [{"column": int(c), "true": int(t), "binned_as": int(q), "confident": bool(cf),

@@ -24,11 +24,11 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import probe_session7 as p7
+from probe_session6 import bins_before_merge, pair_rows
 
 from conformap.evaluate import factor_assignment
-from conformap.product import FactorizationWarning, factorize_spectrum, pair_votes, window_energy
+from conformap.product import FactorizationWarning, factorize_spectrum
 
 
 def pairs(n, snr, seed, slide, n_vec, cache, **kw):
@@ -37,37 +37,10 @@ def pairs(n, snr, seed, slide, n_vec, cache, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FactorizationWarning)
         res = factorize_spectrum(spec, rng=gen, **kw)
-    before = []
-    for lv in res.levels:
-        if lv["split"] == "merge":
-            break
-        if isinstance(lv["split"], list):
-            before = [b for b in before if b != lv["split"]] + lv["bins"]
-        elif lv["split"] in ("all", "refine"):
-            before = lv["bins"]
-    before = sorted(before, key=min)
-    verts = np.array(sorted(v for b in before for v in b))
+    before = bins_before_merge(res.levels)
     ev = factor_assignment(res.factors, res.eigenvectors, truth)
     label = dict(zip(ev.columns.tolist(), ev.true_label.tolist(), strict=True))
-    phi, lam = res.eigenvectors, res.eigenvalues
-    unit = phi / np.linalg.norm(phi, axis=0)
-    delta = np.maximum(0.5 * lam[1], 0.05 * lam)
-    cols = np.arange(1, lam.size)
-    votes = pair_votes(verts, phi, lam, degeneracy=0.05)
-    bin_of = {v: t for t, b in enumerate(before) for v in b}
-    out = []
-    for a, u in enumerate(verts.tolist()):
-        for b, v in enumerate(verts.tolist()):
-            if b <= a:
-                continue
-            e = window_energy(u, v, unit, lam, delta, cols)
-            out.append({
-                "u": u, "v": v, "factor_u": label.get(u, -1), "factor_v": label.get(v, -1),
-                "same_bin": bin_of[u] == bin_of[v], "W": round(float(res.separability[u, v]), 3),
-                "vote": round(float(votes[a, b]), 3),
-                "e_win": None if e is None else round(e[0], 3),
-                "e_low": None if e is None else round(e[1], 3),
-                "low_share": None if e is None or sum(e) <= 0 else round(e[1] / sum(e), 3)})
+    out = pair_rows(res, before, label)
     trip = [[int(i), int(j), int(k)] for i, j, k in res.triplets]
     return {"levels": res.levels, "bins_before_merge": before,
             "factors": [f.tolist() for f in res.factors], "triplets": trip,
