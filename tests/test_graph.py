@@ -441,3 +441,23 @@ def test_auto_truncates_the_dense_kernel_of_denoised_items_on_a_noise_floor():
     lo, _ = build_graph(_noisy_curve(900, noise=0.05), metric="euclidean", rng=0,
                         denoise="pca")
     assert lo.method == "dense"
+
+
+def test_embed_applies_the_noise_floor_rule_in_memory_and_through_the_cache(tmp_path):
+    # conformap embed resolves the method through its memory plan; the builder's rule for
+    # "auto" on denoised items (conformap.truncation) must still apply, and a --cache run
+    # must build the same graph from its stored dense distances (oracle: the in-memory run)
+    from conformap.cli import main
+
+    np.save(tmp_path / "curve.npy", _noisy_curve(900, noise=0.12, seed=5))
+    for extra, out in (([], "mem"), (["--cache", str(tmp_path / "cache")], "cached")):
+        assert main(["embed", str(tmp_path / "curve.npy"), "--metric", "euclidean",
+                     "--denoise", "pca", "--seed", "0", "--quiet", "--out",
+                     str(tmp_path / out), *extra]) == 0
+    mem, cached = (np.load(tmp_path / f"{o}.npz")["embedding"] for o in ("mem", "cached"))
+    want = DiffusionMap(metric="euclidean", denoise="pca", random_state=0).fit(
+        _noisy_curve(900, noise=0.12, seed=5))
+    assert "so 'auto' keeps the kNN graph" in want.graph_summary_
+    np.testing.assert_allclose(cached, mem, atol=1e-10)
+    # the same graph as the estimator's (the CLI's stack reader differs in the last digits)
+    np.testing.assert_allclose(mem, want.embedding_, atol=1e-5)

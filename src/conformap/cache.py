@@ -540,7 +540,10 @@ def cached_distances(
         As in :func:`conformap.pairwise_distances`.
     stats : dict, optional
         Filled with :attr:`DiskCache.stats` (chunks reused / computed per stage) and, where
-        the items were denoised, ``"denoiser"`` (the :class:`conformap.denoise.PCADenoiser`).
+        the items were denoised, ``"denoiser"`` (the :class:`conformap.denoise.PCADenoiser`)
+        and ``"features"`` (the denoised :class:`conformap.features.FeatureSet`: with
+        :func:`conformap.truncation.noise_floor_distances` it turns dense distances into
+        those of the graph ``method="auto"`` builds in memory).
     denoise : "auto", "pca", "off" or int, default "auto"
         As in :class:`conformap.DiffusionMap` (:func:`conformap.graph.prepare_features`); the
         cache keys are those of the denoised items.
@@ -565,4 +568,5 @@ def cached_distances(
         stats.update(cache.stats)
         if fs.denoiser is not None:
             stats["denoiser"] = fs.denoiser
+            stats["features"] = fs  # for conformap.truncation.noise_floor_distances
     return dist

@@ -26,7 +26,9 @@ __all__ = [
     "DENOISED_TRUNCATION_MASS",
     "DROPPED_MASS_SAMPLE",
     "dropped_mass_rows",
+    "kept_knn_distances",
     "measure_dropped_mass",
+    "noise_floor_distances",
     "truncate_on_noise_floor",
 ]
 
@@ -62,15 +64,44 @@ def measure_dropped_mass(graph, fs: FeatureSet, *, rng=None):
     return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))
 
 
+def kept_knn_distances(graph, d, fs: FeatureSet, *, n_jobs=None):
+    """``(knn, share)``: the share of the dense adaptive ``graph``'s complete kernel mass that
+    lies beyond each row's k nearest neighbours (mean over rows), and the sparse kNN distances
+    (:func:`conformap.neighbor_graph.knn_of_dense` of ``d`` (n, n) between the rows of ``fs``)
+    that "auto" keeps instead when that share exceeds :data:`DENOISED_TRUNCATION_MASS`
+    (None where the dense graph is kept)."""
+    knn = knn_of_dense(d, graph.n_neighbors, fs.features, fs.lp, n_jobs)
+    share = float(mass_beyond(graph.kernel, knn.maximum(knn.T)).mean())
+    return (knn if share > DENOISED_TRUNCATION_MASS else None), share
+
+
+def noise_floor_distances(d, fs: FeatureSet, *, bandwidth="auto", n_neighbors=None,
+                          n_jobs=None):
+    """The distances ``method="auto"`` builds its graph from, given the dense distances ``d``
+    of denoised items ``fs``: ``d`` itself, or the sparse kNN distances where
+    :func:`kept_knn_distances` keeps them. For callers that hold distances, not a graph (the
+    on-disk cache's ``conformap embed --cache``), so that they build the same graph as the
+    in-memory :func:`conformap.graph.build_graph`."""
+    from .graph import graph_from_distances
+
+    if fs.denoiser is None:
+        return d
+    graph = graph_from_distances(d, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                 validate=False)
+    if not graph.adaptive:
+        return d
+    knn, _ = kept_knn_distances(graph, d, fs, n_jobs=n_jobs)
+    return d if knn is None else knn
+
+
 def truncate_on_noise_floor(graph, d, fs, *, bandwidth="auto", n_jobs=None):
     """Dense adaptive ``graph`` of distances ``d`` (n, n) between the rows of ``fs``, or the
     ``method="knn"`` graph of the same rows where :data:`DENOISED_TRUNCATION_MASS` says so
     (its dropped mass measured on every row against the complete kernel at its scales)."""
     from .graph import graph_from_distances  # the builder calls this module
 
-    knn = knn_of_dense(d, graph.n_neighbors, fs.features, fs.lp, n_jobs)
-    share = float(mass_beyond(graph.kernel, knn.maximum(knn.T)).mean())
-    if share <= DENOISED_TRUNCATION_MASS:
+    knn, share = kept_knn_distances(graph, d, fs, n_jobs=n_jobs)
+    if knn is None:
         return graph
     g = graph_from_distances(knn, bandwidth=bandwidth, validate=False)
     fr = mass_beyond(dense_kernel(d, g.scales), g.kernel)

@@ -165,6 +165,17 @@ def plan(args, stack):
     return est
 
 
+def builder_method(args, est, n: int) -> str:
+    """The method to hand the graph builder: "auto" where the plan chose what "auto" resolves
+    to (so that the builder's own rules for "auto" apply, e.g. :mod:`conformap.truncation`
+    on denoised items), else the plan's choice (kNN where the dense path would not fit)."""
+    from ..graph import resolve_method
+
+    if args.method == "auto" and est.method == resolve_method("auto", n, metric=args.metric):
+        return "auto"
+    return est.method
+
+
 def fit_cached(args, data, method: str):
     """Fit through the on-disk cache: coefficients and distances resume from ``args.cache``."""
     from ..cache import cached_distances
@@ -182,6 +193,13 @@ def fit_cached(args, data, method: str):
                             n_jobs=args.n_jobs, progress=not args.quiet, stats=stats,
                             denoise=args.denoise)
     den = stats.pop("denoiser", None)
+    fs = stats.pop("features", None)
+    if fs is not None and method == "dense" and args.method == "auto":  # as builder_method
+        # the rule of the in-memory graph builder on denoised items (conformap.truncation)
+        from ..truncation import noise_floor_distances
+
+        dist = noise_floor_distances(dist, fs, bandwidth=args.bandwidth,
+                                     n_neighbors=args.n_neighbors, n_jobs=args.n_jobs)
     if not args.quiet:
         done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
                          for kind, s in stats.items())
@@ -252,7 +270,8 @@ def _run(args, scope) -> int:
     elif args.cache:  # small n, dense: the all-pairs distances cached in memory-sized chunks
         dm = fit_cached(args, np.asarray(stack.data), est.method)
     else:
-        dm = make_estimator(args, method=est.method).fit(stack.data)
+        dm = make_estimator(args, method=builder_method(args, est, len(stack.names))).fit(
+            stack.data)
     # the graph actually built, with its measured kernel truncation
     if not args.quiet and hasattr(dm, "graph_summary_"):
         print(f"conformap embed: graph: {dm.graph_summary_}", file=sys.stderr)
