@@ -80,8 +80,8 @@ def noise_floor_distances(d, fs: FeatureSet, *, bandwidth="auto", n_neighbors=No
     """The distances ``method="auto"`` builds its graph from, given the dense distances ``d``
     of denoised items ``fs``: ``d`` itself, or the sparse kNN distances where
     :func:`kept_knn_distances` keeps them. For callers that hold distances, not a graph (the
-    on-disk cache's ``conformap embed --cache``), so that they build the same graph as the
-    in-memory :func:`conformap.graph.build_graph`."""
+    on-disk cache, :func:`conformap.cache.cached_distances`), so that they build the same
+    graph as the in-memory :func:`conformap.graph.build_graph`."""
     from .graph import graph_from_distances
 
     if fs.denoiser is None:
