@@ -194,6 +194,26 @@ def test_bad_option_values_are_usage_errors(capsys):
     assert exc.value.code == 2
 
 
+def test_abbreviated_options_are_refused_and_nothing_is_written(tmp_path, capsys):
+    # argparse's prefix matching read `simulate-particles --n 600` as `--noise 600`
+    out = tmp_path / "p"
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate-particles", "--out", str(out), "--no", "0.1", "--quiet"])
+    assert exc.value.code == 2 and "unrecognized arguments: --no" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["embed", "x.npy", "--out", "o", "--bandw", "1"])
+    assert exc.value.code == 2
+
+
+def test_simulate_particles_takes_n_as_a_long_option(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["simulate-particles", "--out", str(out), "--n", "12", "--quiet"]) == 0
+    lines = (out / "ground_truth.csv").read_text().splitlines()
+    assert len(lines) == 13  # header + 12 particles, with the default noise
+    assert "12 particles" in capsys.readouterr().out
+
+
 def test_demo_small(tmp_path, capsys):
     code, out, err = run(["demo", "--out", tmp_path / "demo", "--sizes", "16"], capsys)
     assert code == 0, err

@@ -9,7 +9,7 @@ import sys
 import warnings
 
 from .._validation import ConformapWarning
-from ._common import format_warning
+from ._common import Parser, format_warning
 
 __all__ = ["build_parser", "main"]
 
@@ -21,12 +21,13 @@ COMMANDS = ("simulate", "embed", "demo", "reproduce", "factorize",
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="conformap",
         description="Map conformation spaces of densities, images and point clouds.",
     )
     parser.add_argument("--version", action="version", version=f"conformap {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=Parser)
     for name in COMMANDS:
         importlib.import_module(f"._{name}", __name__).register(sub)
     return parser

@@ -22,6 +22,18 @@ import argparse
 from pathlib import Path
 
 
+class Parser(argparse.ArgumentParser):
+    """The parser of ``conformap`` and of every sub-command: options are never abbreviated.
+
+    argparse's default takes any unique prefix of a long option, so ``simulate-particles
+    --n 600`` meant ``--noise 600`` (600 times the image maximum) instead of 600 particles, and
+    adding an option could change what an existing command line means. A prefix is an error.
+    """
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs):
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+
+
 def format_warning(message, category, *args, **kwargs) -> str:
     """One ``conformap: warning:`` line; library advice rephrased with the command's flags."""
     from .._validation import NegativeDensityWarning

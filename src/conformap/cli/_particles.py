@@ -23,7 +23,7 @@ def register(sub) -> None:
         "OUT/Particles/stack_XX.mrcs stacks, plus OUT/ground_truth.csv (name, angle_deg).",
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("-n", type=positive_int, default=100, help="particles (default 100)")
+    p.add_argument("-n", "--n", type=positive_int, default=100, help="particles (default 100)")
     p.add_argument("--noise", type=nonneg_float, default=0.05,
                    help="noise s.d. as a fraction of the image maximum (default 0.05)")
     p.add_argument("--pixel-size", type=float, default=3.0, help="Å per pixel (default 3)")
