@@ -60,6 +60,21 @@ def test_mrcs_stack_npy_npz(tmp_path):
         read_stack(tmp_path / "d.npz")
 
 
+def test_a_stack_converts_to_its_array_and_fits(tmp_path):
+    from conformap import DiffusionMap
+
+    imgs = blobs(30, (6, 7), seed=1)
+    write_mrc(tmp_path / "s.mrcs", imgs)
+    st = read_stack(tmp_path / "s.mrcs")
+    assert len(st) == 30
+    assert np.shares_memory(np.asarray(st), st.data)  # no copy unless asked
+    copied = np.array(st, dtype=np.float64)
+    assert copied.dtype == np.float64 and not np.shares_memory(copied, st.data)
+    a = DiffusionMap(metric="euclidean", random_state=0).fit(st).embedding_
+    b = DiffusionMap(metric="euclidean", random_state=0).fit(st.data).embedding_
+    np.testing.assert_allclose(a, b, atol=1e-5)  # float32 data, converted on either path
+
+
 def test_different_shapes_name_both_files(tmp_path):
     write_mrc(tmp_path / "a.mrc", blobs(1)[0])
     write_mrc(tmp_path / "b.mrc", blobs(1, (8, 9, 11))[0])

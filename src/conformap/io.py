@@ -49,7 +49,7 @@ class InputError(ValueError):
 
 @dataclass
 class Stack:
-    """Densities read from files.
+    """Densities read from files; converts to its ``data`` array (``np.asarray(stack)``).
 
     Attributes
     ----------
@@ -65,6 +65,15 @@ class Stack:
     names: list[str]
     voxel_size: tuple[float, ...] | None = None
     origin: tuple[float, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        """``data``, so a Stack goes wherever an array does (``DiffusionMap().fit(stack)``)."""
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
 
 
 def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
