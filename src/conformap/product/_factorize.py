@@ -453,13 +453,14 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         rotation); 0 is the paper's algorithm (eigenvectors as the graph gives them). Measured
         in ``docs/product-manifold/diagnosis.md`` sections 7 and 8.
     harmonics : bool, default False (``conformap.product.DEFAULT_HARMONICS``)
-        After the cut, clean each factor's later eigenvectors and add missed ones: within
-        10 % of an eigenvalue, the resolved unbinned columns are rotated so that one is a
-        polynomial (degree <= 3) of the factor's leading eigenvector(s) (adjusted R^2 >= 0.9;
-        :func:`complete_harmonics`). Measured in ``diagnosis.md`` section 10: more confident
-        eigenvectors at high SNR, but at SNR 0.1, n = 6000 it also added mixed vectors with
-        high confidence; section 11 limits the spread of an added vector
-        (``HARMONIC_MAX_SPREAD``), still off by default (see ``DEFAULT_HARMONICS``).
+        After the cut, add each factor's missed eigenvectors: within 10 % of an eigenvalue,
+        the resolved unbinned columns are rotated so that one is a polynomial (degree <= 3)
+        of the factor's leading eigenvector(s) (adjusted R^2 >= 0.9; :func:`complete_harmonics`;
+        cleaning the bins' own members that way is ``HARMONIC_CLEAN``, off). Measured in
+        ``diagnosis.md`` section 10: more confident eigenvectors at high SNR, but at SNR 0.1,
+        n = 6000 it also added mixed vectors with high confidence; section 11 limits the spread
+        of an added vector (``HARMONIC_MAX_SPREAD``), section 12 the share of it that one window
+        eigenvector holds (``HARMONIC_MIN_SHARE``); see ``DEFAULT_HARMONICS``.
     clean_products : bool, default False (``DEFAULT_CLEAN_PRODUCTS``)
         After the cut, rotate the products of two binned eigenvectors of different bins (neither
         of them the one cleaned) out of each binned eigenvector within ``HARMONIC_WINDOW`` of
