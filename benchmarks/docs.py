@@ -216,7 +216,13 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session8_summary.json",
                              f"{_PM}/measure_session8_10k_time.json",
                              f"{_PM}/probe_session8_seed102.json",
-                             f"{_PM}/probe_session8_seed102_h1.json")),
+                             f"{_PM}/probe_session8_seed102_h1.json",
+                             f"{_PM}/measure_session10_spread.jsonl",
+                             f"{_PM}/measure_session10_chosen.jsonl",
+                             f"{_PM}/measure_session10_heldout.jsonl",
+                             f"{_PM}/measure_session10_regression.jsonl",
+                             f"{_PM}/measure_session10_summary.json",
+                             f"{_PM}/measure_session10_times.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

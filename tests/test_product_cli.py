@@ -158,7 +158,8 @@ def test_factorize_unmix_default_is_the_library_default(rect_files):
 
 
 def test_factorize_harmonics_and_clean_products_reach_the_library(rect_files, tmp_path):
-    # the two switches off by default: the CLI and the estimator give factorize's result
+    # the two switches (harmonics on by default, clean_products off): the CLI and the
+    # estimator give factorize's result
     from conformap.product import ProductManifoldFactorizer, factorize
 
     X = np.load(rect_files / "points.npy")
@@ -173,3 +174,18 @@ def test_factorize_harmonics_and_clean_products_reach_the_library(rect_files, tm
     est = ProductManifoldFactorizer(20, harmonics=True, clean_products=True,
                                     random_state=0).fit(X)
     assert [f.tolist() for f in est.factors_] == summary["factors"]
+
+
+def test_factorize_no_harmonics_turns_the_default_off(rect_files, tmp_path):
+    from conformap.product import DEFAULT_HARMONICS, factorize
+
+    assert DEFAULT_HARMONICS  # diagnosis.md section 12
+    out = tmp_path / "nh"
+    rc = main(["factorize", str(rect_files / "points.npy"), "-N", "20", "--no-harmonics",
+               "--seed", "0", "--out", str(out)])
+    assert rc == 0
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert summary["params"]["harmonics"] is False
+    lib = factorize(np.load(rect_files / "points.npy"), n_eigenvectors=20, harmonics=False,
+                    rng=0)
+    assert summary["factors"] == [f.tolist() for f in lib.factors]

@@ -53,7 +53,7 @@ def test_rotated_second_mode_is_separated_and_added_to_its_factor():
 def test_a_binned_mixed_second_mode_is_cleaned_in_place():
     phi, lam, x2, _ = _columns(mix=(0.9, 0.436))
     new_phi, _, bins, steps = complete_harmonics([np.array([1, 3]), np.array([2])], phi, lam,
-                                                 np.array([4]))
+                                                 np.array([4]), clean=True)
     assert [(s["kind"], s["column"]) for s in steps] == [("clean", 3)]
     assert bins[0].tolist() == [1, 3]
     assert (new_phi[:, 3] / np.linalg.norm(new_phi[:, 3]) @ x2) ** 2 > 0.99
@@ -112,7 +112,7 @@ def test_a_vector_gathered_from_many_window_eigenvectors_is_not_taken():
     assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
     # without the spread rule the polynomial fit alone takes it
     _, _, _, loose = complete_harmonics([np.array([1]), np.array([2])], phi, lam,
-                                        np.arange(3, 9), max_spread=np.inf)
+                                        np.arange(3, 9), max_spread=np.inf, min_share=0.0)
     assert [s["kind"] for s in loose] == ["add"] and loose[0]["fit"] > 0.99
     # the same harmonic in two columns (a 0.8 / 0.6 rotation with a product) is added
     phi2, lam2, _, _ = _columns()
@@ -166,3 +166,44 @@ def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right(
     assert bins[True] == bins[False]
     assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
     assert per[True] != per[False]
+
+
+def test_a_vector_that_no_window_eigenvector_holds_half_of_is_not_taken_with_min_share():
+    # Oracle: the analytic x2 spread over three window eigenvectors with squared coefficients
+    # 0.38 / 0.38 / 0.23 (spread 2.87, under HARMONIC_MAX_SPREAD): the spread rule takes it;
+    # the share bound HARMONIC_MIN_SHARE = 0.5 (diagnosis.md section 12) does not, and the
+    # 0.8 / 0.6 rotation (shares 0.64 / 0.36) passes both.
+    from conformap.product import HARMONIC_MAX_SPREAD, HARMONIC_MIN_SHARE, participation
+
+    n = 3000
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(size=n), rng.uniform(size=n)
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    x1, y1 = unit(np.cos(np.pi * x)), unit(np.cos(np.pi * y))
+    others = [unit(np.cos(np.pi * x) * np.cos(k * np.pi * y)) for k in (1, 2)]
+    block = np.linalg.qr(np.column_stack([unit(np.cos(2 * np.pi * x)), *others]))[0]
+    row0 = np.array([0.62, 0.62, 0.48]) / np.linalg.norm([0.62, 0.62, 0.48])
+    rot = np.linalg.qr(np.column_stack([row0, rng.standard_normal((3, 2))]))[0].T
+    rot[0] = row0 * np.sign(rot[0] @ row0)
+    assert participation(rot[0]) <= HARMONIC_MAX_SPREAD and np.max(rot[0] ** 2) < 0.5
+    phi = np.column_stack([np.full(n, n**-0.5), x1, y1, block @ rot])
+    lam = np.array([0.0, 1.0, 1.5, 2.45, 2.47, 2.5])
+    args = ([np.array([1]), np.array([2])], phi, lam, np.arange(3, 6))
+    loose = complete_harmonics(*args, min_share=0.0)[3]
+    assert [s["kind"] for s in loose] == ["add"] and loose[0]["share"] < 0.5
+    assert HARMONIC_MIN_SHARE == 0.5 and complete_harmonics(*args)[3] == []
+    phi2, lam2, _, _ = _columns()
+    steps2 = complete_harmonics([np.array([1]), np.array([2])], phi2, lam2, np.array([3, 4]))[3]
+    assert [s["kind"] for s in steps2] == ["add"] and steps2[0]["share"] >= 0.5
+
+
+def test_clean_false_leaves_the_bins_own_members_alone():
+    # HARMONIC_CLEAN (off): the binned mixed second mode of the test above stays as it is
+    from conformap.product import HARMONIC_CLEAN
+
+    phi, lam, _, _ = _columns(mix=(0.9, 0.436))
+    for kw in ({"clean": False}, {} if not HARMONIC_CLEAN else {"clean": False}):
+        new_phi, _, bins, steps = complete_harmonics([np.array([1, 3]), np.array([2])], phi,
+                                                     lam, np.array([4]), **kw)
+        assert all(s["kind"] == "add" for s in steps) and bins[0].tolist()[:2] == [1, 3]
+        np.testing.assert_array_equal(new_phi[:, 3], phi[:, 3])

@@ -18,21 +18,47 @@ import argparse
 import json
 import time
 import warnings
+from functools import partial
+from unittest import mock
 
 import numpy as np
 import probe_session7 as p7
 from measure_images import steps
 
-from conformap.product import FactorizationWarning, factorize_spectrum
+import conformap.product._harmonics as harmonics_module
+from conformap.product import FactorizationWarning, complete_harmonics, factorize_spectrum
 
-#: name: factorize keywords (library defaults otherwise)
+#: name: factorize keywords (library defaults otherwise); "rule": keywords of
+#: complete_harmonics that the variant's harmonic completion uses instead of the library's
+#: (session 10: HARMONIC_MIN_SHARE, HARMONIC_CLEAN, HARMONIC_MAX_SPREAD candidates)
 VARIANTS = {
     "default": {},
     "harmonics": {"harmonics": True},
     "no_harmonics": {"harmonics": False},
     "products": {"clean_products": True, "harmonics": False},
     "products_harmonics": {"clean_products": True, "harmonics": True},
+    "spread3": {"harmonics": True, "rule": {"max_spread": 3.0, "min_share": 0.0, "clean": True}},
+    "noclean": {"harmonics": True, "rule": {"max_spread": 3.0, "min_share": 0.0, "clean": False}},
+    "share50": {"harmonics": True, "rule": {"max_spread": 3.0, "min_share": 0.5, "clean": True}},
+    "share50_noclean": {"harmonics": True,
+                        "rule": {"max_spread": 3.0, "min_share": 0.5, "clean": False}},
+    "share60_noclean": {"harmonics": True,
+                        "rule": {"max_spread": 3.0, "min_share": 0.6, "clean": False}},
 }
+
+
+def run_variant(spec, g, name):
+    """``factorize_spectrum(spec, rng=g, **VARIANTS[name])``, with the variant's harmonic
+    rule (if any) in place of the library's defaults."""
+    kw = dict(VARIANTS[name])
+    rule = kw.pop("rule", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FactorizationWarning)
+        if rule is None:
+            return factorize_spectrum(spec, rng=g, **kw)
+        with mock.patch.object(harmonics_module, "complete_harmonics",
+                               partial(complete_harmonics, **rule)):
+            return factorize_spectrum(spec, rng=g, **kw)
 
 
 def main(argv=None) -> int:
@@ -53,9 +79,7 @@ def main(argv=None) -> int:
                 g = np.random.default_rng()
                 g.bit_generator.state = state
                 t0 = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FactorizationWarning)
-                    res = factorize_spectrum(spec, rng=g, **VARIANTS[name])
+                res = run_variant(spec, g, name)
                 row = {"n": n, "snr": snr, "seed": seed, "graph": name + a.label,
                        "stretch_y": False, "slide": slide, "N": n_vec,
                        "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}

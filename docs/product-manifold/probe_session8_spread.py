@@ -9,7 +9,8 @@ library defaults) the bins are computed without harmonic completion and then com
 spread, ``max_spread=inf``). For every vector cleaned or added: its adjusted fit on the
 polynomials, the window size, the participation ratio of its rotation coefficients over the
 window (``conformap.product.participation``, the quantity ``HARMONIC_MAX_SPREAD`` bounds,
-as the step records it), its
+as the step records it), the largest squared coefficient (``share``, the quantity
+``HARMONIC_MIN_SHARE`` bounds; session 10), its
 Rayleigh quotient over the bin's first eigenvalue, the library confidence it would get, and the
 ground truth (``conformap.evaluate.factor_assignment``: relative score for the bin's factor,
 R^2_all, label, confident, correct). One JSON row per vector.
@@ -39,7 +40,7 @@ def rows(run: str, cache: str) -> list[dict]:
     free = np.setdiff1d(resolved[resolved > 0], np.concatenate(res.factors))
     phi0, lam0 = res.eigenvectors, res.eigenvalues
     phi, lam, bins, steps = complete_harmonics(res.factors, phi0, lam0, free,
-                                               max_spread=np.inf)
+                                               max_spread=np.inf, min_share=0.0, clean=True)
     ev = factor_assignment(bins, phi, truth)
     pos = {int(c): i for i, c in enumerate(ev.columns)}
     signal = np.maximum(np.nan_to_num(ev.r2_all), np.nan_to_num(ev.r2).max(axis=1))
@@ -55,6 +56,7 @@ def rows(run: str, cache: str) -> list[dict]:
         out.append({
             "run": run, "kind": st["kind"], "bin": b, "column": c, "fit": st["fit"],
             "window_size": len(win), "spread": st["spread"],
+            "share": st["share"],
             "lambda_ratio": round(float(lam[c] / lam0[lead[0]]), 2),
             "library_confidence": round(st["fit"] * lead_conf, 3) if st["kind"] == "add"
             else round(conf0.get(c, float("nan")), 3),

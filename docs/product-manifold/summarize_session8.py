@@ -26,10 +26,12 @@ import numpy as np
 from summarize_unmix import replace_generated  # the script's own folder is on sys.path
 
 HERE = Path(__file__).parent
-NOTE = ("_Generated from `{src}` by `summarize_session8.py`; do not edit by hand. Per-seed "
+NOTE = ("_Generated from `{src}` by `{script}`; do not edit by hand. Per-seed "
         "values in seed order; mean ± standard deviation over the seeds; scored with adjusted "
         "R² (`factor_assignment`'s default)._")
-ORDER = {"no_harmonics": 0, "harmonics": 1, "products": 2, "products_harmonics": 3}
+ORDER = {"no_harmonics": 0, "harmonics": 1, "products": 2, "products_harmonics": 3,
+         "spread3": 4, "noclean": 5, "share50": 6, "share50_noclean": 7, "share60_noclean": 8}
+SCRIPT = "summarize_session8.py"
 CHOSEN = ("measure_session8_images.jsonl", "chosen / regression")
 HELDOUT = ("measure_session8_heldout_images.jsonl", "held out")
 
@@ -50,16 +52,22 @@ def _f(x):
     return "–" if x is None else f"{x:.2f}"
 
 
-def spread_table() -> str:
+def spread_table(src="probe_session8_spread.jsonl", script=SCRIPT) -> str:
+    """One row per vector of a spread probe; a ``share`` column when its rows have one."""
+    rows = _load(src)
+    share = bool(rows) and all("share" in r for r in rows)
     out = ["| run (n:SNR:seed:parts:N) | kind | bin | column | fit | window size | spread | "
-           "library confidence | ground truth: relative score, R²_all | confident | correct |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in _load("probe_session8_spread.jsonl"):
+           + ("share | " if share else "")
+           + "library confidence | ground truth: relative score, R²_all | confident | correct |",
+           "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if share else "")]
+    for r in rows:
         out.append(f"| {r['run']} | {r['kind']} | {r['bin']} | φ{r['column']} | {r['fit']:.3f} | "
-                   f"{r['window_size']} | {r['spread']:.2f} | {r['library_confidence']:.3f} | "
+                   f"{r['window_size']} | {r['spread']:.2f} | "
+                   + (f"{r['share']:.3f} | " if share else "")
+                   + f"{r['library_confidence']:.3f} | "
                    f"{r['gt_relative']:.3f}, {r['gt_r2_all']:.3f} | "
                    f"{'yes' if r['gt_confident'] else 'no'} | {'yes' if r['correct'] else 'no'} |")
-    return NOTE.format(src="probe_session8_spread.jsonl") + "\n\n" + "\n".join(out)
+    return NOTE.format(src=src, script=script) + "\n\n" + "\n".join(out)
 
 
 def _groups(sources):
@@ -71,7 +79,7 @@ def _groups(sources):
     return rows
 
 
-def images_table(sources) -> str:
+def images_table(sources, script=SCRIPT) -> str:
     out = ["| set | motions | n | SNR | variant | seeds | factors found | accuracy per seed | "
            "confident acc. per seed | confident correct per factor | target met | "
            "confident acc. | mean library confidence, correct / wrong |",
@@ -92,7 +100,8 @@ def images_table(sources) -> str:
             f"{_ms([r['confident_accuracy'] for r in rs])} | "
             f"{_ms([r['mean_confidence_correct'] for r in rs])} / "
             f"{_ms([r['mean_confidence_wrong'] for r in rs])} |")
-    return NOTE.format(src=", ".join(s for s, _k in sources)) + "\n\n" + "\n".join(out)
+    return (NOTE.format(src=", ".join(s for s, _k in sources), script=script) + "\n\n"
+            + "\n".join(out))
 
 
 def counts(sources) -> dict:
@@ -108,16 +117,17 @@ def counts(sources) -> dict:
             for k, v in sorted(tally.items())}
 
 
-def counts_table(c: dict) -> str:
+def counts_table(c: dict, sources=(CHOSEN, HELDOUT), script=SCRIPT) -> str:
     out = ["| set | motions | SNR | variant | target met | runs with a wrongly assigned "
            "eigenvector |", "|---|---|---|---|---|---|"]
     for k, v in sorted(c.items(), key=lambda kv: (kv[0].split(" | ")[:3],
                                                   ORDER.get(kv[0].split(" | ")[3], 9))):
         out.append(f"| {k} | {v['met']}/{v['runs']} | {v['runs_with_a_wrong_assignment']} |")
-    return (NOTE.format(src=f"{CHOSEN[0]}, {HELDOUT[0]}") + "\n\n" + "\n".join(out))
+    return (NOTE.format(src=", ".join(s for s, _k in sources), script=script) + "\n\n"
+            + "\n".join(out))
 
 
-def synthetic_table(sources) -> str:
+def synthetic_table(sources, script=SCRIPT) -> str:
     rows = defaultdict(list)
     for src, kind in sources:
         for r in _load(src):
@@ -135,7 +145,8 @@ def synthetic_table(sources) -> str:
             f"{' / '.join(_f(r['confident_accuracy']) for r in rs)} | "
             f"{_ms([r['confident_accuracy'] for r in rs])} | "
             f"{'/'.join(str(min(r['confident_correct_per_factor'])) for r in rs)} |")
-    return NOTE.format(src=", ".join(s for s, _k in sources)) + "\n\n" + "\n".join(out)
+    return (NOTE.format(src=", ".join(s for s, _k in sources), script=script) + "\n\n"
+            + "\n".join(out))
 
 
 def merge_test(run="6000:0.1:91:3:100", a=(5, 6, 7), b=(8,)) -> dict:

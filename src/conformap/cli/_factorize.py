@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import sys
@@ -66,10 +67,11 @@ def register(sub) -> None:
                    "is found) or an integer >= 2")
     p.add_argument("--hierarchical", action="store_true",
                    help="with --factors > 2: repeated two-way splits instead of MAX-k-CUT")
-    p.add_argument("--harmonics", action="store_true",
+    p.add_argument("--harmonics", action=argparse.BooleanOptionalAction, default=None,
                    help="complete each factor with the harmonics of its leading eigenvectors "
-                   "that no triplet names (off by default: docs/product-manifold/diagnosis.md "
-                   "sections 10-11 found mixed vectors added at SNR 0.1)")
+                   "that no triplet names (default: factorize's, "
+                   "conformap.product.DEFAULT_HARMONICS, on; --no-harmonics turns it off; "
+                   "docs/product-manifold/diagnosis.md sections 10-12)")
     p.add_argument("--clean-products", action="store_true",
                    help="after the cut, rotate products of eigenvectors of different factors "
                    "out of each factor eigenvector (off by default: diagnosis.md section 11)")
@@ -230,9 +232,9 @@ def run(args) -> int:
         res = factorize(x, n_eigenvectors=args.n_eigenvectors, n_factors=args.factors,
                         delta=args.delta, gamma=args.gamma, bandwidth=args.bandwidth,
                         metric=metric, hierarchical=args.hierarchical, preprocess=preprocess,
-                        harmonics=args.harmonics, clean_products=args.clean_products,
-                        rng=args.seed,
-                        **({} if args.unmix is None else {"unmix": args.unmix}))
+                        clean_products=args.clean_products, rng=args.seed,
+                        **({} if args.unmix is None else {"unmix": args.unmix}),
+                        **({} if args.harmonics is None else {"harmonics": args.harmonics}))
         bar.done()
         paths = _write(args, stem, res, names, coords, coord_names)
         bar.done()
@@ -260,6 +262,10 @@ def _write(args, stem, res, names, coords, coord_names):
         from ..product import DEFAULT_UNMIX
 
         params["unmix"] = DEFAULT_UNMIX
+    if params.get("harmonics") is None:  # likewise
+        from ..product import DEFAULT_HARMONICS
+
+        params["harmonics"] = DEFAULT_HARMONICS
     summary = {
         "n_factors": res.n_factors,
         "message": res.message,

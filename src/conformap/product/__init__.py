@@ -17,9 +17,11 @@ from ._factorize import (
     factorize_spectrum,
 )
 from ._harmonics import (
+    HARMONIC_CLEAN,
     HARMONIC_DEGREE,
     HARMONIC_FIT,
     HARMONIC_MAX_SPREAD,
+    HARMONIC_MIN_SHARE,
     HARMONIC_WINDOW,
     PRODUCT_IN_WINDOW,
     clean_products,
@@ -60,9 +62,11 @@ __all__ = [
     "DEFAULT_GAMMA",
     "DEFAULT_HARMONICS",
     "DEFAULT_UNMIX",
+    "HARMONIC_CLEAN",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
     "HARMONIC_MAX_SPREAD",
+    "HARMONIC_MIN_SHARE",
     "HARMONIC_WINDOW",
     "MERGE_MIN_LOW",
     "PRODUCT_IN_WINDOW",
