@@ -16,13 +16,16 @@
   ``conformap.graph.DENSE_MAX_ITEMS`` too) or ``method="dense"`` (the complete kernel, what
   "auto" built below that size before ``conformap.truncation.DENOISED_TRUNCATION_MASS``;
   ``docs/large-n/TRUNCATION.md``);
+* ``one-pass``: the defaults with ``conformap.graph.GRAPH_AVERAGING_STEPS = 0`` (one graph,
+  the default before the two-pass rule);
 * ``average=S`` / ``saverage=S``: the two-pass graph (NOISY_IMAGES.md §7): the default graph,
   its Markov operator :math:`P = D^{-1} W` (``conformap.diffusion.normalized_operator``,
   alpha = 1), then the default graph and embedding of :math:`P^S F`, where ``F`` are the WEMD
   coefficients of the denoised items (``average``) or, for ``saverage``, the WEMD coefficients
   of the items reconstructed from the PCA scores averaged by :math:`P^S` (n x rank, memory-cheap;
-  the column choice is redone on them). Applied only where the items were denoised (else the
-  default graph).
+  the column choice is redone on them; what ``conformap.averaging`` does by default with S =
+  ``GRAPH_AVERAGING_STEPS``). Applied only where the items were denoised (else the one-pass
+  graph), the passes by hand with the builder's rule off.
 
 Each row: median / p90 angular error (``bench_density.score``), the graph line (bandwidth rule,
 m, denoising rank), the noise fraction of the denoiser fitted on all rows, wall seconds.
@@ -74,7 +77,25 @@ def markov(graph):
     return sp.diags(1.0 / deg) @ sp.csr_matrix(w)
 
 
+@contextlib.contextmanager
+def averaging_steps(steps):
+    """``conformap.graph.GRAPH_AVERAGING_STEPS`` set to ``steps`` inside the block."""
+    from conformap import graph
+
+    before = graph.GRAPH_AVERAGING_STEPS
+    graph.GRAPH_AVERAGING_STEPS = steps
+    try:
+        yield
+    finally:
+        graph.GRAPH_AVERAGING_STEPS = before
+
+
 def fit_two_pass(images, steps, space="features"):
+    with averaging_steps(0):  # the passes by hand, not the builder's own rule
+        return _fit_two_pass(images, steps, space)
+
+
+def _fit_two_pass(images, steps, space):
     import numpy as np
 
     from conformap.diffusion import diffusion_core
@@ -115,6 +136,9 @@ def fit_variant(images, variant):
     from conformap import DiffusionMap
 
     kw = {}
+    if variant == "one-pass":  # the defaults before GRAPH_AVERAGING_STEPS (one graph)
+        with averaging_steps(0):
+            return fit_variant(images, "default")
     if variant.startswith(("average=", "saverage=")):
         steps = int(variant.split("=")[1])
         return fit_two_pass(images, steps, "features" if variant[0] == "a" else "scores")
