@@ -79,5 +79,8 @@ def averaged_features(graph, denoiser, X, metric_params: dict | None = None,
 
     scores, _ = apply_denoiser(denoiser, X, scores=True)
     scores = averaged_scores(markov_operator(graph), scores, steps)
-    feats, cols, full = wemd_of_denoised(denoiser, X, metric_params, scores=scores)
+    # the user's items were checked for negative voxels by the first pass: not again
+    params = dict(metric_params or {})
+    params["negative"] = "clip" if params.get("negative") == "clip" else "keep"
+    feats, cols, full = wemd_of_denoised(denoiser, X, params, scores=scores)
     return FeatureSet(feats, "l1", cols, full, denoiser=denoiser)
