@@ -42,6 +42,12 @@ each row's kernel mass that was dropped, measured exactly on a random sample of 
 its mass beyond the k neighbours, "auto" keeps the kNN graph below the dense limit too
 (:mod:`conformap.truncation`).
 
+Two passes
+----------
+Where the items were denoised (WEMD, in memory), the graph is built twice: the second time on
+the items whose PCA scores were averaged by :data:`GRAPH_AVERAGING_STEPS` steps of the first
+graph's Markov operator (:mod:`conformap.averaging`).
+
 Chunks
 ------
 :func:`conformap.neighbor_graph.knn_block` and :func:`dropped_mass_block` are pure functions
