@@ -34,8 +34,10 @@ __all__ = ["GRAPH_AVERAGING_STEPS", "averaged_features", "averaged_scores", "mar
 #: averaged before the graph is built again (0: one pass). Measured on noisy 47 x 47
 #: projections of the real rotor map (docs/large-n/NOISY_IMAGES.md §7): chosen on seeds 0-1
 #: (n = 1,000-3,000, SNR 0.5 and 1; 1 step better than none on every cell, 2 steps mixed
-#: against 1), held out on seeds 5-8.
-GRAPH_AVERAGING_STEPS = 1
+#: against 1), held out on seeds 5-8 (better on 23 of 24 cells with 1). Shipped as 0 (off)
+#: until the out-of-core paths (coefficient store, scheduler, ``--cache``) average too and the
+#: 1e5-image budget is measured with it: a local and a cached run must give the same numbers.
+GRAPH_AVERAGING_STEPS = 0
 
 
 def markov_operator(graph):

@@ -439,7 +439,8 @@ def build_graph(
         graph, fs = build_graph(features=fs, **kw)
         den = fs.denoiser
         del fs  # its coefficients are not held while the averaged ones are computed
-        graph, fs = build_graph(features=averaged_features(graph, den, X, metric_params), **kw)
+        graph, fs = build_graph(features=averaged_features(graph, den, X, metric_params,
+                                                           steps=GRAPH_AVERAGING_STEPS), **kw)
         return replace(graph, averaging_steps=GRAPH_AVERAGING_STEPS), fs
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
