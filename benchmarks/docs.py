@@ -141,7 +141,10 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                                 f"{_LN}/noisy/localised-items.jsonl",
                                 f"{_LN}/noisy/guard.jsonl",
                                 f"{_LN}/parts/adaptive_floor_choose.jsonl",
-                                f"{_LN}/parts/localisation_largen_images_20000.json")),
+                                f"{_LN}/parts/localisation_largen_images_20000.json",
+                                f"{_LN}/noisy/session10-two-pass.jsonl",
+                                f"{_LN}/noisy/session10-two-pass-heldout.jsonl",
+                                f"{_LN}/noisy/session10-two-pass-clean.jsonl")),
     (f"{_LN}/SIMULATED_PARTICLES.md", tuple(f"{_LN}/simulated/{x}.jsonl"
                                             for x in ("n2000", "n5000", "cli", "dwell"))),
     (f"{_LN}/TRUNCATION.md", (f"{_LN}/truncation/k-sweep.jsonl", f"{_LN}/largen-100000.json",

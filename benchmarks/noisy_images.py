@@ -15,7 +15,17 @@
 * ``knn`` / ``dense``: the defaults with ``method="knn"`` (the truncated kNN kernel below
   ``conformap.graph.DENSE_MAX_ITEMS`` too) or ``method="dense"`` (the complete kernel, what
   "auto" built below that size before ``conformap.truncation.DENOISED_TRUNCATION_MASS``;
-  ``docs/large-n/TRUNCATION.md``).
+  ``docs/large-n/TRUNCATION.md``);
+* ``one-pass``: the defaults with ``conformap.graph.GRAPH_AVERAGING_STEPS = 0`` (one graph,
+  the default before the two-pass rule);
+* ``average=S`` / ``saverage=S``: the two-pass graph (NOISY_IMAGES.md §7): the default graph,
+  its Markov operator :math:`P = D^{-1} W` (``conformap.diffusion.normalized_operator``,
+  alpha = 1), then the default graph and embedding of :math:`P^S F`, where ``F`` are the WEMD
+  coefficients of the denoised items (``average``) or, for ``saverage``, the WEMD coefficients
+  of the items reconstructed from the PCA scores averaged by :math:`P^S` (n x rank, memory-cheap;
+  the column choice is redone on them; what ``conformap.averaging`` does by default with S =
+  ``GRAPH_AVERAGING_STEPS``). Applied only where the items were denoised (else the one-pass
+  graph), the passes by hand with the builder's rule off.
 
 Each row: median / p90 angular error (``bench_density.score``), the graph line (bandwidth rule,
 m, denoising rank), the noise fraction of the denoiser fitted on all rows, wall seconds.
@@ -43,10 +53,95 @@ ROTOR_MAP = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"
                          "rotating_shaft_res6.mrc")
 
 
+class TwoPass:
+    """What :func:`fit_variant` returns for the two-pass variants (the attributes the rows read)."""
+
+    def __init__(self, result, fs, averaged):
+        den = fs.denoiser
+        self.result_ = result
+        self.embedding_ = result.embedding
+        self.bandwidth_ = result.bandwidth
+        self.denoise_rank_ = None if den is None else den.rank
+        s = result.graph["summary"]
+        self.graph_summary_ = s if den is None else f"{den.summary()}; {s}"
+        self.averaged = averaged
+
+
+def markov(graph):
+    """:math:`P = D^{-1} W` of ``graph`` (the diffusion core's alpha = 1 operator), sparse."""
+    import scipy.sparse as sp
+
+    from conformap.diffusion import normalized_operator
+
+    w, _q, _u, deg, _m = normalized_operator(graph, alpha=1.0)
+    return sp.diags(1.0 / deg) @ sp.csr_matrix(w)
+
+
+@contextlib.contextmanager
+def averaging_steps(steps):
+    """``conformap.graph.GRAPH_AVERAGING_STEPS`` set to ``steps`` inside the block."""
+    from conformap import graph
+
+    before = graph.GRAPH_AVERAGING_STEPS
+    graph.GRAPH_AVERAGING_STEPS = steps
+    try:
+        yield
+    finally:
+        graph.GRAPH_AVERAGING_STEPS = before
+
+
+def fit_two_pass(images, steps, space="features"):
+    with averaging_steps(0):  # the passes by hand, not the builder's own rule
+        return _fit_two_pass(images, steps, space)
+
+
+def _fit_two_pass(images, steps, space):
+    import numpy as np
+
+    from conformap.diffusion import diffusion_core
+    from conformap.features import FeatureSet
+    from conformap.graph import build_graph
+    from conformap.truncation import measure_dropped_mass
+    from conformap.wemd import wemd_embedding
+
+    t = time.perf_counter()
+    graph, fs = build_graph(images, metric="wemd", rng=0)
+    averaged = fs.denoiser is not None and steps > 0
+    if averaged:
+        P = markov(graph)
+        del graph
+        if space == "features":
+            F = np.asarray(fs.features, dtype=np.float64)
+            for _ in range(steps):
+                F = P @ F
+            fs = FeatureSet(F.astype(fs.features.dtype), "l1", fs.columns, fs.full_size,
+                            denoiser=fs.denoiser)
+        else:
+            den = fs.denoiser
+            n = images.shape[0]
+            S = (images.reshape(n, -1).astype(np.float64) - den.mean) @ den.components
+            for _ in range(steps):
+                S = P @ S
+            rec = (S @ den.components.T + den.mean).reshape(n, *den.item_shape)
+            F, cols = wemd_embedding(rec.astype(images.dtype), return_columns=True,
+                                     columns="resolved", negative="keep")
+            fs = FeatureSet(F, "l1", cols, fs.full_size, denoiser=den)
+        graph, fs = build_graph(features=fs, metric="wemd", rng=0)
+    res = diffusion_core(graph, n_components=2, rng=0,
+                         remeasure=lambda g: measure_dropped_mass(g, fs, rng=0))
+    return TwoPass(res, fs, averaged), time.perf_counter() - t
+
+
 def fit_variant(images, variant):
     from conformap import DiffusionMap
 
     kw = {}
+    if variant == "one-pass":  # the defaults before GRAPH_AVERAGING_STEPS (one graph)
+        with averaging_steps(0):
+            return fit_variant(images, "default")
+    if variant.startswith(("average=", "saverage=")):
+        steps = int(variant.split("=")[1])
+        return fit_two_pass(images, steps, "features" if variant[0] == "a" else "scores")
     if variant in ("pca", "off"):
         kw["denoise"] = variant
     elif variant.startswith("rank="):
@@ -70,7 +165,8 @@ def graph_info(dm) -> dict:
                      "fixed (localisation guard)" if "its median scale" in s else
                      "adaptive" if "adaptive kernel" in s else "fixed"),
             "localisation_ratio": dm.result_.graph.get("localisation_ratio"),
-            "rank": dm.denoise_rank_, "bandwidth": dm.bandwidth_, "summary": s}
+            "rank": dm.denoise_rank_, "bandwidth": dm.bandwidth_, "summary": s,
+            **({"averaged": dm.averaged} if hasattr(dm, "averaged") else {})}
 
 
 def compare(paths, a="pca", b="off") -> list[dict]:

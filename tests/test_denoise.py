@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from conformap import DiffusionMap
 from conformap import denoise as dn
+from conformap import graph as cg
 from conformap.denoise import apply_denoiser, denoise_items
 from conformap.graph import prepare_features
 
@@ -221,11 +222,13 @@ def noisy_blobs(seed: int, n: int = 160, offset: float = 0.3) -> np.ndarray:
 
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
+def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     x = noisy_blobs(11)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4}
+    # the out-of-core paths build the one-pass graph (conformap.averaging: in memory only)
+    monkeypatch.setattr(cg, "GRAPH_AVERAGING_STEPS", 0)
     ref = DiffusionMap(method="knn", **kw).fit(x)
     dm = DiffusionMap(scheduler="local:1", cache_dir=tmp_path, **kw).fit(x)
     assert dm.denoise_rank_ == ref.denoise_rank_ == 4
@@ -235,11 +238,12 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path):
     assert not list(tmp_path.glob("conformap-denoised-*"))  # the temporary file is removed
 
 
-def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path):
+def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path, monkeypatch):
     """embed --cache NEW (WEMD, kNN): the in-process store path makes the directory."""
     x = noisy_blobs(12)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4, "method": "knn"}
+    monkeypatch.setattr(cg, "GRAPH_AVERAGING_STEPS", 0)  # the store path: one pass
     ref = DiffusionMap(**kw).fit(x)
     dm = DiffusionMap(cache_dir=tmp_path / "new" / "cache", **kw).fit(x)
     assert dm.denoise_rank_ == 4

@@ -58,6 +58,9 @@ class AffinityGraph:
     dimension_items : int or None
         The subset size at whose neighbour scale ``dimension`` was measured
         (:data:`conformap.graph.DIMENSION_REFERENCE_ITEMS`), None where it is the graph's own.
+    averaging_steps : int
+        Steps of the first graph's Markov operator by which the denoised items were averaged
+        before this graph was built (:mod:`conformap.averaging`; 0: not averaged).
     fallback_distances : ndarray or sparse matrix or None
         The distances an adaptive kernel chosen by ``bandwidth="auto"`` was built from, kept
         for the localisation guard of the diffusion core (:mod:`conformap.localisation`),
@@ -78,6 +81,7 @@ class AffinityGraph:
     n_bridges: int = 0
     note: str = ""
     dimension_items: int | None = None
+    averaging_steps: int = 0
     fallback_distances: object = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
@@ -89,6 +93,9 @@ class AffinityGraph:
                 else f"fixed kernel sigma={self.bandwidth:.4g}")
         if self.note:
             kind += f" ({self.note})"
+        if self.averaging_steps:
+            kind += (f", built on the items averaged by {self.averaging_steps} step(s) of the "
+                     "first graph's Markov operator (two-pass graph of denoised items)")
         if self.method == "dense":
             return f"dense graph, {kind}, nothing dropped"
         drop = ("" if self.dropped_mass is None else

@@ -67,6 +67,7 @@ __all__ = [
     "denoised_file",
     "fit_denoiser",
     "fit_for",
+    "from_scores",
     "marchenko_pastur_edge",
     "marchenko_pastur_median",
     "marchenko_pastur_rank",
@@ -279,10 +280,14 @@ def reconstruct_block(model: PCADenoiser, X, i0: int, i1: int, dtype=None) -> np
 
     Shape (i1 - i0, *item_shape), in ``dtype`` (default ``X``'s floating dtype).
     """
-    s = project_block(model, X, i0, i1)
-    out = s @ model.components.T + model.mean
     dt = dtype or (X.dtype if np.issubdtype(np.asarray(X[:0]).dtype, np.floating) else np.float64)
-    return out.reshape(i1 - i0, *model.item_shape).astype(dt, copy=False)
+    return from_scores(model, project_block(model, X, i0, i1), dt)
+
+
+def from_scores(model: PCADenoiser, scores, dtype=np.float64) -> np.ndarray:
+    r"""Items :math:`\bar x + s V^T` of the (rows, rank) ``scores``: shape (rows, *item_shape)."""
+    out = np.asarray(scores) @ model.components.T + model.mean
+    return out.reshape(out.shape[0], *model.item_shape).astype(dtype, copy=False)
 
 
 def _signs(V: np.ndarray) -> np.ndarray:
@@ -462,8 +467,12 @@ def reconstruction_negative(X, negative=None) -> str:
     return "clip" if negative == "clip" else "keep"
 
 
-def wemd_of_denoised(model, X, metric_params: dict | None = None):
+def wemd_of_denoised(model, X, metric_params: dict | None = None, *, scores=None):
     """WEMD features of the reconstructions of ``X``, never holding all the reconstructions.
+
+    ``scores`` (n, rank), when given, are reconstructed instead of ``X``'s own scores
+    (:func:`from_scores`; e.g. the averaged scores of :mod:`conformap.averaging`); ``X`` still
+    gives the dtype and the check of the user's negative voxels.
 
     Two passes over blocks of :data:`CHUNK_ROWS` items: the first computes
     every block's full coefficient vectors (``columns="all"``) for the column maxima and row
@@ -495,7 +504,9 @@ def wemd_of_denoised(model, X, metric_params: dict | None = None):
     blocks = [(a, min(n, a + CHUNK_ROWS)) for a in range(0, n, CHUNK_ROWS)]
 
     def coefficients(a, b):
-        return wemd_embedding(reconstruct_block(model, X, a, b, dt), columns="all", **params)
+        items = (reconstruct_block(model, X, a, b, dt) if scores is None
+                 else from_scores(model, scores[a:b], dt))
+        return wemd_embedding(items, columns="all", **params)
 
     cols = None
     if columns != "all":

@@ -452,7 +452,7 @@ def diffusion_core(graph, *, n_components: int = 2, alpha: float = 1.0, t: float
             "dropped_mass": graph.dropped_mass, "dropped_mass_max": graph.dropped_mass_max,
             "n_bridges": graph.n_bridges, "summary": graph.summary(),
             "generalized_eigenvalues": lam, "localisation_ratio": kappa,
-            "localised": localised}
+            "localised": localised, "averaging_steps": graph.averaging_steps}
     return DiffusionMapResult(
         embedding=embedding, eigenvalues=mu, eigenvectors=psi, bandwidth=float(graph.bandwidth),
         kernel_degrees=info["q"], alpha=alpha, t=t, laplacian_eigenvalues=2.0 * lam,

@@ -42,6 +42,12 @@ each row's kernel mass that was dropped, measured exactly on a random sample of 
 its mass beyond the k neighbours, "auto" keeps the kNN graph below the dense limit too
 (:mod:`conformap.truncation`).
 
+Two passes
+----------
+Where the items were denoised (WEMD, in memory), the graph is built twice: the second time on
+the items whose PCA scores were averaged by :data:`GRAPH_AVERAGING_STEPS` steps of the first
+graph's Markov operator (:mod:`conformap.averaging`).
+
 Chunks
 ------
 :func:`conformap.neighbor_graph.knn_block` and :func:`dropped_mass_block` are pure functions
@@ -60,6 +66,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .affinity import DROPPED_MASS_LOCAL, AffinityGraph
+from .averaging import GRAPH_AVERAGING_STEPS, averaged_features
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
 from .features import FeatureSet, prepare_features
 from .neighbor_graph import (
@@ -96,6 +103,7 @@ __all__ = [
     "DIMENSION_SPARSEST",
     "DROPPED_MASS_LOCAL",
     "DROPPED_MASS_SAMPLE",
+    "GRAPH_AVERAGING_STEPS",
     "KNN_ADAPTIVE_MIN_ITEMS",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -424,6 +432,16 @@ def build_graph(
                                     dimension_distances=dimension_distances), None
     fs = features if features is not None else prepare_features(
         X, metric, metric_params, store=store, denoise=denoise)
+    if features is None and fs.denoiser is not None and metric == "wemd" and store is None \
+            and GRAPH_AVERAGING_STEPS:  # the two-pass graph (conformap.averaging)
+        kw = {"method": method, "n_neighbors": n_neighbors, "bandwidth": bandwidth,
+              "n_jobs": n_jobs, "progress": progress, "rng": rng, "metric": metric}
+        graph, fs = build_graph(features=fs, **kw)
+        den = fs.denoiser
+        del fs  # its coefficients are not held while the averaged ones are computed
+        graph, fs = build_graph(features=averaged_features(graph, den, X, metric_params,
+                                                           steps=GRAPH_AVERAGING_STEPS), **kw)
+        return replace(graph, averaging_steps=GRAPH_AVERAGING_STEPS), fs
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
     resolve_bandwidth(bandwidth, n, meth)  # validated before any distance is computed

@@ -136,4 +136,4 @@ def fixed_at_median_scale(graph, distances, localised):
             f"items (participation ratio {pr:.3g} < {LOCALISED_PARTICIPATION}; its eigenvalue "
             f"{kappa:.2f} of the lowest of a mode on one item, > {ADAPTIVE_MAX_LOCALISATION}), "
             "so 'auto' uses the fixed kernel at its median scale")
-    return replace(fixed, note=note)
+    return replace(fixed, note=note, averaging_steps=graph.averaging_steps)
