@@ -76,13 +76,13 @@ def averaged_features(graph, denoiser, X, metric_params: dict | None = None,
         As for :func:`conformap.features.prepare_features`.
     steps : int
     """
-    from .denoise import apply_denoiser, wemd_of_denoised
+    from .denoise import apply_denoiser, reconstruction_policy, wemd_of_denoised
     from .features import FeatureSet
 
     scores, _ = apply_denoiser(denoiser, X, scores=True)
     scores = averaged_scores(markov_operator(graph), scores, steps)
     # the user's items were checked for negative voxels by the first pass: not again
     params = dict(metric_params or {})
-    params["negative"] = "clip" if params.get("negative") == "clip" else "keep"
+    params["negative"] = reconstruction_policy(params.get("negative"))
     feats, cols, full = wemd_of_denoised(denoiser, X, params, scores=scores)
     return FeatureSet(feats, "l1", cols, full, denoiser=denoiser)

@@ -75,6 +75,7 @@ __all__ = [
     "project_block",
     "reconstruct_block",
     "reconstruction_negative",
+    "reconstruction_policy",
     "wemd_of_denoised",
 ]
 
@@ -464,6 +465,12 @@ def reconstruction_negative(X, negative=None) -> str:
     if negative is not None:
         negative = check_choice(negative, "negative", ["keep", "clip", "error"])
     check_densities(X, "densities", negative="keep" if negative == "clip" else negative)
+    return reconstruction_policy(negative)
+
+
+def reconstruction_policy(negative=None) -> str:
+    """How reconstructions are transformed under the user's ``negative`` policy, unchecked:
+    ``"clip"`` if the user asked for it, else ``"keep"`` (signed measures)."""
     return "clip" if negative == "clip" else "keep"
 
 
