@@ -144,7 +144,9 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                                 f"{_LN}/parts/localisation_largen_images_20000.json",
                                 f"{_LN}/noisy/session10-two-pass.jsonl",
                                 f"{_LN}/noisy/session10-two-pass-heldout.jsonl",
-                                f"{_LN}/noisy/session10-two-pass-clean.jsonl")),
+                                f"{_LN}/noisy/session10-two-pass-clean.jsonl",
+                                f"{_LN}/noisy/session11-averaging-scale.jsonl",
+                                f"{_LN}/largen-100000-two-pass.json")),
     (f"{_LN}/SIMULATED_PARTICLES.md", tuple(f"{_LN}/simulated/{x}.jsonl"
                                             for x in ("n2000", "n5000", "cli", "dwell"))),
     (f"{_LN}/TRUNCATION.md", (f"{_LN}/truncation/k-sweep.jsonl", f"{_LN}/largen-100000.json",

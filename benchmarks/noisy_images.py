@@ -16,7 +16,7 @@
   ``conformap.graph.DENSE_MAX_ITEMS`` too) or ``method="dense"`` (the complete kernel, what
   "auto" built below that size before ``conformap.truncation.DENOISED_TRUNCATION_MASS``;
   ``docs/large-n/TRUNCATION.md``);
-* ``one-pass``: the defaults with ``conformap.graph.GRAPH_AVERAGING_STEPS = 0`` (one graph,
+* ``one-pass``: the defaults with ``conformap.averaging.GRAPH_AVERAGING_STEPS = 0`` (one graph,
   the default before the two-pass rule);
 * ``average=S`` / ``saverage=S``: the two-pass graph (NOISY_IMAGES.md §7): the default graph,
   its Markov operator :math:`P = D^{-1} W` (``conformap.diffusion.normalized_operator``,
@@ -79,15 +79,15 @@ def markov(graph):
 
 @contextlib.contextmanager
 def averaging_steps(steps):
-    """``conformap.graph.GRAPH_AVERAGING_STEPS`` set to ``steps`` inside the block."""
-    from conformap import graph
+    """``conformap.averaging.GRAPH_AVERAGING_STEPS`` set to ``steps`` inside the block."""
+    from conformap import averaging
 
-    before = graph.GRAPH_AVERAGING_STEPS
-    graph.GRAPH_AVERAGING_STEPS = steps
+    before = averaging.GRAPH_AVERAGING_STEPS
+    averaging.GRAPH_AVERAGING_STEPS = steps
     try:
         yield
     finally:
-        graph.GRAPH_AVERAGING_STEPS = before
+        averaging.GRAPH_AVERAGING_STEPS = before
 
 
 def fit_two_pass(images, steps, space="features"):

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformap import DiffusionMap
+from conformap import averaging as ca
 from conformap import denoise as dn
-from conformap import graph as cg
 from conformap.denoise import apply_denoiser, denoise_items
 from conformap.graph import prepare_features
 
@@ -227,8 +227,8 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path, monkeypatc
     x = noisy_blobs(11)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4}
-    # the out-of-core paths build the one-pass graph (conformap.averaging: in memory only)
-    monkeypatch.setattr(cg, "GRAPH_AVERAGING_STEPS", 0)
+    # the out-of-core paths build the two-pass graph as the in-memory one does
+    monkeypatch.setattr(ca, "GRAPH_AVERAGING_STEPS", 1)
     ref = DiffusionMap(method="knn", **kw).fit(x)
     dm = DiffusionMap(scheduler="local:1", cache_dir=tmp_path, **kw).fit(x)
     assert dm.denoise_rank_ == ref.denoise_rank_ == 4
@@ -238,15 +238,19 @@ def test_scheduler_path_denoises_exactly_like_the_local_one(tmp_path, monkeypatc
     assert not list(tmp_path.glob("conformap-denoised-*"))  # the temporary file is removed
 
 
-def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path, monkeypatch):
-    """embed --cache NEW (WEMD, kNN): the in-process store path makes the directory."""
+@pytest.mark.parametrize("steps", [0, 1])
+def test_store_path_denoises_into_a_cache_dir_not_yet_made(tmp_path, monkeypatch, steps):
+    """embed --cache NEW (WEMD, kNN): the in-process store path makes the directory; its
+    graph (one pass or two, conformap.averaging) is the in-memory one."""
     x = noisy_blobs(12)
     kw = {"n_components": 2, "metric_params": {"negative": "keep"}, "random_state": 2,
           "denoise": 4, "method": "knn"}
-    monkeypatch.setattr(cg, "GRAPH_AVERAGING_STEPS", 0)  # the store path: one pass
+    monkeypatch.setattr(ca, "GRAPH_AVERAGING_STEPS", steps)
     ref = DiffusionMap(**kw).fit(x)
     dm = DiffusionMap(cache_dir=tmp_path / "new" / "cache", **kw).fit(x)
     assert dm.denoise_rank_ == 4
+    assert dm.result_.graph["averaging_steps"] == ref.result_.graph["averaging_steps"] == steps
+    assert dm.graph_summary_ == ref.graph_summary_
     np.testing.assert_allclose(dm.embedding_, ref.embedding_, rtol=1e-9, atol=1e-12)
     assert not list((tmp_path / "new" / "cache").glob("conformap-denoised-*"))
 

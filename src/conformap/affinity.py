@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["DROPPED_MASS_LOCAL", "AffinityGraph"]
+__all__ = ["DROPPED_MASS_LOCAL", "AffinityGraph", "averaging_phrase"]
 
 #: Above this mean dropped kernel mass (most of a row's mass beyond its k stored neighbours)
 #: the graph line says that the kNN graph is the truncated kernel, not an approximation of the
@@ -94,8 +94,7 @@ class AffinityGraph:
         if self.note:
             kind += f" ({self.note})"
         if self.averaging_steps:
-            kind += (f", built on the items averaged by {self.averaging_steps} step(s) of the "
-                     "first graph's Markov operator (two-pass graph of denoised items)")
+            kind += f", {averaging_phrase(self.averaging_steps)}"
         if self.method == "dense":
             return f"dense graph, {kind}, nothing dropped"
         drop = ("" if self.dropped_mass is None else
@@ -107,3 +106,10 @@ class AffinityGraph:
                      "approximation of the complete one (docs/large-n/TRUNCATION.md)")
         return (f"kNN graph k={self.n_neighbors}, {kind}, dropped affinities <= "
                 f"{self.max_dropped_affinity:.3g}{drop}")
+
+
+def averaging_phrase(steps: int) -> str:
+    """How a summary line says that a graph was built on averaged items
+    (:mod:`conformap.averaging`)."""
+    return (f"built on the items averaged by {steps} step(s) of the first graph's Markov "
+            "operator (two-pass graph of denoised items)")

@@ -17,10 +17,14 @@ the average :math:`P^s F` of the coefficients up to the items' mass differences 
 two differ by under 0.03 degrees); averaging the scores costs an (n, rank) array instead of a
 second (n, D') copy of the coefficients (3.7 GB at 1e5 images of 47 x 47).
 
-Where. Only where the items were denoised (WEMD features in memory,
-:func:`conformap.graph.build_graph`): clean items, point clouds and every graph of undenoised
-items are left as they were (on clean rotor images averaging hurt: 0.68 / 2.60 -> 1.22 / 3.44
-degrees).
+Where. Only where the items were denoised and compared by WEMD (:func:`averaging_steps`, the
+one rule): clean items, point clouds and every graph of undenoised items are left as they were
+(on clean rotor images averaging hurt: 0.68 / 2.60 -> 1.22 / 3.44 degrees). Every path applies
+it the same way, so a local, a cached and a distributed run give the same graph: in memory
+(:func:`conformap.graph.build_graph`, :func:`averaged_features`), through the on-disk cache
+(:func:`conformap.cache.cached_distances`, :func:`averaged_feature_set` with a store) and over
+the coefficient store of a scheduler or ``cache_dir`` (:class:`conformap.DiffusionMap`, the
+averaged reconstructions written block by block by :func:`conformap.denoise.denoised_file`).
 """
 
 from __future__ import annotations
@@ -28,16 +32,35 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["GRAPH_AVERAGING_STEPS", "averaged_features", "averaged_scores", "markov_operator"]
+__all__ = [
+    "GRAPH_AVERAGING_STEPS",
+    "averaged_feature_set",
+    "averaged_features",
+    "averaged_item_scores",
+    "averaged_scores",
+    "averaging_steps",
+    "markov_operator",
+    "second_pass_params",
+]
 
 #: Steps of the first graph's Markov operator by which the PCA scores of denoised items are
-#: averaged before the graph is built again (0: one pass). Measured on noisy 47 x 47
-#: projections of the real rotor map (docs/large-n/NOISY_IMAGES.md §7): chosen on seeds 0-1
-#: (n = 1,000-3,000, SNR 0.5 and 1; 1 step better than none on every cell, 2 steps mixed
-#: against 1), held out on seeds 5-8 (better on 23 of 24 cells with 1). Shipped as 0 (off)
-#: until the out-of-core paths (coefficient store, scheduler, ``--cache``) average too and the
-#: 1e5-image budget is measured with it: a local and a cached run must give the same numbers.
+#: averaged before the graph is built again (0: one pass). Every path reads it through
+#: :func:`averaging_steps` (in memory, the on-disk cache, a store with or without a scheduler),
+#: so one setting changes them all alike. Measured (docs/large-n/NOISY_IMAGES.md sections 7-8):
+#: on noisy 47 x 47 projections of the real rotor map, 1 step beat none on 23 of 24 held-out
+#: cells (n = 1,000-3,000); on the 64 x 64 procedural rotor images of the large-n target it
+#: raises the p90 at n = 2,000 and from 5,000 up (n = 100,000: 1.53 / 4.29 -> 1.96 / 9.57
+#: degrees, failing p90 <= 6). Hence 0 (off).
 GRAPH_AVERAGING_STEPS = 0
+
+
+def averaging_steps(denoiser, metric: str) -> int:
+    """Steps by which the items of a graph are averaged before it is built again (0: one pass).
+
+    The one rule every path calls: :data:`GRAPH_AVERAGING_STEPS` where the items were denoised
+    (``denoiser`` is a :class:`conformap.denoise.PCADenoiser`) and compared by WEMD, else 0.
+    """
+    return int(GRAPH_AVERAGING_STEPS) if denoiser is not None and metric == "wemd" else 0
 
 
 def markov_operator(graph):
@@ -60,6 +83,15 @@ def averaged_scores(P, scores, steps: int = GRAPH_AVERAGING_STEPS) -> np.ndarray
     return s
 
 
+def averaged_item_scores(graph, denoiser, X, steps: int) -> np.ndarray:
+    """The PCA scores of ``X`` (n, ...) under ``denoiser``, averaged by :math:`P^{steps}` of
+    ``graph``: shape (n, rank), float64 (the same blocks as every path's first pass)."""
+    from .denoise import apply_denoiser
+
+    scores, _ = apply_denoiser(denoiser, X, scores=True)
+    return averaged_scores(markov_operator(graph), scores, steps)
+
+
 def averaged_features(graph, denoiser, X, metric_params: dict | None = None,
                       steps: int = GRAPH_AVERAGING_STEPS):
     """The WEMD :class:`conformap.features.FeatureSet` of ``X``'s denoised items with their
@@ -76,13 +108,40 @@ def averaged_features(graph, denoiser, X, metric_params: dict | None = None,
         As for :func:`conformap.features.prepare_features`.
     steps : int
     """
-    from .denoise import apply_denoiser, reconstruction_policy, wemd_of_denoised
+    from .denoise import wemd_of_denoised
     from .features import FeatureSet
 
-    scores, _ = apply_denoiser(denoiser, X, scores=True)
-    scores = averaged_scores(markov_operator(graph), scores, steps)
-    # the user's items were checked for negative voxels by the first pass: not again
+    scores = averaged_item_scores(graph, denoiser, X, steps)
+    feats, cols, full = wemd_of_denoised(denoiser, X, second_pass_params(metric_params),
+                                         scores=scores)
+    return FeatureSet(feats, "l1", cols, full, denoiser=denoiser)
+
+
+def averaged_feature_set(graph, denoiser, X, metric_params: dict | None = None, *,
+                         steps: int, store=None):
+    """:func:`averaged_features`, or with ``store`` (a :class:`conformap.cache.DiskCache`) the
+    same features computed and kept by the store from the averaged reconstructions (held in
+    memory, as that store's first pass holds the reconstructions; cache keys are theirs)."""
+    if store is None:
+        return averaged_features(graph, denoiser, X, metric_params, steps=steps)
+    from dataclasses import replace
+
+    from .denoise import from_scores_blocks
+    from .features import prepare_features
+
+    items = from_scores_blocks(denoiser, averaged_item_scores(graph, denoiser, X, steps),
+                               np.asarray(X[:0]).dtype)
+    fs = prepare_features(items, "wemd", second_pass_params(metric_params), store=store,
+                          denoise="off")
+    return replace(fs, denoiser=denoiser)
+
+
+def second_pass_params(metric_params: dict | None) -> dict:
+    """``metric_params`` for the averaged reconstructions: the user's items were checked for
+    negative voxels by the first pass, so not again
+    (:func:`conformap.denoise.reconstruction_policy`)."""
+    from .denoise import reconstruction_policy
+
     params = dict(metric_params or {})
     params["negative"] = reconstruction_policy(params.get("negative"))
-    feats, cols, full = wemd_of_denoised(denoiser, X, params, scores=scores)
-    return FeatureSet(feats, "l1", cols, full, denoiser=denoiser)
+    return params

@@ -519,6 +519,8 @@ def cached_distances(
     progress: bool = False,
     stats: dict | None = None,
     denoise="auto",
+    bandwidth="auto",
+    rng=None,
 ):
     """WEMD or Euclidean distances of ``X`` through the cache, ready for ``metric="precomputed"``.
 
@@ -528,9 +530,11 @@ def cached_distances(
         Densities (``metric="wemd"``) or any arrays (``metric="euclidean"``).
     cache_dir : path
     metric : {"wemd", "euclidean"}
-    method : {"dense", "knn"}
+    method : {"dense", "knn", "auto"}
         All pairs (ndarray (n, n)) or each item's ``n_neighbors`` nearest (sparse (n, n)), as in
-        :class:`conformap.DiffusionMap`.
+        :class:`conformap.DiffusionMap`; "auto" chooses as it does
+        (:func:`conformap.graph.resolve_method`) and, on denoised items, applies its noise-floor
+        rule to dense distances (:func:`conformap.truncation.noise_floor_distances`).
     n_neighbors : int, optional
         Default :func:`conformap.graph.default_n_neighbors`, as :class:`conformap.DiffusionMap`.
     metric_params : dict, optional
@@ -540,13 +544,20 @@ def cached_distances(
         As in :func:`conformap.pairwise_distances`.
     stats : dict, optional
         Filled with :attr:`DiskCache.stats` (chunks reused / computed per stage) and, where
-        the items were denoised, ``"denoiser"`` (the :class:`conformap.denoise.PCADenoiser`)
-        and ``"features"`` (the denoised :class:`conformap.features.FeatureSet`: with
-        :func:`conformap.truncation.noise_floor_distances` it turns dense distances into
-        those of the graph ``method="auto"`` builds in memory).
+        the items were denoised, ``"denoiser"`` (the :class:`conformap.denoise.PCADenoiser`),
+        ``"features"`` (the denoised :class:`conformap.features.FeatureSet` the returned
+        distances are of) and ``"averaging_steps"``
+        (:func:`conformap.averaging.averaging_steps`: the steps by which the denoised items
+        were averaged along a first graph, 0 for none).
     denoise : "auto", "pca", "off" or int, default "auto"
         As in :class:`conformap.DiffusionMap` (:func:`conformap.graph.prepare_features`); the
         cache keys are those of the denoised items.
+    bandwidth : "auto", "adaptive", a rule of :func:`conformap.select_bandwidth`, or float
+        The bandwidth of the first graph where the denoised items are averaged along it before
+        their distances are computed again (:mod:`conformap.averaging`); pass the one the
+        distances will be fitted with. Unused elsewhere.
+    rng : int or Generator, optional
+        As ``random_state`` of :class:`conformap.DiffusionMap`, for that first graph.
 
     Returns
     -------
@@ -555,18 +566,43 @@ def cached_distances(
         "knn" including :func:`conformap.distances.connect_components`), so
         ``DiffusionMap(metric="precomputed").fit(result)`` gives the same embedding.
     """
-    from .graph import distances_for, prepare_features
+    from .averaging import averaged_feature_set, averaging_steps
+    from .graph import (
+        dimension_rule,
+        distances_as_built,
+        graph_from_distances,
+        prepare_features,
+        resolve_bandwidth,
+        resolve_method,
+    )
 
     metric = check_choice(metric, "metric", ["wemd", "euclidean"])
-    method = check_choice(method, "method", ["dense", "knn"])
+    method = check_choice(method, "method", ["dense", "knn", "auto"])
     cache = DiskCache(cache_dir)
     # conformap.graph makes every choice (columns, k, bridges); this cache only stores.
     fs = prepare_features(X, metric, metric_params, store=cache, denoise=denoise)
-    dist = distances_for(fs, method, n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
-                         store=cache)
+    n = fs.features.shape[0]
+    resolve_bandwidth(bandwidth, n, "dense")  # validated before any distance is computed
+    kw = {"method": method, "n_neighbors": n_neighbors, "n_jobs": n_jobs, "progress": progress,
+          "bandwidth": bandwidth, "rng": rng}
+    dist = distances_as_built(fs, store=cache, **kw)
+    steps = averaging_steps(fs.denoiser, metric)
+    if steps:  # the two-pass graph, as conformap.graph.build_graph builds it in memory
+        # the builder's first graph: on its kNN path with the reference dimension rule, on
+        # the dense path (and the kNN graph its noise floor keeps) from the graph itself
+        dims = (dimension_rule(fs, n_neighbors, rng)
+                if resolve_method(method, n, metric=metric) == "knn" else None)
+        first = graph_from_distances(dist, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                     validate=False, dimension_distances=dims)
+        del dist
+        fs = averaged_feature_set(first, fs.denoiser, X, metric_params, steps=steps,
+                                  store=cache)
+        dist = distances_as_built(fs, store=cache, **kw)
     if stats is not None:
         stats.update(cache.stats)
         if fs.denoiser is not None:
+            stats["averaging_steps"] = steps
             stats["denoiser"] = fs.denoiser
             stats["features"] = fs  # for conformap.truncation.noise_floor_distances
     return dist
+

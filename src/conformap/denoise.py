@@ -68,6 +68,7 @@ __all__ = [
     "fit_denoiser",
     "fit_for",
     "from_scores",
+    "from_scores_blocks",
     "marchenko_pastur_edge",
     "marchenko_pastur_median",
     "marchenko_pastur_rank",
@@ -289,6 +290,19 @@ def from_scores(model: PCADenoiser, scores, dtype=np.float64) -> np.ndarray:
     r"""Items :math:`\bar x + s V^T` of the (rows, rank) ``scores``: shape (rows, *item_shape)."""
     out = np.asarray(scores) @ model.components.T + model.mean
     return out.reshape(out.shape[0], *model.item_shape).astype(dtype, copy=False)
+
+
+def from_scores_blocks(model: PCADenoiser, scores, dtype, out=None) -> np.ndarray:
+    """:func:`from_scores` of (n, rank) ``scores`` block by block (:data:`CHUNK_ROWS` rows, the
+    blocks of :func:`wemd_of_denoised`): shape (n, *item_shape) in ``dtype`` (float64 unless
+    floating), written into ``out`` (e.g. a memory map) when given."""
+    dt = np.dtype(dtype) if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+    n = int(np.shape(scores)[0])
+    if out is None:
+        out = np.empty((n, *model.item_shape), dtype=dt)
+    for a in range(0, n, CHUNK_ROWS):
+        out[a:a + CHUNK_ROWS] = from_scores(model, scores[a:a + CHUNK_ROWS], dt)
+    return out
 
 
 def _signs(V: np.ndarray) -> np.ndarray:
@@ -536,17 +550,21 @@ def wemd_of_denoised(model, X, metric_params: dict | None = None, *, scores=None
 
 
 @contextlib.contextmanager
-def denoised_file(X, denoise="auto", directory=None):
+def denoised_file(X, denoise="auto", directory=None, *, model=None, scores=None):
     """Context: ``(items, denoiser)`` for the out-of-core path, where ``items`` is a read-only
     memory map of the reconstructions in a temporary .npy under ``directory`` (which every
     worker must see; removed on exit), or ``(X, None)`` where ``denoise`` does not apply.
 
-    The values are those of :func:`denoise_items` (same blocks, same arithmetic).
+    The values are those of :func:`denoise_items` (same blocks, same arithmetic). ``model``
+    (an already fitted :class:`PCADenoiser`) skips the fit; ``scores`` (n, rank) are then
+    reconstructed instead of ``X``'s own (:func:`from_scores_blocks`; the averaged scores of
+    :mod:`conformap.averaging`), ``X`` giving the dtype.
     """
     import shutil
     import tempfile
 
-    model = fit_for(X, denoise)
+    if model is None:
+        model = fit_for(X, denoise)
     if model is None:
         yield X, None
         return
@@ -558,7 +576,10 @@ def denoised_file(X, denoise="auto", directory=None):
         path = f"{tmp}/denoised.npy"
         mm = np.lib.format.open_memmap(path, mode="w+", dtype=dt, shape=(X.shape[0],
                                                                          *model.item_shape))
-        apply_denoiser(model, X, out=mm)
+        if scores is None:
+            apply_denoiser(model, X, out=mm)
+        else:
+            from_scores_blocks(model, scores, dt, out=mm)
         mm.flush()
         del mm
         yield np.load(path, mmap_mode="r"), model

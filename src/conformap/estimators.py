@@ -11,7 +11,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ._validation import check_choice, validate_items
-from .denoise import apply_denoiser, check_denoise, denoised_file, reconstruction_negative
+from .denoise import (
+    apply_denoiser,
+    check_denoise,
+    denoised_file,
+    reconstruction_negative,
+    reconstruction_policy,
+)
 from .diffusion import diffusion_core, nystrom_extension
 from .distances import emd_distances, pairwise_distances
 from .graph import DENSE_MAX_ITEMS, build_graph
@@ -240,12 +246,9 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                         "address", "client"):  # remote workers need a shared cache_dir
                     cache_dir = scope.enter_context(
                         tempfile.TemporaryDirectory(prefix="conformap-"))
-                dist, den = self._distributed_distances(X, metric, cache_dir)
-                graph, fs = build_graph(distances=dist, bandwidth=self.bandwidth,
-                                        n_neighbors=self.n_neighbors,
-                                        dimension_distances=lambda: self._store_reference(dist))
-                graph = self._store_dropped_mass(graph)
-            n = dist.shape[0]
+                graph, den = self._distributed_graph(X, metric, cache_dir)
+                fs = None
+            n = graph.kernel.shape[0]
         else:
             graph, fs = build_graph(
                 X, metric=metric, metric_params=self.metric_params, method=self.method,
@@ -324,8 +327,38 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
                                 columns=st["columns"], n_jobs=self.n_jobs)
         return replace(graph, dropped_mass=float(fr.mean()), dropped_mass_max=float(fr.max()))
 
-    def _distributed_distances(self, X, metric, cache_dir):
-        """The exact WEMD kNN distance graph (with bridges) from Dask tasks over a store."""
+    def _store_graph(self, dist):
+        """The graph of the store's kNN distances ``dist``, with the in-memory builder's rules
+        for the dimension ``m`` and the dropped kernel mass."""
+        graph, _ = build_graph(distances=dist, bandwidth=self.bandwidth,
+                               n_neighbors=self.n_neighbors,
+                               dimension_distances=lambda: self._store_reference(dist))
+        return self._store_dropped_mass(graph)
+
+    def _distributed_graph(self, X, metric, cache_dir):
+        """``(graph, denoiser)``: the WEMD kNN graph from Dask tasks over a store; on denoised
+        items built twice, the second time on the items averaged along the first graph
+        (:mod:`conformap.averaging`, the rule of the in-memory builder)."""
+        from dataclasses import replace
+
+        from .averaging import averaged_item_scores, averaging_steps
+
+        dist, den = self._distributed_distances(X, metric, cache_dir)
+        graph = self._store_graph(dist)
+        steps = averaging_steps(den, metric)
+        if steps:
+            del dist
+            scores = averaged_item_scores(graph, den, X, steps)
+            dist, _ = self._distributed_distances(X, metric, cache_dir, model=den,
+                                                  scores=scores)
+            graph = replace(self._store_graph(dist), averaging_steps=steps)
+        return graph, den
+
+    def _distributed_distances(self, X, metric, cache_dir, *, model=None, scores=None):
+        """The exact WEMD kNN distance graph (with bridges) from Dask tasks over a store.
+
+        ``model`` and ``scores``: the second pass of :meth:`_distributed_graph` (the fitted
+        denoiser; the averaged scores reconstructed instead of the items' own)."""
         from .distributed import connect, parse_scheduler
         from .engine import knn_graph
         from .graph import check_n_neighbors
@@ -346,11 +379,15 @@ class DiffusionMap(TransformerMixin, BaseEstimator):
         # the client is then the one the tasks run on (local:N is started by knn_graph)
         reach = (connect(self.scheduler) if parse_scheduler(self.scheduler)[0] == "address"
                  else contextlib.nullcontext(self.scheduler))
-        with reach as scheduler, denoised_file(X, self.denoise, cache_dir) as (items, den):
+        with reach as scheduler, denoised_file(X, self.denoise, cache_dir, model=model,
+                                               scores=scores) as (items, den):
             # the same reconstruction (block by block, same arithmetic) as the in-memory path;
-            # negative voxels are counted on the user's items, not on the reconstructions
+            # negative voxels are counted on the user's items (once), not on the
+            # reconstructions
             if den is not None:
-                params["negative"] = reconstruction_negative(X, params.get("negative"))
+                neg = params.get("negative")
+                params["negative"] = (reconstruction_negative(X, neg) if scores is None
+                                      else reconstruction_policy(neg))
             return knn_graph(items, k, cache_dir=cache_dir, scheduler=scheduler,
                              columns=columns, n_jobs=self.n_jobs, progress=self.progress,
                              random_state=self.random_state, stats=self.scheduler_stats_,

@@ -44,9 +44,10 @@ its mass beyond the k neighbours, "auto" keeps the kNN graph below the dense lim
 
 Two passes
 ----------
-Where the items were denoised (WEMD, in memory), the graph is built twice: the second time on
-the items whose PCA scores were averaged by :data:`GRAPH_AVERAGING_STEPS` steps of the first
-graph's Markov operator (:mod:`conformap.averaging`).
+Where the items were denoised and compared by WEMD, the graph is built twice: the second time
+on the items whose PCA scores were averaged by
+:func:`conformap.averaging.averaging_steps` steps of the first graph's Markov operator
+(:mod:`conformap.averaging`).
 
 Chunks
 ------
@@ -66,7 +67,7 @@ import scipy.sparse.csgraph  # noqa: F401  (makes sp.csgraph available)
 
 from ._validation import check_choice, check_int, check_positive, check_rng
 from .affinity import DROPPED_MASS_LOCAL, AffinityGraph
-from .averaging import GRAPH_AVERAGING_STEPS, averaged_features
+from .averaging import averaged_feature_set, averaging_steps
 from .bandwidth import BANDWIDTH_RULES, select_bandwidth
 from .features import FeatureSet, prepare_features
 from .neighbor_graph import (
@@ -103,7 +104,6 @@ __all__ = [
     "DIMENSION_SPARSEST",
     "DROPPED_MASS_LOCAL",
     "DROPPED_MASS_SAMPLE",
-    "GRAPH_AVERAGING_STEPS",
     "KNN_ADAPTIVE_MIN_ITEMS",
     "SCALE_NEIGHBOR_MAX",
     "SCALE_NEIGHBOR_MIN",
@@ -115,6 +115,8 @@ __all__ = [
     "build_graph",
     "check_n_neighbors",
     "default_n_neighbors",
+    "dimension_rule",
+    "distances_as_built",
     "distances_for",
     "dropped_mass_block",
     "graph_from_distances",
@@ -432,16 +434,17 @@ def build_graph(
                                     dimension_distances=dimension_distances), None
     fs = features if features is not None else prepare_features(
         X, metric, metric_params, store=store, denoise=denoise)
-    if features is None and fs.denoiser is not None and metric == "wemd" and store is None \
-            and GRAPH_AVERAGING_STEPS:  # the two-pass graph (conformap.averaging)
+    steps = averaging_steps(fs.denoiser, metric) if features is None else 0
+    if steps:  # the two-pass graph (conformap.averaging)
         kw = {"method": method, "n_neighbors": n_neighbors, "bandwidth": bandwidth,
-              "n_jobs": n_jobs, "progress": progress, "rng": rng, "metric": metric}
+              "n_jobs": n_jobs, "progress": progress, "rng": rng, "metric": metric,
+              "store": store}
         graph, fs = build_graph(features=fs, **kw)
         den = fs.denoiser
         del fs  # its coefficients are not held while the averaged ones are computed
-        graph, fs = build_graph(features=averaged_features(graph, den, X, metric_params,
-                                                           steps=GRAPH_AVERAGING_STEPS), **kw)
-        return replace(graph, averaging_steps=GRAPH_AVERAGING_STEPS), fs
+        graph, fs = build_graph(features=averaged_feature_set(
+            graph, den, X, metric_params, steps=steps, store=store), **kw)
+        return replace(graph, averaging_steps=steps), fs
     n = fs.features.shape[0]
     meth = resolve_method(method, n, metric=metric)
     resolve_bandwidth(bandwidth, n, meth)  # validated before any distance is computed
@@ -455,14 +458,39 @@ def build_graph(
         return graph, fs
     dist = distances_for(fs, "knn", n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
                          store=store, random_state=rng)
-    # only when the adaptive kernel is kept (not for a fixed rule, nor when "auto" falls back
-    # to "connect" at a noise floor): ~10 s at n = 100,000
-    def ref():
-        return reference_neighbor_distances(fs.features, fs.lp,
-                                            check_n_neighbors(n_neighbors, n), rng=rng)
-
-    graph = graph_from_distances(dist, bandwidth=bandwidth, dimension_distances=ref)
+    graph = graph_from_distances(dist, bandwidth=bandwidth,
+                                 dimension_distances=dimension_rule(fs, n_neighbors, rng))
     return measure_dropped_mass(graph, fs, rng=rng), fs
+
+
+def dimension_rule(fs: FeatureSet, n_neighbors=None, rng=None):
+    """The :func:`reference_neighbor_distances` of ``fs``'s rows as a callable, for the
+    adaptive kNN kernel's dimension ``m``: called only when that kernel is kept (not for a
+    fixed rule, nor when "auto" falls back to "connect" at a noise floor; ~10 s at
+    n = 100,000)."""
+    n = fs.features.shape[0]
+    return lambda: reference_neighbor_distances(fs.features, fs.lp,
+                                                check_n_neighbors(n_neighbors, n), rng=rng)
+
+
+def distances_as_built(fs: FeatureSet, *, method="auto", n_neighbors=None, n_jobs=None,
+                       progress=False, bandwidth="auto", rng=None, store=None):
+    """The distances of ``fs``'s rows that :func:`build_graph` builds its graph from, for
+    callers that keep distances rather than a graph (:func:`conformap.cache.cached_distances`):
+    dense or kNN (:func:`resolve_method`; :func:`distances_for`), and where "auto" chose the
+    dense path on denoised items, :func:`conformap.truncation.noise_floor_distances`.
+    ``graph_from_distances`` of them (with :func:`dimension_rule`) is :func:`build_graph`'s
+    graph."""
+    from .truncation import noise_floor_distances
+
+    n = fs.features.shape[0]
+    meth = resolve_method(method, n, metric="emd" if fs.lp is None else None)
+    dist = distances_for(fs, meth, n_neighbors=n_neighbors, n_jobs=n_jobs, progress=progress,
+                         store=store, random_state=rng)
+    if method == "auto" and meth == "dense":
+        dist = noise_floor_distances(dist, fs, bandwidth=bandwidth, n_neighbors=n_neighbors,
+                                     n_jobs=n_jobs)
+    return dist
 
 
 def _finish_knn(n, idx, dist, scales, b_rows, b_cols, b_d, adaptive, dim, k):

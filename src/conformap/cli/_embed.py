@@ -188,18 +188,15 @@ def fit_cached(args, data, method: str):
     params = None
     if args.metric == "wemd":
         params = {"wavelet": args.wavelet, "level": args.level, "negative": args.negative}
+    # the distances the in-memory builder's graph is built from (its rules for "auto" on
+    # denoised items, conformap.truncation and conformap.averaging, included)
     dist = cached_distances(data, args.cache, metric=args.metric, method=method,
                             n_neighbors=args.n_neighbors, metric_params=params,
                             n_jobs=args.n_jobs, progress=not args.quiet, stats=stats,
-                            denoise=args.denoise)
+                            denoise=args.denoise, bandwidth=args.bandwidth, rng=args.seed)
     den = stats.pop("denoiser", None)
-    fs = stats.pop("features", None)
-    if fs is not None and method == "dense" and args.method == "auto":  # as builder_method
-        # the rule of the in-memory graph builder on denoised items (conformap.truncation)
-        from ..truncation import noise_floor_distances
-
-        dist = noise_floor_distances(dist, fs, bandwidth=args.bandwidth,
-                                     n_neighbors=args.n_neighbors, n_jobs=args.n_jobs)
+    stats.pop("features", None)
+    steps = stats.pop("averaging_steps", 0)
     if not args.quiet:
         done = "; ".join(f"{kind}: {s['reused']} chunk(s) reused, {s['computed']} computed"
                          for kind, s in stats.items())
@@ -209,10 +206,16 @@ def fit_cached(args, data, method: str):
     dm = DiffusionMap(args.n_components, metric="precomputed", alpha=args.alpha, t=args.t,
                       bandwidth=args.bandwidth, random_state=args.seed)
     try:
-        return dm.fit(dist)
+        dm.fit(dist)
     except ValueError as exc:  # e.g. a bandwidth that disconnects the graph
         raise ValueError(f"{exc} (the distances are kept in --cache {args.cache}, so a re-run "
                          "with other --bandwidth/--n-components/--alpha reuses them)") from exc
+    if steps:  # the precomputed fit cannot know that these are distances of averaged items
+        from ..affinity import averaging_phrase
+
+        dm.result_.graph["averaging_steps"] = steps
+        dm.graph_summary_ = f"{dm.graph_summary_}; {averaging_phrase(steps)}"
+    return dm
 
 
 def report_extras(args, stack, dm) -> dict:
@@ -268,7 +271,8 @@ def _run(args, scope) -> int:
 
         dm = fit_distributed(args, stack.data)
     elif args.cache:  # small n, dense: the all-pairs distances cached in memory-sized chunks
-        dm = fit_cached(args, np.asarray(stack.data), est.method)
+        dm = fit_cached(args, np.asarray(stack.data),
+                        builder_method(args, est, len(stack.names)))
     else:
         dm = make_estimator(args, method=builder_method(args, est, len(stack.names))).fit(
             stack.data)
