@@ -44,6 +44,15 @@ VARIANTS = {
                         "rule": {"max_spread": 3.0, "min_share": 0.5, "clean": False}},
     "share60_noclean": {"harmonics": True,
                         "rule": {"max_spread": 3.0, "min_share": 0.6, "clean": False}},
+    # session 12: the leads' products regressed out, and the product test of an addition
+    "session10": {"harmonics": True,
+                  "rule": {"clean_leads": False, "max_product": 1.01}},
+    "product_test": {"harmonics": True,
+                     "rule": {"clean_leads": False, "max_product": 0.5}},
+    "clean_leads": {"harmonics": True,
+                    "rule": {"clean_leads": True, "max_product": 1.01}},
+    "leads_product": {"harmonics": True,
+                      "rule": {"clean_leads": True, "max_product": 0.5}},
 }
 
 

@@ -37,9 +37,10 @@ import numpy as np
 
 from .._stats import adjusted_r2
 
-__all__ = ["HARMONIC_CLEAN", "HARMONIC_DEGREE", "HARMONIC_FIT", "HARMONIC_MAX_SPREAD",
-           "HARMONIC_MIN_SHARE", "HARMONIC_WINDOW", "PRODUCT_IN_WINDOW", "added_confidence",
-           "clean_products", "complete_harmonics", "finish_bins", "harmonic_basis",
+__all__ = ["HARMONIC_CLEAN", "HARMONIC_CLEAN_LEADS", "HARMONIC_DEGREE", "HARMONIC_FIT",
+           "HARMONIC_MAX_PRODUCT", "HARMONIC_MAX_SPREAD", "HARMONIC_MIN_SHARE", "HARMONIC_WINDOW",
+           "PRODUCT_IN_WINDOW", "added_confidence", "clean_products", "complete_harmonics",
+           "cross_product_share", "finish_bins", "harmonic_basis", "lead_without_products",
            "participation", "rotate_window"]
 
 #: Total degree of the polynomials in a bin's leading eigenvectors: up to an interval's third
@@ -83,6 +84,18 @@ HARMONIC_MIN_SHARE = 0.5
 #: from ground-truth relative score 0.904 to 0.876 and lost the target (diagnosis.md sections
 #: 11 and 12); without it the target was met on as many chosen runs or more.
 HARMONIC_CLEAN = False
+#: Whether the polynomials are built from the bin's leading eigenvectors with their products
+#: with the other bins' eigenvectors regressed out (:func:`lead_without_products`). A lead that
+#: keeps 7 % of a product (two-factor images, n = 2000, SNR 1, seed 132: the rotor's first pair,
+#: 0.07 of an1 x st1) puts that product's multiples into its polynomials (its square holds
+#: an2 x st1), and a window vector half made of them then fits (diagnosis.md section 13).
+HARMONIC_CLEAN_LEADS = True
+#: Largest squared correlation of a vector to be added with one product phi_i phi_j of two
+#: eigenvectors of different bins. A function of one factor is orthogonal to every such product
+#: by independence; three-part images, n = 3000, SNR 1, seed 130: phi_3 fitted the first bin's
+#: polynomials at 0.983 and was 0.751 one product of the other two bins' leads (the right
+#: additions of the held-out runs: at most 0.057; diagnosis.md section 13).
+HARMONIC_MAX_PRODUCT = 0.5
 #: A binned eigenvector is replaced by the window's best vector only when that vector keeps at
 #: least this share of it (otherwise it is another vector, not a cleaner version of this one).
 _KEEP_SHARE = 0.5
@@ -122,6 +135,62 @@ def harmonic_basis(leading: np.ndarray, degree: int = HARMONIC_DEGREE) -> np.nda
     q, r = np.linalg.qr(b)
     keep = np.abs(np.diag(r)) > 1e-10 * max(float(np.abs(r).max()), 1e-300)
     return q[:, keep]
+
+
+def lead_without_products(leads: np.ndarray, others: np.ndarray) -> np.ndarray:
+    r"""The leading eigenvectors with their least-squares part on their products with the other
+    bins' eigenvectors removed.
+
+    A function :math:`\ell(x)` of one factor is orthogonal to :math:`\ell_a(x) g(y)` for every
+    centred function g of another factor (independence), so the part of a graph lead that
+    these products explain is the products the graph mixed into it, and it would reappear,
+    multiplied, in the lead's polynomials (:func:`harmonic_basis`).
+
+    Parameters
+    ----------
+    leads : ndarray, shape (n, m)
+        The bin's leading eigenvectors (m = 1 or 2).
+    others : ndarray, shape (n, p)
+        The other bins' eigenvectors (p may be 0).
+
+    Returns
+    -------
+    ndarray, shape (n, m): the centred leads minus their fit on the m p centred products
+    :math:`\ell_a g_j` (the leads unchanged, centred, when p = 0).
+    """
+    lead = np.asarray(leads, dtype=np.float64)
+    lead = lead - lead.mean(axis=0)
+    g = np.asarray(others, dtype=np.float64).reshape(lead.shape[0], -1)
+    if not g.shape[1]:
+        return lead
+    g = g - g.mean(axis=0)
+    g = g / np.where(np.linalg.norm(g, axis=0) > 0, np.linalg.norm(g, axis=0), 1.0)
+    prods = (lead[:, :, None] * g[:, None, :]).reshape(lead.shape[0], -1)
+    prods -= prods.mean(axis=0)
+    coef = np.linalg.lstsq(prods, lead, rcond=None)[0]
+    return lead - prods @ coef
+
+
+def cross_product_share(v: np.ndarray, phi: np.ndarray, bins: list) -> tuple:
+    r"""Largest squared correlation of ``v`` with a product :math:`\varphi_i\varphi_j` of two
+    columns of ``phi`` in different ``bins`` (both centred; the product centred).
+
+    Returns ``(share, (i, j))``; ``(0.0, None)`` with fewer than two non-empty bins.
+    """
+    owner = {int(c): b for b, members in enumerate(bins) for c in np.asarray(members).tolist()}
+    cols = sorted(owner)
+    pairs = [(i, j) for t, i in enumerate(cols) for j in cols[t + 1:] if owner[i] != owner[j]]
+    if not pairs:
+        return 0.0, None
+    u = phi[:, cols] - phi[:, cols].mean(axis=0)
+    at = {c: k for k, c in enumerate(cols)}
+    prods = np.column_stack([u[:, at[i]] * u[:, at[j]] for i, j in pairs])
+    prods -= prods.mean(axis=0)
+    x = np.asarray(v, dtype=np.float64) - np.mean(v)
+    den = np.linalg.norm(prods, axis=0) * np.linalg.norm(x)
+    corr2 = np.where(den > 0, (prods.T @ x) / np.where(den > 0, den, 1.0), 0.0) ** 2
+    t = int(np.argmax(corr2))
+    return float(corr2[t]), pairs[t]
 
 
 def participation(coefficients: np.ndarray) -> float:
@@ -166,12 +235,16 @@ def rotate_window(phi: np.ndarray, lam: np.ndarray, cols: list, coef: np.ndarray
 def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.ndarray, *,
                        window: float = HARMONIC_WINDOW, min_fit: float = HARMONIC_FIT,
                        degree: int = HARMONIC_DEGREE, max_spread: float = HARMONIC_MAX_SPREAD,
-                       min_share: float = HARMONIC_MIN_SHARE, clean: bool = HARMONIC_CLEAN):
+                       min_share: float = HARMONIC_MIN_SHARE, clean: bool = HARMONIC_CLEAN,
+                       clean_leads: bool = HARMONIC_CLEAN_LEADS,
+                       max_product: float = HARMONIC_MAX_PRODUCT):
     r"""Clean and add each bin's eigenvectors that are functions of its leading ones.
 
     For each bin b, Q = :func:`harmonic_basis` of its first eigenvector, or of its first two
     when the second (rotated with its window as in step 1) is not a function of the first
-    (a circle's :math:`\sin` is no function of its :math:`\cos`).
+    (a circle's :math:`\sin` is no function of its :math:`\cos`); with ``clean_leads``
+    (``HARMONIC_CLEAN_LEADS``) the leads' products with the other bins' eigenvectors are
+    regressed out first (:func:`lead_without_products`).
 
     1. *Clean*: each later member v of b is rotated with the free columns within
        ``window`` of :math:`\lambda_v`; the rotation's first vector (the best explained by Q)
@@ -186,7 +259,9 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
     many of them matches the noise that the polynomials of a noisy leading eigenvector carry
     (``HARMONIC_MAX_SPREAD``), and one window eigenvector must hold at least ``min_share`` of
     it (its largest squared coefficient, ``HARMONIC_MIN_SHARE``). Step 1 runs only with
-    ``clean`` (``HARMONIC_CLEAN``).
+    ``clean`` (``HARMONIC_CLEAN``). A vector to be added must not be a product of two other
+    eigenvectors of different bins: its squared correlation with each such product is below
+    ``max_product`` (:func:`cross_product_share`, ``HARMONIC_MAX_PRODUCT``).
 
     Rotated columns get their Rayleigh quotients :math:`\sum_i v_i^2\lambda_i` as eigenvalues
     and are stored back into the window's columns in increasing order of them.
@@ -207,7 +282,8 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
     bins : list of ndarray of int, the bins with added columns (sorted).
     steps : list of dict, one per change: ``bin``, ``column``, ``kind`` ("clean" / "add"),
         ``fit`` (adjusted R^2 on Q), ``spread`` (its participation ratio), ``share`` (its
-        largest squared coefficient), ``window`` (the columns rotated).
+        largest squared coefficient), ``product`` (its :func:`cross_product_share`; "add"
+        only), ``window`` (the columns rotated).
     """
     phi, lam = phi.copy(), lam.copy()
     n = phi.shape[0]
@@ -230,13 +306,23 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
     def near(v):
         return sorted(c for c in free if abs(lam[c] - lam[v]) <= window * lam[v])
 
-    def leading(members):
+    original = [b.copy() for b in bins]
+
+    def leads(b, m):
+        members = bins[b]
+        if not clean_leads:
+            return phi[:, members[:m]]
+        others = [int(c) for o, cols in enumerate(original) if o != b for c in cols]
+        return lead_without_products(phi[:, members[:m]], phi[:, others])
+
+    def leading(b):
+        members = bins[b]
         # one leading eigenvector parametrises an interval (the second is a function of it,
         # up to the products mixed into it), a circle needs two (sin is no function of cos)
-        q1 = harmonic_basis(phi[:, members[:1]], degree)
+        q1 = harmonic_basis(leads(b, 1), degree)
         if members.size < 2 or best(q1, [int(members[1]), *near(int(members[1]))])[0] >= min_fit:
             return q1, 1
-        return harmonic_basis(phi[:, members[:2]], degree), 2
+        return harmonic_basis(leads(b, 2), degree), 2
 
     bases = []
     # 1. clean the bins' later members
@@ -244,7 +330,7 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
         if not members.size:
             bases.append(None)
             continue
-        q, n_lead = leading(members)
+        q, n_lead = leading(b)
         bases.append(q)
         for v in members[n_lead:].tolist() if clean else []:
             win = [v, *near(v)]
@@ -274,11 +360,15 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
             spread, share = participation(vt[0]), float(np.max(vt[0] ** 2))
             if fit < min_fit or spread > max_spread or share < min_share:
                 continue
+            prod, _ = cross_product_share(w @ vt[0], phi, original)
+            if prod >= max_product:
+                continue
             c = rotate(win, vt, w)
             free.discard(c)
             bins[b] = np.sort(np.append(bins[b], c))
             steps.append({"bin": b, "column": int(c), "kind": "add", "fit": round(fit, 3),
-                          "spread": round(spread, 2), "share": round(share, 3), "window": win})
+                          "spread": round(spread, 2), "share": round(share, 3),
+                          "product": round(prod, 3), "window": win})
             changed = True
     return phi, lam, bins, steps
 
