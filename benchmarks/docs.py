@@ -227,7 +227,9 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session10_heldout.jsonl",
                              f"{_PM}/measure_session10_regression.jsonl",
                              f"{_PM}/measure_session10_summary.json",
-                             f"{_PM}/measure_session10_times.json")),
+                             f"{_PM}/measure_session10_times.json",
+                             f"{_PM}/probe_products_session12.jsonl",
+                             f"{_PM}/measure_products_session12.jsonl")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -207,3 +207,36 @@ def test_clean_false_leaves_the_bins_own_members_alone():
                                                      lam, np.array([4]), **kw)
         assert all(s["kind"] == "add" for s in steps) and bins[0].tolist()[:2] == [1, 3]
         np.testing.assert_array_equal(new_phi[:, 3], phi[:, 3])
+
+
+def test_cross_product_share_names_the_product_of_two_bins():
+    # Oracle: cos(pi x) cos(pi y) is the product of the two bins' leads; cos(2 pi x), a
+    # function of x alone, is orthogonal to it by independence (chance overlap ~ 1 / n).
+    from conformap.product import cross_product_share
+
+    phi, _, x2, p11 = _columns()
+    share, pair = cross_product_share(p11, phi, [np.array([1]), np.array([2])])
+    assert pair == (1, 2) and share > 0.99
+    share, _ = cross_product_share(x2, phi, [np.array([1]), np.array([2])])
+    assert share < 0.01
+    assert cross_product_share(x2, phi, [np.array([1, 2]), np.array([], dtype=int)]) == (0.0,
+                                                                                       None)
+
+
+def test_an_addition_that_is_a_product_of_two_bins_is_refused():
+    # A product that the bin's polynomials would take (min_fit lowered so that the fit
+    # alone lets it in: the three-part images' phi_3 of diagnosis.md section 13 fitted at
+    # 0.983) is refused by the product test, and taken without it.
+    phi, lam, _, p11 = _columns(mix=(0.0, 1.0))
+    kw = {"min_fit": -1.0, "max_spread": 10.0, "min_share": 0.0}
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi[:, :4],
+                                           lam[:4], np.array([3]), **kw)
+    assert steps == [] and [b.tolist() for b in bins] == [[1], [2]]
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], phi[:, :4],
+                                           lam[:4], np.array([3]), max_product=1.01, **kw)
+    assert [(s["kind"], s["column"]) for s in steps] == [("add", 3)]
+    assert steps[0]["product"] > 0.99
+    # a right addition is taken with the test on, and records its (small) product share
+    _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], *_columns()[:2],
+                                           np.array([3, 4]))
+    assert [s["kind"] for s in steps] == ["add"] and steps[0]["product"] < 0.01

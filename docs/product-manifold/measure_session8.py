@@ -44,15 +44,12 @@ VARIANTS = {
                         "rule": {"max_spread": 3.0, "min_share": 0.5, "clean": False}},
     "share60_noclean": {"harmonics": True,
                         "rule": {"max_spread": 3.0, "min_share": 0.6, "clean": False}},
-    # session 12: the leads' products regressed out, and the product test of an addition
-    "session10": {"harmonics": True,
-                  "rule": {"clean_leads": False, "max_product": 1.01}},
-    "product_test": {"harmonics": True,
-                     "rule": {"clean_leads": False, "max_product": 0.5}},
-    "clean_leads": {"harmonics": True,
-                    "rule": {"clean_leads": True, "max_product": 1.01}},
-    "leads_product": {"harmonics": True,
-                      "rule": {"clean_leads": True, "max_product": 0.5}},
+    # session 12: harmonic completion without / with the product test of an addition
+    # (HARMONIC_MAX_PRODUCT). The rows "clean_leads" and "leads_product" of
+    # measure_products_session12.jsonl were measured at commit c018d60, whose experimental
+    # lead cleaning (HARMONIC_CLEAN_LEADS) was then removed (diagnosis.md section 13).
+    "session10": {"harmonics": True, "rule": {"max_product": 1.01}},
+    "product_test": {"harmonics": True, "rule": {"max_product": 0.5}},
 }
 
 

@@ -18,7 +18,6 @@ from ._factorize import (
 )
 from ._harmonics import (
     HARMONIC_CLEAN,
-    HARMONIC_CLEAN_LEADS,
     HARMONIC_DEGREE,
     HARMONIC_FIT,
     HARMONIC_MAX_PRODUCT,
@@ -30,7 +29,6 @@ from ._harmonics import (
     complete_harmonics,
     cross_product_share,
     harmonic_basis,
-    lead_without_products,
     participation,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
@@ -67,7 +65,6 @@ __all__ = [
     "DEFAULT_HARMONICS",
     "DEFAULT_UNMIX",
     "HARMONIC_CLEAN",
-    "HARMONIC_CLEAN_LEADS",
     "HARMONIC_DEGREE",
     "HARMONIC_FIT",
     "HARMONIC_MAX_PRODUCT",
@@ -96,7 +93,6 @@ __all__ = [
     "harmonic_basis",
     "improve_cut",
     "laplacian_spectrum",
-    "lead_without_products",
     "max_cut",
     "merge_bins",
     "pair_votes",

@@ -37,10 +37,10 @@ import numpy as np
 
 from .._stats import adjusted_r2
 
-__all__ = ["HARMONIC_CLEAN", "HARMONIC_CLEAN_LEADS", "HARMONIC_DEGREE", "HARMONIC_FIT",
+__all__ = ["HARMONIC_CLEAN", "HARMONIC_DEGREE", "HARMONIC_FIT",
            "HARMONIC_MAX_PRODUCT", "HARMONIC_MAX_SPREAD", "HARMONIC_MIN_SHARE", "HARMONIC_WINDOW",
            "PRODUCT_IN_WINDOW", "added_confidence", "clean_products", "complete_harmonics",
-           "cross_product_share", "finish_bins", "harmonic_basis", "lead_without_products",
+           "cross_product_share", "finish_bins", "harmonic_basis",
            "participation", "rotate_window"]
 
 #: Total degree of the polynomials in a bin's leading eigenvectors: up to an interval's third
@@ -84,17 +84,11 @@ HARMONIC_MIN_SHARE = 0.5
 #: from ground-truth relative score 0.904 to 0.876 and lost the target (diagnosis.md sections
 #: 11 and 12); without it the target was met on as many chosen runs or more.
 HARMONIC_CLEAN = False
-#: Whether the polynomials are built from the bin's leading eigenvectors with their products
-#: with the other bins' eigenvectors regressed out (:func:`lead_without_products`). A lead that
-#: keeps 7 % of a product (two-factor images, n = 2000, SNR 1, seed 132: the rotor's first pair,
-#: 0.07 of an1 x st1) puts that product's multiples into its polynomials (its square holds
-#: an2 x st1), and a window vector half made of them then fits (diagnosis.md section 13).
-HARMONIC_CLEAN_LEADS = True
 #: Largest squared correlation of a vector to be added with one product phi_i phi_j of two
 #: eigenvectors of different bins. A function of one factor is orthogonal to every such product
 #: by independence; three-part images, n = 3000, SNR 1, seed 130: phi_3 fitted the first bin's
-#: polynomials at 0.983 and was 0.751 one product of the other two bins' leads (the right
-#: additions of the held-out runs: at most 0.057; diagnosis.md section 13).
+#: polynomials at 0.983 and was 0.751 one product of the other two bins' leads; the right
+#: additions of the held-out runs had at most 0.029 (diagnosis.md section 13).
 HARMONIC_MAX_PRODUCT = 0.5
 #: A binned eigenvector is replaced by the window's best vector only when that vector keeps at
 #: least this share of it (otherwise it is another vector, not a cleaner version of this one).
@@ -135,40 +129,6 @@ def harmonic_basis(leading: np.ndarray, degree: int = HARMONIC_DEGREE) -> np.nda
     q, r = np.linalg.qr(b)
     keep = np.abs(np.diag(r)) > 1e-10 * max(float(np.abs(r).max()), 1e-300)
     return q[:, keep]
-
-
-def lead_without_products(leads: np.ndarray, others: np.ndarray) -> np.ndarray:
-    r"""The leading eigenvectors with their least-squares part on their products with the other
-    bins' eigenvectors removed.
-
-    A function :math:`\ell(x)` of one factor is orthogonal to :math:`\ell_a(x) g(y)` for every
-    centred function g of another factor (independence), so the part of a graph lead that
-    these products explain is the products the graph mixed into it, and it would reappear,
-    multiplied, in the lead's polynomials (:func:`harmonic_basis`).
-
-    Parameters
-    ----------
-    leads : ndarray, shape (n, m)
-        The bin's leading eigenvectors (m = 1 or 2).
-    others : ndarray, shape (n, p)
-        The other bins' eigenvectors (p may be 0).
-
-    Returns
-    -------
-    ndarray, shape (n, m): the centred leads minus their fit on the m p centred products
-    :math:`\ell_a g_j` (the leads unchanged, centred, when p = 0).
-    """
-    lead = np.asarray(leads, dtype=np.float64)
-    lead = lead - lead.mean(axis=0)
-    g = np.asarray(others, dtype=np.float64).reshape(lead.shape[0], -1)
-    if not g.shape[1]:
-        return lead
-    g = g - g.mean(axis=0)
-    g = g / np.where(np.linalg.norm(g, axis=0) > 0, np.linalg.norm(g, axis=0), 1.0)
-    prods = (lead[:, :, None] * g[:, None, :]).reshape(lead.shape[0], -1)
-    prods -= prods.mean(axis=0)
-    coef = np.linalg.lstsq(prods, lead, rcond=None)[0]
-    return lead - prods @ coef
 
 
 def cross_product_share(v: np.ndarray, phi: np.ndarray, bins: list) -> tuple:
@@ -236,15 +196,12 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
                        window: float = HARMONIC_WINDOW, min_fit: float = HARMONIC_FIT,
                        degree: int = HARMONIC_DEGREE, max_spread: float = HARMONIC_MAX_SPREAD,
                        min_share: float = HARMONIC_MIN_SHARE, clean: bool = HARMONIC_CLEAN,
-                       clean_leads: bool = HARMONIC_CLEAN_LEADS,
                        max_product: float = HARMONIC_MAX_PRODUCT):
     r"""Clean and add each bin's eigenvectors that are functions of its leading ones.
 
     For each bin b, Q = :func:`harmonic_basis` of its first eigenvector, or of its first two
     when the second (rotated with its window as in step 1) is not a function of the first
-    (a circle's :math:`\sin` is no function of its :math:`\cos`); with ``clean_leads``
-    (``HARMONIC_CLEAN_LEADS``) the leads' products with the other bins' eigenvectors are
-    regressed out first (:func:`lead_without_products`).
+    (a circle's :math:`\sin` is no function of its :math:`\cos`).
 
     1. *Clean*: each later member v of b is rotated with the free columns within
        ``window`` of :math:`\lambda_v`; the rotation's first vector (the best explained by Q)
@@ -308,21 +265,14 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
 
     original = [b.copy() for b in bins]
 
-    def leads(b, m):
-        members = bins[b]
-        if not clean_leads:
-            return phi[:, members[:m]]
-        others = [int(c) for o, cols in enumerate(original) if o != b for c in cols]
-        return lead_without_products(phi[:, members[:m]], phi[:, others])
-
     def leading(b):
         members = bins[b]
         # one leading eigenvector parametrises an interval (the second is a function of it,
         # up to the products mixed into it), a circle needs two (sin is no function of cos)
-        q1 = harmonic_basis(leads(b, 1), degree)
+        q1 = harmonic_basis(phi[:, members[:1]], degree)
         if members.size < 2 or best(q1, [int(members[1]), *near(int(members[1]))])[0] >= min_fit:
             return q1, 1
-        return harmonic_basis(leads(b, 2), degree), 2
+        return harmonic_basis(phi[:, members[:2]], degree), 2
 
     bases = []
     # 1. clean the bins' later members

@@ -1,10 +1,12 @@
 """Issue 12, session 12: are the vectors harmonic completion adds products of other bins?
 
-    cd docs/product-manifold && python probe_session12.py --runs 3000:1:130:3:100 ... \\
-        --cache /tmp/p12harm --out probe_session12.jsonl
+    cd docs/product-manifold && python probe_products_session12.py --runs 3000:1:130:3:100 ... \\
+        --cache /tmp/p12harm --out probe_products_session12.jsonl
 
-For each run (``n:snr:seed:parts:N`` as ``measure_session8.py``) the library default is
-factorized on the cached spectrum and, for every vector harmonic completion adds, this prints
+For each run (``n:snr:seed:parts:N`` as ``measure_session8.py``) the spectrum is factorized
+as ``measure_session8.py``'s ``session10`` variant does (the library default without the
+product test, ``HARMONIC_MAX_PRODUCT``, that these rows led to) and, for every vector harmonic
+completion adds, this writes
 its ground truth (``conformap.evaluate.factor_assignment``: right factor, relative score) and
 how much of it the products of two *other-bin* eigenvectors explain: the largest squared
 correlation with one centred unit product, and the adjusted R^2 on all the cross-bin products
@@ -15,15 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
 import numpy as np
 import probe_session7 as p7
+from measure_session8 import run_variant
 
-from conformap._stats import adjusted_r2
 from conformap.evaluate import factor_assignment
-from conformap.product import FactorizationWarning, factorize_spectrum
-from conformap.product._harmonics import HARMONIC_FIT, harmonic_basis
+from conformap.product import HARMONIC_FIT, harmonic_basis
+
+
+def adjusted_r2(r2, n, p):
+    """R^2 adjusted for p regressors on n items (the chance fit of p random columns removed)."""
+    return 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1)
 
 
 def unit(x):
@@ -44,9 +49,10 @@ def product_fit(res, col, added, tol):
     u = {c: unit(phi[:, [c]])[:, 0] for c in cols}
     prods = unit(np.column_stack([u[i] * u[j] for i, j in pairs]))
     corr2 = (prods.T @ v) ** 2
-    near = [t for t, (i, j) in enumerate(pairs) if abs(lam[i] + lam[j] - lam[col]) <= tol * lam[col]]
-    out = {"best_pair": list(pairs[int(np.argmax(corr2))]), "best_corr2": round(float(corr2.max()), 3),
-           "n_near": len(near)}
+    near = [t for t, (i, j) in enumerate(pairs)
+            if abs(lam[i] + lam[j] - lam[col]) <= tol * lam[col]]
+    out = {"best_pair": list(pairs[int(np.argmax(corr2))]),
+           "best_corr2": round(float(corr2.max()), 3), "n_near": len(near)}
     for name, sel in (("near", near), ("all", list(range(len(pairs))))):
         if not sel:
             out[f"r2_{name}"] = None
@@ -96,9 +102,7 @@ def main(argv=None) -> int:
             n, snr, seed, parts, n_vec = r.split(":")
             n, snr, seed, n_vec = int(n), float(snr), int(seed), int(n_vec)
             spec, gen, truth = p7.spectrum(n, snr, seed, a.cache, parts == "3", n_vec)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FactorizationWarning)
-                res = factorize_spectrum(spec, rng=gen)
+            res = run_variant(spec, gen, "session10")
             ev = factor_assignment(res.factors, res.eigenvectors, truth)
             at = {int(c): k for k, c in enumerate(ev.columns.tolist())}
             r2c = np.nan_to_num(ev.r2)
