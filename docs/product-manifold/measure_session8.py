@@ -25,6 +25,7 @@ import numpy as np
 import probe_session7 as p7
 from measure_images import steps
 
+import conformap.product._factorize as factorize_module
 import conformap.product._harmonics as harmonics_module
 from conformap.product import FactorizationWarning, complete_harmonics, factorize_spectrum
 
@@ -50,6 +51,9 @@ VARIANTS = {
     # lead cleaning (HARMONIC_CLEAN_LEADS) was then removed (diagnosis.md section 13).
     "session10": {"harmonics": True, "rule": {"max_product": 1.01}},
     "product_test": {"harmonics": True, "rule": {"max_product": 0.5}},
+    # session 13: the product test with / without rejoin_unsupported (module switch REJOIN)
+    "rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True},
+    "no_rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": False},
 }
 
 
@@ -58,7 +62,8 @@ def run_variant(spec, g, name):
     rule (if any) in place of the library's defaults."""
     kw = dict(VARIANTS[name])
     rule = kw.pop("rule", None)
-    with warnings.catch_warnings():
+    rejoin = kw.pop("rejoin", factorize_module.REJOIN)
+    with warnings.catch_warnings(), mock.patch.object(factorize_module, "REJOIN", rejoin):
         warnings.simplefilter("ignore", FactorizationWarning)
         if rule is None:
             return factorize_spectrum(spec, rng=g, **kw)

@@ -35,9 +35,11 @@ import itertools
 import json
 import time
 import warnings
+from unittest import mock
 
 import numpy as np
 
+import conformap.product._factorize as factorize_module
 from conformap.datasets import (
     BOX_SIDES,
     RECTANGLE_SIDES,
@@ -120,6 +122,8 @@ def main(argv=None) -> int:
                    help="harmonic completion off (0) / on (1, the default since session 7)")
     p.add_argument("--clean-products", type=int, nargs="+", default=[0],
                    help="clean_products off (0, the default) / on (1; session 8)")
+    p.add_argument("--rejoin", type=int, nargs="+", default=[0],
+                   help="conformap.product._factorize.REJOIN values to run (session 13)")
     p.add_argument("--label", default="", help="stored with every row (e.g. session5)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -145,9 +149,11 @@ def main(argv=None) -> int:
                     aligned = len(um.aligned)
                 share = _shares(vec[:, 1:41], q)
                 pur = share.max(axis=0)
-                for (mode, kw), harm, clean in ((m, h, c) for m in modes for h in a.harmonics
-                                                for c in a.clean_products):
-                    with warnings.catch_warnings():
+                for (mode, kw), harm, clean, rejoin in (
+                        (m, h, c, r) for m in modes for h in a.harmonics
+                        for c in a.clean_products for r in a.rejoin):
+                    with warnings.catch_warnings(), mock.patch.object(
+                            factorize_module, "REJOIN", bool(rejoin)):
                         warnings.simplefilter("ignore")
                         res = factorize_spectrum(spec, rng=0, unmix=unmix,
                                                  harmonics=bool(harm),
@@ -164,7 +170,7 @@ def main(argv=None) -> int:
                              for g in range(ep.r2.shape[1])]
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
                            "label": a.label, "harmonics": bool(harm),
-                           "clean_products": bool(clean),
+                           "clean_products": bool(clean), "rejoin": bool(rejoin),
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
                            "accuracy": round(float(ev.accuracy), 3),

@@ -34,9 +34,12 @@ from ._harmonics import (
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
 from ._placement import (
     MERGE_MIN_LOW,
+    REJOIN_MIN_TRIPLETS,
     merge_bins,
     pair_votes,
+    partition_fraction,
     refine_bins,
+    rejoin_unsupported,
     window_energy,
     window_links,
 )
@@ -73,6 +76,7 @@ __all__ = [
     "HARMONIC_WINDOW",
     "MERGE_MIN_LOW",
     "PRODUCT_IN_WINDOW",
+    "REJOIN_MIN_TRIPLETS",
     "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
@@ -97,6 +101,7 @@ __all__ = [
     "merge_bins",
     "pair_votes",
     "participation",
+    "partition_fraction",
     "pca_denoise",
     "plot_embeddings",
     "plot_factor_eigenvectors",
@@ -104,6 +109,7 @@ __all__ = [
     "product_purity",
     "product_share",
     "refine_bins",
+    "rejoin_unsupported",
     "spectral_dimension",
     "triplet_scores",
     "unmix_blocks",

@@ -68,7 +68,7 @@ from .._validation import (
 )
 from ._denoise import AUTO_MIN_FEATURES, pca_denoise
 from ._harmonics import added_confidence, finish_bins
-from ._placement import merge_bins, place_left, refine_bins
+from ._placement import merge_bins, place_left, refine_bins, rejoin_unsupported
 from ._result import FactorizationResult, FactorizationWarning
 from ._separability import assignment_confidence, split_columns
 from ._spectrum import DENSE_LIMIT, LaplacianSpectrum, laplacian_spectrum, spectral_dimension
@@ -115,6 +115,9 @@ DEFAULT_HARMONICS = True
 #: Off: in section 11 it helped on held-out runs and hurt none, but lowered one regression run
 #: (two-factor images, n = 2000, SNR 1, seed 1: accuracy 0.889 -> 0.778).
 DEFAULT_CLEAN_PRODUCTS = False
+#: "auto": join the two sides of a hierarchical split that no triplet supports after
+#: refine_bins (rejoin_unsupported; diagnosis.md section 13)
+REJOIN = False
 
 
 def _check_thresholds(delta, gamma):
@@ -225,6 +228,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     sep = top["separability"]
     triplets, scores = [top["triplets"]], [search.scores]
     unassigned = [top["unassigned"]]
+    partitions = [bins]
     if hierarchical:
         all_trip = top["triplets"]
         while len(bins) < k:
@@ -267,6 +271,7 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             levels.append({"split": bins[best_b].tolist(), "bins": [b.tolist() for b in new]})
             fractions.append(float(best_sub["cut_fraction"]))
             bins = bins[:best_b] + new + bins[best_b + 1:]
+            partitions.append(bins)
             sep = np.maximum(sep, best_sub["separability"])
             triplets.append(best_sub["triplets"])
             scores.append(best_sub["search"].scores)
@@ -279,6 +284,12 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                                   min_fraction=AUTO_MIN_CUT_FRACTION, grow=auto)
         for st in steps:
             levels.append({"split": st["split"], "bins": st["bins"]})
+            fractions.append(float(st["cut_fraction"]))
+    if auto and REJOIN and len(bins) > 2:
+        bins, steps = rejoin_unsupported(bins, partitions, np.concatenate(triplets), sep)
+        for st in steps:
+            levels.append({"split": st["split"], "bins": st["bins"],
+                           "triplets": st["triplets"]})
             fractions.append(float(st["cut_fraction"]))
     if auto and purity > 0 and len(bins) > 2:
         # bins that no link separates and whose cross products lie below their windows are

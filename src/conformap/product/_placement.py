@@ -14,8 +14,9 @@ import numpy as np
 
 from ._maxcut import cut_weight, improve_cut, max_cut
 
-__all__ = ["ALIGN_MARGIN", "MERGE_MIN_LOW", "align_components", "cross_vote", "merge_bins",
-           "pair_votes", "place_left", "refine_bins", "window_energy", "window_links"]
+__all__ = ["ALIGN_MARGIN", "MERGE_MIN_LOW", "REJOIN_MIN_TRIPLETS", "align_components",
+           "cross_vote", "merge_bins", "pair_votes", "partition_fraction", "place_left",
+           "refine_bins", "rejoin_unsupported", "window_energy", "window_links"]
 
 #: Smallest total purity vote that joins a separability component to the main cut (half a
 #: same-factor / true-product difference of one pair).
@@ -401,11 +402,90 @@ def merge_bins(bins: list, sep: np.ndarray, phi: np.ndarray, lam: np.ndarray,
         merged = np.sort(np.concatenate([bins[a], bins[b]]))
         bins = [m for t, m in enumerate(bins) if t not in best] + [merged]
         bins.sort(key=lambda m: int(m.min()))
-        verts = np.concatenate(bins)
-        labels = np.concatenate([np.full(m.size, t) for t, m in enumerate(bins)])
-        w = sep[np.ix_(verts, verts)]
-        total = float(np.triu(w, 1).sum())
         steps.append({"split": "merge", "bins": [m.tolist() for m in bins],
                       "low_share": round(best_share, 3),
-                      "cut_fraction": cut_weight(w, labels) / total if total > 0 else 0.0})
+                      "cut_fraction": partition_fraction(sep, bins)})
+    return bins, steps
+
+
+def partition_fraction(sep: np.ndarray, bins: list) -> float:
+    """The cut fraction of a partition: the share of the separability weight among the
+    binned eigenvectors that joins different bins (0 when there is none)."""
+    verts = np.concatenate(bins)
+    labels = np.concatenate([np.full(len(m), t) for t, m in enumerate(bins)])
+    w = sep[np.ix_(verts, verts)]
+    total = float(np.triu(w, 1).sum())
+    return cut_weight(w, labels) / total if total > 0 else 0.0
+
+
+#: rejoin_unsupported: the fewest triplets that must join two bins cut out of one earlier bin
+#: (as ``AUTO_MIN_TRIPLETS`` for a split itself).
+REJOIN_MIN_TRIPLETS = 2
+
+
+def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: np.ndarray, *,
+                       min_triplets: int = REJOIN_MIN_TRIPLETS) -> tuple[list, list]:
+    r"""Join two bins cut out of one earlier bin when no triplets say they are two factors.
+
+    A triplet :math:`(i, j, k)`, :math:`\varphi_k \approx \varphi_i \varphi_j`, is the direct
+    evidence that :math:`i` and :math:`j` belong to different factors. A cut of one bin may rest
+    on other evidence: a hierarchical split on the products of an eigenvector of another
+    factor that the top cut put in the bin (three-part images, n = 10,000, SNR 0.1: a stretch
+    mode in the rotor's bin), which :func:`refine_bins` then moves back to its own factor; or a
+    part that :func:`refine_bins` opens on window links alone (n = 6000, SNR 0.1: one rotor
+    mode). Either leaves two parts of one factor that no triplet joins, and linked by windows,
+    so :func:`merge_bins` (which judges only unlinked bins) never sees them. Two final bins
+    :math:`A, B` that each lie mostly (more than half of their members) in one bin of an
+    earlier partition are merged when fewer than ``min_triplets`` triplets have one factor
+    eigenvector in :math:`A` and the other in :math:`B`; the pair with the fewest first, then
+    the test is repeated; never below two bins.
+
+    Parameters
+    ----------
+    bins : list of ndarray of int
+        The bins after :func:`refine_bins`.
+    partitions : list of list of ndarray of int
+        The earlier partitions (the top cut and the bins after each hierarchical split).
+    triplets : ndarray of int, shape (m, 3)
+        Every level's triplets ``(i, j, k)``.
+    sep : ndarray, shape (N + 1, N + 1)
+        Separability weights of all levels (for the cut fraction of each step).
+    min_triplets : int, default REJOIN_MIN_TRIPLETS
+
+    Returns
+    -------
+    bins : list of ndarray of int
+        Sorted by their smallest column.
+    steps : list of dict
+        One ``{"split": "rejoin", "bins": ..., "triplets": ..., "cut_fraction": ...}`` per
+        merge (``triplets``: how many joined the two bins).
+    """
+    bins = [np.sort(np.asarray(b, dtype=np.int64)) for b in bins]
+    trip = np.asarray(triplets, dtype=np.int64).reshape(-1, 3)
+    earlier = [np.asarray(e, dtype=np.int64) for part in partitions for e in part]
+
+    def home(members):
+        # the earlier bins that hold more than half of the members
+        return {t for t, e in enumerate(earlier) if 2 * np.isin(members, e).sum() > members.size}
+
+    steps = []
+    while len(bins) > 2:
+        homes = [home(b) for b in bins]
+        best, fewest = None, min_triplets
+        for a in range(len(bins)):
+            for b in range(a + 1, len(bins)):
+                if not homes[a] & homes[b]:
+                    continue
+                ia, ja = np.isin(trip[:, 0], bins[a]), np.isin(trip[:, 1], bins[a])
+                ib, jb = np.isin(trip[:, 0], bins[b]), np.isin(trip[:, 1], bins[b])
+                joined = int(np.sum((ia & jb) | (ib & ja)))
+                if joined < fewest:
+                    best, fewest = (a, b), joined
+        if best is None:
+            break
+        merged = np.sort(np.concatenate([bins[best[0]], bins[best[1]]]))
+        bins = [m for t, m in enumerate(bins) if t not in best] + [merged]
+        bins.sort(key=lambda m: int(m.min()))
+        steps.append({"split": "rejoin", "bins": [m.tolist() for m in bins],
+                      "triplets": fewest, "cut_fraction": partition_fraction(sep, bins)})
     return bins, steps
