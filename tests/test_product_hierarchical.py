@@ -203,39 +203,41 @@ def test_merge_bins_keeps_two_unlinked_bins_of_different_factors():
     assert len(out) == 3 and steps == []
 
 
-def test_rejoin_unsupported_joins_two_parts_of_one_earlier_bin_without_triplets():
-    """The case of three-part images, n = 10,000, SNR 0.1, seed 100 (diagnosis.md section 13):
-    the top cut put the stretch's φ15 with the rotor's φ5-φ8, the split of that bin rested on
-    φ15's products, and refine_bins moved φ15 back; no triplet joins the rotor's two halves
-    {5} and {6, 7}, while the stretch and the bar are joined to them by triplets."""
+def test_rejoin_unsupported_joins_two_parts_of_one_factor_that_no_triplet_separates():
+    """x1 and x2 were cut apart inside one earlier bin (as the rotor's halves of three-part
+    images, n = 10,000, SNR 0.1, diagnosis.md section 13): no triplet joins them and their pair
+    vote is that of one factor (-1/4), so they are one bin again; x and y stay apart on their two
+    triplets, and z, which never shared a bin with them, is not judged."""
     from conformap.product import rejoin_unsupported
 
-    top = [np.array([1, 2, 4, 9]), np.array([5, 6, 7, 8, 15])]
-    after = [np.array([1, 4]), np.array([2, 9]), np.array([5, 15]), np.array([6, 7])]
-    trip = np.array([[1, 2, 3], [1, 5, 11], [1, 6, 12], [2, 5, 17], [2, 6, 18], [2, 7, 19],
-                     [4, 5, 22], [4, 6, 24], [2, 15, 26], [4, 9, 31], [6, 9, 42]])
-    bins = [np.array([1, 4, 15]), np.array([2, 9]), np.array([5]), np.array([6, 7])]
-    sep = _sep(40, [(1, 2), (1, 5), (2, 6), (5, 6)])
-    out, steps = rejoin_unsupported(bins, [top, after], trip, sep)
-    assert [b.tolist() for b in out] == [[1, 4, 15], [2, 9], [5, 6, 7]]
-    assert len(steps) == 1 and steps[0]["split"] == "rejoin" and steps[0]["triplets"] == 0
+    phi, lam, c = _votes_case()
+    x1, x2, y1, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 0, 1)]
+    top = [np.array(sorted([x1, x2, y1])), np.array([z1])]
+    bins = [np.array([x1]), np.array([x2]), np.array([y1]), np.array([z1])]
+    trip = np.array([[x1, y1, c[(1, 1, 0)]], [x2, y1, phi.shape[1] - 1]])
+    sep = _sep(phi.shape[1], [(x1, y1), (x2, y1), (x1, x2)])
+    out, steps = rejoin_unsupported(bins, [top], trip, sep, phi, lam, degeneracy=0.05)
+    assert sorted(b.tolist() for b in out) == sorted([sorted([x1, x2]), [y1], [z1]])
+    assert len(steps) == 1 and steps[0]["split"] == "rejoin"
+    assert steps[0]["triplets"] == 0 and steps[0]["vote"] == pytest.approx(-0.25, abs=1e-6)
     assert 0 < steps[0]["cut_fraction"] <= 1
 
 
-def test_rejoin_unsupported_keeps_parts_that_triplets_separate():
-    """Two factors cut out of one top-level bin are joined by their products' triplets (at
-    least REJOIN_MIN_TRIPLETS), and bins that never shared a bin are not judged at all."""
+def test_rejoin_unsupported_keeps_two_factors_whose_votes_separate_them():
+    """y and z shared an earlier bin and no triplet joins them, but each cross pair's product
+    is one eigenfunction at the sum of the eigenvalues (vote +1/4 a pair): they stay apart.
+    Never below two bins."""
     from conformap.product import REJOIN_MIN_TRIPLETS, rejoin_unsupported
 
-    top = [np.array([1, 2, 3, 4]), np.array([5, 6])]
-    bins = [np.array([1, 2]), np.array([3, 4]), np.array([5, 6])]
-    trip = np.array([[1, 3, 10], [2, 4, 11]])
+    phi, lam, c = _votes_case()
+    x1, y1, y2, z1, z2 = (c[(1, 0, 0)], c[(0, 1, 0)], c[(0, 2, 0)], c[(0, 0, 1)],
+                          c[(0, 0, 2)])
+    top = [np.array([x1]), np.array(sorted([y1, y2, z1, z2]))]
+    bins = [np.array([x1]), np.array(sorted([y1, y2])), np.array(sorted([z1, z2]))]
+    none = np.zeros((0, 3), dtype=np.int64)
+    sep = _sep(phi.shape[1], [(y1, z1)])
     assert REJOIN_MIN_TRIPLETS == 2
-    out, steps = rejoin_unsupported(bins, [top], trip, _sep(20, [(1, 3)]))
-    assert [b.tolist() for b in out] == [[1, 2], [3, 4], [5, 6]] and steps == []
-    # one triplet is not enough; {5, 6} never shared a bin with the others and stays apart
-    out, steps = rejoin_unsupported(bins, [top], trip[:1], _sep(20, [(1, 3)]))
-    assert [b.tolist() for b in out] == [[1, 2, 3, 4], [5, 6]] and steps[0]["triplets"] == 1
-    # never below two bins
-    out, steps = rejoin_unsupported(bins[:2], [top], np.zeros((0, 3), int), _sep(20, []))
+    out, steps = rejoin_unsupported(bins, [top], none, sep, phi, lam, degeneracy=0.05)
+    assert [b.tolist() for b in out] == [b.tolist() for b in bins] and steps == []
+    out, steps = rejoin_unsupported(bins[1:], [top], none, sep, phi, lam, degeneracy=0.05)
     assert len(out) == 2 and steps == []

@@ -27,7 +27,12 @@ from measure_images import steps
 
 import conformap.product._factorize as factorize_module
 import conformap.product._harmonics as harmonics_module
-from conformap.product import FactorizationWarning, complete_harmonics, factorize_spectrum
+from conformap.product import (
+    FactorizationWarning,
+    complete_harmonics,
+    factorize_spectrum,
+    rejoin_unsupported,
+)
 
 #: name: factorize keywords (library defaults otherwise); "rule": keywords of
 #: complete_harmonics that the variant's harmonic completion uses instead of the library's
@@ -49,11 +54,15 @@ VARIANTS = {
     # (HARMONIC_MAX_PRODUCT). The rows "clean_leads" and "leads_product" of
     # measure_products_session12.jsonl were measured at commit c018d60, whose experimental
     # lead cleaning (HARMONIC_CLEAN_LEADS) was then removed (diagnosis.md section 13).
-    "session10": {"harmonics": True, "rule": {"max_product": 1.01}},
-    "product_test": {"harmonics": True, "rule": {"max_product": 0.5}},
-    # session 13: the product test with / without rejoin_unsupported (module switch REJOIN)
+    "session10": {"harmonics": True, "rule": {"max_product": 1.01}, "rejoin": False},
+    "product_test": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": False},
+    # session 13: the product test with / without rejoin_unsupported (module switch REJOIN,
+    # on by default since; the two variants above keep it off)
     "rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True},
     "no_rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": False},
+    # the first form of the rule: triplets alone decide (no pair-vote guard)
+    "rejoin_triplets": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
+                        "rejoin_rule": {"margin": float("inf")}},
 }
 
 
@@ -63,7 +72,10 @@ def run_variant(spec, g, name):
     kw = dict(VARIANTS[name])
     rule = kw.pop("rule", None)
     rejoin = kw.pop("rejoin", factorize_module.REJOIN)
-    with warnings.catch_warnings(), mock.patch.object(factorize_module, "REJOIN", rejoin):
+    rejoin_rule = kw.pop("rejoin_rule", {})
+    with warnings.catch_warnings(), mock.patch.object(factorize_module, "REJOIN", rejoin), \
+            mock.patch.object(factorize_module, "rejoin_unsupported",
+                              partial(rejoin_unsupported, **rejoin_rule)):
         warnings.simplefilter("ignore", FactorizationWarning)
         if rule is None:
             return factorize_spectrum(spec, rng=g, **kw)

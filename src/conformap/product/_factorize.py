@@ -20,8 +20,9 @@ Pipeline (``factorize``):
 4. Optional hierarchical refinement (Sec. 5): a factor bin is factorized again, restricted to
    its eigenvectors and the products of two of them (window links may join any two of its
    eigenvectors); the bins are revised on the whole graph (:func:`refine_bins`) and, with
-   ``n_factors="auto"``, bins of one factor that no link separates are joined
-   (:func:`merge_bins`).
+   ``n_factors="auto"``, two bins cut out of one earlier bin that neither triplets nor pair
+   votes separate are joined (:func:`rejoin_unsupported`), as are bins of one factor that no
+   link separates (:func:`merge_bins`).
 
 Defaults and how they scale
 ---------------------------
@@ -115,9 +116,10 @@ DEFAULT_HARMONICS = True
 #: Off: in section 11 it helped on held-out runs and hurt none, but lowered one regression run
 #: (two-factor images, n = 2000, SNR 1, seed 1: accuracy 0.889 -> 0.778).
 DEFAULT_CLEAN_PRODUCTS = False
-#: "auto": join the two sides of a hierarchical split that no triplet supports after
-#: refine_bins (rejoin_unsupported; diagnosis.md section 13)
-REJOIN = False
+#: "auto": join two bins cut out of one earlier bin that neither triplets nor pair votes
+#: separate (rejoin_unsupported; diagnosis.md section 13: 4 more image runs meet the target,
+#: none lost on 110 image runs and the rectangle, torus and box)
+REJOIN = True
 
 
 def _check_thresholds(delta, gamma):
@@ -286,10 +288,11 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
             levels.append({"split": st["split"], "bins": st["bins"]})
             fractions.append(float(st["cut_fraction"]))
     if auto and REJOIN and len(bins) > 2:
-        bins, steps = rejoin_unsupported(bins, partitions, np.concatenate(triplets), sep)
+        bins, steps = rejoin_unsupported(bins, partitions, np.concatenate(triplets), sep, phi,
+                                         lam, degeneracy=degeneracy)
         for st in steps:
             levels.append({"split": st["split"], "bins": st["bins"],
-                           "triplets": st["triplets"]})
+                           "triplets": st["triplets"], "vote": st["vote"]})
             fractions.append(float(st["cut_fraction"]))
     if auto and purity > 0 and len(bins) > 2:
         # bins that no link separates and whose cross products lie below their windows are
@@ -427,9 +430,10 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         Number of factors. "auto": from the data: no product triplet means one factor;
         otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
         near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets); the bins
-        are then revised on the whole graph (:func:`refine_bins`), and two bins that no link
-        separates and whose cross products lie below their windows are joined
-        (:func:`merge_bins`). An
+        are then revised on the whole graph (:func:`refine_bins`); two bins cut out of one
+        earlier bin that fewer than 2 triplets join and whose pair votes do not separate are
+        joined (:func:`rejoin_unsupported`), and so are two bins that no link separates and
+        whose cross products lie below their windows (:func:`merge_bins`). An
         integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"

@@ -49,7 +49,9 @@ class FactorizationResult:
     levels : list of dict
         Hierarchical steps: which bin was split and into which bins ("split": "all" for the
         top cut, "refine" for a revision of all bins on the whole graph, :func:`refine_bins`,
-        "merge" for two bins joined as one factor, :func:`merge_bins`, with its "low_share";
+        "rejoin" for two parts of one earlier bin joined, :func:`rejoin_unsupported`, with
+        the "triplets" and the pair "vote" that joined them; "merge" for two bins joined as
+        one factor, :func:`merge_bins`, with its "low_share";
         "products" / "harmonics" for the eigenvectors cleaned by :func:`clean_products` or
         cleaned or added by :func:`complete_harmonics`, with their "steps").
     timings : dict
