@@ -229,7 +229,13 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session10_summary.json",
                              f"{_PM}/measure_session10_times.json",
                              f"{_PM}/probe_products_session12.jsonl",
-                             f"{_PM}/measure_products_session12.jsonl")),
+                             f"{_PM}/measure_products_session12.jsonl",
+                             f"{_PM}/probe_session13_rejoin.json",
+                             f"{_PM}/measure_session13_chosen.jsonl",
+                             f"{_PM}/measure_session13_heldout.jsonl",
+                             f"{_PM}/measure_session13_fresh.jsonl",
+                             f"{_PM}/measure_session13_regression.jsonl",
+                             f"{_PM}/measure_session13_summary.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -31,7 +31,8 @@ NOTE = ("_Generated from `{src}` by `{script}`; do not edit by hand. Per-seed "
         "R² (`factor_assignment`'s default)._")
 ORDER = {"no_harmonics": 0, "harmonics": 1, "products": 2, "products_harmonics": 3,
          "spread3": 4, "noclean": 5, "share50": 6, "share50_noclean": 7, "share60_noclean": 8,
-         "session10": 9, "product_test": 10, "no_rejoin": 11, "rejoin": 12}
+         "session10": 9, "product_test": 10, "no_rejoin": 11, "rejoin": 12,
+         "rejoin_triplets": 13}
 SCRIPT = "summarize_session8.py"
 CHOSEN = ("measure_session8_images.jsonl", "chosen / regression")
 HELDOUT = ("measure_session8_heldout_images.jsonl", "held out")
