@@ -235,6 +235,7 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session13_heldout.jsonl",
                              f"{_PM}/measure_session13_fresh.jsonl",
                              f"{_PM}/measure_session13_regression.jsonl",
+                             f"{_PM}/measure_session13_window.jsonl",
                              f"{_PM}/measure_session13_summary.json")),
 ]
 

@@ -60,6 +60,9 @@ VARIANTS = {
     # on by default since; the two variants above keep it off)
     "rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True},
     "no_rejoin": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": False},
+    # session 13: harmonic completion's eigenvalue window (HARMONIC_WINDOW 0.1) widened
+    "window15": {"harmonics": True, "rule": {"max_product": 0.5, "window": 0.15}},
+    "window20": {"harmonics": True, "rule": {"max_product": 0.5, "window": 0.2}},
     # the first form of the rule: triplets alone decide (no pair-vote guard)
     "rejoin_triplets": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
                         "rejoin_rule": {"margin": float("inf")}},

@@ -118,7 +118,7 @@ DEFAULT_HARMONICS = True
 DEFAULT_CLEAN_PRODUCTS = False
 #: "auto": join two bins cut out of one earlier bin that neither triplets nor pair votes
 #: separate (rejoin_unsupported; diagnosis.md section 13: 4 more image runs meet the target,
-#: none lost on 110 image runs and the rectangle, torus and box)
+#: none lost on 117 image runs and the rectangle, torus and box)
 REJOIN = True
 
 
