@@ -206,8 +206,9 @@ def test_merge_bins_keeps_two_unlinked_bins_of_different_factors():
 def test_rejoin_unsupported_joins_two_parts_of_one_factor_that_no_triplet_separates():
     """x1 and x2 were cut apart inside one earlier bin (as the rotor's halves of three-part
     images, n = 10,000, SNR 0.1, diagnosis.md section 13): no triplet joins them and their pair
-    vote is that of one factor (-1/4), so they are one bin again; x and y stay apart on their two
-    triplets, and z, which never shared a bin with them, is not judged."""
+    vote is that of one factor (-1/4), so they are one bin again; then x and y stay apart on
+    their two triplets (y's vote with x alone would not), and z, which never shared a bin with
+    them, is not judged."""
     from conformap.product import rejoin_unsupported
 
     phi, lam, c = _votes_case()
@@ -238,6 +239,41 @@ def test_rejoin_unsupported_keeps_two_factors_whose_votes_separate_them():
     sep = _sep(phi.shape[1], [(y1, z1)])
     assert REJOIN_MIN_TRIPLETS == 2
     out, steps = rejoin_unsupported(bins, [top], none, sep, phi, lam, degeneracy=0.05)
-    assert [b.tolist() for b in out] == [b.tolist() for b in bins] and steps == []
+    assert sorted(b.tolist() for b in out) == sorted(b.tolist() for b in bins) and steps == []
     out, steps = rejoin_unsupported(bins[1:], [top], none, sep, phi, lam, degeneracy=0.05)
     assert len(out) == 2 and steps == []
+
+
+def test_rejoin_unsupported_counts_distinct_triplets_in_one_shared_earlier_bin():
+    """The triplet count and the shared earlier bin decide, not the vote alone: x1 and x2
+    (one factor, vote -1/4) stay apart when two distinct triplets join them or when no earlier
+    bin held both; the same triplet found at two levels counts once; merges stop at two
+    bins."""
+    from conformap.product import rejoin_unsupported
+
+    phi, lam, c = _votes_case()
+    x1, x2, y1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)]
+    last = phi.shape[1] - 1
+    top = [np.array(sorted([x1, x2])), np.array([y1])]
+    bins = [np.array([x1]), np.array([x2]), np.array([y1])]
+    sep = _sep(phi.shape[1], [(x1, y1), (x2, y1)])
+
+    def run(trip, partitions=(top,), b=bins):
+        out, steps = rejoin_unsupported(b, list(partitions), np.array(trip).reshape(-1, 3),
+                                        sep, phi, lam, degeneracy=0.05)
+        return sorted(m.tolist() for m in out), steps
+
+    two = [[x1, x2, last], [x1, x2, last - 1]]
+    assert run(two) == (sorted([[x1], [x2], [y1]]), [])
+    # the same triplet twice (top search and a sub-search) is one: they are joined
+    out, steps = run([two[0], two[0]])
+    assert out == sorted([sorted([x1, x2]), [y1]]) and steps[0]["triplets"] == 1
+    # never in one earlier bin: not judged
+    apart = [np.array([x1]), np.array(sorted([x2, y1]))]
+    assert run([], partitions=(apart,)) == (sorted([[x1], [x2], [y1]]), [])
+    # every vote abstaining (degeneracy 1) and no triplet, three bins of one earlier bin:
+    # one merge, then it stops at two bins
+    out, steps = rejoin_unsupported(bins, [[np.array(sorted([x1, x2, y1]))]],
+                                    np.zeros((0, 3), dtype=np.int64), sep, phi, lam,
+                                    degeneracy=1.0)
+    assert len(out) == 2 and len(steps) == 1

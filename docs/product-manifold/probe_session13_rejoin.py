@@ -4,12 +4,12 @@
         --cache /tmp/p13 --out probe_session13_rejoin.json
 
 For each run (``n:snr:seed:parts:N``, as ``measure_session8.py``), the factorization of the
-library's defaults with the rejoin step on: the bins and earlier partitions that step is given,
-and every pair of those bins that lie mostly in one bin of an earlier partition (the candidates of
-``conformap.product.rejoin_unsupported``), with the triplets that join them, their total pair
-vote (``pair_votes``), and the ground-truth factor of each member (``factor_assignment``'s
-``true_label``: 0 rotor, 1 stretch, 2 bar for three-part images; 0 rotor, 1 stretch for two;
--1 a product or mixed vector).
+library's defaults with the rejoin step on: the bins and earlier partitions that step is
+given, and every pair of those bins that lie mostly in the same bin of an earlier partition
+(the candidates of ``conformap.product.rejoin_unsupported``), with the distinct triplets that
+join them, their total pair vote (``pair_votes``), and the ground-truth factor of each
+member (``factor_assignment``'s ``true_label``: 0 rotor, 1 stretch, 2 bar for three-part
+images; 0 rotor, 1 stretch for two; -1 a product or mixed vector).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import measure_session8 as m8
 import numpy as np
 import probe_session7 as p7
 
-import conformap.product._factorize as factorize_module
 from conformap.evaluate import factor_assignment
 from conformap.product import pair_votes, rejoin_unsupported
 from conformap.product._factorize import DEFAULT_DEGENERACY
@@ -47,9 +46,8 @@ def probe(run: str, cache: str) -> dict:
                     triplets=np.asarray(triplets).tolist(), phi=phi, lam=lam)
         return rejoin_unsupported(bins, partitions, triplets, sep, phi, lam, **kw)
 
-    with mock.patch.object(factorize_module, "REJOIN", True), \
-            mock.patch.object(m8, "rejoin_unsupported", capture):
-        res = m8.run_variant(spec, g, "product_test")
+    with mock.patch.object(m8, "rejoin_unsupported", capture):
+        res = m8.run_variant(spec, g, "rejoin")
     if not seen:
         return {"run": run, "judged": False, "factors": [b.tolist() for b in res.factors]}
     final = seen["bins"]
@@ -66,7 +64,7 @@ def probe(run: str, cache: str) -> dict:
             if not any(2 * len(set(A) & e) > len(A) and 2 * len(set(B) & e) > len(B)
                        for e in earlier):
                 continue
-            joined = int(sum(1 for i, j, _k in seen["triplets"]
+            joined = int(sum(1 for i, j, _k in {tuple(t) for t in seen["triplets"]}
                              if (i in A and j in B) or (i in B and j in A)))
             vote = float(votes[np.ix_([where[u] for u in A], [where[v] for v in B])].sum())
             pairs.append({"a": A, "b": B, "truth_a": [label.get(u, -1) for u in A],

@@ -437,11 +437,11 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
     part that :func:`refine_bins` opens on window links alone (n = 6000, SNR 0.1: one rotor
     mode). Either leaves two parts of one factor that no triplet joins, and linked by windows,
     so :func:`merge_bins` (which judges only unlinked bins) never sees them. Two final bins
-    :math:`A, B` that each lie mostly (more than half of their members) in one bin of an
-    earlier partition are merged when
+    :math:`A, B` that both lie mostly (more than half of the members of each) in the same bin
+    of an earlier partition are merged when
 
-    * fewer than ``min_triplets`` triplets have one factor eigenvector in :math:`A` and the
-      other in :math:`B`, and
+    * fewer than ``min_triplets`` distinct triplets have one factor eigenvector in :math:`A`
+      and the other in :math:`B`, and
     * their pair votes (:func:`pair_votes`) give no evidence of two factors either:
       :math:`\sum_{u \in A, v \in B} T_{uv} <` ``margin``. Two factors whose products
       no triplet found still vote about +1/4 a pair (three-part images, n = 3000: the bar's
@@ -460,10 +460,14 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
         Every level's triplets ``(i, j, k)``.
     sep : ndarray, shape (N + 1, N + 1)
         Separability weights of all levels (for the cut fraction of each step).
-    phi, lam : eigenvectors and eigenvalues (column 0 constant).
+    phi : ndarray, shape (n, N + 1)
+        Eigenvectors, column 0 the constant one.
+    lam : ndarray, shape (N + 1,)
+        Sorted eigenvalues.
     degeneracy : float
         As :func:`pair_votes`.
     min_triplets : int, default REJOIN_MIN_TRIPLETS
+        The fewest distinct triplets that keep two bins apart.
     margin : float, default ALIGN_MARGIN
         The total pair vote from which two bins count as two factors (``inf``: triplets
         alone decide).
@@ -478,10 +482,12 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
         their total pair vote).
     """
     bins = [np.sort(np.asarray(b, dtype=np.int64)) for b in bins]
+    bins = sorted((b for b in bins if b.size), key=lambda m: int(m.min()))
     verts = np.concatenate(bins)
     votes = pair_votes(verts, phi, lam, degeneracy=degeneracy)
     where = {int(c): i for i, c in enumerate(verts)}
-    trip = np.asarray(triplets, dtype=np.int64).reshape(-1, 3)
+    # each level's search finds some triplets again: count each (i, j, k) once
+    trip = np.unique(np.asarray(triplets, dtype=np.int64).reshape(-1, 3), axis=0)
     earlier = [np.asarray(e, dtype=np.int64) for part in partitions for e in part]
 
     def home(members):
