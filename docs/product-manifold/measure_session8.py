@@ -63,6 +63,12 @@ VARIANTS = {
     # session 13: harmonic completion's eigenvalue window (HARMONIC_WINDOW 0.1) widened
     "window15": {"harmonics": True, "rule": {"max_product": 0.5, "window": 0.15}},
     "window20": {"harmonics": True, "rule": {"max_product": 0.5, "window": 0.2}},
+    "window20_fit93": {"harmonics": True,
+                       "rule": {"max_product": 0.5, "window": 0.2, "min_fit": 0.93}},
+    "window20_share60": {"harmonics": True,
+                         "rule": {"max_product": 0.5, "window": 0.2, "min_share": 0.6}},
+    "window15_fit93": {"harmonics": True,
+                       "rule": {"max_product": 0.5, "window": 0.15, "min_fit": 0.93}},
     # the first form of the rule: triplets alone decide (no pair-vote guard)
     "rejoin_triplets": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
                         "rejoin_rule": {"margin": float("inf")}},
