@@ -277,3 +277,25 @@ def test_rejoin_unsupported_counts_distinct_triplets_in_one_shared_earlier_bin()
                                     np.zeros((0, 3), dtype=np.int64), sep, phi, lam,
                                     degeneracy=1.0)
     assert len(out) == 2 and len(steps) == 1
+
+
+def test_factorize_rejoins_a_factor_cut_in_two_on_images():
+    """End to end (diagnosis.md section 13): two-factor images at SNR 0.1 whose rotor the
+    hierarchy cut in two with no triplet between the halves (n = 2000, seed 140). The default
+    rejoins them and finds the two factors; with the step off it finds three."""
+    from unittest import mock
+
+    import conformap.product._factorize as factorize_module
+    from conformap.datasets import make_product_cryoem
+    from conformap.product import factorize
+
+    images, truth = make_product_cryoem(2000, snr=0.1, slide=False, rng=140)
+    res = factorize(images, n_eigenvectors=50, rng=140)
+    assert res.n_factors == 2
+    assert [lv for lv in res.levels if lv["split"] == "rejoin"]
+    ev = factor_assignment(res.factors, res.eigenvectors, truth)
+    assert ev.confident_accuracy >= 0.9
+    with mock.patch.object(factorize_module, "REJOIN", False):
+        off = factorize(images, n_eigenvectors=50, rng=140)
+    assert off.n_factors == 3
+    assert not [lv for lv in off.levels if lv["split"] == "rejoin"]
