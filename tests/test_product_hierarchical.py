@@ -209,7 +209,7 @@ def test_rejoin_unsupported_joins_two_parts_of_one_factor_that_no_triplet_separa
     vote is that of one factor (-1/4), so they are one bin again; then x and y stay apart on
     their two triplets (y's vote with x alone would not), and z, which never shared a bin with
     them, is not judged."""
-    from conformap.product import rejoin_unsupported
+    from conformap.product import rejoin_candidates, rejoin_unsupported
 
     phi, lam, c = _votes_case()
     x1, x2, y1, z1 = c[(1, 0, 0)], c[(2, 0, 0)], c[(0, 1, 0)], c[(0, 0, 1)]
@@ -217,6 +217,14 @@ def test_rejoin_unsupported_joins_two_parts_of_one_factor_that_no_triplet_separa
     bins = [np.array([x1]), np.array([x2]), np.array([y1]), np.array([z1])]
     trip = np.array([[x1, y1, c[(1, 1, 0)]], [x2, y1, phi.shape[1] - 1]])
     sep = _sep(phi.shape[1], [(x1, y1), (x2, y1), (x1, x2)])
+    # the candidates: the three pairs of the first earlier bin, never z
+    cand = rejoin_candidates(bins, [top], trip, phi, lam, degeneracy=0.05)
+    by_pair = {tuple(sorted(int(bins[t][0]) for t in c["bins"])): c for c in cand}
+    assert set(by_pair) == {tuple(sorted(p)) for p in [(x1, x2), (x1, y1), (x2, y1)]}
+    assert by_pair[tuple(sorted([x1, x2]))]["triplets"] == 0
+    assert by_pair[tuple(sorted([x1, x2]))]["vote"] == pytest.approx(-0.25, abs=1e-6)
+    assert by_pair[tuple(sorted([x1, y1]))]["triplets"] == 1
+    assert by_pair[tuple(sorted([x1, y1]))]["vote"] == pytest.approx(0.25, abs=1e-6)
     out, steps = rejoin_unsupported(bins, [top], trip, sep, phi, lam, degeneracy=0.05)
     assert sorted(b.tolist() for b in out) == sorted([sorted([x1, x2]), [y1], [z1]])
     assert len(steps) == 1 and steps[0]["split"] == "rejoin"

@@ -6,8 +6,8 @@
 For each run (``n:snr:seed:parts:N``, as ``measure_session8.py``), the factorization of the
 library's defaults with the rejoin step on: the bins and earlier partitions that step is
 given, and every pair of those bins that lie mostly in the same bin of an earlier partition
-(the candidates of ``conformap.product.rejoin_unsupported``), with the distinct triplets that
-join them, their total pair vote (``pair_votes``), and the ground-truth factor of each
+(``conformap.product.rejoin_candidates``), with the distinct triplets that join them, their
+total pair vote (``pair_votes``), and the ground-truth factor of each
 member (``factor_assignment``'s ``true_label``: 0 rotor, 1 stretch, 2 bar for three-part
 images; 0 rotor, 1 stretch for two; -1 a product or mixed vector).
 """
@@ -23,7 +23,7 @@ import numpy as np
 import probe_session7 as p7
 
 from conformap.evaluate import factor_assignment
-from conformap.product import pair_votes, rejoin_unsupported
+from conformap.product import rejoin_candidates, rejoin_unsupported
 from conformap.product._factorize import DEFAULT_DEGENERACY
 
 RUNS = ["6000:0.1:91:3:100", "6000:0.1:101:3:100", "10000:0.1:100:3:100",
@@ -53,23 +53,13 @@ def probe(run: str, cache: str) -> dict:
     final = seen["bins"]
     ev = factor_assignment([np.asarray(b) for b in final], seen["phi"], truth)
     label = dict(zip(ev.columns.tolist(), ev.true_label.tolist(), strict=True))
-    verts = np.concatenate([np.asarray(b) for b in final])
-    votes = pair_votes(verts, seen["phi"], seen["lam"], degeneracy=DEFAULT_DEGENERACY)
-    where = {int(c): i for i, c in enumerate(verts)}
-    earlier = [set(e) for part in seen["partitions"] for e in part]
     pairs = []
-    for a in range(len(final)):
-        for b in range(a + 1, len(final)):
-            A, B = final[a], final[b]
-            if not any(2 * len(set(A) & e) > len(A) and 2 * len(set(B) & e) > len(B)
-                       for e in earlier):
-                continue
-            joined = int(sum(1 for i, j, _k in {tuple(t) for t in seen["triplets"]}
-                             if (i in A and j in B) or (i in B and j in A)))
-            vote = float(votes[np.ix_([where[u] for u in A], [where[v] for v in B])].sum())
-            pairs.append({"a": A, "b": B, "truth_a": [label.get(u, -1) for u in A],
-                          "truth_b": [label.get(v, -1) for v in B], "triplets": joined,
-                          "vote": round(vote, 3)})
+    for c in rejoin_candidates(final, seen["partitions"], seen["triplets"], seen["phi"],
+                               seen["lam"], degeneracy=DEFAULT_DEGENERACY):
+        A, B = (final[t] for t in c["bins"])
+        pairs.append({"a": A, "b": B, "truth_a": [label.get(u, -1) for u in A],
+                      "truth_b": [label.get(v, -1) for v in B], "triplets": c["triplets"],
+                      "vote": round(c["vote"], 3)})
     return {"run": run, "judged": True, "partitions": seen["partitions"], "bins": final,
             "pairs": pairs, "factors": [b.tolist() for b in res.factors]}
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 
 import summarize_session8 as s8  # the script's own folder is on sys.path
-from summarize_unmix import replace_generated
 
 SCRIPT = "summarize_session10.py"
 CHOSEN = ("measure_session10_chosen.jsonl", "chosen")
@@ -26,16 +25,8 @@ REGRESSION = ("measure_session10_regression.jsonl", "regression")
 
 
 def main() -> int:
-    doc = s8.HERE / "diagnosis.md"
-    text = doc.read_text()
-    c = s8.counts([CHOSEN, HELDOUT])
-    text = replace_generated(text, "session10-spread",
-                             s8.spread_table("measure_session10_spread.jsonl", SCRIPT))
-    text = replace_generated(text, "session10-images", s8.images_table([CHOSEN, HELDOUT], SCRIPT))
-    text = replace_generated(text, "session10-counts",
-                             s8.counts_table(c, (CHOSEN, HELDOUT), SCRIPT))
-    text = replace_generated(text, "session10-synthetic", s8.synthetic_table([REGRESSION], SCRIPT))
-    doc.write_text(text)
+    c = s8.write_section("session10", [CHOSEN, HELDOUT], [REGRESSION], SCRIPT,
+                         spread="measure_session10_spread.jsonl")
     (s8.HERE / "measure_session10_summary.json").write_text(json.dumps(c, indent=1) + "\n")
     return 0
 

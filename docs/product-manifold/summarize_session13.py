@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 
 import summarize_session8 as s8  # the script's own folder is on sys.path
-from summarize_unmix import replace_generated
 
 SCRIPT = "summarize_session13.py"
 CHOSEN = ("measure_session13_chosen.jsonl", "earlier seeds")
@@ -26,14 +25,7 @@ REGRESSION = ("measure_session13_regression.jsonl", "regression")
 
 
 def main() -> int:
-    doc = s8.HERE / "diagnosis.md"
-    text = doc.read_text()
-    sources = (CHOSEN, HELDOUT, FRESH)
-    c = s8.counts(sources)
-    text = replace_generated(text, "session13-images", s8.images_table(sources, SCRIPT))
-    text = replace_generated(text, "session13-counts", s8.counts_table(c, sources, SCRIPT))
-    text = replace_generated(text, "session13-synthetic", s8.synthetic_table([REGRESSION], SCRIPT))
-    doc.write_text(text)
+    c = s8.write_section("session13", [CHOSEN, HELDOUT, FRESH], [REGRESSION], SCRIPT)
     (s8.HERE / "measure_session13_summary.json").write_text(json.dumps(c, indent=1) + "\n")
     return 0
 

@@ -165,17 +165,29 @@ def merge_test(run="6000:0.1:91:3:100", a=(5, 6, 7), b=(8,)) -> dict:
             "mean_e_low": round(low / len(cross), 3)}
 
 
-def main() -> int:
+def write_section(tag: str, images, regression, script: str, *, spread=None) -> dict:
+    """Rewrite the blocks ``generated:{tag}-images``, ``-counts`` and ``-synthetic`` (and
+    ``-spread`` from the file ``spread``) of diagnosis.md; returns the counts of the image runs.
+
+    ``images`` and ``regression`` are ``(file, set name)`` pairs (outputs of
+    ``measure_session8.py`` and ``measure_unmix.py``)."""
     doc = HERE / "diagnosis.md"
     text = doc.read_text()
-    c = counts([CHOSEN, HELDOUT])
-    text = replace_generated(text, "session8-spread", spread_table())
-    text = replace_generated(text, "session8-images", images_table([CHOSEN, HELDOUT]))
-    text = replace_generated(text, "session8-counts", counts_table(c))
-    text = replace_generated(text, "session8-synthetic", synthetic_table(
-        [("measure_session8_regression.jsonl", "regression"),
-         ("measure_session8_heldout.jsonl", "held out")]))
+    c = counts(images)
+    if spread is not None:
+        text = replace_generated(text, f"{tag}-spread", spread_table(spread, script))
+    text = replace_generated(text, f"{tag}-images", images_table(images, script))
+    text = replace_generated(text, f"{tag}-counts", counts_table(c, images, script))
+    text = replace_generated(text, f"{tag}-synthetic", synthetic_table(regression, script))
     doc.write_text(text)
+    return c
+
+
+def main() -> int:
+    c = write_section("session8", [CHOSEN, HELDOUT],
+                      [("measure_session8_regression.jsonl", "regression"),
+                       ("measure_session8_heldout.jsonl", "held out")], SCRIPT,
+                      spread="probe_session8_spread.jsonl")
     summary = {"counts": c, "merge_test": merge_test()}
     (HERE / "measure_session8_summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return 0

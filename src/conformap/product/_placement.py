@@ -16,7 +16,8 @@ from ._maxcut import cut_weight, improve_cut, max_cut
 
 __all__ = ["ALIGN_MARGIN", "MERGE_MIN_LOW", "REJOIN_MIN_TRIPLETS", "align_components",
            "cross_vote", "merge_bins", "pair_votes", "partition_fraction", "place_left",
-           "refine_bins", "rejoin_unsupported", "window_energy", "window_links"]
+           "refine_bins", "rejoin_candidates", "rejoin_unsupported", "window_energy",
+           "window_links"]
 
 #: Smallest total purity vote that joins a separability component to the main cut (half a
 #: same-factor / true-product difference of one pair).
@@ -481,40 +482,59 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
         "cut_fraction": ...}`` per merge (``triplets``: how many joined the two bins, ``vote``:
         their total pair vote).
     """
-    bins = [np.sort(np.asarray(b, dtype=np.int64)) for b in bins]
-    bins = sorted((b for b in bins if b.size), key=lambda m: int(m.min()))
+    bins = sorted((np.sort(np.asarray(b, dtype=np.int64)) for b in bins if len(b)),
+                  key=lambda m: int(m.min()))
+    steps = []
+    while len(bins) > 2:
+        weak = [c for c in rejoin_candidates(bins, partitions, triplets, phi, lam,
+                                             degeneracy=degeneracy)
+                if c["triplets"] < min_triplets and c["vote"] < margin]
+        if not weak:
+            break
+        best = min(weak, key=lambda c: c["triplets"])
+        a, b = best["bins"]
+        merged = np.sort(np.concatenate([bins[a], bins[b]]))
+        bins = [m for t, m in enumerate(bins) if t not in (a, b)] + [merged]
+        bins.sort(key=lambda m: int(m.min()))
+        steps.append({"split": "rejoin", "bins": [m.tolist() for m in bins],
+                      "triplets": best["triplets"], "vote": round(best["vote"], 3),
+                      "cut_fraction": partition_fraction(sep, bins)})
+    return bins, steps
+
+
+def rejoin_candidates(bins: list, partitions: list, triplets: np.ndarray, phi: np.ndarray,
+                      lam: np.ndarray, *, degeneracy: float) -> list:
+    r"""The pairs of bins that :func:`rejoin_unsupported` judges, with its two statistics.
+
+    Parameters
+    ----------
+    bins, partitions, triplets, phi, lam, degeneracy
+        As :func:`rejoin_unsupported`.
+
+    Returns
+    -------
+    list of dict
+        One ``{"bins": (a, b), "triplets": ..., "vote": ...}`` per pair of bins (indices into
+        ``bins``, a < b) that both lie mostly (more than half of the members of each) in the
+        same bin of an earlier partition: the number of distinct triplets with one factor
+        eigenvector in each, and their total pair vote :math:`\sum_{u \in A, v \in B} T_{uv}`.
+    """
+    bins = [np.asarray(b, dtype=np.int64) for b in bins]
     verts = np.concatenate(bins)
-    votes = pair_votes(verts, phi, lam, degeneracy=degeneracy)
-    where = {int(c): i for i, c in enumerate(verts)}
+    votes = np.zeros((phi.shape[1], phi.shape[1]))
+    votes[np.ix_(verts, verts)] = pair_votes(verts, phi, lam, degeneracy=degeneracy)
     # each level's search finds some triplets again: count each (i, j, k) once
     trip = np.unique(np.asarray(triplets, dtype=np.int64).reshape(-1, 3), axis=0)
     earlier = [np.asarray(e, dtype=np.int64) for part in partitions for e in part]
-
-    def home(members):
-        # the earlier bins that hold more than half of the members
-        return {t for t, e in enumerate(earlier) if 2 * np.isin(members, e).sum() > members.size}
-
-    steps = []
-    while len(bins) > 2:
-        homes = [home(b) for b in bins]
-        best, fewest, best_vote = None, min_triplets, 0.0
-        for a in range(len(bins)):
-            for b in range(a + 1, len(bins)):
-                if not homes[a] & homes[b]:
-                    continue
-                ia, ja = np.isin(trip[:, 0], bins[a]), np.isin(trip[:, 1], bins[a])
-                ib, jb = np.isin(trip[:, 0], bins[b]), np.isin(trip[:, 1], bins[b])
-                joined = int(np.sum((ia & jb) | (ib & ja)))
-                vote = float(votes[np.ix_([where[int(u)] for u in bins[a]],
-                                          [where[int(v)] for v in bins[b]])].sum())
-                if joined < fewest and vote < margin:
-                    best, fewest, best_vote = (a, b), joined, vote
-        if best is None:
-            break
-        merged = np.sort(np.concatenate([bins[best[0]], bins[best[1]]]))
-        bins = [m for t, m in enumerate(bins) if t not in best] + [merged]
-        bins.sort(key=lambda m: int(m.min()))
-        steps.append({"split": "rejoin", "bins": [m.tolist() for m in bins],
-                      "triplets": fewest, "vote": round(best_vote, 3),
-                      "cut_fraction": partition_fraction(sep, bins)})
-    return bins, steps
+    homes = [{t for t, e in enumerate(earlier) if 2 * np.isin(b, e).sum() > b.size}
+             for b in bins]
+    out = []
+    for a in range(len(bins)):
+        for b in range(a + 1, len(bins)):
+            if not homes[a] & homes[b]:
+                continue
+            ia, ja = np.isin(trip[:, 0], bins[a]), np.isin(trip[:, 1], bins[a])
+            ib, jb = np.isin(trip[:, 0], bins[b]), np.isin(trip[:, 1], bins[b])
+            out.append({"bins": (a, b), "triplets": int(np.sum((ia & jb) | (ib & ja))),
+                        "vote": float(votes[np.ix_(bins[a], bins[b])].sum())})
+    return out
