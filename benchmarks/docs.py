@@ -236,7 +236,15 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session13_fresh.jsonl",
                              f"{_PM}/measure_session13_regression.jsonl",
                              f"{_PM}/measure_session13_window.jsonl",
-                             f"{_PM}/measure_session13_summary.json")),
+                             f"{_PM}/measure_session13_summary.json",
+                             f"{_PM}/probe_session14_window.json",
+                             f"{_PM}/measure_session14_chosen.jsonl",
+                             f"{_PM}/measure_session14_heldout.jsonl",
+                             f"{_PM}/measure_session14_fresh.jsonl",
+                             f"{_PM}/measure_session14_regression.jsonl",
+                             f"{_PM}/measure_session14_summary.json",
+                             f"{_PM}/measure_session14_clean.jsonl",
+                             f"{_PM}/measure_session14_products.jsonl")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from conformap.product import HARMONIC_FIT, complete_harmonics, harmonic_basis
+from conformap.product import (
+    HARMONIC_FIT,
+    complete_harmonics,
+    harmonic_basis,
+    leading_count,
+    unmix_bins,
+)
 
 
 def _columns(n=3000, mix=(0.8, 0.6), seed=0):
@@ -142,15 +148,18 @@ def test_clean_products_rotates_another_bins_product_out_of_a_binned_eigenvector
     assert none == []
 
 
-def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right():
+def test_factorize_clean_products_on_the_rectangle_keeps_every_assignment_right(monkeypatch):
     # Oracle: the rectangle's analytic eigenfunctions (conformap.evaluate). Same spectrum with
     # and without clean_products: the bins are the same, every confidently identified binned
     # eigenvector stays right, and no factor loses a confident eigenvector (on this seed the
-    # x factor gains one, diagnosis.md section 11).
+    # x factor gains one, diagnosis.md section 11). unmix_bins, which gains the same one, is
+    # off here so that clean_products is measured alone.
+    import conformap.product._harmonics as harmonics_module
     from conformap.datasets import make_rectangle
     from conformap.evaluate import factor_assignment
     from conformap.product import factorize_spectrum, laplacian_spectrum
 
+    monkeypatch.setattr(harmonics_module, "UNMIX_BINS", False)
     X, truth = make_rectangle(1500, rng=4)
     spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
     per, bins = {}, {}
@@ -240,3 +249,86 @@ def test_an_addition_that_is_a_product_of_two_bins_is_refused():
     _, _, bins, steps = complete_harmonics([np.array([1]), np.array([2])], *_columns()[:2],
                                            np.array([3, 4]))
     assert [s["kind"] for s in steps] == ["add"] and steps[0]["product"] < 0.01
+
+
+def _mixed_second_modes(n=3000, angle=0.5, seed=1):
+    # Oracle: two intervals' analytic eigenfunctions; each factor's second mode cos(2 pi x),
+    # cos(2 pi y) returned rotated by `angle` with the other's, at nearly equal eigenvalues
+    rng = np.random.default_rng(seed)
+    x, y = rng.uniform(size=n), rng.uniform(size=n)
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    x1, y1, x2, y2 = (unit(np.cos(k * np.pi * t)) for k, t in ((1, x), (1, y), (2, x), (2, y)))
+    y2 = unit(y2 - (y2 @ x2) * x2)
+    c, s = np.cos(angle), np.sin(angle)
+    phi = np.column_stack([np.full(n, n**-0.5), x1, y1, c * x2 + s * y2, -s * x2 + c * y2])
+    lam = np.array([0.0, 1.0, 1.1, 4.0, 4.2])
+    return phi, lam, x2, y2
+
+
+def test_unmix_bins_rotates_two_bins_mixed_modes_back_to_their_factors():
+    phi, lam, x2, y2 = _mixed_second_modes()
+    bins = [np.array([1, 3]), np.array([2, 4])]
+    new_phi, new_lam, steps = unmix_bins(bins, phi, lam)
+    u = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    assert (u(new_phi[:, 3]) @ x2) ** 2 > 0.99 and (u(new_phi[:, 4]) @ y2) ** 2 > 0.99
+    assert u(new_phi[:, 3]) @ phi[:, 3] > 0 and u(new_phi[:, 4]) @ phi[:, 4] > 0  # signs kept
+    (st,) = steps
+    assert st["columns"] == [3, 4] and st["bins"] == [0, 1]
+    assert min(st["fit_after"]) > 0.99 > max(st["fit_before"])
+    np.testing.assert_allclose(st["kept"], np.cos(0.5) ** 2, atol=0.01)
+    # an orthogonal rotation: the leads untouched, the pair orthonormal, the trace kept
+    np.testing.assert_array_equal(new_phi[:, :3], phi[:, :3])
+    np.testing.assert_allclose(new_phi[:, 3:].T @ new_phi[:, 3:], np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(new_lam[3:].sum(), lam[3:].sum())
+    np.testing.assert_allclose(new_lam[3:], [4.0 + 0.2 * np.sin(0.5) ** 2,
+                                             4.2 - 0.2 * np.sin(0.5) ** 2], atol=5e-3)
+
+
+def test_unmix_bins_leaves_unmixed_far_or_same_bin_columns_alone():
+    phi, lam, _, _ = _mixed_second_modes(angle=0.0)
+    bins = [np.array([1, 3]), np.array([2, 4])]
+    assert unmix_bins(bins, phi, lam)[2] == []  # already separated
+    mixed, lam_m, _, _ = _mixed_second_modes()
+    far = lam_m.copy()
+    far[4] = 5.0  # beyond the 10 % window of 4.0: not near-degenerate, not rotated
+    assert unmix_bins(bins, mixed, far)[2] == []
+    # both in one bin: the sum of their fits does not depend on the rotation
+    one = [np.array([1, 3, 4]), np.array([2])]
+    new_phi, _, steps = unmix_bins(one, mixed, lam_m)
+    assert steps == [] and np.array_equal(new_phi, mixed)
+
+
+def test_leading_count_is_two_for_a_degenerate_pair_only():
+    lam = np.array([0.0, 1.0, 1.05, 4.0])
+    assert leading_count([1, 2], lam) == 2  # a circle's cos / sin
+    assert leading_count([1, 3], lam) == 1  # an interval's first and second mode
+    assert leading_count([1], lam) == 1
+
+
+def test_factorize_unmix_bins_on_the_rectangle_gains_a_confident_eigenvector(monkeypatch):
+    # Oracle: the rectangle's analytic eigenfunctions. Same spectrum with and without the
+    # step: same bins, every confidently identified eigenvector right, none lost, and the
+    # y factor's phi17, rotated with the x factor's phi19 (eigenvalues within 10 %), becomes
+    # one (diagnosis.md section 14)
+    import conformap.product._harmonics as harmonics_module
+    from conformap.datasets import make_rectangle
+    from conformap.evaluate import factor_assignment
+    from conformap.product import factorize_spectrum, laplacian_spectrum
+
+    X, truth = make_rectangle(1500, rng=4)
+    spec = laplacian_spectrum(X, n_eigenvectors=100, rng=0)
+    per, bins, steps = {}, {}, {}
+    for on in (False, True):
+        monkeypatch.setattr(harmonics_module, "UNMIX_BINS", on)
+        res = factorize_spectrum(spec, rng=0)
+        bins[on] = [f.tolist() for f in res.factors]
+        ev = factor_assignment(res.factors, res.eigenvectors, truth)
+        ok = ev.confident & (ev.predicted >= 0)
+        assert ev.confident_accuracy == 1.0
+        per[on] = [int((ok & ev.correct & (ev.true_label == f)).sum()) for f in range(2)]
+        steps[on] = [st for lv in res.levels if lv["split"] == "unmix_bins"
+                     for st in lv["steps"]]
+    assert bins[True] == bins[False] and steps[False] == []
+    assert [st["columns"] for st in steps[True]] == [[17, 19]]
+    assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
+    assert sum(per[True]) == sum(per[False]) + 1

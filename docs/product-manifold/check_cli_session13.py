@@ -9,7 +9,9 @@ Eight image sets with seeds used nowhere else (181-188): two-factor images (n = 
 option; OUT.json's bins and OUT.npz's eigenvectors are scored against the generator's ground
 truth (``factor_assignment``, the issue's target: confident accuracy >= 0.9 and at least 2
 confident eigenvectors per factor), with the rejoin steps the run recorded, its wall time and
-peak memory (``/usr/bin/time``).
+peak memory (``/usr/bin/time``). ``--seed-offset K`` adds K to every seed (session 14: 10,
+seeds 191-198, the ``.mrcs`` stack then the second run's); each row also records the
+``unmix_bins`` groups.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ RUNS = [(3000, 1.0, 181, False), (3000, 0.1, 182, False), (8000, 1.0, 183, False
         (10000, 1.0, 187, True), (3000, 1.0, 188, True)]
 
 
-def check(run, tmp: Path) -> dict:
+def check(run, tmp: Path, offset: int = 0) -> dict:
     n, snr, seed, slide = run
+    mrcs = seed == 182
+    seed += offset
     images, truth = make_product_cryoem(n, snr=snr, slide=slide, rng=seed)
-    stack = tmp / (f"{seed}.mrcs" if seed == 182 else f"{seed}.npy")
+    stack = tmp / (f"{seed}.mrcs" if mrcs else f"{seed}.npy")
     if stack.suffix == ".mrcs":
         with mrcfile.new(stack) as m:
             m.set_data(images.astype(np.float32))
@@ -61,15 +65,18 @@ def check(run, tmp: Path) -> dict:
             "target_met": bool(len(bins) == ev.r2.shape[1] and ev.confident_accuracy >= 0.9
                                and min(per) >= 2),
             "rejoin_steps": [lv for lv in res["levels"] if lv["split"] == "rejoin"],
+            "unmix_bins_steps": [st for lv in res["levels"] if lv["split"] == "unmix_bins"
+                                 for st in lv["steps"]],
             "wall_s": float(wall), "peak_rss_gib": round(int(kb) / 2**20, 2)}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
+    p.add_argument("--seed-offset", type=int, default=0)
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
-        rows = [check(r, Path(d)) for r in RUNS]
+        rows = [check(r, Path(d), a.seed_offset) for r in RUNS]
     Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
 

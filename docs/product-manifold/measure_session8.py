@@ -38,7 +38,7 @@ from conformap.product import (
 #: complete_harmonics that the variant's harmonic completion uses instead of the library's
 #: (session 10: HARMONIC_MIN_SHARE, HARMONIC_CLEAN, HARMONIC_MAX_SPREAD candidates)
 VARIANTS = {
-    "default": {},
+    "default": {"unmix_bins": True},  # the library's defaults now
     "harmonics": {"harmonics": True},
     "no_harmonics": {"harmonics": False},
     "products": {"clean_products": True, "harmonics": False},
@@ -69,6 +69,17 @@ VARIANTS = {
                          "rule": {"max_product": 0.5, "window": 0.2, "min_share": 0.6}},
     "window15_fit93": {"harmonics": True,
                        "rule": {"max_product": 0.5, "window": 0.15, "min_fit": 0.93}},
+    # session 14: the clean step (HARMONIC_CLEAN) on again, with the product test and rejoin
+    "rejoin_clean": {"harmonics": True, "rule": {"max_product": 0.5, "clean": True},
+                     "rejoin": True},
+    "rejoin_products": {"harmonics": True, "clean_products": True,
+                        "rule": {"max_product": 0.5}, "rejoin": True},
+    # session 14: unmix_bins (UNMIX_BINS) after harmonic completion; every other variant runs
+    # without it (run_variant's default), as they were measured before it existed
+    "unmix_bins": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
+                   "unmix_bins": True},
+    "unmix_bins_products": {"harmonics": True, "clean_products": True,
+                            "rule": {"max_product": 0.5}, "rejoin": True, "unmix_bins": True},
     # the first form of the rule: triplets alone decide (no pair-vote guard)
     "rejoin_triplets": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
                         "rejoin_rule": {"margin": float("inf")}},
@@ -82,7 +93,9 @@ def run_variant(spec, g, name):
     rule = kw.pop("rule", None)
     rejoin = kw.pop("rejoin", factorize_module.REJOIN)
     rejoin_rule = kw.pop("rejoin_rule", {})
+    unmix = kw.pop("unmix_bins", False)
     with warnings.catch_warnings(), mock.patch.object(factorize_module, "REJOIN", rejoin), \
+            mock.patch.object(harmonics_module, "UNMIX_BINS", unmix), \
             mock.patch.object(factorize_module, "rejoin_unsupported",
                               partial(rejoin_unsupported, **rejoin_rule)):
         warnings.simplefilter("ignore", FactorizationWarning)
@@ -117,6 +130,8 @@ def main(argv=None) -> int:
                        "seconds": round(time.perf_counter() - t0, 1), **steps(res, truth)}
                 row["harmonic_steps"] = [st for lv in res.levels if lv["split"] == "harmonics"
                                          for st in lv["steps"]]
+                row["unmix_steps"] = [st for lv in res.levels if lv["split"] == "unmix_bins"
+                                      for st in lv["steps"]]
                 fh.write(json.dumps(row) + "\n")
                 fh.flush()
                 print(json.dumps({k: row[k] for k in (

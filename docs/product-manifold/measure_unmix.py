@@ -40,6 +40,7 @@ from unittest import mock
 import numpy as np
 
 import conformap.product._factorize as factorize_module
+import conformap.product._harmonics as harmonics_module
 from conformap.datasets import (
     BOX_SIDES,
     RECTANGLE_SIDES,
@@ -124,6 +125,8 @@ def main(argv=None) -> int:
                    help="clean_products off (0, the default) / on (1; session 8)")
     p.add_argument("--rejoin", type=int, nargs="+", default=[0],
                    help="conformap.product._factorize.REJOIN values to run (session 13)")
+    p.add_argument("--unmix-bins", type=int, nargs="+", default=[0],
+                   help="conformap.product._harmonics.UNMIX_BINS values to run (session 14)")
     p.add_argument("--label", default="", help="stored with every row (e.g. session5)")
     p.add_argument("--out", required=True)
     a = p.parse_args(argv)
@@ -149,11 +152,12 @@ def main(argv=None) -> int:
                     aligned = len(um.aligned)
                 share = _shares(vec[:, 1:41], q)
                 pur = share.max(axis=0)
-                for (mode, kw), harm, clean, rejoin in (
-                        (m, h, c, r) for m in modes for h in a.harmonics
-                        for c in a.clean_products for r in a.rejoin):
+                for (mode, kw), harm, clean, rejoin, ub in (
+                        (m, h, c, r, u) for m in modes for h in a.harmonics
+                        for c in a.clean_products for r in a.rejoin for u in a.unmix_bins):
                     with warnings.catch_warnings(), mock.patch.object(
-                            factorize_module, "REJOIN", bool(rejoin)):
+                            factorize_module, "REJOIN", bool(rejoin)), mock.patch.object(
+                            harmonics_module, "UNMIX_BINS", bool(ub)):
                         warnings.simplefilter("ignore")
                         res = factorize_spectrum(spec, rng=0, unmix=unmix,
                                                  harmonics=bool(harm),
@@ -171,6 +175,7 @@ def main(argv=None) -> int:
                     row = {"data": a.data, "n": a.n, "seed": seed, "mode": mode,
                            "label": a.label, "harmonics": bool(harm),
                            "clean_products": bool(clean), "rejoin": bool(rejoin),
+                           "unmix_bins": bool(ub),
                            "unmix": unmix, "factors": [f.tolist() for f in res.factors],
                            "n_factors_found": res.n_factors,
                            "accuracy": round(float(ev.accuracy), 3),

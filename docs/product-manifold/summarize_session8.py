@@ -32,7 +32,7 @@ NOTE = ("_Generated from `{src}` by `{script}`; do not edit by hand. Per-seed "
 ORDER = {"no_harmonics": 0, "harmonics": 1, "products": 2, "products_harmonics": 3,
          "spread3": 4, "noclean": 5, "share50": 6, "share50_noclean": 7, "share60_noclean": 8,
          "session10": 9, "product_test": 10, "no_rejoin": 11, "rejoin": 12,
-         "rejoin_triplets": 13}
+         "rejoin_triplets": 13, "unmix_bins": 14}
 SCRIPT = "summarize_session8.py"
 CHOSEN = ("measure_session8_images.jsonl", "chosen / regression")
 HELDOUT = ("measure_session8_heldout_images.jsonl", "held out")
@@ -133,8 +133,10 @@ def synthetic_table(sources, script=SCRIPT) -> str:
     rows = defaultdict(list)
     for src, kind in sources:
         for r in _load(src):
-            # session 13's rows also vary rejoin_unsupported (the switch REJOIN)
-            mode = r["mode"] + (" + rejoin" if r.get("rejoin") else "")
+            # session 13's rows also vary rejoin_unsupported (the switch REJOIN), session 14's
+            # unmix_bins (UNMIX_BINS)
+            mode = (r["mode"] + (" + rejoin" if r.get("rejoin") else "")
+                    + (" + unmix_bins" if r.get("unmix_bins") else ""))
             rows[(kind, r["data"], r["n"], mode, r.get("harmonics", True),
                   r.get("clean_products", False))].append(r)
     out = ["| set | data | n | mode | harmonics | clean_products | seeds | factors found | "

@@ -25,11 +25,14 @@ from ._harmonics import (
     HARMONIC_MIN_SHARE,
     HARMONIC_WINDOW,
     PRODUCT_IN_WINDOW,
+    UNMIX_BINS,
     clean_products,
     complete_harmonics,
     cross_product_share,
     harmonic_basis,
+    leading_count,
     participation,
+    unmix_bins,
 )
 from ._maxcut import CutResult, cut_weight, improve_cut, max_cut
 from ._placement import (
@@ -78,6 +81,7 @@ __all__ = [
     "MERGE_MIN_LOW",
     "PRODUCT_IN_WINDOW",
     "REJOIN_MIN_TRIPLETS",
+    "UNMIX_BINS",
     "UNMIX_KEEP",
     "CutResult",
     "DenoisedFeatures",
@@ -98,6 +102,7 @@ __all__ = [
     "harmonic_basis",
     "improve_cut",
     "laplacian_spectrum",
+    "leading_count",
     "max_cut",
     "merge_bins",
     "pair_votes",
@@ -114,6 +119,7 @@ __all__ = [
     "rejoin_unsupported",
     "spectral_dimension",
     "triplet_scores",
+    "unmix_bins",
     "unmix_blocks",
     "unmix_eigenvectors",
     "window_energy",

@@ -23,6 +23,10 @@ Pipeline (``factorize``):
    ``n_factors="auto"``, two bins cut out of one earlier bin that neither triplets nor pair
    votes separate are joined (:func:`rejoin_unsupported`), as are bins of one factor that no
    link separates (:func:`merge_bins`).
+5. After the cut, in this order: other bins' products out of
+   the binned eigenvectors (``clean_products``, off), harmonic completion (``harmonics``),
+   and the joint rotation of near-degenerate binned eigenvectors of different bins towards
+   their own factors (:func:`unmix_bins`, ``UNMIX_BINS``).
 
 Defaults and how they scale
 ---------------------------
@@ -320,10 +324,11 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
     mixed = np.concatenate(mixed) if mixed else np.zeros(0, dtype=np.int64)
     unassigned.append(mixed)
     trip = np.concatenate(triplets)
-    # after the cut: other bins' products out of the binned eigenvectors, then (an option)
-    # harmonic completion; every resolved column outside the bins takes part, identified
-    # products and mixed columns too (three-part images, n = 3000, SNR 1, seed 0: the bar's
-    # second mode is mixed with product columns; diagnosis.md sections 10 and 11)
+    # after the cut: other bins' products out of the binned eigenvectors (an option), harmonic
+    # completion (every resolved column outside the bins takes part, identified products and
+    # mixed columns too: three-part images, n = 3000, SNR 1, seed 0, the bar's second mode is
+    # mixed with product columns; diagnosis.md sections 10 and 11), then unmix_bins (binned
+    # columns only; section 14)
     phi, lam, bins, post, added = finish_bins(bins, phi, lam,
                                               np.setdiff1d(cols, np.concatenate(bins)),
                                               products=clean_products, harmonics=harmonics)

@@ -53,7 +53,9 @@ class FactorizationResult:
         the "triplets" and the pair "vote" that joined them; "merge" for two bins joined as
         one factor, :func:`merge_bins`, with its "low_share";
         "products" / "harmonics" for the eigenvectors cleaned by :func:`clean_products` or
-        cleaned or added by :func:`complete_harmonics`, with their "steps").
+        cleaned or added by :func:`complete_harmonics`, "unmix_bins" for near-degenerate
+        eigenvectors of different bins rotated towards their own factors by
+        :func:`unmix_bins`, with their "steps").
     timings : dict
         Seconds per step: "diffusion_map", "triplets", "sorting".
     confidence : list of ndarray
