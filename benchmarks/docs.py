@@ -245,7 +245,10 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session14_regression.jsonl",
                              f"{_PM}/measure_session14_summary.json",
                              f"{_PM}/measure_session14_clean.jsonl",
-                             f"{_PM}/measure_session14_products.jsonl")),
+                             f"{_PM}/measure_session14_products.jsonl",
+                             f"{_PM}/cli_session14.json",
+                             f"{_PM}/cli_session14_fresh.json",
+                             f"{_PM}/probe_session14_cli_rejoin.json")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
