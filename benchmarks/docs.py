@@ -248,7 +248,8 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/measure_session14_products.jsonl",
                              f"{_PM}/cli_session14.json",
                              f"{_PM}/cli_session14_fresh.json",
-                             f"{_PM}/probe_session14_cli_rejoin.json")),
+                             f"{_PM}/probe_session14_cli_rejoin.json",
+                             f"{_PM}/measure_session14_rejoin.jsonl")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -332,3 +332,35 @@ def test_factorize_unmix_bins_on_the_rectangle_gains_a_confident_eigenvector(mon
     assert [st["columns"] for st in steps[True]] == [[17, 19]]
     assert all(a >= b for a, b in zip(per[True], per[False], strict=True))
     assert sum(per[True]) == sum(per[False]) + 1
+
+
+def test_unmix_bins_three_bins_eigenvalues_are_rayleigh_quotients_and_signs_kept():
+    # Oracle: three intervals' analytic second modes, rotated by a 3 x 3 rotation near the
+    # identity and returned with distinct eigenvalues; every column comes back, its overlap
+    # with the column it replaces positive, its eigenvalue sum_i (v_i . v'_c)^2 lambda_i
+    from scipy.linalg import expm
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    t = rng.uniform(size=(3, n))
+    unit = lambda v: (v - v.mean()) / np.linalg.norm(v - v.mean())  # noqa: E731
+    leads = [unit(np.cos(np.pi * x)) for x in t]
+    modes = np.linalg.qr(np.column_stack([unit(np.cos(2 * np.pi * x)) for x in t]))[0]
+    a = np.array([[0.0, 0.3, -0.2], [-0.3, 0.0, 0.25], [0.2, -0.25, 0.0]])
+    mixed = modes @ expm(a)  # a rotation: the exponential of a skew-symmetric matrix
+    phi = np.column_stack([np.full(n, n**-0.5), *leads, mixed])
+    lam = np.array([0.0, 1.0, 1.1, 1.2, 4.0, 4.1, 4.3])
+    bins = [np.array([1, 4]), np.array([2, 5]), np.array([3, 6])]
+    new_phi, new_lam, steps = unmix_bins(bins, phi, lam)
+    assert [st["columns"] for st in steps] == [[4, 5, 6]]
+    u = new_phi[:, 4:] / np.linalg.norm(new_phi[:, 4:], axis=0)
+    np.testing.assert_array_less(0.99, (u * modes).sum(axis=0) ** 2)
+    assert ((u * phi[:, 4:]).sum(axis=0) > 0).all()
+    np.testing.assert_allclose(new_lam[4:], ((phi[:, 4:].T @ u) ** 2).T @ lam[4:], atol=1e-9)
+
+
+def test_unmix_bins_does_not_swap_two_columns():
+    # mixed by more than 45 degrees the best rotation swaps the columns' contents: left alone
+    phi, lam, _, _ = _mixed_second_modes(angle=1.2)
+    new_phi, _, steps = unmix_bins([np.array([1, 3]), np.array([2, 4])], phi, lam)
+    assert steps == [] and np.array_equal(new_phi, phi)

@@ -245,7 +245,7 @@ def test_rejoin_unsupported_keeps_two_factors_whose_votes_separate_them():
     bins = [np.array([x1]), np.array(sorted([y1, y2])), np.array(sorted([z1, z2]))]
     none = np.zeros((0, 3), dtype=np.int64)
     sep = _sep(phi.shape[1], [(y1, z1)])
-    assert REJOIN_MIN_TRIPLETS == 2
+    assert REJOIN_MIN_TRIPLETS == 1
     out, steps = rejoin_unsupported(bins, [top], none, sep, phi, lam, degeneracy=0.05)
     assert sorted(b.tolist() for b in out) == sorted(b.tolist() for b in bins) and steps == []
     out, steps = rejoin_unsupported(bins[1:], [top], none, sep, phi, lam, degeneracy=0.05)
@@ -254,9 +254,9 @@ def test_rejoin_unsupported_keeps_two_factors_whose_votes_separate_them():
 
 def test_rejoin_unsupported_counts_distinct_triplets_in_one_shared_earlier_bin():
     """The triplet count and the shared earlier bin decide, not the vote alone: x1 and x2
-    (one factor, vote -1/4) stay apart when two distinct triplets join them or when no earlier
-    bin held both; the same triplet found at two levels counts once; merges stop at two
-    bins."""
+    (one factor, vote -1/4) stay apart when a triplet joins them (REJOIN_MIN_TRIPLETS = 1) or
+    when no earlier bin held both; the same triplet found at two levels counts once; merges
+    stop at two bins."""
     from conformap.product import rejoin_unsupported
 
     phi, lam, c = _votes_case()
@@ -266,15 +266,17 @@ def test_rejoin_unsupported_counts_distinct_triplets_in_one_shared_earlier_bin()
     bins = [np.array([x1]), np.array([x2]), np.array([y1])]
     sep = _sep(phi.shape[1], [(x1, y1), (x2, y1)])
 
-    def run(trip, partitions=(top,), b=bins):
+    def run(trip, partitions=(top,), b=bins, **kw):
         out, steps = rejoin_unsupported(b, list(partitions), np.array(trip).reshape(-1, 3),
-                                        sep, phi, lam, degeneracy=0.05)
+                                        sep, phi, lam, degeneracy=0.05, **kw)
         return sorted(m.tolist() for m in out), steps
 
     two = [[x1, x2, last], [x1, x2, last - 1]]
     assert run(two) == (sorted([[x1], [x2], [y1]]), [])
-    # the same triplet twice (top search and a sub-search) is one: they are joined
-    out, steps = run([two[0], two[0]])
+    assert run(two[:1]) == (sorted([[x1], [x2], [y1]]), [])  # one triplet is enough
+    assert run([]) == (sorted([sorted([x1, x2]), [y1]]), run([])[1])  # none: joined
+    # the same triplet twice (top search and a sub-search) is one: joined when two are needed
+    out, steps = run([two[0], two[0]], min_triplets=2)
     assert out == sorted([sorted([x1, x2]), [y1]]) and steps[0]["triplets"] == 1
     # never in one earlier bin: not judged
     apart = [np.array([x1]), np.array(sorted([x2, y1]))]

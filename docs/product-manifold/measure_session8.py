@@ -78,6 +78,8 @@ VARIANTS = {
     # without it (run_variant's default), as they were measured before it existed
     "unmix_bins": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
                    "unmix_bins": True},
+    "unmix_bins_rejoin1": {"harmonics": True, "rule": {"max_product": 0.5}, "rejoin": True,
+                           "unmix_bins": True, "rejoin_rule": {"min_triplets": 1}},
     "unmix_bins_products": {"harmonics": True, "clean_products": True,
                             "rule": {"max_product": 0.5}, "rejoin": True, "unmix_bins": True},
     # the first form of the rule: triplets alone decide (no pair-vote guard)

@@ -4,9 +4,9 @@
         --out docs/product-manifold/probe_session14_cli_rejoin.json
 
 The three-part images of ``check_cli_session13.py --seed-offset 10`` (n = 3000, SNR 1,
-seed 198) through ``factorize(images, rng=seed)`` with the defaults, with ``REJOIN`` off and
-with ``UNMIX_BINS`` off; per variant the bins, the ground-truth scores and the rejoin / merge
-levels.
+seed 198) through ``factorize(images, rng=seed)`` with the defaults, with the rejoin step's
+session-13 bound (``min_triplets=2``), with ``REJOIN`` off and with ``UNMIX_BINS`` off; per
+variant the bins, the ground-truth scores and the rejoin / merge levels.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -21,7 +22,7 @@ import conformap.product._factorize as factorize_module
 import conformap.product._harmonics as harmonics_module
 from conformap.datasets import make_product_cryoem
 from conformap.evaluate import factor_assignment
-from conformap.product import factorize
+from conformap.product import factorize, rejoin_unsupported
 
 
 def main(argv=None) -> int:
@@ -33,10 +34,15 @@ def main(argv=None) -> int:
     n, snr, seed = int(n), float(snr), int(seed)
     images, truth = make_product_cryoem(n, snr=snr, slide=True, rng=seed)
     rows = []
-    for name, rejoin, unmix in (("defaults", True, True), ("no rejoin", False, True),
-                                ("no unmix_bins", True, False)):
+    for name, rejoin, unmix, bound in (("defaults", True, True, {}),
+                                       ("rejoin min_triplets=2", True, True,
+                                        {"min_triplets": 2}),
+                                       ("no rejoin", False, True, {}),
+                                       ("no unmix_bins", True, False, {})):
         with mock.patch.object(factorize_module, "REJOIN", rejoin), \
                 mock.patch.object(harmonics_module, "UNMIX_BINS", unmix), \
+                mock.patch.object(factorize_module, "rejoin_unsupported",
+                                  partial(rejoin_unsupported, **bound)), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = factorize(images, rng=seed)

@@ -334,7 +334,8 @@ def factorize_spectrum(spectrum: LaplacianSpectrum, *, n_factors="auto", delta="
                                               products=clean_products, harmonics=harmonics)
     common.update(eigenvectors=phi, eigenvalues=lam)
     levels += post
-    # no link touches a rotated or added column: the partition's cut fraction is kept
+    # no bin changes after the cut (columns are rotated or added, links are not recomputed):
+    # the partition's cut fraction is kept
     fractions += [fractions[-1]] * len(post)
     assigned = np.concatenate(bins) if bins else np.zeros(0, dtype=np.int64)
     products_found = np.setdiff1d(np.unique(trip[:, 2]), assigned)
@@ -436,9 +437,9 @@ def factorize(X, *, n_eigenvectors: int = 100, n_factors="auto", delta="auto",
         otherwise a two-way MAX-CUT, and each bin is split again while its own triplets form a
         near-bipartite separability graph (cut fraction >= 0.9, at least 2 triplets); the bins
         are then revised on the whole graph (:func:`refine_bins`); two bins cut out of one
-        earlier bin that fewer than 2 triplets join and whose pair votes do not separate are
-        joined (:func:`rejoin_unsupported`), and so are two bins that no link separates and
-        whose cross products lie below their windows (:func:`merge_bins`). An
+        earlier bin that no triplet joins (``REJOIN_MIN_TRIPLETS``) and whose pair votes do not
+        separate are joined (:func:`rejoin_unsupported`), and so are two bins that no link
+        separates and whose cross products lie below their windows (:func:`merge_bins`). An
         integer k >= 2 forces k factors: MAX-k-CUT, or repeated two-way splits with
         ``hierarchical=True``.
     delta : float or "auto", default "auto"

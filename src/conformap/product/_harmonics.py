@@ -27,6 +27,11 @@ separates the factor's mode from the products. Only resolved columns that no bin
 part, besides the one binned eigenvector being cleaned, so no other assignment changes; a
 rotated identified product keeps its column, but its triplet (``FactorizationResult.triplets``)
 describes the eigenvector before the rotation.
+
+:func:`unmix_bins`: the same independence, across bins. Two binned eigenvectors of different
+factors with nearly equal eigenvalues come back from the graph as a rotation of the two, which
+neither harmonic completion (free columns only) nor the triplets (computed before) undo; the
+pair is turned back by the angle that best fits each to its own bin's polynomials.
 """
 
 from __future__ import annotations
@@ -432,16 +437,23 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
     is rotated by the Jacobi angle that maximises :math:`\|Q_b^\top v'\|^2 + \|Q_c^\top
     u'\|^2`,
 
-    .. math:: \tan 2\theta = \frac{2(M^b_{vu} - M^c_{vu})}{M^b_{vv} - M^b_{uu} - M^c_{vv}
-              + M^c_{uu}}, \qquad M^b = V^\top Q_b Q_b^\top V,
+    .. math:: \theta = \tfrac12 \operatorname{atan2}\big(2(M^b_{vu} - M^c_{vu}),\;
+              M^b_{vv} - M^b_{uu} - M^c_{vv} + M^c_{uu}\big), \qquad M^b = V^\top Q_b
+              Q_b^\top V
 
-    sweep after sweep until no angle exceeds 1e-4 (at most ``_UNMIX_SWEEPS``), from the graph's
-    own vectors, so each column ends at the nearest such optimum and keeps its bin; a group
-    whose columns all keep more than ``1 - _UNMIX_MIN_TURN`` of themselves is left as it is. Only
+    (:math:`(v, u) \to (v\cos\theta + u\sin\theta, -v\sin\theta + u\cos\theta)`; the
+    objective is :math:`\text{const} + A\cos 2\theta + B\sin 2\theta`, and atan2 picks its
+    maximum, not its minimum), sweep after sweep until no angle exceeds 1e-4 (at most
+    ``_UNMIX_SWEEPS``), from the graph's own vectors. A group is left as it is when a column
+    would keep less than ``_KEEP_SHARE`` of itself (the rotation would swap two columns'
+    contents, not clean them) or when every column keeps more than ``1 - _UNMIX_MIN_TURN``. Only
     binned, non-leading columns take part (no bin and no free column changes; two members of
     one bin are never rotated together, their sum of fits is invariant). Each rotated column
     keeps the sign of its overlap with the column it replaces and gets its Rayleigh quotient
-    :math:`\sum_i r_i^2 \lambda_i` as eigenvalue.
+    :math:`\sum_i r_i^2 \lambda_i` as eigenvalue (it stays in its column, so the columns'
+    eigenvalues need not stay in increasing order). A group is a chain: its two ends may lie
+    further apart than ``window``. The separability weights and triplets of the result
+    describe the eigenvectors before the rotation.
 
     Parameters
     ----------
@@ -510,7 +522,8 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
                 turned = max(turned, abs(theta))
             if turned < 1e-4:
                 break
-        if np.min(np.diag(rot) ** 2) > 1.0 - _UNMIX_MIN_TURN:
+        kept = np.diag(rot) ** 2
+        if kept.min() < _KEEP_SHARE or kept.min() > 1.0 - _UNMIX_MIN_TURN:
             continue
         rot *= np.where(np.diag(rot) < 0, -1.0, 1.0)[None, :]
 
@@ -521,7 +534,7 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
         scale = np.linalg.norm(phi[:, g], axis=0).mean()
         steps.append({"columns": g, "bins": [owner[c] for c in g], "fit_before": fits[0],
                       "fit_after": fits[1],
-                      "kept": [round(float(x), 3) for x in np.diag(rot) ** 2]})
+                      "kept": [round(float(x), 3) for x in kept]})
         lam[g] = (rot**2).T @ lam[g]
         phi[:, g] = new * scale
     return phi, lam, steps

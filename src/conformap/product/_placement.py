@@ -420,8 +420,13 @@ def partition_fraction(sep: np.ndarray, bins: list) -> float:
 
 
 #: rejoin_unsupported: the fewest triplets that must join two bins cut out of one earlier bin
-#: (as ``AUTO_MIN_TRIPLETS`` for a split itself).
-REJOIN_MIN_TRIPLETS = 2
+#: for them to stay apart. 1: a triplet with one eigenvector in each is direct evidence of two
+#: factors. Session 13 used 2 (as ``AUTO_MIN_TRIPLETS`` for a split itself); on a fresh CLI run
+#: (three-part images, n = 3000, SNR 1, seed 198) that joined the bar's and the rotor's bins over
+#: one triplet (pair vote 0.236). Every same-factor pair the rule joined on the 117 image runs
+#: of diagnosis.md sections 13-14 had no triplet, and with 1 the same runs give the same results
+#: (section 14).
+REJOIN_MIN_TRIPLETS = 1
 
 
 def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: np.ndarray,

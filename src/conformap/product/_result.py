@@ -23,7 +23,9 @@ class FactorizationResult:
     Attributes
     ----------
     factors : list of ndarray of int
-        One bin of factor-eigenvector columns per factor, each sorted by eigenvalue.
+        One bin of factor-eigenvector columns per factor, each sorted by column (the
+        graph's eigenvalue order; columns rotated after the cut carry their Rayleigh
+        quotients in ``eigenvalues``).
     products : ndarray of int, shape (p,)
         Columns identified as products (the k of a kept triplet), not in any factor.
     triplets : ndarray of int, shape (t, 3)
