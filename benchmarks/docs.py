@@ -249,7 +249,9 @@ HAND_WRITTEN: list[tuple[str, tuple[str, ...]]] = [
                              f"{_PM}/cli_session14.json",
                              f"{_PM}/cli_session14_fresh.json",
                              f"{_PM}/probe_session14_cli_rejoin.json",
-                             f"{_PM}/measure_session14_rejoin.jsonl")),
+                             f"{_PM}/measure_session14_rejoin.jsonl",
+                             f"{_PM}/measure_session14_leads.jsonl",
+                             f"{_PM}/measure_session14_regression_leads.jsonl")),
 ]
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")

@@ -284,6 +284,10 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
         members = bins[b]
         # one leading eigenvector parametrises an interval (the second is a function of it,
         # up to the products mixed into it), a circle needs two (sin is no function of cos)
+        # (unmix_bins counts leads by eigenvalue instead, leading_count; here that rule lost
+        # 25 confident eigenvectors on 117 image runs: at SNR 0.1 a noisy second eigenvector
+        # that fits below min_fit is a second lead, and the polynomials of both reach the
+        # factor's third mode; diagnosis.md section 14)
         q1 = harmonic_basis(phi[:, members[:1]], degree)
         if members.size < 2 or best(q1, [int(members[1]), *near(int(members[1]))])[0] >= min_fit:
             return q1, 1
@@ -411,9 +415,16 @@ def clean_products(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.ndarra
 
 
 def leading_count(members, lam: np.ndarray, window: float = HARMONIC_WINDOW) -> int:
-    """How many of a bin's first eigenvectors parametrise its factor: 2 when the second's
-    eigenvalue is within ``window`` (relative) of the first's (a circle's cos / sin pair is
-    degenerate), else 1 (an interval's second mode lies near 4 x its first)."""
+    """How many of a bin's first eigenvectors parametrise its factor, for :func:`unmix_bins`:
+    2 when the second's eigenvalue is within ``window`` (relative) of the first's (a circle's
+    cos / sin pair is degenerate), else 1 (an interval's second mode lies near 4 x its first).
+
+    :func:`complete_harmonics` asks instead whether the second fits the first's polynomials.
+    Each rule is the one measured best for its step (``docs/product-manifold/diagnosis.md``
+    section 14): the fit rule takes a *mixed* second mode for a lead, which is the vector
+    unmix_bins must rotate; this rule, in harmonic completion, lost confident eigenvectors
+    at SNR 0.1, where a noisy second eigenvector taken as a second lead lets the polynomials
+    reach the factor's third mode."""
     m = np.asarray(members, dtype=np.int64)
     if m.size >= 2 and lam[m[1]] <= (1.0 + window) * lam[m[0]]:
         return 2
