@@ -24,7 +24,6 @@ same draws and the ``--cache`` of its real maps' WEMD distances), dense, per cel
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import replace
@@ -46,12 +45,22 @@ def run(graph, deg):
             "guard": "its median scale" in res.graph["summary"]}
 
 
+def with_scales(graph, distances, scales):
+    """The dense adaptive ``graph`` of ``distances`` with its scales replaced (same ``m``,
+    no localisation fallback)."""
+    from conformap.scales import dense_kernel
+
+    return replace(graph, scales=scales, kernel=dense_kernel(distances, scales),
+                   fallback_distances=None)
+
+
 def main(argv=None):
+    from benchmarks._harness import emit_row
     from benchmarks.bench_small_n import data_sets, real_distances
     from conformap import select_bandwidth
     from conformap.distances import pairwise_distances
     from conformap.graph import graph_from_distances
-    from conformap.scales import dense_kernel, dense_neighbors
+    from conformap.scales import dense_neighbors
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0,1,2")
@@ -86,22 +95,16 @@ def main(argv=None):
                     row = {"data": name, "n": n, "seed": seed, "auto": run(g, deg)}
                     conn = select_bandwidth(D, rule="connect")
                     for f in floors:
-                        sc = np.maximum(g.scales, f * conn)
                         row[f"floor {f:g} x connect"] = run(
-                            replace(g, scales=sc, kernel=dense_kernel(D, sc),
-                                    fallback_distances=None), deg)
+                            with_scales(g, D, np.maximum(g.scales, f * conn)), deg)
                     if a.smooth:  # scales averaged (geometric mean) over their own neighbours
                         idx, _ = dense_neighbors(D, g.scale_neighbor)
                         ls = np.log(g.scales)
                         sc = np.exp((ls + ls[idx].sum(axis=1)) / (idx.shape[1] + 1))
-                        row["smoothed rho"] = run(
-                            replace(g, scales=sc, kernel=dense_kernel(D, sc),
-                                    fallback_distances=None), deg)
+                        row["smoothed rho"] = run(with_scales(g, D, sc), deg)
                     row["wide"] = run(graph_from_distances(D, bandwidth="wide", validate=False),
                                       deg)
-                    print(json.dumps(row), flush=True)
-                    fh.write(json.dumps(row) + "\n")
-                    fh.flush()
+                    emit_row(row, fh)
     return 0
 
 

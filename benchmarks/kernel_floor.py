@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import replace
 
 import numpy as np
 
@@ -70,12 +69,12 @@ def render(path) -> str:
 
 
 def main(argv=None):
-    from benchmarks.adaptive_floor import run
+    from benchmarks._harness import emit_row
+    from benchmarks.adaptive_floor import run, with_scales
     from benchmarks.bench_density import SETS
     from conformap.datasets import make_clustered_circle
     from conformap.distances import pairwise_distances
     from conformap.graph import graph_from_distances
-    from conformap.scales import dense_kernel
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -104,13 +103,10 @@ def main(argv=None):
                 cells = {"true density": t * np.median(g.scales) / np.median(t)}
                 cells |= {f"width x {c:g}": g.scales * np.sqrt(c) for c in WIDTHS}
                 for label, sc in cells.items():
-                    row[label] = run(replace(g, scales=sc, kernel=dense_kernel(D, sc),
-                                             fallback_distances=None), deg)
+                    row[label] = run(with_scales(g, D, sc), deg)
                 row["connect"] = run(graph_from_distances(D, bandwidth="connect",
                                                           validate=False), deg)
-                print(json.dumps(row), flush=True)
-                fh.write(json.dumps(row) + "\n")
-                fh.flush()
+                emit_row(row, fh)
     return 0
 
 

@@ -41,6 +41,7 @@ from itertools import combinations_with_replacement
 import numpy as np
 
 from .._stats import adjusted_r2
+from ._unmix import unmix_blocks
 
 __all__ = ["HARMONIC_CLEAN", "HARMONIC_DEGREE", "HARMONIC_FIT",
            "HARMONIC_MAX_PRODUCT", "HARMONIC_MAX_SPREAD", "HARMONIC_MIN_SHARE", "HARMONIC_WINDOW",
@@ -117,6 +118,17 @@ PRODUCT_IN_WINDOW = 0.5
 _MIN_REMOVED = 0.01
 #: Percent of items clipped at each end of a leading eigenvector before the polynomials.
 _TAIL = 1.0
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Columns of ``x`` centred and scaled to unit norm."""
+    x = x - x.mean(axis=0)
+    return x / np.linalg.norm(x, axis=0)
+
+
+def _fit(q: np.ndarray, x: np.ndarray) -> float:
+    """Adjusted R^2 of the unit vector ``x`` (n,) on the orthonormal basis ``q`` (n, r)."""
+    return float(adjusted_r2(float(((q.T @ x) ** 2).sum()), x.shape[0], q.shape[1]))
 
 
 def harmonic_basis(leading: np.ndarray, degree: int = HARMONIC_DEGREE) -> np.ndarray:
@@ -263,12 +275,8 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
     bins = [np.asarray(b, dtype=np.int64).copy() for b in bins]
     steps = []
 
-    def unit(cols):
-        w = phi[:, cols] - phi[:, cols].mean(axis=0)
-        return w / np.linalg.norm(w, axis=0)
-
     def best(q, cols):
-        w = unit(cols)
+        w = _unit(phi[:, cols])
         _, s, vt = np.linalg.svd(q.T @ w, full_matrices=False)
         return float(adjusted_r2(float(s[0] ** 2), n, q.shape[1])), vt, w
 
@@ -305,7 +313,7 @@ def complete_harmonics(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.nd
             win = [v, *near(v)]
             if len(win) < 2:
                 continue
-            own = float(adjusted_r2(float(((q.T @ unit([v])) ** 2).sum()), n, q.shape[1]))
+            own = _fit(q, _unit(phi[:, v]))
             fit, vt, w = best(q, win)
             spread, share = participation(vt[0]), float(np.max(vt[0] ** 2))
             if (fit >= min_fit and fit > own and vt[0, 0] ** 2 >= _KEEP_SHARE
@@ -378,10 +386,6 @@ def clean_products(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.ndarra
     cols = sorted(owner)
     steps = []
 
-    def unit(x):
-        x = x - x.mean(axis=0)
-        return x / np.linalg.norm(x, axis=0)
-
     for b, members in enumerate(bins):
         for v in np.asarray(members).tolist():
             win = [v] + [c for c in free if abs(lam[c] - lam[v]) <= window * lam[v]]
@@ -390,10 +394,10 @@ def clean_products(bins: list, phi: np.ndarray, lam: np.ndarray, free: np.ndarra
                      and abs(lam[i] + lam[j] - lam[v]) <= window * lam[v]]
             if len(win) < 2 or not pairs:
                 continue
-            w = unit(phi[:, win])
-            u = unit(phi[:, sorted({c for p in pairs for c in p})])
+            w = _unit(phi[:, win])
+            u = _unit(phi[:, sorted({c for p in pairs for c in p})])
             at = {c: k for k, c in enumerate(sorted({c for p in pairs for c in p}))}
-            prods = unit(np.column_stack([u[:, at[i]] * u[:, at[j]] for i, j in pairs]))
+            prods = _unit(np.column_stack([u[:, at[i]] * u[:, at[j]] for i, j in pairs]))
             a = w.T @ prods  # each product's coordinates in the window
             inside = (a**2).sum(axis=0) >= min_in
             if not inside.any():
@@ -482,7 +486,6 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
         polynomials) and ``kept`` (the squared overlap of each with the column it replaces).
     """
     phi, lam = phi.copy(), lam.copy()
-    n = phi.shape[0]
     owner, bases = {}, {}
     for b, members in enumerate(bins):
         m = np.asarray(members, dtype=np.int64)
@@ -491,30 +494,14 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
         n_lead = leading_count(m, lam, window)
         bases[b] = harmonic_basis(phi[:, m[:n_lead]], degree)
         owner.update({int(c): b for c in m[n_lead:].tolist()})
-    cols = sorted(owner)
-
-    def near(i, j):
-        return abs(lam[i] - lam[j]) <= window * max(lam[i], lam[j])
-
-    # groups: runs of near-degenerate columns (connected components of "near"), any bins
-    label = {c: c for c in cols}
-
-    def root(c):
-        while label[c] != c:
-            c = label[c]
-        return c
-
-    for t, i in enumerate(cols):
-        for j in cols[t + 1:]:
-            if near(i, j):
-                label[root(j)] = root(i)
-    groups = {}
-    for c in cols:
-        groups.setdefault(root(c), []).append(c)
+    # groups: runs of near-degenerate columns in eigenvalue order (relative gap below
+    # ``window``: unmix_eigenvectors' blocks, uncut), any bins
+    cols = np.array(sorted(owner, key=lambda c: (lam[c], c)), dtype=np.int64)
+    groups = [sorted(cols[r].tolist())
+              for r in unmix_blocks(lam[cols], window, max_block=max(cols.size, 1))]
     steps = []
-    for g in (g for g in groups.values() if len({owner[c] for c in g}) > 1):
-        v = phi[:, g] - phi[:, g].mean(axis=0)
-        v /= np.linalg.norm(v, axis=0)
+    for g in (g for g in groups if len({owner[c] for c in g}) > 1):
+        v = _unit(phi[:, g])
         proj = {b: bases[b].T @ v for b in {owner[c] for c in g}}  # (r_b, k) each
         rot = np.eye(len(g))
         pairs = [(a, b) for a in range(len(g)) for b in range(a + 1, len(g))
@@ -539,9 +526,8 @@ def unmix_bins(bins: list, phi: np.ndarray, lam: np.ndarray, *,
         rot *= np.where(np.diag(rot) < 0, -1.0, 1.0)[None, :]
 
         new = v @ rot
-        fits = [[round(float(adjusted_r2(float(((bases[owner[c]].T @ x[:, t]) ** 2).sum()), n,
-                                         bases[owner[c]].shape[1])), 3)
-                 for t, c in enumerate(g)] for x in (v, new)]
+        fits = [[round(_fit(bases[owner[c]], x[:, t]), 3) for t, c in enumerate(g)]
+                for x in (v, new)]
         scale = np.linalg.norm(phi[:, g], axis=0).mean()
         steps.append({"columns": g, "bins": [owner[c] for c in g], "fit_before": fits[0],
                       "fit_after": fits[1],

@@ -15,9 +15,9 @@ import numpy as np
 from ._maxcut import cut_weight, improve_cut, max_cut
 
 __all__ = ["ALIGN_MARGIN", "MERGE_MIN_LOW", "REJOIN_MIN_TRIPLETS", "align_components",
-           "cross_vote", "merge_bins", "pair_votes", "partition_fraction", "place_left",
-           "refine_bins", "rejoin_candidates", "rejoin_unsupported", "window_energy",
-           "window_links"]
+           "column_votes", "cross_vote", "merge_bins", "pair_votes", "partition_fraction",
+           "place_left", "refine_bins", "rejoin_candidates", "rejoin_unsupported",
+           "window_energy", "window_links"]
 
 #: Smallest total purity vote that joins a separability component to the main cut (half a
 #: same-factor / true-product difference of one pair).
@@ -490,9 +490,11 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
     bins = sorted((np.sort(np.asarray(b, dtype=np.int64)) for b in bins if len(b)),
                   key=lambda m: int(m.min()))
     steps = []
+    # merging bins keeps their columns: the pair votes are computed once
+    votes = column_votes(bins, phi, lam, degeneracy=degeneracy) if len(bins) > 2 else None
     while len(bins) > 2:
         weak = [c for c in rejoin_candidates(bins, partitions, triplets, phi, lam,
-                                             degeneracy=degeneracy)
+                                             degeneracy=degeneracy, votes=votes)
                 if c["triplets"] < min_triplets and c["vote"] < margin]
         if not weak:
             break
@@ -507,14 +509,26 @@ def rejoin_unsupported(bins: list, partitions: list, triplets: np.ndarray, sep: 
     return bins, steps
 
 
+def column_votes(bins: list, phi: np.ndarray, lam: np.ndarray, *,
+                 degeneracy: float) -> np.ndarray:
+    """:func:`pair_votes` among the binned columns, as an (N + 1, N + 1) matrix indexed by
+    column (zero elsewhere)."""
+    verts = np.concatenate([np.asarray(b, dtype=np.int64) for b in bins])
+    votes = np.zeros((phi.shape[1], phi.shape[1]))
+    votes[np.ix_(verts, verts)] = pair_votes(verts, phi, lam, degeneracy=degeneracy)
+    return votes
+
+
 def rejoin_candidates(bins: list, partitions: list, triplets: np.ndarray, phi: np.ndarray,
-                      lam: np.ndarray, *, degeneracy: float) -> list:
+                      lam: np.ndarray, *, degeneracy: float, votes=None) -> list:
     r"""The pairs of bins that :func:`rejoin_unsupported` judges, with its two statistics.
 
     Parameters
     ----------
     bins, partitions, triplets, phi, lam, degeneracy
         As :func:`rejoin_unsupported`.
+    votes : ndarray, shape (N + 1, N + 1), optional
+        :func:`column_votes` of these columns, when already computed.
 
     Returns
     -------
@@ -525,9 +539,8 @@ def rejoin_candidates(bins: list, partitions: list, triplets: np.ndarray, phi: n
         eigenvector in each, and their total pair vote :math:`\sum_{u \in A, v \in B} T_{uv}`.
     """
     bins = [np.asarray(b, dtype=np.int64) for b in bins]
-    verts = np.concatenate(bins)
-    votes = np.zeros((phi.shape[1], phi.shape[1]))
-    votes[np.ix_(verts, verts)] = pair_votes(verts, phi, lam, degeneracy=degeneracy)
+    if votes is None:
+        votes = column_votes(bins, phi, lam, degeneracy=degeneracy)
     # each level's search finds some triplets again: count each (i, j, k) once
     trip = np.unique(np.asarray(triplets, dtype=np.int64).reshape(-1, 3), axis=0)
     earlier = [np.asarray(e, dtype=np.int64) for part in partitions for e in part]
